@@ -1,0 +1,87 @@
+package domain
+
+import (
+	"net/url"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones resolve the same on every machine, with or without system tzdata
+)
+
+// DefaultTimeZone is the zone of an environment that names none.
+const DefaultTimeZone = "America/Sao_Paulo"
+
+// Environment is a customer environment (the "ambiente"): a tenant.
+type Environment struct {
+	id                 string
+	name               string
+	publicBaseURL      string
+	timeZone           *time.Location
+	callConnectEnabled bool
+}
+
+// EnvironmentInput is what the CRM sends to create or replace an environment.
+type EnvironmentInput struct {
+	ID                 string
+	Name               string
+	PublicBaseURL      string
+	TimeZone           string // IANA name; empty means DefaultTimeZone
+	CallConnectEnabled bool   // the platform support switch (rule 4)
+}
+
+// NewEnvironment validates in and returns the environment.
+func NewEnvironment(in EnvironmentInput) (Environment, error) {
+	if err := checkID("env", in.ID); err != nil {
+		return Environment{}, err
+	}
+	if err := checkText("name", in.Name, true, 200); err != nil {
+		return Environment{}, err
+	}
+	base, err := parsePublicBaseURL(in.PublicBaseURL)
+	if err != nil {
+		return Environment{}, err
+	}
+	tz := in.TimeZone
+	if tz == "" {
+		tz = DefaultTimeZone
+	}
+	loc, err := ParseTimeZone(tz)
+	if err != nil {
+		return Environment{}, err
+	}
+	return Environment{id: in.ID, name: in.Name, publicBaseURL: base, timeZone: loc, callConnectEnabled: in.CallConnectEnabled}, nil
+}
+
+// ParseTimeZone resolves an IANA time zone name such as "America/Sao_Paulo".
+// "Local" and abbreviations are refused: the zone must mean the same everywhere.
+func ParseTimeZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" || strings.ContainsAny(name, " \\") || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
+		return nil, invalid("time_zone", "must be an IANA time zone name such as America/Sao_Paulo")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, invalid("time_zone", "unknown IANA time zone %q", name)
+	}
+	return loc, nil
+}
+
+// parsePublicBaseURL checks the base URL partners post callbacks to: an absolute
+// http(s) URL without query or fragment; a trailing slash is dropped.
+func parsePublicBaseURL(raw string) (string, error) {
+	if raw == "" {
+		return "", invalid("public_base_url", "is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(raw) > 2048 {
+		return "", invalid("public_base_url", "must be an absolute http(s) URL without credentials, query or fragment")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func (e Environment) ID() string               { return e.id }
+func (e Environment) Name() string             { return e.name }
+func (e Environment) PublicBaseURL() string    { return e.publicBaseURL }
+func (e Environment) TimeZone() *time.Location { return e.timeZone }
+func (e Environment) CallConnectEnabled() bool { return e.callConnectEnabled }
+func (e Environment) Input() EnvironmentInput {
+	return EnvironmentInput{ID: e.id, Name: e.name, PublicBaseURL: e.publicBaseURL, TimeZone: e.timeZone.String(), CallConnectEnabled: e.callConnectEnabled}
+}

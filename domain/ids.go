@@ -1,0 +1,52 @@
+package domain
+
+// MaxIDLength bounds every identifier chosen by the CRM.
+const MaxIDLength = 64
+
+// ValidID reports whether s is a usable identifier: 1 to MaxIDLength URL-safe
+// characters (letters, digits, '-', '_', '.', '~'), as the CRM chooses them.
+func ValidID(s string) bool {
+	if s == "" || len(s) > MaxIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '-' || c == '_' || c == '.' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(field, id string) error {
+	if !ValidID(id) {
+		return invalid(field, "must be 1 to %d URL-safe characters (letters, digits, - _ . ~)", MaxIDLength)
+	}
+	return nil
+}
+
+// checkOptionalID accepts an empty string (no reference) or a valid id.
+func checkOptionalID(field, id string) error {
+	if id == "" {
+		return nil
+	}
+	return checkID(field, id)
+}
+
+func checkText(field, s string, required bool, max int) error {
+	if required && s == "" {
+		return invalid(field, "is required")
+	}
+	if len(s) > max {
+		return invalid(field, "must be at most %d bytes", max)
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return invalid(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
