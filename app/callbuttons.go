@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// MaxCallButtonBatch is the most leads one batch decision may ask about.
+const MaxCallButtonBatch = 500
+
+// ReasonLeadNotFound marks, in a batch answer, a lead that does not exist in
+// the environment; the button is not shown for it.
+const ReasonLeadNotFound domain.ButtonReason = "lead_not_found"
+
+// CallButtons decides whether the Ligar button is shown and enabled (rule 5).
+type CallButtons struct {
+	store ports.Store
+}
+
+// NewCallButtons builds the service.
+func NewCallButtons(store ports.Store) *CallButtons {
+	return &CallButtons{store: store}
+}
+
+// LeadButton is one decision of a batch.
+type LeadButton struct {
+	LeadID string
+	domain.CallButton
+}
+
+// Decide returns the decision for one lead and user.
+func (s *CallButtons) Decide(ctx context.Context, envID, leadID, userID string) (domain.CallButton, error) {
+	var out domain.CallButton
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+		if err != nil {
+			return err
+		}
+		lead, err := r.GetLead(ctx, envID, leadID)
+		if err != nil {
+			return notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+		}
+		out = domain.DecideCallButton(env, lead, user, cc)
+		return nil
+	})
+	return out, err
+}
+
+// DecideMany returns one decision per asked lead, in the order asked, using
+// a fixed number of queries however many leads there are. A lead that does
+// not exist gets an invisible button with ReasonLeadNotFound.
+func (s *CallButtons) DecideMany(ctx context.Context, envID, userID string, leadIDs []string) ([]LeadButton, error) {
+	if len(leadIDs) > MaxCallButtonBatch {
+		return nil, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeTooManyLeads, Field: "lead_ids",
+			Message: fmt.Sprintf("at most %d leads per request, got %d", MaxCallButtonBatch, len(leadIDs))}
+	}
+	for i, id := range leadIDs {
+		if !domain.ValidID(id) {
+			return nil, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: fmt.Sprintf("lead_ids[%d]", i),
+				Message: "must be 1 to 64 URL-safe characters"}
+		}
+	}
+	out := make([]LeadButton, 0, len(leadIDs))
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+		if err != nil {
+			return err
+		}
+		leads, err := r.GetLeads(ctx, envID, leadIDs)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]domain.Lead, len(leads))
+		for _, l := range leads {
+			byID[l.ID()] = l
+		}
+		for _, id := range leadIDs {
+			lead, ok := byID[id]
+			if !ok {
+				out = append(out, LeadButton{LeadID: id, CallButton: domain.CallButton{Reason: ReasonLeadNotFound}})
+				continue
+			}
+			out = append(out, LeadButton{LeadID: id, CallButton: domain.DecideCallButton(env, lead, user, cc)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// loadDecisionContext reads what every decision of one user needs: the
+// environment, the user and the Call Connect integration (nil when none).
+func loadDecisionContext(ctx context.Context, r ports.Repositories, envID, userID string) (domain.Environment, domain.User, *domain.Integration, error) {
+	env, err := r.GetEnvironment(ctx, envID)
+	if err != nil {
+		return domain.Environment{}, domain.User{}, nil, envNotFound(err, envID)
+	}
+	user, err := r.GetUser(ctx, envID, userID)
+	if err != nil {
+		return domain.Environment{}, domain.User{}, nil, notFound(err, domain.CodeUserNotFound, "user_id", fmt.Sprintf("user %q", userID))
+	}
+	all, err := r.ListIntegrations(ctx, envID)
+	if err != nil {
+		return domain.Environment{}, domain.User{}, nil, err
+	}
+	for i := range all {
+		if all[i].IsCallConnect() {
+			return env, user, &all[i], nil
+		}
+	}
+	return env, user, nil, nil
+}

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// Configuration keeps the CRM's view of environments, users and leads. Every
+// write replaces the whole resource and is idempotent.
+type Configuration struct {
+	store ports.Store
+}
+
+// NewConfiguration builds the service.
+func NewConfiguration(store ports.Store) *Configuration {
+	return &Configuration{store: store}
+}
+
+// PutEnvironment creates or replaces an environment.
+func (s *Configuration) PutEnvironment(ctx context.Context, in domain.EnvironmentInput) (domain.Environment, error) {
+	env, err := domain.NewEnvironment(in)
+	if err != nil {
+		return domain.Environment{}, err
+	}
+	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		return r.PutEnvironment(ctx, env)
+	})
+	return env, err
+}
+
+// GetEnvironment reads an environment.
+func (s *Configuration) GetEnvironment(ctx context.Context, envID string) (domain.Environment, error) {
+	var env domain.Environment
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		var err error
+		env, err = r.GetEnvironment(ctx, envID)
+		return envNotFound(err, envID)
+	})
+	return env, err
+}
+
+// PutUser creates or replaces a user of an existing environment.
+func (s *Configuration) PutUser(ctx context.Context, in domain.UserInput) (domain.User, error) {
+	u, err := domain.NewUser(in)
+	if err != nil {
+		return domain.User{}, err
+	}
+	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, in.EnvID); err != nil {
+			return envNotFound(err, in.EnvID)
+		}
+		return r.PutUser(ctx, u)
+	})
+	return u, err
+}
+
+// GetUser reads a user.
+func (s *Configuration) GetUser(ctx context.Context, envID, userID string) (domain.User, error) {
+	var u domain.User
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		u, err = r.GetUser(ctx, envID, userID)
+		return notFound(err, domain.CodeUserNotFound, "user_id", fmt.Sprintf("user %q", userID))
+	})
+	return u, err
+}
+
+// PutLead creates or replaces a lead of an existing environment.
+func (s *Configuration) PutLead(ctx context.Context, in domain.LeadInput) (domain.Lead, error) {
+	l, err := domain.NewLead(in)
+	if err != nil {
+		return domain.Lead{}, err
+	}
+	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, in.EnvID); err != nil {
+			return envNotFound(err, in.EnvID)
+		}
+		return r.PutLead(ctx, l)
+	})
+	return l, err
+}
+
+// GetLead reads a lead.
+func (s *Configuration) GetLead(ctx context.Context, envID, leadID string) (domain.Lead, error) {
+	var l domain.Lead
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		l, err = r.GetLead(ctx, envID, leadID)
+		return notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+	})
+	return l, err
+}

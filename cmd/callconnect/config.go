@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the service reads from its environment.
+type Config struct {
+	DatabaseURL          string
+	HTTPAddr             string
+	PublicURL            string
+	AdminToken           string
+	AllowPrivatePartners bool
+	AllowHTTPPartners    bool
+	SecretsKey           []byte
+	DispatchDeadline     time.Duration
+	RetryMinBackoff      time.Duration
+	MaxBodyBytes         int64
+	ShutdownTimeout      time.Duration
+	LogLevel             slog.Level
+}
+
+// setting documents one environment variable; the README's table mirrors this list.
+type setting struct {
+	name, def, help string
+}
+
+var settings = []setting{
+	{"DATABASE_URL", "", "PostgreSQL URL (required; make run starts a local cluster when unset)"},
+	{"HTTP_ADDR", "127.0.0.1:8080", "listen address"},
+	{"CALLCONNECT_PUBLIC_URL", "http://HTTP_ADDR", "the URL clients reach the service at (OpenAPI servers, printed links)"},
+	{"CALLCONNECT_ADMIN_TOKEN", "", "bearer token of the CRM backend for /v1 (required, at least 16 characters)"},
+	{"CALLCONNECT_SECRETS_KEY", "", "base64 of 32 random bytes; encrypts partner signing secrets at rest (required)"},
+	{"CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "false", "let partner URLs point at loopback/private addresses (development and tests only)"},
+	{"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", "false", "let partner URLs use plain http (development and tests only)"},
+	{"CALLCONNECT_DISPATCH_DEADLINE", "2m", "how long after the click a call may still be delivered"},
+	{"CALLCONNECT_RETRY_MIN_BACKOFF", "1s", "first retry delay of a delivery"},
+	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
+	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service waits for in-flight work"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+// LoadConfig reads the configuration through getenv. Every bad value is
+// reported, each naming its variable, so one run shows every mistake.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, s := range settings {
+			if s.name == name {
+				return s.def
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	c := Config{DatabaseURL: get("DATABASE_URL"), HTTPAddr: get("HTTP_ADDR"), AdminToken: get("CALLCONNECT_ADMIN_TOKEN")}
+
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", "must be host:port, got %q", c.HTTPAddr)
+	}
+	c.PublicURL = strings.TrimRight(getenv("CALLCONNECT_PUBLIC_URL"), "/")
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	} else if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		bad("CALLCONNECT_PUBLIC_URL", "must be an http(s) URL, got %q", c.PublicURL)
+	}
+	boolean := func(name string) bool {
+		v, err := strconv.ParseBool(get(name))
+		if err != nil {
+			bad(name, "must be true or false, got %q", get(name))
+		}
+		return v
+	}
+	c.AllowPrivatePartners = boolean("CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS")
+	c.AllowHTTPPartners = boolean("CALLCONNECT_ALLOW_HTTP_PARTNER_URLS")
+	duration := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			bad(name, "must be a positive Go duration such as 2m or 500ms, got %q", get(name))
+		}
+		return d
+	}
+	c.DispatchDeadline = duration("CALLCONNECT_DISPATCH_DEADLINE")
+	c.RetryMinBackoff = duration("CALLCONNECT_RETRY_MIN_BACKOFF")
+	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
+	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
+		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
+	}
+	n, err := strconv.ParseInt(get("CALLCONNECT_MAX_BODY_BYTES"), 10, 64)
+	if err != nil || n < 1024 || n > 1<<30 {
+		bad("CALLCONNECT_MAX_BODY_BYTES", "must be a whole number of bytes between 1024 and 1073741824, got %q", get("CALLCONNECT_MAX_BODY_BYTES"))
+	}
+	c.MaxBodyBytes = n
+	if raw := strings.TrimSpace(getenv("CALLCONNECT_SECRETS_KEY")); raw != "" {
+		key, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil || len(key) != 32 {
+			bad("CALLCONNECT_SECRETS_KEY", "must be the base64 of exactly 32 bytes (e.g. `head -c32 /dev/urandom | base64`)")
+		}
+		c.SecretsKey = key
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", get("LOG_LEVEL"))
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// RequireServe checks what serving needs beyond LoadConfig: a database, an
+// admin token and the secrets key. migrate and openapi do not need all of them.
+func (c Config) RequireServe() error {
+	var errs []error
+	if err := c.RequireDatabase(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("CALLCONNECT_ADMIN_TOKEN: is required and must have at least 16 characters (make run generates one in .data/admin-token)"))
+	}
+	if len(c.SecretsKey) != 32 {
+		errs = append(errs, errors.New("CALLCONNECT_SECRETS_KEY: is required: the base64 of 32 random bytes (e.g. `head -c32 /dev/urandom | base64`; make run generates one in .data/secrets.key)"))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// RequireDatabase checks that DATABASE_URL is set.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL: is required (make run starts a project-local PostgreSQL and sets it)")
+	}
+	return nil
+}

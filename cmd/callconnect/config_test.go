@@ -1,0 +1,84 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.DispatchDeadline != 2*time.Minute || c.RetryMinBackoff != time.Second ||
+		c.MaxBodyBytes != 1<<20 || c.AllowPrivatePartners || c.AllowHTTPPartners || c.PublicURL != "http://127.0.0.1:8080" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if err := c.RequireServe(); err == nil {
+		t.Fatal("serving without database, token and key must be refused")
+	} else {
+		for _, name := range []string{"DATABASE_URL", "CALLCONNECT_ADMIN_TOKEN", "CALLCONNECT_SECRETS_KEY"} {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("error %q does not name %s", err, name)
+			}
+		}
+	}
+}
+
+func TestLoadConfigReportsEveryBadValue(t *testing.T) {
+	_, err := LoadConfig(envOf(map[string]string{
+		"HTTP_ADDR":                              "8080",
+		"CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS": "yes please",
+		"CALLCONNECT_DISPATCH_DEADLINE":          "2 minutes",
+		"CALLCONNECT_RETRY_MIN_BACKOFF":          "-1s",
+		"CALLCONNECT_MAX_BODY_BYTES":             "12",
+		"CALLCONNECT_SECRETS_KEY":                "c2hvcnQ=",
+		"LOG_LEVEL":                              "loud",
+		"CALLCONNECT_PUBLIC_URL":                 "ftp://x",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, name := range []string{"HTTP_ADDR", "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "CALLCONNECT_DISPATCH_DEADLINE",
+		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL"} {
+		if !strings.Contains(err.Error(), name+":") {
+			t.Errorf("error does not name %s:\n%s", name, err)
+		}
+	}
+}
+
+func TestLoadConfigServeReady(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{
+		"DATABASE_URL":                        "postgres://x@127.0.0.1/db",
+		"CALLCONNECT_ADMIN_TOKEN":             "0123456789abcdef",
+		"CALLCONNECT_SECRETS_KEY":             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS": "true",
+		"CALLCONNECT_DISPATCH_DEADLINE":       "30s",
+		"LOG_LEVEL":                           "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequireServe(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.AllowHTTPPartners || c.DispatchDeadline != 30*time.Second || len(c.SecretsKey) != 32 {
+		t.Fatalf("values not read: %+v", c)
+	}
+}
+
+func TestShortAdminTokenRefused(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://x", "CALLCONNECT_ADMIN_TOKEN": "short",
+		"CALLCONNECT_SECRETS_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequireServe(); err == nil || !strings.Contains(err.Error(), "CALLCONNECT_ADMIN_TOKEN") {
+		t.Fatalf("short admin token: %v", err)
+	}
+}
