@@ -1,0 +1,225 @@
+// Package httpapi is the HTTP face of Call Connect: the CRM-facing /v1
+// operations, the operations endpoints (/healthz, /readyz, /metrics,
+// /openapi.json, /docs), the bearer-token check and the one table that turns
+// every error into an RFC 9457 problem+json answer.
+//
+// Operations are huma v2 operations registered on a net/http ServeMux, one
+// file per resource; their input and output structs are the OpenAPI contract.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"callconnect/app"
+)
+
+// DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is unset.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// Config is what the HTTP layer is told by the deployment.
+type Config struct {
+	// AdminToken is the CRM backend's bearer token for every /v1 call. Empty
+	// refuses every /v1 request: the API is never left open.
+	AdminToken string
+	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// PublicURL is where clients reach the service (the OpenAPI servers entry),
+	// e.g. https://callconnect.example.com. Empty means http://127.0.0.1:8080.
+	PublicURL string
+	// Version is the service version shown in the OpenAPI document.
+	Version string
+	// Logger receives internal errors (never shown to clients). Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Services are the use cases the operations expose.
+type Services struct {
+	Configuration *app.Configuration
+	Telephony     *app.Telephony
+	CallButtons   *app.CallButtons
+}
+
+// Ops are the operational hooks.
+type Ops struct {
+	// Ready reports whether the service can serve: database reachable,
+	// migrations current. Nil counts as ready.
+	Ready func(ctx context.Context) error
+	// Metrics serves GET /metrics (Prometheus text format). Nil answers 404.
+	Metrics http.Handler
+	// Middleware wraps the whole handler, first element outermost (telemetry:
+	// tracing, HTTP metrics, access logs). They see every request, including
+	// refused ones.
+	Middleware []func(http.Handler) http.Handler
+}
+
+const (
+	defaultPublicURL = "http://127.0.0.1:8080"
+	apiTitle         = "Call Connect"
+)
+
+// New builds the service's HTTP handler.
+func New(cfg Config, svc Services, ops Ops) http.Handler {
+	cfg = cfg.withDefaults()
+	if cfg.AdminToken == "" {
+		cfg.Logger.Warn("no admin token configured: every /v1 request will be refused with 401")
+	}
+	mux := http.NewServeMux()
+	newAPI(mux, cfg, svc, ops)
+	registerRawOps(mux, ops)
+
+	var h http.Handler = routeProblems(mux)
+	h = requireBearer(cfg.AdminToken, h)
+	h = limitBody(cfg.MaxBodyBytes, h)
+	h = recoverPanics(h)
+	h = withLogger(cfg.Logger, h)
+	for i := len(ops.Middleware) - 1; i >= 0; i-- {
+		h = ops.Middleware[i](h)
+	}
+	return h
+}
+
+// OpenAPI returns the OpenAPI 3.1 document the service serves at
+// /openapi.json, built without any service behind it (for the `openapi`
+// subcommand and the linter).
+func OpenAPI(cfg Config) ([]byte, error) {
+	cfg = cfg.withDefaults()
+	api := newAPI(http.NewServeMux(), cfg, Services{}, Ops{})
+	return json.MarshalIndent(api.OpenAPI(), "", "  ")
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.PublicURL == "" {
+		c.PublicURL = defaultPublicURL
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// newAPI builds the huma API on mux and registers every operation.
+func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
+	installProblems()
+
+	hc := huma.DefaultConfig(apiTitle, cfg.Version)
+	// No CDN docs page (ours is vendored, see docs.go), no /schemas route and
+	// no $schema links in bodies: the OpenAPI document is the one contract.
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.CreateHooks = nil
+	hc.OpenAPIPath = "/openapi"
+	hc.Info.Description = apiDescription
+	hc.Info.Contact = &huma.Contact{Name: "Call Connect maintainers", URL: cfg.PublicURL + "/docs"}
+	hc.Info.License = &huma.License{Name: "Proprietary", Identifier: "LicenseRef-Proprietary"}
+	hc.Servers = []*huma.Server{{URL: cfg.PublicURL, Description: "This deployment"}}
+	hc.Tags = []*huma.Tag{
+		{Name: tagEnvironments, Description: "Customer environments (tenants) and their Call Connect support switch."},
+		{Name: tagUsers, Description: "The people (managers, brokers, agencies and agency users) who may press the call button."},
+		{Name: tagLeads, Description: "Prospects and their owners."},
+		{Name: tagTelephony, Description: "Telephony integrations of an environment: Call Connect (partner URL, dial mode, signing secret) and the others, which only have an active flag."},
+		{Name: tagCallButtons, Description: "Whether the call button (Ligar) is shown and enabled for a user on a lead, with the reason when it is not."},
+		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
+	}
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityBearer: {
+			Type: "http", Scheme: "bearer",
+			Description: "The CRM backend's admin token (`CALLCONNECT_ADMIN_TOKEN`), sent as `Authorization: Bearer <token>` on every /v1 call.",
+		},
+		securityPartnerEmail: {
+			Type: "apiKey", In: "header", Name: "email",
+			Description: "Partner-facing /api/cvio calls: the e-mail the partner token was registered for. Always sent together with the `token` header.",
+		},
+		securityPartnerToken: {
+			Type: "apiKey", In: "header", Name: "token",
+			Description: "Partner-facing /api/cvio calls: the partner token, which also identifies the environment. Always sent together with the `email` header.",
+		},
+	}
+
+	api := humago.New(mux, hc)
+	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes}
+	h.registerOps(api)
+	h.registerEnvironments(api)
+	h.registerUsers(api)
+	h.registerLeads(api)
+	h.registerTelephony(api)
+	h.registerCallButtons(api)
+	return api
+}
+
+// handlers holds what the operations call.
+type handlers struct {
+	svc     Services
+	ops     Ops
+	maxBody int64
+}
+
+const (
+	tagEnvironments = "Environments"
+	tagUsers        = "Users"
+	tagLeads        = "Leads"
+	tagTelephony    = "Telephony"
+	tagCallButtons  = "Call buttons"
+	tagOperations   = "Operations"
+
+	securityBearer       = "bearer"
+	securityPartnerEmail = "partnerEmail"
+	securityPartnerToken = "partnerToken"
+)
+
+// v1Security is applied to every /v1 operation. The partner schemes (email +
+// token, both required together) belong to the /api/cvio operations.
+var v1Security = []map[string][]string{{securityBearer: {}}}
+
+// publicSecurity marks an operation that needs no credentials.
+var publicSecurity = []map[string][]string{{}}
+
+const apiDescription = `Call Connect lets a real-estate CRM place calls through a partner telephony
+system: the CRM backend keeps environments, users, leads and the telephony integration here (/v1,
+bearer token), asks whether the call button is shown and enabled, and partners post results back
+(/api/cvio, e-mail + token headers).
+
+## Errors
+
+Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with these members:
+
+- ` + "`type`" + `: ` + "`" + problemTypeBase + "<code>`" + `, a stable identifier (not necessarily a page to fetch);
+- ` + "`title`" + `: a short summary that does not change between occurrences of the same code;
+- ` + "`status`" + `: the HTTP status;
+- ` + "`detail`" + `: what went wrong this time, for humans;
+- ` + "`code`" + `: the stable machine-readable code clients switch on;
+- ` + "`errors`" + `: ` + "`[{location, message, value}]`" + `, naming the failing input as ` + "`body.<field>`" + `,
+  ` + "`path.<param>`" + ` or ` + "`query.<param>`" + ` (empty when no single input is at fault).
+
+| status | codes |
+|---|---|
+| 400 | ` + "`bad_request`" + ` (the body is not JSON) |
+| 401 | ` + "`unauthorized`" + ` (missing or wrong bearer token; with ` + "`WWW-Authenticate: Bearer`" + `) |
+| 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + ` |
+| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + ` |
+| 405 | ` + "`method_not_allowed`" + ` |
+| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + ` |
+| 413 | ` + "`body_too_large`" + ` |
+| 415 | ` + "`unsupported_media_type`" + ` |
+| 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + ` |
+| 500 | ` + "`internal`" + ` (details are logged, never returned) |
+| 503 | ` + "`not_ready`" + ` |
+
+## Conventions
+
+` + "`PUT`" + ` replaces the whole resource: an optional field left out of the body becomes empty. Unknown body
+properties are refused. Ids (` + "`env`" + `, ` + "`user_id`" + `, ` + "`lead_id`" + `…) are 1 to 64 URL-safe characters chosen by the CRM.
+Timestamps are RFC 3339.`

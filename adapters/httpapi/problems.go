@@ -1,0 +1,382 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/validation"
+
+	"callconnect/domain"
+)
+
+// problemTypeBase prefixes every problem type: the type of a problem is
+// problemTypeBase + its code. It is an identifier that never changes for a
+// code; it is not promised to be a page one can fetch.
+const problemTypeBase = "https://callconnect.dev/problems/"
+
+// Codes of the HTTP layer itself; the domain's codes (domain.Code*) and the
+// button reasons (domain.Reason*) complete the list.
+const (
+	codeBadRequest           = "bad_request"
+	codeUnauthorized         = "unauthorized"
+	codeNotFound             = "not_found"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeNotAcceptable        = "not_acceptable"
+	codeRequestTimeout       = "request_timeout"
+	codeBodyTooLarge         = "body_too_large"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeValidationFailed     = "validation_failed"
+	codeInternal             = "internal"
+	codeNotReady             = "not_ready"
+)
+
+// kindStatus is the one table from a domain error's kind to the HTTP status
+// clients get.
+var kindStatus = map[domain.Kind]int{
+	domain.KindInvalid:   http.StatusUnprocessableEntity,
+	domain.KindNotFound:  http.StatusNotFound,
+	domain.KindForbidden: http.StatusForbidden,
+	domain.KindConflict:  http.StatusConflict,
+}
+
+// statusCode is the code of a failure the HTTP layer (or huma) detects, by status.
+var statusCode = map[int]string{
+	http.StatusBadRequest:            codeBadRequest,
+	http.StatusUnauthorized:          codeUnauthorized,
+	http.StatusNotFound:              codeNotFound,
+	http.StatusMethodNotAllowed:      codeMethodNotAllowed,
+	http.StatusNotAcceptable:         codeNotAcceptable,
+	http.StatusRequestTimeout:        codeRequestTimeout,
+	http.StatusRequestEntityTooLarge: codeBodyTooLarge,
+	http.StatusUnsupportedMediaType:  codeUnsupportedMediaType,
+	http.StatusUnprocessableEntity:   codeValidationFailed,
+	http.StatusInternalServerError:   codeInternal,
+	http.StatusServiceUnavailable:    codeNotReady,
+}
+
+// titles are the stable, human summaries of the codes.
+var titles = map[string]string{
+	codeBadRequest:                           "Malformed request",
+	codeUnauthorized:                         "Missing or invalid bearer token",
+	codeNotFound:                             "Not found",
+	codeMethodNotAllowed:                     "Method not allowed",
+	codeNotAcceptable:                        "Not acceptable",
+	codeRequestTimeout:                       "Request body read timeout",
+	codeBodyTooLarge:                         "Request body too large",
+	codeUnsupportedMediaType:                 "Unsupported media type",
+	codeValidationFailed:                     "The request does not match the schema",
+	codeInternal:                             "Internal error",
+	codeNotReady:                             "Not ready",
+	domain.CodeInvalidField:                  "Invalid field",
+	domain.CodeEnvironmentNotFound:           "Environment not found",
+	domain.CodeUserNotFound:                  "User not found",
+	domain.CodeLeadNotFound:                  "Lead not found",
+	domain.CodeIntegrationNotFound:           "Integration not found",
+	domain.CodeActorNotFound:                 "Actor not found",
+	domain.CodePermissionDenied:              "Permission denied",
+	domain.CodeFeatureNotEnabled:             "Call Connect not enabled for this environment",
+	domain.CodeIntegrationActiveElsewhere:    "Another telephony integration is active",
+	domain.CodeIntegrationIncomplete:         "Integration incomplete",
+	domain.CodeTooManyLeads:                  "Too many leads",
+	string(domain.ReasonNotOwner):            "Not an owner of the lead",
+	string(domain.ReasonIntegrationInactive): "No active Call Connect integration",
+	string(domain.ReasonMissingPhone):        "The user has no phone",
+	string(domain.ReasonMissingExtension):    "The user has no extension",
+}
+
+// Problem is an RFC 9457 problem detail, extended with a stable code and the
+// failing inputs.
+type Problem struct {
+	Type     string         `json:"type" format:"uri" doc:"Identifies the kind of problem: https://callconnect.dev/problems/<code>. Stable; not necessarily a page to fetch."`
+	Title    string         `json:"title" doc:"A short summary of the problem type; the same for every occurrence of a code."`
+	Status   int            `json:"status" doc:"The HTTP status code."`
+	Detail   string         `json:"detail" doc:"What went wrong this time, for humans."`
+	Instance string         `json:"instance,omitempty" format:"uri-reference" doc:"The request path the problem occurred on."`
+	Code     string         `json:"code" doc:"Stable, machine-readable code clients switch on, e.g. validation_failed, invalid_field, environment_not_found, permission_denied, integration_active_elsewhere, unauthorized."`
+	Errors   []ProblemField `json:"errors" nullable:"false" doc:"The failing inputs; empty when no single input is at fault."`
+}
+
+// ProblemField names one failing input.
+type ProblemField struct {
+	Location string `json:"location" doc:"Where: body.<field>, path.<param> or query.<param>, e.g. body.phone or path.env."`
+	Message  string `json:"message" doc:"What is wrong with it."`
+	Value    any    `json:"value,omitempty" doc:"The value received, when it is short and scalar."`
+}
+
+func (p *Problem) Error() string  { return p.Detail }
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType makes huma answer problems as application/problem+json.
+func (p *Problem) ContentType(ct string) string {
+	if ct == "application/json" || ct == "" {
+		return "application/problem+json"
+	}
+	return ct
+}
+
+// newProblem builds a problem of the HTTP layer's own.
+func newProblem(status int, code, detail string, fields ...ProblemField) *Problem {
+	title := titles[code]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	if fields == nil {
+		fields = []ProblemField{}
+	}
+	return &Problem{Type: problemTypeBase + code, Title: title, Status: status, Detail: detail, Code: code, Errors: fields}
+}
+
+var installProblemsOnce sync.Once
+
+// installProblems makes huma build every error (its own validation errors,
+// and errors returned by handlers) through problemFor. huma keeps these hooks
+// in package variables, so this is process-wide; it is idempotent.
+func installProblems() {
+	installProblemsOnce.Do(func() {
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			return problemFor(nil, status, msg, errs...)
+		}
+		huma.NewErrorWithContext = func(ctx huma.Context, status int, msg string, errs ...error) huma.StatusError {
+			return problemFor(ctx, status, msg, errs...)
+		}
+	})
+}
+
+// problemFor turns what huma reports (status, message, causes) into a problem.
+// A domain error among the causes decides the answer through kindStatus.
+func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Problem {
+	var op *huma.Operation
+	var reqCtx context.Context = context.Background()
+	instance := ""
+	if ctx != nil {
+		op = ctx.Operation()
+		reqCtx = ctx.Context()
+		u := ctx.URL()
+		instance = u.Path
+	}
+	for _, err := range errs {
+		if p, ok := errors.AsType[*Problem](err); ok {
+			return p
+		}
+	}
+	for _, err := range errs {
+		if de, ok := domain.AsError(err); ok {
+			p := domainProblem(op, de)
+			p.Instance = instance
+			if p.Status == http.StatusInternalServerError {
+				loggerFrom(reqCtx).ErrorContext(reqCtx, "domain error of unknown kind", "error", err, "path", instance)
+			}
+			return p
+		}
+	}
+	for _, err := range errs {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			p := newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the request body is larger than the service accepts")
+			p.Instance = instance
+			return p
+		}
+	}
+	if status == 0 {
+		// huma builds an example error with status 0 to learn the error schema.
+		return newProblem(status, codeInternal, msg)
+	}
+	if status >= 500 {
+		// Never show internal error text: log it with the request, answer generically.
+		causes := make([]string, 0, len(errs))
+		for _, err := range errs {
+			if err != nil {
+				causes = append(causes, err.Error())
+			}
+		}
+		loggerFrom(reqCtx).ErrorContext(reqCtx, "request failed", "status", status, "message", msg, "errors", causes, "path", instance)
+		code := statusCode[status]
+		if code == "" {
+			code = codeInternal
+		}
+		p := newProblem(status, code, "an internal error occurred; it has been logged")
+		p.Instance = instance
+		return p
+	}
+
+	code := statusCode[status]
+	if code == "" {
+		code = strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+	}
+	fields := make([]ProblemField, 0, len(errs))
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if d, ok := err.(huma.ErrorDetailer); ok {
+			fields = append(fields, humaField(d.ErrorDetail()))
+		} else {
+			fields = append(fields, ProblemField{Message: err.Error()})
+		}
+	}
+	if status == http.StatusUnprocessableEntity {
+		if c := maxItemsCode(op, fields); c != "" {
+			code = c
+		}
+	}
+	detail := msg
+	if len(fields) > 0 && fields[0].Location != "" {
+		detail = fields[0].Location + ": " + fields[0].Message
+		if len(fields) > 1 {
+			detail += fmt.Sprintf(" (and %d more)", len(fields)-1)
+		}
+	}
+	p := newProblem(status, code, detail, fields...)
+	p.Instance = instance
+	return p
+}
+
+// domainProblem maps a rule violation: kindStatus gives the status, the
+// operation's inputs give the location of the field it names.
+func domainProblem(op *huma.Operation, de *domain.Error) *Problem {
+	status, ok := kindStatus[de.Kind]
+	if !ok {
+		return newProblem(http.StatusInternalServerError, codeInternal, "an internal error occurred; it has been logged")
+	}
+	var fields []ProblemField
+	if de.Field != "" {
+		fields = append(fields, ProblemField{Location: locate(op, de.Field), Message: de.Message})
+	}
+	return newProblem(status, de.Code, de.Message, fields...)
+}
+
+// humaField converts one of huma's validation details, naming the missing
+// property itself rather than its parent object.
+func humaField(d *huma.ErrorDetail) ProblemField {
+	f := ProblemField{Location: d.Location, Message: d.Message, Value: shortScalar(d.Value)}
+	if name, ok := requiredProperty(d.Message); ok {
+		f.Location = joinLocation(f.Location, name)
+		f.Value = nil
+	}
+	return f
+}
+
+var requiredPrefix, requiredSuffix = func() (string, string) {
+	before, after, _ := strings.Cut(validation.MsgExpectedRequiredProperty, "%s")
+	return before, after
+}()
+
+func requiredProperty(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, requiredPrefix)
+	if !ok {
+		return "", false
+	}
+	name, ok := strings.CutSuffix(rest, requiredSuffix)
+	return name, ok && name != ""
+}
+
+func joinLocation(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+// shortScalar echoes a received value only when it is short and scalar:
+// problems must stay small and must not reflect whole bodies back.
+func shortScalar(v any) any {
+	switch x := v.(type) {
+	case string:
+		if len(x) > 200 {
+			return nil
+		}
+		return x
+	case bool, float64, float32, int, int64, int32, json.Number:
+		return x
+	}
+	return nil
+}
+
+// Operation metadata keys.
+const (
+	// metaFields maps an input name to where it travels ("path", "query", "body").
+	metaFields = "httpapi.fields"
+	// metaMaxItemsCodes maps a location to the code of a maxItems violation there.
+	metaMaxItemsCodes = "httpapi.maxItemsCodes"
+)
+
+// environmentFields are fields a rule names that no request carries: they
+// belong to the environment the path names.
+var environmentFields = map[string]bool{"call_connect_enabled": true}
+
+// locate gives the location of a field a domain error names: where the
+// operation's input carries it (path, query or body); a property of the
+// environment is located at path.env; any other field the request does not
+// carry belongs to the resource the last path parameter names.
+func locate(op *huma.Operation, field string) string {
+	root := field
+	if i := strings.IndexAny(root, ".["); i >= 0 {
+		root = root[:i]
+	}
+	if op == nil {
+		return "body." + field
+	}
+	if fields, ok := op.Metadata[metaFields].(map[string]string); ok {
+		if in, ok := fields[root]; ok {
+			return in + "." + field
+		}
+	}
+	if environmentFields[root] && strings.Contains(op.Path, "{env}") {
+		return "path.env"
+	}
+	if i := strings.LastIndex(op.Path, "{"); i >= 0 {
+		if j := strings.Index(op.Path[i:], "}"); j > 0 {
+			return "path." + op.Path[i+1:i+j]
+		}
+	}
+	return "body." + field
+}
+
+// maxItemsCode returns the operation's own code for an array that is too
+// long (too_many_leads for body.lead_ids), so that the schema's maxItems
+// answers with the same code as the rule it documents.
+func maxItemsCode(op *huma.Operation, fields []ProblemField) string {
+	if op == nil {
+		return ""
+	}
+	codes, _ := op.Metadata[metaMaxItemsCodes].(map[string]string)
+	prefix, _, _ := strings.Cut(validation.MsgExpectedMaxItems, "%")
+	for _, f := range fields {
+		if c, ok := codes[f.Location]; ok && strings.HasPrefix(f.Message, prefix) {
+			return c
+		}
+	}
+	return ""
+}
+
+// writeProblem answers with p outside huma (middleware, raw handlers).
+func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if p.Instance == "" && r != nil {
+		p.Instance = r.URL.Path
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		body = []byte(`{"type":"` + problemTypeBase + codeInternal + `","title":"Internal error","status":500,"code":"internal","errors":[]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+type loggerKey struct{}
+
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}

@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"callconnect/app"
+	"callconnect/domain"
+)
+
+// ProviderPath names a telephony integration of an environment.
+type ProviderPath struct {
+	EnvPath
+	Provider string `path:"provider" pattern:"^[a-z0-9][a-z0-9-]{0,63}$" doc:"Provider slug: call-connect is this integration; any other slug names another telephony integration of the environment, which only has an active flag." example:"call-connect"`
+}
+
+// ActorBody names the user who makes a change; they need the
+// integration-management permission (rule 4).
+type ActorBody struct {
+	ActorID string `json:"actor_id" pattern:"^[A-Za-z0-9._~-]{1,64}$" doc:"The user making the change; must have can_manage_integrations." example:"1"`
+}
+
+// IntegrationSettings is the body of PUT /v1/environments/{env}/telephony/{provider}.
+type IntegrationSettings struct {
+	ActorID    string `json:"actor_id" pattern:"^[A-Za-z0-9._~-]{1,64}$" doc:"The user making the change; must have can_manage_integrations." example:"1"`
+	PartnerURL string `json:"partner_url,omitempty" maxLength:"2048" doc:"call-connect only, required there: where calls are posted. https; loopback and private addresses are refused unless the deployment allows them." example:"https://partner.example.com/calls"`
+	DialMode   string `json:"dial_mode,omitempty" enum:"phone,extension" doc:"call-connect only, required there: the partner dials the user's phone or their extension (ramal), never both." example:"phone"`
+}
+
+// Integration is a telephony integration of an environment.
+type Integration struct {
+	Provider      string `json:"provider" example:"call-connect"`
+	Active        bool   `json:"active"`
+	PartnerURL    string `json:"partner_url,omitempty" doc:"call-connect only." example:"https://partner.example.com/calls"`
+	DialMode      string `json:"dial_mode,omitempty" enum:"phone,extension" doc:"call-connect only." example:"phone"`
+	SigningSecret string `json:"signing_secret,omitempty" doc:"call-connect only, and only in the answer that created or rotated it: the Standard Webhooks secret (whsec_…) partner requests are signed with. It is never shown again." example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
+}
+
+// IntegrationList is every telephony integration of an environment, without secrets.
+type IntegrationList struct {
+	Items []Integration `json:"items" nullable:"false"`
+}
+
+type putIntegrationInput struct {
+	ProviderPath
+	Body IntegrationSettings
+}
+
+type changeIntegrationInput struct {
+	ProviderPath
+	Body ActorBody
+}
+
+type rotateSecretInput struct {
+	EnvPath
+	Body ActorBody
+}
+
+type listIntegrationsInput struct {
+	EnvPath
+}
+
+type integrationOutput struct {
+	Body Integration
+}
+
+type integrationListOutput struct {
+	Body IntegrationList
+}
+
+// integrationOf shows an integration; secret is set only by the answer that
+// created or rotated it.
+func integrationOf(i domain.Integration, secret string) Integration {
+	return Integration{Provider: i.Provider(), Active: i.Active(), PartnerURL: i.PartnerURL(), DialMode: string(i.DialMode()),
+		SigningSecret: secret}
+}
+
+func integrationResult(r app.IntegrationResult) *integrationOutput {
+	return &integrationOutput{Body: integrationOf(r.Integration, r.NewSecret)}
+}
+
+func (h *handlers) registerTelephony(api huma.API) {
+	register(api, h.maxBody, huma.Operation{
+		OperationID: "putTelephonyIntegration",
+		Method:      http.MethodPut,
+		Path:        "/v1/environments/{env}/telephony/{provider}",
+		Summary:     "Create or replace a telephony integration's settings",
+		Description: "For call-connect: sets the partner URL and the dial mode (both required), and on creation " +
+			"answers the new signing secret once. Other providers take no settings. The active flag is left as it is " +
+			"(see activate and deactivate). The actor needs the integration-management permission and, for call-connect, " +
+			"support must have enabled Call Connect for the environment.",
+		Tags:   []string{tagTelephony},
+		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *putIntegrationInput) (*integrationOutput, error) {
+		res, err := h.svc.Telephony.PutIntegration(ctx, in.Env, in.Provider, in.Body.ActorID,
+			domain.IntegrationSettings{PartnerURL: in.Body.PartnerURL, DialMode: in.Body.DialMode})
+		if err != nil {
+			return nil, err
+		}
+		return integrationResult(res), nil
+	})
+
+	register(api, h.maxBody, huma.Operation{
+		OperationID: "activateTelephonyIntegration",
+		Method:      http.MethodPost,
+		Path:        "/v1/environments/{env}/telephony/{provider}/activate",
+		Summary:     "Activate a telephony integration",
+		Description: "Switches the integration on. Refused with 409 integration_active_elsewhere while another telephony " +
+			"integration of the environment is active (rule 1), and with 409 integration_incomplete when call-connect lacks " +
+			"its partner URL or dial mode. Needs the permission and, for call-connect, the support switch.",
+		Tags:   []string{tagTelephony},
+		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *changeIntegrationInput) (*integrationOutput, error) {
+		i, err := h.svc.Telephony.Activate(ctx, in.Env, in.Provider, in.Body.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		return &integrationOutput{Body: integrationOf(i, "")}, nil
+	})
+
+	register(api, h.maxBody, huma.Operation{
+		OperationID: "deactivateTelephonyIntegration",
+		Method:      http.MethodPost,
+		Path:        "/v1/environments/{env}/telephony/{provider}/deactivate",
+		Summary:     "Deactivate a telephony integration",
+		Description: "Switches the integration off. Needs the integration-management permission, not the support switch: " +
+			"turning a feature off is always allowed.",
+		Tags:   []string{tagTelephony},
+		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *changeIntegrationInput) (*integrationOutput, error) {
+		i, err := h.svc.Telephony.Deactivate(ctx, in.Env, in.Provider, in.Body.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		return &integrationOutput{Body: integrationOf(i, "")}, nil
+	})
+
+	register(api, h.maxBody, huma.Operation{
+		OperationID: "rotateCallConnectSecret",
+		Method:      http.MethodPost,
+		Path:        "/v1/environments/{env}/telephony/call-connect/rotate-secret",
+		Summary:     "Rotate the Call Connect signing secret",
+		Description: "Gives the call-connect integration a new signing secret, answered once in signing_secret. " +
+			"The previous secret keeps signing for 24 hours so that the partner can switch without missing a request.",
+		Tags:   []string{tagTelephony},
+		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *rotateSecretInput) (*integrationOutput, error) {
+		res, err := h.svc.Telephony.RotateSecret(ctx, in.Env, in.Body.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		return integrationResult(res), nil
+	})
+
+	register(api, h.maxBody, huma.Operation{
+		OperationID: "listTelephonyIntegrations",
+		Method:      http.MethodGet,
+		Path:        "/v1/environments/{env}/telephony",
+		Summary:     "List telephony integrations",
+		Description: "Every telephony integration of the environment, ordered by provider. Signing secrets are never listed.",
+		Tags:        []string{tagTelephony},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *listIntegrationsInput) (*integrationListOutput, error) {
+		all, err := h.svc.Telephony.ListIntegrations(ctx, in.Env)
+		if err != nil {
+			return nil, err
+		}
+		out := &integrationListOutput{Body: IntegrationList{Items: make([]Integration, 0, len(all))}}
+		for _, i := range all {
+			out.Body.Items = append(out.Body.Items, integrationOf(i, ""))
+		}
+		return out, nil
+	})
+}
