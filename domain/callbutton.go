@@ -45,6 +45,11 @@ func DecideCallButton(env Environment, lead Lead, user User, callConnect *Integr
 		if user.extension.IsZero() {
 			return CallButton{Visible: true, Reason: ReasonMissingExtension}
 		}
+	default:
+		// Only RestoreIntegration can produce an active integration without a
+		// valid mode; it cannot dial, so it is treated as not active rather
+		// than enabling a button whose call would carry no number.
+		return CallButton{Visible: true, Reason: ReasonIntegrationInactive}
 	}
 	return CallButton{Visible: true, Enabled: true}
 }

@@ -65,13 +65,14 @@ func ParseTimeZone(name string) (*time.Location, error) {
 }
 
 // parsePublicBaseURL checks the base URL partners post callbacks to: an absolute
-// http(s) URL without query or fragment; a trailing slash is dropped.
+// http(s) URL without query or fragment; a trailing slash is dropped. A bare
+// "?" counts as a query: kept, it would end up in the middle of every callback URL.
 func parsePublicBaseURL(raw string) (string, error) {
 	if raw == "" {
 		return "", invalid("public_base_url", "is required")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || len(raw) > 2048 {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || len(raw) > 2048 {
 		return "", invalid("public_base_url", "must be an absolute http(s) URL without credentials, query or fragment")
 	}
 	return strings.TrimRight(u.String(), "/"), nil

@@ -1,5 +1,7 @@
 package domain
 
+import "unicode/utf8"
+
 // MaxIDLength bounds every identifier chosen by the CRM.
 const MaxIDLength = 64
 
@@ -42,6 +44,11 @@ func checkText(field, s string, required bool, max int) error {
 	}
 	if len(s) > max {
 		return invalid(field, "must be at most %d bytes", max)
+	}
+	// PostgreSQL text refuses invalid UTF-8: catch it here as a 4xx naming the
+	// field rather than as a 500 from the database.
+	if !utf8.ValidString(s) {
+		return invalid(field, "must be valid UTF-8")
 	}
 	for _, r := range s {
 		if r < 0x20 && r != '\t' || r == 0x7f {

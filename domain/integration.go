@@ -93,7 +93,34 @@ func IsInternalHost(host string) bool {
 	if addr, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
 		return IsInternalAddr(addr)
 	}
-	return false
+	// A name whose last label is a number is an IPv4 address in a form netip
+	// refuses but resolvers accept ("127.1", "0x7f.0.0.1", "127.0.0.01",
+	// octal and hex parts all reach 127.0.0.1 through getaddrinfo). No public
+	// top-level domain is numeric, so such a host is refused rather than guessed at.
+	return endsInNumber(h)
+}
+
+// endsInNumber reports whether the last dot-separated label of h is decimal
+// digits or a 0x hexadecimal number, as the WHATWG URL host parser defines it.
+func endsInNumber(h string) bool {
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if last == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(last, "0x"); ok {
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // IsInternalAddr reports whether addr is loopback, private, link-local (the
@@ -292,7 +319,8 @@ func (i *Integration) Deactivate() { i.active = false }
 // CheckManagementAllowed enforces rule 4: the actor manages integrations, and
 // for call-connect the feature has been enabled for the environment by support.
 func CheckManagementAllowed(env Environment, actor User, provider string) error {
-	if !actor.canManageIntegrations {
+	// A user of another environment holds no permission here, whatever its flag says.
+	if !actor.canManageIntegrations || actor.envID != env.id {
 		return &Error{Kind: KindForbidden, Code: CodePermissionDenied, Field: "actor_id",
 			Message: "the actor lacks the integration-management permission"}
 	}

@@ -160,16 +160,23 @@ func (l Lead) Input() LeadInput {
 }
 
 // IsOwnedBy reports whether u is one of the lead's owners: its manager, broker
-// or agency, or a user of that agency (rule 5 of the contract).
+// or agency, or a user of that agency (rule 5 of the contract). Each owner slot
+// only matches a user of that role: the CRM numbers gestores, corretores and
+// imobiliárias separately (its own example gives all three id "1"), so a
+// broker whose id happens to equal the lead's manager_id is not the lead's gestor.
 func (l Lead) IsOwnedBy(u User) bool {
-	if u.envID != l.envID {
+	if u.envID != l.envID || u.id == "" {
 		return false
 	}
-	switch u.id {
-	case "":
-		return false
-	case l.managerID, l.brokerID, l.agencyID:
-		return true
+	switch u.role {
+	case RoleManager:
+		return u.id == l.managerID
+	case RoleBroker:
+		return u.id == l.brokerID
+	case RoleAgency:
+		return u.id == l.agencyID
+	case RoleAgencyUser:
+		return l.agencyID != "" && u.agencyID == l.agencyID
 	}
-	return u.role == RoleAgencyUser && l.agencyID != "" && u.agencyID == l.agencyID
+	return false
 }
