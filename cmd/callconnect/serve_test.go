@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"callconnect/adapters/postgres/pgtest"
+)
+
+// buildBinary compiles the service once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "callconnect-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "callconnect")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *strings.Builder
+	done   chan error
+}
+
+const testAdminToken = "test-admin-token-0123456789"
+
+// startService runs the real binary against databaseURL and waits until it
+// prints its banner.
+func startService(t *testing.T, databaseURL string, args ...string) *process {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+databaseURL,
+		"HTTP_ADDR="+addr,
+		"CALLCONNECT_ADMIN_TOKEN="+testAdminToken,
+		"CALLCONNECT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)),
+		"OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_ENDPOINT=",
+	)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, addr: addr, stderr: &strings.Builder{}, done: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	banner := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var seen strings.Builder
+		for sc.Scan() {
+			seen.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "API docs:") {
+				banner <- seen.String()
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case b := <-banner:
+		if !strings.Contains(b, "http://"+addr+"/docs") {
+			t.Fatalf("the banner must print the /docs URL:\n%s", b)
+		}
+	case err := <-p.done:
+		p.done <- err
+		t.Fatalf("service exited before serving: %v\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("service did not start within 60s\n%s", p.stderr)
+	}
+	return p
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *process) get(t *testing.T, path string, header ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (p *process) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("SIGTERM must end the service cleanly, got %v\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("service did not stop within 30s of SIGTERM\n%s", p.stderr)
+	}
+}
+
+func TestServeMigratesServesAndDrainsOnSIGTERM(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	p := startService(t, url)
+
+	if code, body := p.get(t, "/healthz"); code != 200 {
+		t.Fatalf("/healthz: %d %s", code, body)
+	}
+	if code, body := p.get(t, "/readyz"); code != 200 {
+		t.Fatalf("/readyz after migrating must be ready: %d %s", code, body)
+	}
+	if code, body := p.get(t, "/docs"); code != 200 || strings.Contains(body, "https://") {
+		t.Fatalf("/docs must be served without external assets: %d", code)
+	}
+	if code, _ := p.get(t, "/v1/environments/acme"); code != http.StatusUnauthorized {
+		t.Fatalf("/v1 without a token: %d", code)
+	}
+	if code, body := p.get(t, "/v1/environments/acme", "Authorization", "Bearer "+testAdminToken); code != http.StatusNotFound ||
+		!strings.Contains(body, "environment_not_found") {
+		t.Fatalf("/v1 with the token: %d %s", code, body)
+	}
+	code, metrics := p.get(t, "/metrics")
+	if code != 200 || !strings.Contains(metrics, "http_server_requests_total") {
+		t.Fatalf("/metrics must expose HTTP server metrics: %d", code)
+	}
+	var tables int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables WHERE table_name = 'environments'`).Scan(&tables); err != nil || tables != 1 {
+		t.Fatalf("serve must have migrated the empty database: %d tables, %v", tables, err)
+	}
+	p.stop(t)
+	if !strings.Contains(p.stderr.String(), `"msg":"draining HTTP"`) {
+		t.Fatalf("the service must log that it drains:\n%s", p.stderr)
+	}
+}
+
+func TestTwoReplicasMigrateTheSameDatabaseAtOnce(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	var wg sync.WaitGroup
+	procs := make([]*process, 2)
+	for i := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			procs[i] = startService(t, url)
+		}()
+	}
+	wg.Wait()
+	for _, p := range procs {
+		if p == nil {
+			t.FailNow()
+		}
+		if code, body := p.get(t, "/readyz"); code != 200 {
+			t.Fatalf("replica not ready: %d %s", code, body)
+		}
+	}
+	for _, p := range procs {
+		p.stop(t)
+	}
+}
+
+func TestNoMigrateLeavesThePendingSchemaVisibleOnReadyz(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	p := startService(t, pool.Config().ConnString(), "--no-migrate")
+	code, body := p.get(t, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "migrations") {
+		t.Fatalf("/readyz with pending migrations: %d %s", code, body)
+	}
+	p.stop(t)
+}
+
+func TestMigrateSubcommand(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	var stderr strings.Builder
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString()}
+	if code := run([]string{"migrate"}, envOf(env), io.Discard, &stderr); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr.String())
+	}
+	// Twice is fine.
+	if code := run([]string{"migrate"}, envOf(env), io.Discard, &stderr); code != 0 {
+		t.Fatalf("second migrate: %d %s", code, stderr.String())
+	}
+	if code := run([]string{"migrate"}, envOf(nil), io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "DATABASE_URL") {
+		t.Fatalf("migrate without DATABASE_URL must fail naming it: %d %s", code, stderr.String())
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	var out, errb strings.Builder
+	if code := run(nil, envOf(nil), &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage") {
+		t.Fatalf("no command: %d %q", code, errb.String())
+	}
+	if code := run([]string{"frobnicate"}, envOf(nil), &out, &errb); code != 2 || !strings.Contains(errb.String(), "unknown command") {
+		t.Fatalf("unknown command: %d", code)
+	}
+	out.Reset()
+	if code := run([]string{"openapi"}, envOf(nil), &out, &errb); code != 0 || !strings.Contains(out.String(), `"openapi": "3.1`) {
+		t.Fatalf("openapi: %d %.200s", code, out.String())
+	}
+	if code := run([]string{"serve", "--bogus"}, envOf(nil), &out, &errb); code != 2 {
+		t.Fatalf("unknown flag: %d", code)
+	}
+}
