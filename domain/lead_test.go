@@ -144,6 +144,7 @@ func TestLeadIsOwnedBy(t *testing.T) {
 		{"a user of the lead's agency", domain.UserInput{EnvID: "acme", ID: "iu1", Role: "agency_user", AgencyID: "i1"}, true},
 		{"another manager", domain.UserInput{EnvID: "acme", ID: "g2", Role: "manager"}, false},
 		{"another broker", domain.UserInput{EnvID: "acme", ID: "c2", Role: "broker"}, false},
+		{"another broker of the lead's agency", domain.UserInput{EnvID: "acme", ID: "c3", Role: "broker", AgencyID: "i1"}, false},
 		{"another agency", domain.UserInput{EnvID: "acme", ID: "i2", Role: "agency"}, false},
 		{"a user of another agency", domain.UserInput{EnvID: "acme", ID: "iu2", Role: "agency_user", AgencyID: "i2"}, false},
 		{"the manager's id in another environment", domain.UserInput{EnvID: "other", ID: "g1", Role: "manager"}, false},

@@ -43,7 +43,7 @@ type UserInput struct {
 	Role                  string
 	Phone                 string // empty: no phone
 	Extension             string // empty: no extension
-	AgencyID              string // the agency an agency_user belongs to
+	AgencyID              string // the agency an agency_user (required) or a broker (optional) belongs to
 	CanManageIntegrations bool
 }
 
@@ -82,9 +82,13 @@ func NewUser(in UserInput) (User, error) {
 			return User{}, invalid("agency_id", "an agency user's agency_id must be empty or its own id")
 		}
 		agencyID = in.ID
+	case RoleBroker:
+		// A broker may work for an agency. It is recorded, but it does not
+		// make the broker an owner of the agency's leads: only agency_user
+		// users act for their agency (rule 5).
 	default:
 		if agencyID != "" {
-			return User{}, invalid("agency_id", "only agency and agency_user users belong to an agency")
+			return User{}, invalid("agency_id", "only agency, agency_user and broker users belong to an agency")
 		}
 	}
 	if err := checkOptionalID("agency_id", agencyID); err != nil {

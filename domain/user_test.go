@@ -78,7 +78,13 @@ func TestNewUser(t *testing.T) {
 		{name: "agency user without agency", mutate: func(in *domain.UserInput) { in.Role = "agency_user" }, badField: "agency_id"},
 		{name: "agency user with bad agency id", mutate: func(in *domain.UserInput) { in.Role, in.AgencyID = "agency_user", "a b" }, badField: "agency_id"},
 		{name: "manager with agency", mutate: func(in *domain.UserInput) { in.AgencyID = "ag1" }, badField: "agency_id"},
-		{name: "broker with agency", mutate: func(in *domain.UserInput) { in.Role, in.AgencyID = "broker", "ag1" }, badField: "agency_id"},
+		{name: "broker with agency", mutate: func(in *domain.UserInput) { in.Role, in.AgencyID = "broker", "ag1" },
+			check: func(t *testing.T, u domain.User) {
+				if u.AgencyID() != "ag1" {
+					t.Fatalf("a broker's agency is kept, got %q", u.AgencyID())
+				}
+			}},
+		{name: "manager with agency", mutate: func(in *domain.UserInput) { in.Role, in.AgencyID = "manager", "ag1" }, badField: "agency_id"},
 		{name: "unknown role", mutate: func(in *domain.UserInput) { in.Role = "gestor" }, badField: "role"},
 		{name: "missing role", mutate: func(in *domain.UserInput) { in.Role = "" }, badField: "role"},
 		{name: "phone with letters", mutate: func(in *domain.UserInput) { in.Phone = "48 9994-CALL" }, badField: "phone"},
