@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,7 +160,7 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 		op = ctx.Operation()
 		reqCtx = ctx.Context()
 		u := ctx.URL()
-		instance = u.Path
+		instance = u.EscapedPath()
 	}
 	for _, err := range errs {
 		if p, ok := errors.AsType[*Problem](err); ok {
@@ -245,8 +246,8 @@ func domainProblem(op *huma.Operation, de *domain.Error) *Problem {
 		return newProblem(http.StatusInternalServerError, codeInternal, "an internal error occurred; it has been logged")
 	}
 	var fields []ProblemField
-	if de.Field != "" {
-		fields = append(fields, ProblemField{Location: locate(op, de.Field), Message: de.Message})
+	if loc := locate(op, de.Field); de.Field != "" && loc != "" {
+		fields = append(fields, ProblemField{Location: loc, Message: de.Message})
 	}
 	return newProblem(status, de.Code, de.Message, fields...)
 }
@@ -306,36 +307,37 @@ const (
 	metaMaxItemsCodes = "httpapi.maxItemsCodes"
 )
 
-// environmentFields are fields a rule names that no request carries: they
-// belong to the environment the path names.
-var environmentFields = map[string]bool{"call_connect_enabled": true}
+// resourceOf names, for the fields a rule may name without the request
+// carrying them (a property of stored state), the path parameter of the
+// resource they belong to.
+var resourceOf = map[string]string{
+	"call_connect_enabled": "env",
+	"provider":             "provider",
+	"partner_url":          "provider",
+	"dial_mode":            "provider",
+	"signing_secret":       "provider",
+}
 
 // locate gives the location of a field a domain error names: where the
-// operation's input carries it (path, query or body); a property of the
-// environment is located at path.env; any other field the request does not
-// carry belongs to the resource the last path parameter names.
+// operation's input carries it (path.x, query.x or body.x); for a property
+// of stored state, the path parameter naming its resource (the support
+// switch is located at path.env); "" when the request names no such thing.
 func locate(op *huma.Operation, field string) string {
 	root := field
 	if i := strings.IndexAny(root, ".["); i >= 0 {
 		root = root[:i]
 	}
 	if op == nil {
-		return "body." + field
+		return ""
 	}
-	if fields, ok := op.Metadata[metaFields].(map[string]string); ok {
-		if in, ok := fields[root]; ok {
-			return in + "." + field
-		}
+	fields, _ := op.Metadata[metaFields].(map[string]string)
+	if in, ok := fields[root]; ok {
+		return in + "." + field
 	}
-	if environmentFields[root] && strings.Contains(op.Path, "{env}") {
-		return "path.env"
+	if param, ok := resourceOf[root]; ok && fields[param] == "path" {
+		return "path." + param
 	}
-	if i := strings.LastIndex(op.Path, "{"); i >= 0 {
-		if j := strings.Index(op.Path[i:], "}"); j > 0 {
-			return "path." + op.Path[i+1:i+j]
-		}
-	}
-	return "body." + field
+	return ""
 }
 
 // maxItemsCode returns the operation's own code for an array that is too
@@ -358,18 +360,21 @@ func maxItemsCode(op *huma.Operation, fields []ProblemField) string {
 // writeProblem answers with p outside huma (middleware, raw handlers).
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.Instance == "" && r != nil {
-		p.Instance = r.URL.Path
+		p.Instance = r.URL.EscapedPath()
 	}
-	body, err := json.Marshal(p)
-	if err != nil {
-		body = []byte(`{"type":"` + problemTypeBase + codeInternal + `","title":"Internal error","status":500,"code":"internal","errors":[]}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"type":"` + problemTypeBase + codeInternal + `","title":"Internal error","status":500,"detail":"internal error","code":"internal","errors":[]}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("Cache-Control", "no-store")
 	h.Del("Content-Length")
 	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(buf.Bytes())
 }
 
 type loggerKey struct{}
