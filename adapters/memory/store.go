@@ -1,0 +1,286 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// Store is an in-memory ports.Store. Transactions are serialised by a mutex;
+// each works on a copy of the state that replaces it on success, so a failed
+// transaction leaves nothing behind. Committed states are never modified,
+// which lets Read run on one without blocking or being blocked by writers.
+//
+// Like PostgreSQL it keeps times to the microsecond, refuses writes inside
+// Read and LockEnvironment outside Tx. Unlike it, a Tx inside a Tx of the same
+// store fails at once instead of waiting for itself forever.
+type Store struct {
+	mu      sync.Mutex // held by the running Tx
+	current atomic.Pointer[state]
+}
+
+var _ ports.Store = (*Store)(nil)
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	s := &Store{}
+	s.current.Store(&state{
+		environments: map[string]domain.Environment{},
+		users:        map[key]domain.User{},
+		leads:        map[key]domain.Lead{},
+		integrations: map[key]domain.Integration{},
+	})
+	return s
+}
+
+// key names a row of a tenant: users and leads by id, integrations by provider.
+type key struct{ env, id string }
+
+type state struct {
+	environments map[string]domain.Environment
+	users        map[key]domain.User
+	leads        map[key]domain.Lead
+	integrations map[key]domain.Integration
+}
+
+// clone copies the maps; the values are immutable domain values (the
+// repositories copy what they take in and give out), so they are shared.
+func (s *state) clone() *state {
+	return &state{
+		environments: maps.Clone(s.environments),
+		users:        maps.Clone(s.users),
+		leads:        maps.Clone(s.leads),
+		integrations: maps.Clone(s.integrations),
+	}
+}
+
+type inTx struct{ store *Store }
+
+// Tx runs fn on a private copy of the state and makes the copy current if fn
+// returns nil. A panic in fn leaves the state as it was and goes on up.
+func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	if v, _ := ctx.Value(inTx{}).(inTx); v.store == s {
+		return errors.New("memory: Tx called inside a Tx of the same store")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &repositories{state: s.current.Load().clone(), writable: true}
+	defer r.ended.Store(true)
+	if err := fn(context.WithValue(ctx, inTx{}, inTx{s}), r); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memory: not committed: %w", err)
+	}
+	s.current.Store(r.state)
+	return nil
+}
+
+// Read runs fn on the current state, which no later transaction changes.
+func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &repositories{state: s.current.Load()}
+	defer r.ended.Store(true)
+	return fn(ctx, r)
+}
+
+// repositories gives access to one state: the private copy of a Tx (writable)
+// or a committed one (Read).
+type repositories struct {
+	state    *state
+	writable bool
+	ended    atomic.Bool
+}
+
+var (
+	errReadOnly = errors.New("memory: write inside Read (a read-only snapshot)")
+	errEnded    = errors.New("memory: repositories used after their transaction ended")
+)
+
+func (r *repositories) check(write bool) error {
+	if r.ended.Load() {
+		return errEnded
+	}
+	if write && !r.writable {
+		return errReadOnly
+	}
+	return nil
+}
+
+func (r *repositories) requireEnvironment(envID string) error {
+	if _, ok := r.state.environments[envID]; !ok {
+		return fmt.Errorf("memory: environment %q: %w", envID, ports.ErrNotFound)
+	}
+	return nil
+}
+
+func (r *repositories) GetEnvironment(_ context.Context, id string) (domain.Environment, error) {
+	if err := r.check(false); err != nil {
+		return domain.Environment{}, err
+	}
+	e, ok := r.state.environments[id]
+	if !ok {
+		return domain.Environment{}, fmt.Errorf("memory: environment %q: %w", id, ports.ErrNotFound)
+	}
+	return e, nil
+}
+
+// LockEnvironment needs no lock of its own: the Tx holds the store's mutex.
+func (r *repositories) LockEnvironment(ctx context.Context, id string) (domain.Environment, error) {
+	if err := r.check(false); err != nil {
+		return domain.Environment{}, err
+	}
+	if !r.writable {
+		// PostgreSQL refuses SELECT … FOR UPDATE in a read-only transaction.
+		return domain.Environment{}, errors.New("memory: LockEnvironment inside Read")
+	}
+	return r.GetEnvironment(ctx, id)
+}
+
+func (r *repositories) PutEnvironment(_ context.Context, e domain.Environment) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if !domain.ValidID(e.ID()) {
+		return fmt.Errorf("memory: environment id %q is not valid", e.ID())
+	}
+	r.state.environments[e.ID()] = e
+	return nil
+}
+
+func (r *repositories) GetUser(_ context.Context, envID, id string) (domain.User, error) {
+	if err := r.check(false); err != nil {
+		return domain.User{}, err
+	}
+	u, ok := r.state.users[key{envID, id}]
+	if !ok {
+		return domain.User{}, fmt.Errorf("memory: user %q of environment %q: %w", id, envID, ports.ErrNotFound)
+	}
+	return u, nil
+}
+
+func (r *repositories) PutUser(_ context.Context, u domain.User) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if err := r.requireEnvironment(u.EnvID()); err != nil {
+		return err
+	}
+	r.state.users[key{u.EnvID(), u.ID()}] = u
+	return nil
+}
+
+func (r *repositories) GetLead(_ context.Context, envID, id string) (domain.Lead, error) {
+	if err := r.check(false); err != nil {
+		return domain.Lead{}, err
+	}
+	l, ok := r.state.leads[key{envID, id}]
+	if !ok {
+		return domain.Lead{}, fmt.Errorf("memory: lead %q of environment %q: %w", id, envID, ports.ErrNotFound)
+	}
+	return l, nil
+}
+
+func (r *repositories) GetLeads(_ context.Context, envID string, ids []string) ([]domain.Lead, error) {
+	if err := r.check(false); err != nil {
+		return nil, err
+	}
+	var out []domain.Lead
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if l, ok := r.state.leads[key{envID, id}]; ok {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// PutLead stores a copy of l rebuilt from its input, so that nothing the
+// caller holds aliases the stored lead, with its time cut to microseconds.
+func (r *repositories) PutLead(_ context.Context, l domain.Lead) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if err := r.requireEnvironment(l.EnvID()); err != nil {
+		return err
+	}
+	in := l.Input()
+	in.RegisteredAt = truncate(in.RegisteredAt)
+	stored, err := domain.NewLead(in)
+	if err != nil {
+		return fmt.Errorf("memory: lead %q: %w", l.ID(), err)
+	}
+	r.state.leads[key{l.EnvID(), l.ID()}] = stored
+	return nil
+}
+
+func (r *repositories) ListIntegrations(_ context.Context, envID string) ([]domain.Integration, error) {
+	if err := r.check(false); err != nil {
+		return nil, err
+	}
+	var out []domain.Integration
+	for k, i := range r.state.integrations {
+		if k.env == envID {
+			out = append(out, copyIntegration(i))
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Integration) int { return cmp.Compare(a.Provider(), b.Provider()) })
+	return out, nil
+}
+
+// PutIntegration enforces rule 1 the way PostgreSQL's partial unique index
+// does: at most one active integration per environment.
+func (r *repositories) PutIntegration(_ context.Context, i domain.Integration) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if err := r.requireEnvironment(i.EnvID()); err != nil {
+		return err
+	}
+	if i.Active() {
+		for k, o := range r.state.integrations {
+			if k.env == i.EnvID() && k.id != i.Provider() && o.Active() {
+				return fmt.Errorf("memory: activating %q while %q is active: %w", i.Provider(), o.Provider(), ports.ErrActiveElsewhere)
+			}
+		}
+	}
+	r.state.integrations[key{i.EnvID(), i.Provider()}] = copyIntegration(i)
+	return nil
+}
+
+// copyIntegration copies the secrets' expiry times too: SigningSecret holds
+// them by pointer, and a caller writing through one must not reach the store.
+func copyIntegration(i domain.Integration) domain.Integration {
+	secrets := i.Secrets()
+	for n := range secrets {
+		secrets[n].ExpiresAt = truncate(secrets[n].ExpiresAt)
+	}
+	return domain.RestoreIntegration(i.EnvID(), i.Provider(), i.Active(), i.PartnerURL(), i.DialMode(), secrets)
+}
+
+// truncate returns a copy of *t cut to the microsecond, as PostgreSQL keeps it.
+func truncate(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := t.Truncate(time.Microsecond)
+	return &c
+}

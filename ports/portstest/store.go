@@ -1,0 +1,706 @@
+package portstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// RunStore runs the contract suite of ports.Store. Each subtest calls
+// newStore once and expects a fresh, empty store.
+//
+// Beyond what the port's comments say, the suite pins down:
+//   - PutUser, PutLead and PutIntegration for an environment that does not
+//     exist fail with an error for which errors.Is(err, ports.ErrNotFound);
+//   - GetLeads and ListIntegrations of an environment that does not exist
+//     return nothing, without an error;
+//   - ListIntegrations orders by provider in byte order (Go's string order;
+//     in PostgreSQL, COLLATE "C"), whatever the database's locale;
+//   - replacing an environment keeps its users, leads and integrations;
+//   - times come back as the same instant, to the microsecond;
+//   - Tx returns fn's error (errors.Is finds it), lets a panic of fn through
+//     after rolling back, and refuses to start with a cancelled context;
+//   - writes fail inside Read.
+func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		run  func(*testing.T, ports.Store)
+	}{
+		{"Environment/RoundTrip", testEnvironmentRoundTrip},
+		{"Environment/ReplaceKeepsChildren", testEnvironmentReplace},
+		{"Environment/NotFound", testEnvironmentNotFound},
+		{"User/RoundTrip", testUserRoundTrip},
+		{"User/ReplaceWholeResource", testUserReplace},
+		{"User/TenantIsolation", testUserTenantIsolation},
+		{"User/RequiresEnvironment", testUserRequiresEnvironment},
+		{"Lead/RoundTrip", testLeadRoundTrip},
+		{"Lead/ReplaceWholeResource", testLeadReplace},
+		{"Lead/TenantIsolation", testLeadTenantIsolation},
+		{"Lead/RequiresEnvironment", testLeadRequiresEnvironment},
+		{"Lead/GetLeadsMix", testGetLeadsMix},
+		{"Lead/GetLeadsBatch", testGetLeadsBatch},
+		{"Lead/GetLeadsNothing", testGetLeadsNothing},
+		{"Integration/RoundTrip", testIntegrationRoundTrip},
+		{"Integration/ReplaceWholeResource", testIntegrationReplace},
+		{"Integration/OrderIsByteOrder", testIntegrationOrder},
+		{"Integration/TenantIsolation", testIntegrationTenantIsolation},
+		{"Integration/RequiresEnvironment", testIntegrationRequiresEnvironment},
+		{"Integration/SingleActive", testSingleActive},
+		{"Tx/ReadsItsOwnWrites", testTxReadsOwnWrites},
+		{"Tx/Commit", testTxCommit},
+		{"Tx/Rollback", testTxRollback},
+		{"Tx/Panic", testTxPanic},
+		{"Tx/CancelledContext", testTxCancelledContext},
+		{"Tx/LockEnvironment", testLockEnvironment},
+		{"Read/ReadOnly", testReadOnly},
+		{"Read/Snapshot", testReadSnapshot},
+		{"Concurrency/ActivateUnderLock", func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) }},
+		{"Concurrency/ActivateWithoutLock", func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+	}
+}
+
+// errAbort is what the suite's failing transactions return.
+var errAbort = errors.New("portstest: fn gave up")
+
+func wantNotFound(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ports.ErrNotFound) {
+		t.Errorf("%s: want an error wrapping ports.ErrNotFound, got %v", what, err)
+	}
+}
+
+func testEnvironmentRoundTrip(t *testing.T, s ports.Store) {
+	full := environment(t, "env-1")
+	plain := newEnvironment(t, domain.EnvironmentInput{ID: "Env_2.x~", Name: "Ambiente Dois", PublicBaseURL: "http://crm.example.com:8080/a/b/"})
+	if plain.TimeZone().String() != domain.DefaultTimeZone || plain.CallConnectEnabled() {
+		t.Fatalf("fixture: %+v", plain.Input())
+	}
+	put(t, s, full, plain)
+	for _, want := range []domain.Environment{full, plain} {
+		got, err := getEnvironment(t, s, want.ID())
+		if err != nil {
+			t.Fatalf("GetEnvironment(%s): %v", want.ID(), err)
+		}
+		wantEnvironment(t, "GetEnvironment", got, want)
+		if got.TimeZone() == nil || got.TimeZone().String() != want.TimeZone().String() {
+			t.Errorf("time zone: got %v, want %v", got.TimeZone(), want.TimeZone())
+		}
+	}
+}
+
+func testEnvironmentReplace(t *testing.T, s ports.Store) {
+	before := environment(t, "env-1")
+	user := users(t, "env-1")[0]
+	lead := fullLead(t, "env-1", "l1")
+	integration := callConnect(t, "env-1")
+	put(t, s, before, user, lead, integration)
+
+	after := newEnvironment(t, domain.EnvironmentInput{ID: "env-1", Name: "Renamed", PublicBaseURL: "https://other.example.com"})
+	put(t, s, after)
+	got, err := getEnvironment(t, s, "env-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEnvironment(t, "GetEnvironment after a second PutEnvironment", got, after)
+
+	// PUT replaces the environment's own fields, not the tenant's data.
+	if u, err := getUser(t, s, "env-1", user.ID()); err != nil {
+		t.Errorf("GetUser after replacing the environment: %v", err)
+	} else {
+		wantUser(t, "user after replacing the environment", u, user)
+	}
+	if l, err := getLead(t, s, "env-1", lead.ID()); err != nil {
+		t.Errorf("GetLead after replacing the environment: %v", err)
+	} else {
+		wantLead(t, "lead after replacing the environment", l, lead)
+	}
+	wantIntegrations(t, "ListIntegrations after replacing the environment", listIntegrations(t, s, "env-1"), integration)
+}
+
+func testEnvironmentNotFound(t *testing.T, s ports.Store) {
+	_, err := getEnvironment(t, s, "missing")
+	wantNotFound(t, "GetEnvironment of an empty store", err)
+	put(t, s, environment(t, "env-1"))
+	_, err = getEnvironment(t, s, "env-2")
+	wantNotFound(t, "GetEnvironment of a missing environment", err)
+	_, err = getEnvironment(t, s, "ENV-1")
+	wantNotFound(t, "GetEnvironment is case-sensitive", err)
+}
+
+func testUserRoundTrip(t *testing.T, s ports.Store) {
+	us := users(t, "env-1")
+	values := []any{environment(t, "env-1")}
+	for _, u := range us {
+		values = append(values, u)
+	}
+	put(t, s, values...)
+	for _, want := range us {
+		got, err := getUser(t, s, "env-1", want.ID())
+		if err != nil {
+			t.Fatalf("GetUser(%s): %v", want.ID(), err)
+		}
+		wantUser(t, "GetUser("+want.ID()+")", got, want)
+	}
+	// The phone is stored normalised, and an extension keeps its leading zeros.
+	if got, _ := getUser(t, s, "env-1", "1"); got.Phone().String() != "5548999476359" {
+		t.Errorf("phone: got %q, want the normalised 5548999476359", got.Phone())
+	}
+	if got, _ := getUser(t, s, "env-1", "au.9"); got.Extension().String() != "0099" || got.AgencyID() != "ag-7" {
+		t.Errorf("agency user: got extension %q agency %q, want 0099 and ag-7", got.Extension(), got.AgencyID())
+	}
+}
+
+func testUserReplace(t *testing.T, s ports.Store) {
+	first := newUser(t, domain.UserInput{EnvID: "env-1", ID: "u1", Name: "Ana", Role: "agency_user", AgencyID: "ag-1",
+		Phone: "48 99947-6359", Extension: "123", CanManageIntegrations: true})
+	second := newUser(t, domain.UserInput{EnvID: "env-1", ID: "u1", Name: "Ana Maria", Role: "broker"})
+	put(t, s, environment(t, "env-1"), first)
+	put(t, s, second)
+	got, err := getUser(t, s, "env-1", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUser(t, "GetUser after a PUT without phone, extension, agency or permission", got, second)
+	if !got.Phone().IsZero() {
+		t.Errorf("the phone of the first PUT survived the second: %q", got.Phone())
+	}
+}
+
+func testUserTenantIsolation(t *testing.T, s ports.Store) {
+	a := newUser(t, domain.UserInput{EnvID: "env-a", ID: "7", Name: "Seven of A", Role: "manager", Phone: "4830251234"})
+	b := newUser(t, domain.UserInput{EnvID: "env-b", ID: "7", Name: "Seven of B", Role: "broker", Extension: "55"})
+	only := newUser(t, domain.UserInput{EnvID: "env-a", ID: "only-a", Name: "Only in A", Role: "broker"})
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), a, b, only)
+
+	if got, err := getUser(t, s, "env-a", "7"); err != nil {
+		t.Errorf("GetUser(env-a, 7): %v", err)
+	} else {
+		wantUser(t, "user 7 of env-a", got, a)
+	}
+	if got, err := getUser(t, s, "env-b", "7"); err != nil {
+		t.Errorf("GetUser(env-b, 7): %v", err)
+	} else {
+		wantUser(t, "user 7 of env-b (same id as in env-a)", got, b)
+	}
+	_, err := getUser(t, s, "env-b", "only-a")
+	wantNotFound(t, "GetUser of another environment's user", err)
+	_, err = getUser(t, s, "env-a", "missing")
+	wantNotFound(t, "GetUser of a missing user", err)
+	_, err = getUser(t, s, "env-missing", "7")
+	wantNotFound(t, "GetUser in a missing environment", err)
+}
+
+func testUserRequiresEnvironment(t *testing.T, s ports.Store) {
+	u := users(t, "env-1")[0]
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutUser(ctx, u) })
+	wantNotFound(t, "PutUser in a missing environment", err)
+	put(t, s, environment(t, "env-1"))
+	_, err = getUser(t, s, "env-1", u.ID())
+	wantNotFound(t, "GetUser after a refused PutUser", err)
+}
+
+func testLeadRoundTrip(t *testing.T, s ports.Store) {
+	leads := []domain.Lead{fullLead(t, "env-1", "l-full"), minimalLead(t, "env-1", "l-min"), zeroLead(t, "env-1", "l-zero")}
+	put(t, s, environment(t, "env-1"), leads[0], leads[1], leads[2])
+	for _, want := range leads {
+		got, err := getLead(t, s, "env-1", want.ID())
+		if err != nil {
+			t.Fatalf("GetLead(%s): %v", want.ID(), err)
+		}
+		wantLead(t, "GetLead("+want.ID()+")", got, want)
+	}
+	got, _ := getLead(t, s, "env-1", "l-full")
+	if in := got.Input(); in.Phone != "5548999476359" || in.RegisteredAt == nil || !in.RegisteredAt.Equal(registeredAt) {
+		t.Errorf("full lead: phone %q registered_at %s, want 5548999476359 and %s", in.Phone, timeString(in.RegisteredAt), registeredAt.UTC().Format(time.RFC3339Nano))
+	}
+	got, _ = getLead(t, s, "env-1", "l-min")
+	if in := got.Input(); in.Score != nil || in.RegisteredAt != nil || in.Stage != nil || len(in.Developments) != 0 {
+		t.Errorf("minimal lead: want no score, registration time, stage or developments, got %s", leadString(got))
+	}
+	got, _ = getLead(t, s, "env-1", "l-zero")
+	if in := got.Input(); in.Score == nil || in.Stage == nil || in.RegisteredAt == nil {
+		t.Errorf("a score of 0, a stage without a name or the Unix epoch came back as missing: %s", leadString(got))
+	}
+}
+
+func testLeadReplace(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"), fullLead(t, "env-1", "l1"))
+	second := minimalLead(t, "env-1", "l1")
+	put(t, s, second)
+	got, err := getLead(t, s, "env-1", "l1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLead(t, "GetLead after a PUT without the optional fields", got, second)
+
+	// Fewer developments, in another order, replace the old list entirely.
+	in := fullLead(t, "env-1", "l1").Input()
+	in.Developments = []domain.Ref{{ID: "d100", Name: "Cem"}, {ID: "d30", Name: "Trinta"}}
+	third := newLead(t, in)
+	put(t, s, third)
+	got, _ = getLead(t, s, "env-1", "l1")
+	wantLead(t, "GetLead after a PUT with other developments", got, third)
+}
+
+func testLeadTenantIsolation(t *testing.T, s ports.Store) {
+	a := fullLead(t, "env-a", "100")
+	b := minimalLead(t, "env-b", "100")
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), a, b, minimalLead(t, "env-a", "only-a"))
+	if got, err := getLead(t, s, "env-a", "100"); err != nil {
+		t.Errorf("GetLead(env-a, 100): %v", err)
+	} else {
+		wantLead(t, "lead 100 of env-a", got, a)
+	}
+	if got, err := getLead(t, s, "env-b", "100"); err != nil {
+		t.Errorf("GetLead(env-b, 100): %v", err)
+	} else {
+		wantLead(t, "lead 100 of env-b (same id as in env-a)", got, b)
+	}
+	_, err := getLead(t, s, "env-b", "only-a")
+	wantNotFound(t, "GetLead of another environment's lead", err)
+	_, err = getLead(t, s, "env-a", "missing")
+	wantNotFound(t, "GetLead of a missing lead", err)
+	_, err = getLead(t, s, "env-missing", "100")
+	wantNotFound(t, "GetLead in a missing environment", err)
+}
+
+func testLeadRequiresEnvironment(t *testing.T, s ports.Store) {
+	l := fullLead(t, "env-1", "l1")
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutLead(ctx, l) })
+	wantNotFound(t, "PutLead in a missing environment", err)
+	put(t, s, environment(t, "env-1"))
+	_, err = getLead(t, s, "env-1", l.ID())
+	wantNotFound(t, "GetLead after a refused PutLead", err)
+}
+
+// wantLeadSet checks that got holds exactly one entry per lead of want.
+func wantLeadSet(t *testing.T, what string, got []domain.Lead, want ...domain.Lead) {
+	t.Helper()
+	byID := map[string]domain.Lead{}
+	for _, l := range want {
+		byID[l.ID()] = l
+	}
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l.ID()]++
+		w, ok := byID[l.ID()]
+		switch {
+		case !ok:
+			t.Errorf("%s: unexpected lead %s/%s", what, l.EnvID(), l.ID())
+		case seen[l.ID()] == 2:
+			t.Errorf("%s: lead %s returned more than once", what, l.ID())
+		case seen[l.ID()] == 1:
+			wantLead(t, what+": lead "+l.ID(), l, w)
+		}
+	}
+	for id := range byID {
+		if seen[id] == 0 {
+			t.Errorf("%s: lead %s is missing", what, id)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: got %d leads, want %d", what, len(got), len(want))
+	}
+}
+
+func testGetLeadsMix(t *testing.T, s ports.Store) {
+	l1, l2, l3 := fullLead(t, "env-a", "l1"), minimalLead(t, "env-a", "l2"), zeroLead(t, "env-a", "l3")
+	otherL1, l4 := minimalLead(t, "env-b", "l1"), fullLead(t, "env-b", "l4")
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), l1, l2, l3, otherL1, l4)
+
+	got := getLeads(t, s, "env-a", []string{"l1", "missing", "l2", "l1", "l4", "l2"})
+	wantLeadSet(t, "GetLeads(env-a, l1 missing l2 l1 l4 l2)", got, l1, l2)
+	got = getLeads(t, s, "env-b", []string{"l2", "l1", "l3", "l4"})
+	wantLeadSet(t, "GetLeads(env-b, l2 l1 l3 l4)", got, otherL1, l4)
+	got = getLeads(t, s, "env-a", []string{"l3"})
+	wantLeadSet(t, "GetLeads(env-a, l3)", got, l3)
+}
+
+func testGetLeadsBatch(t *testing.T, s ports.Store) {
+	const existing, asked = 300, 500 // the API takes up to 500 lead ids at once
+	values := []any{environment(t, "env-1")}
+	var want []domain.Lead
+	var ids []string
+	for n := range asked {
+		id := fmt.Sprintf("lead-%03d", n)
+		ids = append(ids, id)
+		if n%5 < 3 && len(want) < existing {
+			l := fullLead(t, "env-1", id)
+			if n%2 == 0 {
+				l = minimalLead(t, "env-1", id)
+			}
+			want = append(want, l)
+			values = append(values, l)
+		}
+	}
+	put(t, s, values...)
+	wantLeadSet(t, fmt.Sprintf("GetLeads of %d ids, %d existing", asked, len(want)), getLeads(t, s, "env-1", ids), want...)
+}
+
+func testGetLeadsNothing(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"), minimalLead(t, "env-1", "l1"))
+	for _, c := range []struct {
+		env string
+		ids []string
+	}{
+		{"env-1", nil},
+		{"env-1", []string{}},
+		{"env-1", []string{"missing", "other"}},
+		{"env-missing", []string{"l1"}},
+	} {
+		if got := getLeads(t, s, c.env, c.ids); len(got) != 0 {
+			t.Errorf("GetLeads(%s, %q): got %d leads, want none", c.env, c.ids, len(got))
+		}
+	}
+}
+
+func testIntegrationRoundTrip(t *testing.T, s ports.Store) {
+	fresh := callConnect(t, "env-a")
+	rotated := rotatedCallConnect("env-b", true)
+	other := otherProvider("env-b", "zeta-pbx", false)
+	acme := otherProvider("env-b", "acme-tel", false)
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), other, rotated, acme, fresh)
+
+	wantIntegrations(t, "ListIntegrations(env-a)", listIntegrations(t, s, "env-a"), fresh)
+	got := listIntegrations(t, s, "env-b")
+	wantIntegrations(t, "ListIntegrations(env-b), ordered by provider", got, acme, rotated, other)
+	if len(got) == 3 {
+		secrets := got[1].Secrets()
+		if len(secrets) != 3 || secrets[0].ExpiresAt != nil || secrets[1].ExpiresAt == nil || !secrets[1].ExpiresAt.Equal(graceEnds) {
+			t.Errorf("secrets: got %s, want the current one first without expiry, then the rotated ones", integrationString(got[1]))
+		}
+	}
+	if got := listIntegrations(t, s, "env-missing"); len(got) != 0 {
+		t.Errorf("ListIntegrations of a missing environment: got %d, want none", len(got))
+	}
+}
+
+func testIntegrationReplace(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"), rotatedCallConnect("env-1", true), otherProvider("env-1", "other-pbx", false))
+	replaced := callConnect(t, "env-1") // inactive, another URL, dial mode and secret list
+	put(t, s, replaced)
+	wantIntegrations(t, "ListIntegrations after replacing call-connect", listIntegrations(t, s, "env-1"),
+		replaced, otherProvider("env-1", "other-pbx", false))
+
+	// Replacing a provider that has secrets by one that has none leaves none.
+	put(t, s, otherProvider("env-1", domain.ProviderCallConnect, false))
+	wantIntegrations(t, "ListIntegrations after replacing call-connect by a bare one", listIntegrations(t, s, "env-1"),
+		otherProvider("env-1", domain.ProviderCallConnect, false), otherProvider("env-1", "other-pbx", false))
+}
+
+func testIntegrationOrder(t *testing.T, s ports.Store) {
+	providers := []string{"zeta", "call-connect", "ab", "a-c", "acme", "a1", "b"}
+	values := []any{environment(t, "env-1")}
+	for _, p := range providers {
+		values = append(values, otherProvider("env-1", p, false))
+	}
+	put(t, s, values...)
+	slices.Sort(providers) // a-c a1 ab acme b call-connect zeta
+	var got []string
+	for _, i := range listIntegrations(t, s, "env-1") {
+		got = append(got, i.Provider())
+	}
+	if !slices.Equal(got, providers) {
+		t.Errorf("ListIntegrations order: got %q, want byte order %q (PostgreSQL: ORDER BY provider COLLATE \"C\")", got, providers)
+	}
+}
+
+func testIntegrationTenantIsolation(t *testing.T, s ports.Store) {
+	a := rotatedCallConnect("env-a", true)
+	b := callConnect(t, "env-b")
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), environment(t, "env-c"), a, b)
+	wantIntegrations(t, "ListIntegrations(env-a)", listIntegrations(t, s, "env-a"), a)
+	wantIntegrations(t, "ListIntegrations(env-b)", listIntegrations(t, s, "env-b"), b)
+	wantIntegrations(t, "ListIntegrations(env-c)", listIntegrations(t, s, "env-c"))
+}
+
+func testIntegrationRequiresEnvironment(t *testing.T, s ports.Store) {
+	i := callConnect(t, "env-1")
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutIntegration(ctx, i) })
+	wantNotFound(t, "PutIntegration in a missing environment", err)
+	put(t, s, environment(t, "env-1"))
+	wantIntegrations(t, "ListIntegrations after a refused PutIntegration", listIntegrations(t, s, "env-1"))
+}
+
+func testSingleActive(t *testing.T, s ports.Store) {
+	cc := rotatedCallConnect("env-a", true)
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), cc)
+
+	putActiveElsewhere := func(what string, i domain.Integration) {
+		t.Helper()
+		err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutIntegration(ctx, i) })
+		if !errors.Is(err, ports.ErrActiveElsewhere) {
+			t.Errorf("%s: want an error wrapping ports.ErrActiveElsewhere, got %v", what, err)
+		}
+	}
+	putActiveElsewhere("a second active integration (new)", otherProvider("env-a", "other-pbx", true))
+	wantIntegrations(t, "after the refused PutIntegration", listIntegrations(t, s, "env-a"), cc)
+
+	// An inactive one may sit beside the active one, but not be switched on.
+	inactive := otherProvider("env-a", "other-pbx", false)
+	put(t, s, inactive)
+	putActiveElsewhere("a second active integration (existing)", otherProvider("env-a", "other-pbx", true))
+	wantIntegrations(t, "after the refused activation", listIntegrations(t, s, "env-a"), cc, inactive)
+
+	// The active integration may be replaced while it stays active.
+	ccAgain := domain.RestoreIntegration("env-a", cc.Provider(), true, partnerURL, domain.DialByPhone, cc.Secrets()[:1])
+	put(t, s, ccAgain)
+	wantIntegrations(t, "after replacing the active integration", listIntegrations(t, s, "env-a"), ccAgain, inactive)
+
+	// Another environment has its own single active integration.
+	otherEnv := otherProvider("env-b", "other-pbx", true)
+	put(t, s, otherEnv)
+	wantIntegrations(t, "the other environment", listIntegrations(t, s, "env-b"), otherEnv)
+
+	// Switching over in one transaction: off first, then on.
+	ccOff := domain.RestoreIntegration("env-a", cc.Provider(), false, partnerURL, domain.DialByPhone, cc.Secrets()[:1])
+	on := otherProvider("env-a", "other-pbx", true)
+	put(t, s, ccOff, on)
+	wantIntegrations(t, "after switching over", listIntegrations(t, s, "env-a"), ccOff, on)
+	putActiveElsewhere("call-connect while other-pbx is active", ccAgain)
+}
+
+func testTxReadsOwnWrites(t *testing.T, s ports.Store) {
+	env, user, lead, integration := environment(t, "env-1"), users(t, "env-1")[1], fullLead(t, "env-1", "l1"), callConnect(t, "env-1")
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		for _, v := range []any{env, user, lead, integration} {
+			if err := putValue(ctx, r, v); err != nil {
+				return err
+			}
+		}
+		if got, err := r.GetEnvironment(ctx, "env-1"); err != nil {
+			t.Errorf("GetEnvironment in the writing Tx: %v", err)
+		} else {
+			wantEnvironment(t, "GetEnvironment in the writing Tx", got, env)
+		}
+		if got, err := r.GetUser(ctx, "env-1", user.ID()); err != nil {
+			t.Errorf("GetUser in the writing Tx: %v", err)
+		} else {
+			wantUser(t, "GetUser in the writing Tx", got, user)
+		}
+		if got, err := r.GetLead(ctx, "env-1", "l1"); err != nil {
+			t.Errorf("GetLead in the writing Tx: %v", err)
+		} else {
+			wantLead(t, "GetLead in the writing Tx", got, lead)
+		}
+		leads, err := r.GetLeads(ctx, "env-1", []string{"l1"})
+		if err != nil {
+			return err
+		}
+		wantLeadSet(t, "GetLeads in the writing Tx", leads, lead)
+		list, err := r.ListIntegrations(ctx, "env-1")
+		if err != nil {
+			return err
+		}
+		wantIntegrations(t, "ListIntegrations in the writing Tx", list, integration)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testTxCommit(t *testing.T, s ports.Store) {
+	env, user, lead, integration := environment(t, "env-1"), users(t, "env-1")[0], fullLead(t, "env-1", "l1"), callConnect(t, "env-1")
+	put(t, s, env, user, lead, integration)
+	// Visible to a snapshot and to a later transaction.
+	if _, err := getEnvironment(t, s, "env-1"); err != nil {
+		t.Errorf("GetEnvironment after commit: %v", err)
+	}
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if got, err := r.GetUser(ctx, "env-1", user.ID()); err != nil {
+			t.Errorf("GetUser in a later Tx: %v", err)
+		} else {
+			wantUser(t, "GetUser in a later Tx", got, user)
+		}
+		if got, err := r.GetLead(ctx, "env-1", "l1"); err != nil {
+			t.Errorf("GetLead in a later Tx: %v", err)
+		} else {
+			wantLead(t, "GetLead in a later Tx", got, lead)
+		}
+		list, err := r.ListIntegrations(ctx, "env-1")
+		wantIntegrations(t, "ListIntegrations in a later Tx", list, integration)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantUntouched checks that env-1 is stored as env, with no user, lead or
+// integration, and that env-2 does not exist.
+func wantUntouched(t *testing.T, s ports.Store, what string, env domain.Environment) {
+	t.Helper()
+	got, err := getEnvironment(t, s, "env-1")
+	if err != nil {
+		t.Errorf("%s: GetEnvironment: %v", what, err)
+	} else {
+		wantEnvironment(t, what+": environment", got, env)
+	}
+	_, err = getUser(t, s, "env-1", "1")
+	wantNotFound(t, what+": GetUser", err)
+	_, err = getLead(t, s, "env-1", "l1")
+	wantNotFound(t, what+": GetLead", err)
+	wantIntegrations(t, what+": ListIntegrations", listIntegrations(t, s, "env-1"))
+	_, err = getEnvironment(t, s, "env-2")
+	wantNotFound(t, what+": GetEnvironment of the new environment", err)
+}
+
+func testTxRollback(t *testing.T, s ports.Store) {
+	env := environment(t, "env-1")
+	put(t, s, env)
+	renamed := newEnvironment(t, domain.EnvironmentInput{ID: "env-1", Name: "Renamed", PublicBaseURL: "https://x.example.com"})
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		for _, v := range []any{renamed, users(t, "env-1")[0], fullLead(t, "env-1", "l1"), rotatedCallConnect("env-1", true), environment(t, "env-2")} {
+			if err := putValue(ctx, r, v); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("wrapped: %w", errAbort)
+	})
+	if !errors.Is(err, errAbort) {
+		t.Errorf("Tx must return fn's error (errors.Is), got %v", err)
+	}
+	wantUntouched(t, s, "after a failed Tx", env)
+}
+
+func testTxPanic(t *testing.T, s ports.Store) {
+	env := environment(t, "env-1")
+	put(t, s, env)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Tx swallowed the panic of fn")
+			}
+		}()
+		_ = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			for _, v := range []any{users(t, "env-1")[0], fullLead(t, "env-1", "l1"), environment(t, "env-2")} {
+				if err := putValue(ctx, r, v); err != nil {
+					return err
+				}
+			}
+			panic("portstest: fn panics")
+		})
+	}()
+	wantUntouched(t, s, "after a panic in Tx", env)
+
+	// The store is still usable: nothing was left locked.
+	user := users(t, "env-1")[0]
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutUser(ctx, user) })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Tx after a panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Tx after a panic in another Tx did not finish: the store was left locked")
+	}
+}
+
+func testTxCancelledContext(t *testing.T, s ports.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		return r.PutEnvironment(ctx, environment(t, "env-1"))
+	})
+	if err == nil {
+		t.Error("Tx with a cancelled context succeeded")
+	}
+	_, err = getEnvironment(t, s, "env-1")
+	wantNotFound(t, "GetEnvironment after a Tx with a cancelled context", err)
+}
+
+func testLockEnvironment(t *testing.T, s ports.Store) {
+	env := environment(t, "env-1")
+	put(t, s, env)
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		got, err := r.LockEnvironment(ctx, "env-1")
+		if err != nil {
+			return err
+		}
+		wantEnvironment(t, "LockEnvironment", got, env)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		_, err := r.LockEnvironment(ctx, "missing")
+		return err
+	})
+	wantNotFound(t, "LockEnvironment of a missing environment", err)
+}
+
+func testReadOnly(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"))
+	var errs []error
+	_ = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		errs = append(errs,
+			r.PutEnvironment(ctx, environment(t, "env-2")),
+			r.PutUser(ctx, users(t, "env-1")[0]),
+			r.PutLead(ctx, minimalLead(t, "env-1", "l1")),
+			r.PutIntegration(ctx, callConnect(t, "env-1")))
+		return nil
+	})
+	for n, err := range errs {
+		if err == nil {
+			t.Errorf("write %d inside Read succeeded", n)
+		}
+	}
+	wantUntouched(t, s, "after writes inside Read", environment(t, "env-1"))
+}
+
+// testReadSnapshot commits a change while a Read is open: the Read must keep
+// seeing the state it started with. A store whose writers wait for readers
+// passes trivially.
+func testReadSnapshot(t *testing.T, s ports.Store) {
+	before := environment(t, "env-1")
+	after := newEnvironment(t, domain.EnvironmentInput{ID: "env-1", Name: "After", PublicBaseURL: "https://after.example.com"})
+	put(t, s, before)
+	done := make(chan error, 1)
+	committed := false
+	read(t, s, func(ctx context.Context, r ports.Repositories) error {
+		got, err := r.GetEnvironment(ctx, "env-1")
+		if err != nil {
+			return err
+		}
+		wantEnvironment(t, "Read, before the concurrent Tx", got, before)
+		go func() {
+			done <- s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutEnvironment(ctx, after) })
+		}()
+		select {
+		case err := <-done:
+			committed = true
+			if err != nil {
+				return fmt.Errorf("concurrent Tx: %w", err)
+			}
+			got, err = r.GetEnvironment(ctx, "env-1")
+			if err != nil {
+				return err
+			}
+			wantEnvironment(t, "Read must keep one snapshot (PostgreSQL: a REPEATABLE READ, READ ONLY transaction); after a concurrent Tx committed", got, before)
+		case <-time.After(2 * time.Second):
+			t.Log("the Tx waits for the Read to end")
+		}
+		return nil
+	})
+	if !committed {
+		if err := <-done; err != nil {
+			t.Fatalf("concurrent Tx: %v", err)
+		}
+	}
+	got, _ := getEnvironment(t, s, "env-1")
+	wantEnvironment(t, "after the Read", got, after)
+}
