@@ -77,8 +77,7 @@ func New(cfg Config, svc Services, ops Ops) http.Handler {
 	var h http.Handler = routeProblems(mux)
 	h = requireBearer(cfg.AdminToken, h)
 	h = limitBody(cfg.MaxBodyBytes, h)
-	h = recoverPanics(h)
-	h = withLogger(cfg.Logger, h)
+	h = recoverPanics(cfg.Logger, h)
 	for i := len(ops.Middleware) - 1; i >= 0; i-- {
 		h = ops.Middleware[i](h)
 	}
@@ -150,7 +149,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	}
 
 	api := humago.New(mux, hc)
-	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes}
+	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger}
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -165,6 +164,7 @@ type handlers struct {
 	svc     Services
 	ops     Ops
 	maxBody int64
+	logger  *slog.Logger
 }
 
 const (

@@ -91,7 +91,7 @@ type callButtonsOutput struct {
 }
 
 func (h *handlers) registerCallButtons(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getCallButton",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/leads/{lead_id}/call-button",
@@ -107,7 +107,7 @@ func (h *handlers) registerCallButtons(api huma.API) {
 		return &callButtonOutput{Body: CallButton{Visible: b.Visible, Enabled: b.Enabled, Reason: ButtonReason(b.Reason)}}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "decideCallButtons",
 		Method:      http.MethodPost,
 		Path:        "/v1/environments/{env}/call-buttons",

@@ -53,7 +53,7 @@ func environmentOf(e domain.Environment) Environment {
 }
 
 func (h *handlers) registerEnvironments(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "putEnvironment",
 		Method:      http.MethodPut,
 		Path:        "/v1/environments/{env}",
@@ -73,7 +73,7 @@ func (h *handlers) registerEnvironments(api huma.API) {
 		return &environmentOutput{Body: environmentOf(env)}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getEnvironment",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}",

@@ -115,7 +115,7 @@ func leadOf(l domain.Lead) Lead {
 }
 
 func (h *handlers) registerLeads(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "putLead",
 		Method:      http.MethodPut,
 		Path:        "/v1/environments/{env}/leads/{lead_id}",
@@ -142,7 +142,7 @@ func (h *handlers) registerLeads(api huma.API) {
 		return &leadOutput{Body: leadOf(l)}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getLead",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/leads/{lead_id}",

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -11,17 +10,13 @@ import (
 	"strings"
 )
 
-// withLogger makes logger reachable from every request's context, so that
-// errors found deep in huma are logged where the deployment wants them.
-func withLogger(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), loggerKey{}, logger)))
-	})
-}
-
 // recoverPanics turns a panic into a logged 500 problem (when nothing has
 // been written yet) instead of a dropped connection.
-func recoverPanics(next http.Handler) http.Handler {
+//
+// No layer of this package replaces the *http.Request it was handed, so the
+// pattern http.ServeMux writes into it (r.Pattern) is visible to the outer
+// Ops.Middleware once the request is served (telemetry labels routes with it).
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackingWriter{ResponseWriter: w}
 		defer func() {
@@ -33,7 +28,7 @@ func recoverPanics(next http.Handler) http.Handler {
 				panic(v)
 			}
 			ctx := r.Context()
-			loggerFrom(ctx).ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v),
+			logger.ErrorContext(ctx, "panic serving request", "panic", fmt.Sprint(v),
 				"method", r.Method, "path", r.URL.Path, "stack", string(debug.Stack()))
 			if tw.wrote {
 				// Too late for a problem: the status line is gone. Abort the

@@ -28,7 +28,7 @@ func okStatus() *StatusOutput {
 }
 
 func (h *handlers) registerOps(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getHealth",
 		Method:      http.MethodGet,
 		Path:        "/healthz",
@@ -40,7 +40,7 @@ func (h *handlers) registerOps(api huma.API) {
 		return okStatus(), nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getReadiness",
 		Method:      http.MethodGet,
 		Path:        "/readyz",
@@ -55,7 +55,7 @@ func (h *handlers) registerOps(api huma.API) {
 		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		defer cancel()
 		if err := h.ops.Ready(ctx); err != nil {
-			loggerFrom(ctx).WarnContext(ctx, "not ready", "error", err)
+			h.logger.WarnContext(ctx, "not ready", "error", err)
 			return nil, newProblem(http.StatusServiceUnavailable, codeNotReady, "not ready: "+err.Error())
 		}
 		return okStatus(), nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"callconnect/adapters/httpapi"
+	"callconnect/adapters/telemetry"
 	"callconnect/domain"
 )
 
@@ -69,6 +70,33 @@ func TestMiddlewareWrapsEverything(t *testing.T) {
 	c.get("/healthz")
 	if want := []string{"outer", "inner", "outer", "inner"}; !slices.Equal(order, want) {
 		t.Fatalf("middleware order %v, want %v", order, want)
+	}
+}
+
+// The route template reaches the telemetry middleware: HTTP metrics are
+// labelled by operation, not "unmatched".
+func TestMetricsSeeRouteTemplates(t *testing.T) {
+	svc, _ := newMemoryServices()
+	reg := telemetry.NewRegistry()
+	var pattern string
+	seePattern := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			pattern = r.Pattern
+		})
+	}
+	h := httpapi.New(httpapi.Config{AdminToken: adminToken}, svc, httpapi.Ops{
+		Metrics:    telemetry.MetricsHandler(reg),
+		Middleware: []func(http.Handler) http.Handler{telemetry.HTTPMetrics(reg), seePattern},
+	})
+	c := &client{t: t, handler: h, token: adminToken}
+	wantProblem(t, c.get(env), http.StatusNotFound, "environment_not_found", "path.env")
+	if pattern != "GET /v1/environments/{env}" {
+		t.Fatalf("outer middleware saw pattern %q", pattern)
+	}
+	m := string(c.get("/metrics").Body)
+	if !strings.Contains(m, `route="/v1/environments/{env}"`) || !strings.Contains(m, `status="404"`) {
+		t.Fatalf("metrics must be labelled by route template:\n%s", m)
 	}
 }
 

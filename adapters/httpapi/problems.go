@@ -172,7 +172,7 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 			p := domainProblem(op, de)
 			p.Instance = instance
 			if p.Status == http.StatusInternalServerError {
-				loggerFrom(reqCtx).ErrorContext(reqCtx, "domain error of unknown kind", "error", err, "path", instance)
+				loggerOf(op).ErrorContext(reqCtx, "domain error of unknown kind", "error", err, "path", instance)
 			}
 			return p
 		}
@@ -196,7 +196,7 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 				causes = append(causes, err.Error())
 			}
 		}
-		loggerFrom(reqCtx).ErrorContext(reqCtx, "request failed", "status", status, "message", msg, "errors", causes, "path", instance)
+		loggerOf(op).ErrorContext(reqCtx, "request failed", "status", status, "message", msg, "errors", causes, "path", instance)
 		code := statusCode[status]
 		if code == "" {
 			code = codeInternal
@@ -305,6 +305,8 @@ const (
 	metaFields = "httpapi.fields"
 	// metaMaxItemsCodes maps a location to the code of a maxItems violation there.
 	metaMaxItemsCodes = "httpapi.maxItemsCodes"
+	// metaLogger is the *slog.Logger internal errors of the operation go to.
+	metaLogger = "httpapi.logger"
 )
 
 // resourceOf names, for the fields a rule may name without the request
@@ -377,11 +379,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-type loggerKey struct{}
-
-func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
+// loggerOf returns the logger of the API op belongs to (huma's error hooks
+// are process-wide, so each operation carries its API's logger).
+func loggerOf(op *huma.Operation) *slog.Logger {
+	if op != nil {
+		if l, ok := op.Metadata[metaLogger].(*slog.Logger); ok {
+			return l
+		}
 	}
 	return slog.Default()
 }

@@ -11,18 +11,20 @@ import (
 )
 
 // register adds an operation with what every operation of this service
-// shares: the body limit, the record of where each input travels (so that a
-// domain error's field is located as path.x, query.x or body.x), and for /v1
+// shares: the body limit, the logger for internal errors, the record of where
+// each input travels (so that a domain error's field is located as path.x,
+// query.x or body.x), and for /v1
 // the bearer security requirement and its 401.
-func register[I, O any](api huma.API, maxBody int64, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
+func register[I, O any](api huma.API, h *handlers, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	if op.Metadata == nil {
 		op.Metadata = map[string]any{}
 	}
 	op.Metadata[metaFields] = inputFields(reflect.TypeFor[I]())
+	op.Metadata[metaLogger] = h.logger
 	// One byte more than the limit: huma answers 413 when it reads exactly its
 	// limit, and http.MaxBytesReader (limitBody) already stops at the limit, so
 	// a body of exactly MaxBodyBytes is accepted and anything longer is a 413.
-	op.MaxBodyBytes = maxBody + 1
+	op.MaxBodyBytes = h.maxBody + 1
 	if strings.HasPrefix(op.Path, "/v1/") {
 		op.Security = v1Security
 		op.Errors = append(op.Errors, http.StatusUnauthorized)

@@ -82,7 +82,7 @@ func integrationResult(r app.IntegrationResult) *integrationOutput {
 }
 
 func (h *handlers) registerTelephony(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "putTelephonyIntegration",
 		Method:      http.MethodPut,
 		Path:        "/v1/environments/{env}/telephony/{provider}",
@@ -102,7 +102,7 @@ func (h *handlers) registerTelephony(api huma.API) {
 		return integrationResult(res), nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "activateTelephonyIntegration",
 		Method:      http.MethodPost,
 		Path:        "/v1/environments/{env}/telephony/{provider}/activate",
@@ -120,7 +120,7 @@ func (h *handlers) registerTelephony(api huma.API) {
 		return &integrationOutput{Body: integrationOf(i, "")}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "deactivateTelephonyIntegration",
 		Method:      http.MethodPost,
 		Path:        "/v1/environments/{env}/telephony/{provider}/deactivate",
@@ -137,7 +137,7 @@ func (h *handlers) registerTelephony(api huma.API) {
 		return &integrationOutput{Body: integrationOf(i, "")}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "rotateCallConnectSecret",
 		Method:      http.MethodPost,
 		Path:        "/v1/environments/{env}/telephony/call-connect/rotate-secret",
@@ -154,7 +154,7 @@ func (h *handlers) registerTelephony(api huma.API) {
 		return integrationResult(res), nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "listTelephonyIntegrations",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/telephony",

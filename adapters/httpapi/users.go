@@ -55,7 +55,7 @@ func userOf(u domain.User) User {
 }
 
 func (h *handlers) registerUsers(api huma.API) {
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "putUser",
 		Method:      http.MethodPut,
 		Path:        "/v1/environments/{env}/users/{user_id}",
@@ -75,7 +75,7 @@ func (h *handlers) registerUsers(api huma.API) {
 		return &userOutput{Body: userOf(u)}, nil
 	})
 
-	register(api, h.maxBody, huma.Operation{
+	register(api, h, huma.Operation{
 		OperationID: "getUser",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/users/{user_id}",
