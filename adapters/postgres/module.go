@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+
+	"callconnect/ports"
+)
+
+// Config is what the postgres module takes from the service's configuration.
+type Config struct {
+	DatabaseURL string
+	SecretsKey  []byte // SecretsKeySize bytes; seals signing secrets at rest
+}
+
+// Module provides the pool (closed on stop) and the ports.Store on it. A
+// pgx.QueryTracer in the graph, if any, sees every query. Migrating is left
+// to the caller (`serve` migrates unless --no-migrate; see Migrate).
+var Module = fx.Module("postgres",
+	fx.Provide(
+		newPoolForFx,
+		fx.Annotate(newStoreForFx, fx.As(new(ports.Store))),
+	),
+)
+
+type poolParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Tracer    pgx.QueryTracer `optional:"true"`
+}
+
+// newPoolForFx connects while the graph is built, so that a wrong URL stops
+// start-up with NewPool's error; NewPool bounds its own wait.
+func newPoolForFx(p poolParams) (*pgxpool.Pool, error) {
+	pool, err := NewPool(context.Background(), p.Config.DatabaseURL, p.Tracer)
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.StopHook(pool.Close))
+	return pool, nil
+}
+
+func newStoreForFx(pool *pgxpool.Pool, c Config) (*Store, error) {
+	return NewStore(pool, c.SecretsKey)
+}

@@ -1,0 +1,119 @@
+// Package postgres stores Call Connect's data in PostgreSQL: the pgx pool,
+// the goose migrations runner and the repositories behind ports.Store, built
+// on the sqlc-generated queries in gen (SQL in queries/, schema in
+// migrations/).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"callconnect/adapters/postgres/gen"
+	"callconnect/ports"
+)
+
+// Store runs units of work against PostgreSQL. It implements ports.Store.
+type Store struct {
+	pool *pgxpool.Pool
+	box  *secretBox
+}
+
+var _ ports.Store = (*Store)(nil)
+
+// NewStore returns a Store on pool. secretsKey (SecretsKeySize bytes) seals
+// the signing secrets of integrations at rest; the same key must be given to
+// every replica and kept across restarts, or stored secrets cannot be opened.
+func NewStore(pool *pgxpool.Pool, secretsKey []byte) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("postgres: NewStore needs a pool")
+	}
+	box, err := newSecretBox(secretsKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, box: box}, nil
+}
+
+// Tx runs fn in a READ COMMITTED transaction and commits if fn returns nil.
+// If fn fails or panics, everything it wrote is rolled back. READ COMMITTED
+// suffices: the writes that must not interleave (integrations, rule 1) are
+// serialised by LockEnvironment and backed by a unique index.
+func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}, fn)
+}
+
+// Read runs fn in a REPEATABLE READ, READ ONLY transaction: every query fn
+// makes sees the same snapshot, and a write is refused by the server.
+func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// rollbackTimeout bounds the rollback of a failed unit of work, which runs
+// even when ctx has been cancelled.
+const rollbackTimeout = 5 * time.Second
+
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(ctx context.Context, r ports.Repositories) error) (err error) {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Rollback whether fn failed or panicked (the panic carries on).
+		// Without cancel: a cancelled request must still end its transaction.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		_ = tx.Rollback(rctx) // on failure pgx closes the connection, which ends the transaction too
+	}()
+	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, readOnly: opts.AccessMode == pgx.ReadOnly}
+	if err := fn(ctx, repos); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	committed = true
+	return nil
+}
+
+// errReadOnly refuses a write inside Store.Read before it reaches the server.
+var errReadOnly = errors.New("postgres: a write inside Store.Read, which is read-only")
+
+// repositories is every repository bound to one transaction.
+type repositories struct {
+	q        *gen.Queries
+	tx       pgx.Tx
+	box      *secretBox
+	readOnly bool
+}
+
+var _ ports.Repositories = (*repositories)(nil)
+
+// write runs one statement inside a savepoint, so that a refused write
+// (unknown environment, a second active integration) leaves the transaction
+// usable, as it is with the in-memory adapter, instead of aborting it.
+func (r *repositories) write(ctx context.Context, fn func(q *gen.Queries) error) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	sp, err := r.tx.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: savepoint: %w", err)
+	}
+	if err := fn(r.q.WithTx(sp)); err != nil {
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: release savepoint: %w", err)
+	}
+	return nil
+}

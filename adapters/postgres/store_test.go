@@ -1,0 +1,213 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"callconnect/adapters/postgres"
+	"callconnect/adapters/postgres/pgtest"
+	"callconnect/domain"
+	"callconnect/ports"
+	"callconnect/ports/portstest"
+)
+
+var testKey = bytes.Repeat([]byte{0x42}, postgres.SecretsKeySize)
+
+func newStore(t testing.TB, pool *pgxpool.Pool, key []byte) *postgres.Store {
+	t.Helper()
+	s, err := postgres.NewStore(pool, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStoreContract(t *testing.T) {
+	t.Parallel()
+	portstest.RunStore(t, func(t *testing.T) ports.Store {
+		return newStore(t, pgtest.NewPool(t), testKey)
+	})
+}
+
+func TestNewStoreRejectsBadKeys(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	for _, key := range [][]byte{nil, make([]byte, 16), make([]byte, 31), make([]byte, 33)} {
+		if _, err := postgres.NewStore(pool, key); err == nil {
+			t.Errorf("NewStore with a %d-byte key succeeded", len(key))
+		}
+	}
+}
+
+const plainSecret = "whsec_c2VjcmV0LXRoYXQtbXVzdC1ub3QtbGVhaw=="
+
+// putCallConnect stores an environment and its call-connect integration.
+func putCallConnect(t *testing.T, s ports.Store, envID string) domain.Integration {
+	t.Helper()
+	env, err := domain.NewEnvironment(domain.EnvironmentInput{ID: envID, Name: "Env", PublicBaseURL: "https://crm.example.com", CallConnectEnabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := domain.NewIntegration(envID, domain.ProviderCallConnect,
+		domain.IntegrationSettings{PartnerURL: "https://partner.example.com/calls", DialMode: "phone"}, domain.URLPolicy{}, plainSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutEnvironment(ctx, env); err != nil {
+			return err
+		}
+		return r.PutIntegration(ctx, i)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
+}
+
+func listIntegrations(t *testing.T, s ports.Store, envID string) ([]domain.Integration, error) {
+	t.Helper()
+	var list []domain.Integration
+	err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) (err error) {
+		list, err = r.ListIntegrations(ctx, envID)
+		return err
+	})
+	return list, err
+}
+
+func TestSigningSecretsAreSealedAtRest(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putCallConnect(t, s, "env-1")
+
+	var stored []byte
+	if err := pool.QueryRow(t.Context(), `SELECT signing_secrets FROM telephony_integrations WHERE env_id = 'env-1'`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	secretKey := plainSecret[len("whsec_"):]
+	for _, leak := range []string{plainSecret, secretKey, "whsec_"} {
+		if bytes.Contains(stored, []byte(leak)) {
+			t.Errorf("the stored signing_secrets contain %q in clear: %q", leak, stored)
+		}
+	}
+
+	// The secret can still sign: it comes back intact under the right key.
+	list, err := listIntegrations(t, s, "env-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || len(list[0].Secrets()) != 1 || list[0].Secrets()[0].Value != plainSecret {
+		t.Fatalf("ListIntegrations: got %+v, want the call-connect integration with its secret", list)
+	}
+
+	// Sealing twice gives different bytes (a fresh nonce each time).
+	putCallConnect(t, s, "env-1")
+	var again []byte
+	if err := pool.QueryRow(t.Context(), `SELECT signing_secrets FROM telephony_integrations WHERE env_id = 'env-1'`).Scan(&again); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(stored, again) {
+		t.Error("the same secrets sealed twice gave the same bytes: the nonce is not fresh")
+	}
+}
+
+func TestSigningSecretsWrongKey(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	putCallConnect(t, newStore(t, pool, testKey), "env-1")
+
+	otherKey := bytes.Repeat([]byte{0x17}, postgres.SecretsKeySize)
+	_, err := listIntegrations(t, newStore(t, pool, otherKey), "env-1")
+	if !errors.Is(err, postgres.ErrSealedSecrets) {
+		t.Fatalf("ListIntegrations under another key: want ErrSealedSecrets, got %v", err)
+	}
+	t.Logf("the error reads: %v", err)
+}
+
+func TestSigningSecretsAreBoundToTheirRow(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putCallConnect(t, s, "env-1")
+	putCallConnect(t, s, "env-2")
+	// Someone with write access to the database copies env-1's sealed secrets to env-2.
+	_, err := pool.Exec(t.Context(), `UPDATE telephony_integrations SET signing_secrets =
+		(SELECT signing_secrets FROM telephony_integrations WHERE env_id = 'env-1') WHERE env_id = 'env-2'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listIntegrations(t, s, "env-2"); !errors.Is(err, postgres.ErrSealedSecrets) {
+		t.Fatalf("secrets moved to another row: want ErrSealedSecrets, got %v", err)
+	}
+	if _, err := listIntegrations(t, s, "env-1"); err != nil {
+		t.Fatalf("the original row: %v", err)
+	}
+}
+
+// queryCounter counts the statements a pool sends.
+type queryCounter struct{ n atomic.Int64 }
+
+func (c *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func TestGetLeadsIsOneQuery(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.NewPool(t).Config()
+	counter := &queryCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := newStore(t, pool, testKey)
+
+	env, _ := domain.NewEnvironment(domain.EnvironmentInput{ID: "env-1", Name: "Env", PublicBaseURL: "https://crm.example.com"})
+	var ids []string
+	err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutEnvironment(ctx, env); err != nil {
+			return err
+		}
+		for n := range 500 {
+			id := "lead-" + string(rune('a'+n%26)) + string(rune('a'+n/26))
+			ids = append(ids, id)
+			l, err := domain.NewLead(domain.LeadInput{EnvID: "env-1", ID: id, Name: "Lead " + id, Phone: "4899947" + "6359"})
+			if err != nil {
+				return err
+			}
+			if err := r.PutLead(ctx, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []domain.Lead
+	before := counter.n.Load()
+	err = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) (err error) {
+		got, err = r.GetLeads(ctx, "env-1", ids)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 500 {
+		t.Fatalf("GetLeads: got %d leads, want 500", len(got))
+	}
+	// BEGIN, the SELECT, COMMIT.
+	if n := counter.n.Load() - before; n != 3 {
+		t.Errorf("Read with one GetLeads of 500 ids sent %d statements, want 3 (begin, select, commit)", n)
+	}
+}

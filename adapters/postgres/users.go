@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"callconnect/adapters/postgres/gen"
+	"callconnect/domain"
+)
+
+func (r *repositories) GetUser(ctx context.Context, envID, id string) (domain.User, error) {
+	row, err := r.q.GetUser(ctx, gen.GetUserParams{EnvID: envID, ID: id})
+	if err != nil {
+		return domain.User{}, notFound(err, fmt.Sprintf("user %q of environment %q", id, envID))
+	}
+	return userFromRow(row)
+}
+
+func (r *repositories) PutUser(ctx context.Context, u domain.User) error {
+	in := u.Input()
+	err := r.write(ctx, func(q *gen.Queries) error {
+		return q.PutUser(ctx, gen.PutUserParams{
+			EnvID:                 in.EnvID,
+			ID:                    in.ID,
+			Name:                  in.Name,
+			Role:                  in.Role,
+			Phone:                 optional(in.Phone),
+			Extension:             optional(in.Extension),
+			AgencyID:              optional(in.AgencyID),
+			CanManageIntegrations: in.CanManageIntegrations,
+		})
+	})
+	if err != nil {
+		return writeError(err, in.EnvID, "user")
+	}
+	return nil
+}
+
+// userFromRow rebuilds the user through its validating constructor; see
+// environmentFromRow.
+func userFromRow(row gen.User) (domain.User, error) {
+	u, err := domain.NewUser(domain.UserInput{
+		EnvID:                 row.EnvID,
+		ID:                    row.ID,
+		Name:                  row.Name,
+		Role:                  row.Role,
+		Phone:                 deref(row.Phone),
+		Extension:             deref(row.Extension),
+		AgencyID:              deref(row.AgencyID),
+		CanManageIntegrations: row.CanManageIntegrations,
+	})
+	if err != nil {
+		return domain.User{}, fmt.Errorf("postgres: stored user %q of environment %q is invalid: %v", row.ID, row.EnvID, err)
+	}
+	return u, nil
+}
+
+// optional stores "" as NULL: the schema spells "absent" one way only.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// deref reads NULL back as "".
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
