@@ -28,7 +28,7 @@ const migrationLockID = lock.DefaultLockID
 // and closed afterwards, so that no session state (the advisory lock above
 // all) can leak into the pool.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	db := stdlib.OpenDB(*pool.Config().ConnConfig)
+	db := stdlib.OpenDB(*pool.Config().ConnConfig.Copy())
 	defer db.Close()
 	return MigrateDB(ctx, db)
 }
