@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -23,7 +23,6 @@ import (
 	"callconnect/adapters/telemetry"
 	"callconnect/app"
 	"callconnect/domain"
-	"callconnect/ports"
 )
 
 // serve runs the service until SIGINT or SIGTERM, then drains: the HTTP
@@ -52,10 +51,16 @@ func serve(cfg Config, getenv func(string) string, runMigrations bool, stdout, s
 }
 
 // options assembles the service: one module per adapter, the use cases, and
-// the hooks that migrate and serve. Tests reuse it with their own Config.
+// the hooks that migrate and serve.
 func options(cfg Config, getenv func(string) string, runMigrations bool, stdout, logOutput io.Writer) []fx.Option {
 	return []fx.Option{
-		fx.Supply(cfg, startBanner{stdout}, telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv}),
+		fx.Supply(
+			cfg,
+			telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
+			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
+			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout},
+			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
+		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			if cfg.LogLevel > slog.LevelDebug {
 				return fxevent.NopLogger
@@ -65,30 +70,15 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		fx.StartTimeout(2 * time.Minute),
 		fx.StopTimeout(cfg.ShutdownTimeout + 5*time.Second),
 		telemetry.Module,
-		postgresModule,
+		fx.Provide(func(t *telemetry.SQLTracer) pgx.QueryTracer { return t }),
+		postgres.Module,
+		system.Module,
 		appModule,
 		migrationsModule(runMigrations),
-		httpModule,
+		fx.Provide(httpParts),
+		httpapi.Module,
 	}
 }
-
-var postgresModule = fx.Module("postgres",
-	fx.Provide(
-		func(lc fx.Lifecycle, cfg Config, tracer *telemetry.SQLTracer) (*pgxpool.Pool, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			pool, err := postgres.NewPool(ctx, cfg.DatabaseURL, tracer)
-			if err != nil {
-				return nil, err
-			}
-			lc.Append(fx.StopHook(pool.Close))
-			return pool, nil
-		},
-		fx.Annotate(func(pool *pgxpool.Pool, cfg Config) (*postgres.Store, error) {
-			return postgres.NewStore(pool, cfg.SecretsKey)
-		}, fx.As(new(ports.Store))),
-	),
-)
 
 // migrationsModule migrates the schema when the service starts, before the
 // HTTP server opens (fx starts modules in the order they are listed). The
@@ -112,68 +102,30 @@ func migrationsModule(run bool) fx.Option {
 	)
 }
 
+// appModule collects the use cases; app itself knows nothing of fx.
 var appModule = fx.Module("app",
 	fx.Provide(
-		fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(ports.Clock))),
-		fx.Annotate(system.NewRandom, fx.As(new(ports.Random))),
-		func(cfg Config) domain.URLPolicy {
-			return domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners}
-		},
 		app.NewConfiguration,
 		app.NewTelephony,
 		app.NewCallButtons,
 	),
 )
 
-var httpModule = fx.Module("http",
-	fx.Provide(
-		func(cfg Config, logger *slog.Logger, conf *app.Configuration, tel *app.Telephony, buttons *app.CallButtons,
-			pool *pgxpool.Pool, tp trace.TracerProvider, reg *prometheus.Registry) http.Handler {
-			return httpapi.New(
-				httpConfig(cfg, logger),
-				httpapi.Services{Configuration: conf, Telephony: tel, CallButtons: buttons},
-				httpapi.Ops{
-					Ready:   func(ctx context.Context) error { return ready(ctx, pool) },
-					Metrics: telemetry.MetricsHandler(reg),
-					Middleware: []func(http.Handler) http.Handler{
-						func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, tp) },
-						telemetry.HTTPMetrics(reg),
-					},
-				})
-		},
-	),
-	fx.Invoke(func(lc fx.Lifecycle, cfg Config, h http.Handler, logger *slog.Logger, banner startBanner) {
-		srv := httpapi.NewServer(cfg.HTTPAddr, h)
-		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
-		lc.Append(fx.Hook{
-			OnStart: func(context.Context) error {
-				ln, err := net.Listen("tcp", cfg.HTTPAddr)
-				if err != nil {
-					return fmt.Errorf("listening on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
-				}
-				go func() {
-					if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-						logger.Error("HTTP server stopped", "error", err)
-					}
-				}()
-				base := cfg.PublicURL
-				logger.Info("serving", "addr", ln.Addr().String(), "docs", base+"/docs")
-				fmt.Fprintf(banner, "\nCall Connect is serving on %s\n  API docs: %s/docs\n  OpenAPI:  %s/openapi.json\n\n", ln.Addr(), base, base)
-				return nil
+// httpParts gives the HTTP module what it serves: the configuration, the use
+// cases, readiness, metrics and the telemetry middleware.
+func httpParts(cfg Config, logger *slog.Logger, conf *app.Configuration, tel *app.Telephony, buttons *app.CallButtons,
+	pool *pgxpool.Pool, tp trace.TracerProvider, reg *prometheus.Registry) (httpapi.Config, httpapi.Services, httpapi.Ops) {
+	return httpConfig(cfg, logger),
+		httpapi.Services{Configuration: conf, Telephony: tel, CallButtons: buttons},
+		httpapi.Ops{
+			Ready:   func(ctx context.Context) error { return ready(ctx, pool, logger) },
+			Metrics: telemetry.MetricsHandler(reg),
+			Middleware: []func(http.Handler) http.Handler{
+				func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, tp) },
+				telemetry.HTTPMetrics(reg),
 			},
-			OnStop: func(ctx context.Context) error {
-				ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
-				defer cancel()
-				logger.Info("draining HTTP")
-				return srv.Shutdown(ctx)
-			},
-		})
-	}),
-)
-
-// startBanner is where the human-readable start-up message goes (standard
-// output, while the JSON logs go to standard error).
-type startBanner struct{ io.Writer }
+		}
+}
 
 func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, PublicURL: cfg.PublicURL, Version: version, Logger: logger}
@@ -181,15 +133,19 @@ func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
 
 // ready reports whether the service can do its work: the database answers
 // and its schema is at the version this binary expects.
-func ready(ctx context.Context, pool *pgxpool.Pool) error {
+// The answer is public, so it says what is wrong without connection details;
+// those go to the log.
+func ready(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := pool.Ping(ctx); err != nil {
-		return fmt.Errorf("database unreachable: %w", err)
+		logger.WarnContext(ctx, "not ready: database unreachable", "error", err)
+		return errors.New("database unreachable")
 	}
 	pending, err := postgres.Pending(ctx, pool)
 	if err != nil {
-		return fmt.Errorf("reading the schema version: %w", err)
+		logger.WarnContext(ctx, "not ready: cannot read the schema version", "error", err)
+		return errors.New("cannot read the schema version")
 	}
 	if pending {
 		return errors.New("database migrations are pending")
