@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -111,3 +112,5 @@ func TestAsError(t *testing.T) {
 		t.Errorf("NotFound = %+v", nf)
 	}
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
