@@ -1,0 +1,132 @@
+# Call Connect: what a developer and CI run. `make run` and `make test` are
+# all a newcomer needs (README.md). Every recipe is one bash script that stops
+# at the first failing command.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+BIN := bin/callconnect
+# The project-local cluster of `make run`. It outlives the service, so the
+# next `make run` starts in a second; `make stop` stops it.
+DATA_DIR := .data
+PG_DIR := $(DATA_DIR)/postgres
+PG_PORT ?= 54329
+# Pinned: a new release may add lint rules and fail a build that passed.
+REDOCLY := @redocly/cli@2.77.0
+# Where lint-openapi writes the document it lints.
+TMP ?= $(or $(TMPDIR),/tmp)
+
+.PHONY: help run stop build test bench generate check-generated lint-openapi fmt vet
+
+help:
+	@printf '  %-22s %s\n' \
+		'make run' "serve on HTTP_ADDR; PostgreSQL under $(PG_DIR) unless DATABASE_URL is set" \
+		'' '(Ctrl-C stops the service; the cluster keeps running for the next run)' \
+		'make stop' "stop the PostgreSQL cluster under $(PG_DIR)" \
+		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi' \
+		'make build' "compile every package and $(BIN)" \
+		'make bench' 'benchmarks, against a throw-away PostgreSQL' \
+		'make generate' 'regenerate the sqlc code' \
+		'make check-generated' 'fail when the committed sqlc code is stale' \
+		'make lint-openapi' "lint the OpenAPI document with Redocly's recommended rules" \
+		'make fmt, make vet' 'go fmt, go vet'
+
+run:
+	@mkdir -p $(DATA_DIR)
+	# Secrets are made once per checkout and kept readable by the owner only.
+	if [ -z "$${CALLCONNECT_SECRETS_KEY:-}" ]; then
+		[ -s $(DATA_DIR)/secrets.key ] || (umask 077; head -c 32 /dev/urandom | base64 > $(DATA_DIR)/secrets.key)
+		CALLCONNECT_SECRETS_KEY="$$(cat $(DATA_DIR)/secrets.key)"
+		export CALLCONNECT_SECRETS_KEY
+	fi
+	if [ -z "$${CALLCONNECT_ADMIN_TOKEN:-}" ]; then
+		[ -s $(DATA_DIR)/admin-token ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > $(DATA_DIR)/admin-token)
+		CALLCONNECT_ADMIN_TOKEN="$$(cat $(DATA_DIR)/admin-token)"
+		export CALLCONNECT_ADMIN_TOKEN
+		echo "admin token (CALLCONNECT_ADMIN_TOKEN) is in $(DATA_DIR)/admin-token:" \
+			'curl -H "Authorization: Bearer $$(cat $(DATA_DIR)/admin-token)" ...' >&2
+	fi
+	if [ -z "$${DATABASE_URL:-}" ]; then
+		DATABASE_URL="$$($(GO) run ./cmd/pgcluster start -dir $(PG_DIR) -port $(PG_PORT))"
+		export DATABASE_URL
+		echo "PostgreSQL: $$DATABASE_URL (cluster in $(PG_DIR); it keeps running for the next make run; make stop stops it)" >&2
+	fi
+	$(GO) build -o $(BIN) ./cmd/callconnect
+	exec $(BIN) serve
+
+stop:
+	@$(GO) run ./cmd/pgcluster stop -dir $(PG_DIR)
+
+build:
+	@$(GO) build ./...
+	$(GO) build -o $(BIN) ./cmd/callconnect
+
+# with-test-cluster starts a throw-away PostgreSQL for the rest of the recipe
+# and exports its URL as CALLCONNECT_TEST_DATABASE_URL. The cluster is stopped
+# and its directory removed however the recipe ends (failure, Ctrl-C, TERM).
+define with-test-cluster
+work="$$(mktemp -d "$(TMP)/callconnect-test.XXXXXX")"
+cleanup() {
+	if [ -x "$$work/pgcluster" ] && ! out="$$("$$work/pgcluster" stop -dir "$$work/postgres" 2>&1)"; then
+		echo "$$out" >&2
+	fi
+	rm -rf "$$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# The server runs as the postgres user when we are root: let it through.
+chmod 711 "$$work"
+$(GO) build -o "$$work/pgcluster" ./cmd/pgcluster
+CALLCONNECT_TEST_DATABASE_URL="$$("$$work/pgcluster" start -ephemeral -dir "$$work/postgres")"
+export CALLCONNECT_TEST_DATABASE_URL
+# Tests never touch the database of `make run` or of a deployment.
+unset DATABASE_URL
+endef
+
+# check-generated and lint-openapi speak only when they fail, and run first,
+# so that the run ends with go test's summary.
+test:
+	@$(with-test-cluster)
+	failed=()
+	for check in check-generated lint-openapi; do
+		if ! $(MAKE) $$check > "$$work/$$check.log" 2>&1; then
+			cat "$$work/$$check.log" >&2
+			failed+=("$$check")
+		fi
+	done
+	$(GO) test -race -count=1 ./... || failed+=("go test")
+	if (( $${#failed[@]} )); then
+		echo "make test: FAILED: $${failed[*]}" >&2
+		exit 1
+	fi
+
+bench:
+	@$(with-test-cluster)
+	$(GO) test -run '^$$' -bench . ./...
+
+generate:
+	@$(GO) tool sqlc generate
+
+check-generated:
+	@if [ ! -e sqlc.yaml ] && [ ! -e sqlc.yml ] && [ ! -e sqlc.json ]; then
+		echo "check-generated: no sqlc.yaml yet, so nothing generated to compare" >&2
+		exit 0
+	fi
+	$(GO) tool sqlc diff
+
+lint-openapi:
+	@doc="$$(mktemp "$(TMP)/callconnect-openapi.XXXXXX.json")"
+	trap 'rm -f "$$doc"' EXIT
+	$(GO) run ./cmd/callconnect openapi > "$$doc"
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		npx --yes $(REDOCLY) lint --extends=recommended "$$doc"
+
+fmt:
+	@$(GO) fmt ./...
+
+vet:
+	@$(GO) vet ./...

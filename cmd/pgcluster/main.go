@@ -1,0 +1,114 @@
+// Command pgcluster starts, stops and locates a PostgreSQL cluster that lives in
+// one directory, built with the PostgreSQL server binaries installed on the
+// machine. `make run` keeps the project-local cluster under .data/ with it, and
+// `make test` a throw-away one per run.
+//
+// Usage:
+//
+//	pgcluster start -dir DIR [-port N] [-ephemeral]
+//	pgcluster stop  -dir DIR
+//	pgcluster url   -dir DIR
+//
+// start creates the cluster when DIR holds none (initdb), starts it listening
+// on 127.0.0.1 only, with its Unix socket inside DIR and password-less (trust)
+// access for loopback connections, waits until it accepts connections,
+// creates the database callconnect when missing and prints
+//
+//	postgres://postgres@127.0.0.1:PORT/callconnect?sslmode=disable
+//
+// on stdout, and nothing else there. A start on a running cluster reuses it
+// and prints the same URL. -port 0 (the default) reuses the port remembered in
+// DIR, or picks a free one. -ephemeral turns durability off (fsync and
+// friends): only for clusters thrown away after the run.
+//
+// stop stops the cluster (fast shutdown); it succeeds when nothing runs.
+// url prints the URL of the running cluster.
+//
+// PostgreSQL refuses to run as root, so when pgcluster runs as root it runs
+// the server binaries as the postgres user through runuser(1) and hands DIR
+// to that user; every directory above DIR must then be enterable by postgres.
+//
+// The server binaries are looked up in $PG_BINDIR, then next to pg_ctl on
+// PATH, then under /usr/lib/postgresql/*/bin (Debian and Ubuntu), newest first.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `usage:
+  pgcluster start -dir DIR [-port N] [-ephemeral]   create (if needed) and start the cluster; print its URL
+  pgcluster stop  -dir DIR                          stop the cluster
+  pgcluster url   -dir DIR                          print the URL of the running cluster
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "pgcluster: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("missing subcommand")
+	}
+	name, args := args[0], args[1:]
+	fs := flag.NewFlagSet("pgcluster "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "directory that holds the cluster (created when missing)")
+	var port *int
+	var ephemeral *bool
+	switch name {
+	case "start":
+		port = fs.Int("port", 0, "TCP port on 127.0.0.1; 0 reuses the remembered port or picks a free one")
+		ephemeral = fs.Bool("ephemeral", false, "turn durability off (fsync=off): only for throw-away clusters")
+	case "stop", "url":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown subcommand %q", name)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	if *dir == "" {
+		return fmt.Errorf("%s: -dir is required", name)
+	}
+	c, err := newCluster(*dir, stderr)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "start":
+		if *port < 0 || *port > 65535 {
+			return fmt.Errorf("start: -port %d is not a TCP port", *port)
+		}
+		url, err := c.start(*port, *ephemeral)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, url)
+	case "stop":
+		return c.stop()
+	case "url":
+		url, err := c.url()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, url)
+	}
+	return nil
+}
