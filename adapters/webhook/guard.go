@@ -1,0 +1,150 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"callconnect/app"
+	"callconnect/domain"
+)
+
+// LookupFunc resolves a host name to its addresses; network is "ip", "ip4"
+// or "ip6". (*net.Resolver).LookupNetIP has this shape.
+type LookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
+// guardedDialer is the SSRF guard. It resolves the host itself, refuses the
+// connection when any resolved address is internal, and then dials the
+// checked IP, never the name: a second resolution (DNS rebinding) cannot
+// swap in another address between the check and the connect.
+type guardedDialer struct {
+	lookup         LookupFunc
+	allowPrivate   bool
+	connectTimeout time.Duration
+	dialer         net.Dialer
+}
+
+func newGuardedDialer(lookup LookupFunc, allowPrivate bool, connectTimeout time.Duration) *guardedDialer {
+	g := &guardedDialer{lookup: lookup, allowPrivate: allowPrivate, connectTimeout: connectTimeout}
+	g.dialer = net.Dialer{KeepAlive: 30 * time.Second, Control: g.control}
+	return g
+}
+
+// DialContext has the shape of (*net.Dialer).DialContext. The connect
+// timeout covers resolution and every connect attempt together.
+func (g *guardedDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	host, portText, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port %q", portText)
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.connectTimeout)
+	defer cancel()
+
+	addrs, err := g.resolve(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	if !g.allowPrivate {
+		for _, a := range addrs {
+			if isInternal(a) {
+				return nil, blocked(host, a)
+			}
+		}
+	}
+	var errs []error
+	for _, a := range addrs {
+		conn, err := g.dialer.DialContext(ctx, network, netip.AddrPortFrom(a, uint16(port)).String())
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (g *guardedDialer) resolve(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	ipNetwork := "ip"
+	switch network {
+	case "tcp4":
+		ipNetwork = "ip4"
+	case "tcp6":
+		ipNetwork = "ip6"
+	}
+	addrs, err := g.lookup(ctx, ipNetwork, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(addrs) == 0 {
+		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	for i, a := range addrs {
+		addrs[i] = a.Unmap()
+	}
+	return addrs, nil
+}
+
+// control runs on the socket just before it connects: a second check of the
+// very address the kernel is asked to reach, so that the guard holds even
+// if a later change made DialContext dial something unchecked.
+func (g *guardedDialer) control(_, address string, _ syscall.RawConn) error {
+	if g.allowPrivate {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: cannot check address %q", app.ErrBlockedDestination, address)
+	}
+	if isInternal(ap.Addr()) {
+		return blocked(ap.Addr().String(), ap.Addr())
+	}
+	return nil
+}
+
+func blocked(host string, a netip.Addr) error {
+	if host == a.String() {
+		return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address", app.ErrBlockedDestination, a)
+	}
+	return fmt.Errorf("%w: %s resolves to %s, a loopback, private, link-local or otherwise internal address",
+		app.ErrBlockedDestination, host, a)
+}
+
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64: the last 32 bits are an IPv4 address
+	sixTo4 = netip.MustParsePrefix("2002::/16")    // 6to4: bits 16-48 are an IPv4 address
+)
+
+// isInternal is domain.IsInternalAddr, plus the IPv4 addresses that IPv6
+// translation prefixes carry: 64:ff9b::7f00:1 reaches 127.0.0.1 through a
+// NAT64 gateway, 2002:7f00:1:: through a 6to4 relay.
+func isInternal(a netip.Addr) bool {
+	a = a.Unmap()
+	if domain.IsInternalAddr(a) {
+		return true
+	}
+	if !a.Is6() {
+		return false
+	}
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
+		return domain.IsInternalAddr(netip.AddrFrom4([4]byte(b[12:16])))
+	case sixTo4.Contains(a):
+		return domain.IsInternalAddr(netip.AddrFrom4([4]byte(b[2:6])))
+	}
+	return false
+}
