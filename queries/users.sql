@@ -14,3 +14,9 @@ ON CONFLICT (env_id, id) DO UPDATE SET
     agency_id               = excluded.agency_id,
     can_manage_integrations = excluded.can_manage_integrations,
     updated_at              = now();
+
+-- GetUsers reads a batch in one round trip, however many ids are asked.
+-- name: GetUsers :many
+SELECT env_id, id, name, role, phone, extension, agency_id, can_manage_integrations, created_at, updated_at
+FROM users
+WHERE env_id = $1 AND id = ANY(sqlc.arg(ids)::text[]);

@@ -14,7 +14,10 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	portstest.RunStore(t, func(*testing.T) ports.Store { return memory.NewStore() })
+	portstest.RunStore(t, func(*testing.T) portstest.Harness {
+		s := memory.NewStore()
+		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges}
+	})
 }
 
 func TestClock(t *testing.T) {

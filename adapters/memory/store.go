@@ -20,12 +20,17 @@ import (
 // transaction leaves nothing behind. Committed states are never modified,
 // which lets Read run on one without blocking or being blocked by writers.
 //
-// Like PostgreSQL it keeps times to the microsecond, refuses writes inside
-// Read and LockEnvironment outside Tx. Unlike it, a Tx inside a Tx of the same
-// store fails at once instead of waiting for itself forever.
+// Like the PostgreSQL adapter it keeps times to the microsecond (durations to
+// the millisecond), refuses writes inside Read, where the Lock methods only
+// read, and schedules a delivery only when its Tx commits. Unlike it, a Tx
+// inside a Tx of the same store fails at once instead of waiting for itself
+// forever.
 type Store struct {
 	mu      sync.Mutex // held by the running Tx
 	current atomic.Pointer[state]
+
+	outboxMu sync.Mutex
+	outbox   []ports.Delivery // committed, not yet taken
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -38,6 +43,8 @@ func NewStore() *Store {
 		users:        map[key]domain.User{},
 		leads:        map[key]domain.Lead{},
 		integrations: map[key]domain.Integration{},
+		calls:        map[key]domain.Call{},
+		exchanges:    map[string]domain.Exchange{},
 	})
 	return s
 }
@@ -50,6 +57,8 @@ type state struct {
 	users        map[key]domain.User
 	leads        map[key]domain.Lead
 	integrations map[key]domain.Integration
+	calls        map[key]domain.Call
+	exchanges    map[string]domain.Exchange // by id, which is unique across environments
 }
 
 // clone copies the maps; the values are immutable domain values (the
@@ -60,6 +69,8 @@ func (s *state) clone() *state {
 		users:        maps.Clone(s.users),
 		leads:        maps.Clone(s.leads),
 		integrations: maps.Clone(s.integrations),
+		calls:        maps.Clone(s.calls),
+		exchanges:    maps.Clone(s.exchanges),
 	}
 }
 
@@ -85,6 +96,11 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Rep
 		return fmt.Errorf("memory: not committed: %w", err)
 	}
 	s.current.Store(r.state)
+	if len(r.deliveries) > 0 {
+		s.outboxMu.Lock()
+		s.outbox = append(s.outbox, r.deliveries...)
+		s.outboxMu.Unlock()
+	}
 	return nil
 }
 
@@ -101,9 +117,10 @@ func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.R
 // repositories gives access to one state: the private copy of a Tx (writable)
 // or a committed one (Read).
 type repositories struct {
-	state    *state
-	writable bool
-	ended    atomic.Bool
+	state      *state
+	writable   bool
+	ended      atomic.Bool
+	deliveries []ports.Delivery // enqueued by this Tx; they join the store's outbox when it commits
 }
 
 var (
@@ -140,14 +157,9 @@ func (r *repositories) GetEnvironment(_ context.Context, id string) (domain.Envi
 }
 
 // LockEnvironment needs no lock of its own: the Tx holds the store's mutex.
+// Inside Read it only reads, as the PostgreSQL adapter does: the snapshot
+// cannot change underneath.
 func (r *repositories) LockEnvironment(ctx context.Context, id string) (domain.Environment, error) {
-	if err := r.check(false); err != nil {
-		return domain.Environment{}, err
-	}
-	if !r.writable {
-		// PostgreSQL refuses SELECT … FOR UPDATE in a read-only transaction.
-		return domain.Environment{}, errors.New("memory: LockEnvironment inside Read")
-	}
 	return r.GetEnvironment(ctx, id)
 }
 
@@ -171,6 +183,24 @@ func (r *repositories) GetUser(_ context.Context, envID, id string) (domain.User
 		return domain.User{}, fmt.Errorf("memory: user %q of environment %q: %w", id, envID, ports.ErrNotFound)
 	}
 	return u, nil
+}
+
+func (r *repositories) GetUsers(_ context.Context, envID string, ids []string) ([]domain.User, error) {
+	if err := r.check(false); err != nil {
+		return nil, err
+	}
+	var out []domain.User
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if u, ok := r.state.users[key{envID, id}]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 func (r *repositories) PutUser(_ context.Context, u domain.User) error {

@@ -17,7 +17,8 @@ type Config struct {
 }
 
 // Module provides the pool (closed on stop) and the ports.Store on it. A
-// pgx.QueryTracer in the graph, if any, sees every query. Migrating is left
+// pgx.QueryTracer in the graph, if any, sees every query; an Enqueuer in the
+// graph, if any, schedules call deliveries in the store's transactions. Migrating is left
 // to the caller (`serve` migrates unless --no-migrate; see Migrate).
 var Module = fx.Module("postgres",
 	fx.Provide(
@@ -44,6 +45,19 @@ func newPoolForFx(p poolParams) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func newStoreForFx(pool *pgxpool.Pool, c Config) (*Store, error) {
-	return NewStore(pool, c.SecretsKey)
+type storeParams struct {
+	fx.In
+	Pool   *pgxpool.Pool
+	Config Config
+	// Enqueuer is the job queue's, when the graph has one (adapters/jobs);
+	// without it the store works but cannot schedule call deliveries.
+	Enqueuer Enqueuer `optional:"true"`
+}
+
+func newStoreForFx(p storeParams) (*Store, error) {
+	var opts []Option
+	if p.Enqueuer != nil {
+		opts = append(opts, WithEnqueuer(p.Enqueuer))
+	}
+	return NewStore(p.Pool, p.Config.SecretsKey, opts...)
 }

@@ -19,8 +19,9 @@ import (
 
 // Store runs units of work against PostgreSQL. It implements ports.Store.
 type Store struct {
-	pool *pgxpool.Pool
-	box  *secretBox
+	pool     *pgxpool.Pool
+	box      *secretBox
+	enqueuer Enqueuer
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -28,7 +29,7 @@ var _ ports.Store = (*Store)(nil)
 // NewStore returns a Store on pool. secretsKey (SecretsKeySize bytes) seals
 // the signing secrets of integrations at rest; the same key must be given to
 // every replica and kept across restarts, or stored secrets cannot be opened.
-func NewStore(pool *pgxpool.Pool, secretsKey []byte) (*Store, error) {
+func NewStore(pool *pgxpool.Pool, secretsKey []byte, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("postgres: NewStore needs a pool")
 	}
@@ -36,7 +37,21 @@ func NewStore(pool *pgxpool.Pool, secretsKey []byte) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, box: box}, nil
+	s := &Store{pool: pool, box: box}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s, nil
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithEnqueuer makes the store schedule call deliveries through e, in the
+// transaction of the caller (ports.Calls.EnqueueDelivery). Without it,
+// EnqueueDelivery fails with ErrNoEnqueuer; everything else works.
+func WithEnqueuer(e Enqueuer) Option {
+	return func(s *Store) { s.enqueuer = e }
 }
 
 // Tx runs fn in a READ COMMITTED transaction and commits if fn returns nil.
@@ -73,7 +88,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(ctx context
 		defer cancel()
 		_ = tx.Rollback(rctx) // on failure pgx closes the connection, which ends the transaction too
 	}()
-	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, readOnly: opts.AccessMode == pgx.ReadOnly}
+	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: opts.AccessMode == pgx.ReadOnly}
 	if err := fn(ctx, repos); err != nil {
 		return err
 	}
@@ -92,6 +107,7 @@ type repositories struct {
 	q        *gen.Queries
 	tx       pgx.Tx
 	box      *secretBox
+	enqueuer Enqueuer // nil when the store has none
 	readOnly bool
 }
 

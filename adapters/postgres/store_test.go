@@ -19,9 +19,9 @@ import (
 
 var testKey = bytes.Repeat([]byte{0x42}, postgres.SecretsKeySize)
 
-func newStore(t testing.TB, pool *pgxpool.Pool, key []byte) *postgres.Store {
+func newStore(t testing.TB, pool *pgxpool.Pool, key []byte, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
-	s, err := postgres.NewStore(pool, key)
+	s, err := postgres.NewStore(pool, key, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +30,13 @@ func newStore(t testing.TB, pool *pgxpool.Pool, key []byte) *postgres.Store {
 
 func TestStoreContract(t *testing.T) {
 	t.Parallel()
-	portstest.RunStore(t, func(t *testing.T) ports.Store {
-		return newStore(t, pgtest.NewPool(t), testKey)
+	portstest.RunStore(t, func(t *testing.T) portstest.Harness {
+		pool := pgtest.NewPool(t)
+		return portstest.Harness{
+			Store:          newStore(t, pool, testKey, postgres.WithEnqueuer(newTableEnqueuer(t, pool))),
+			TakeDeliveries: func() []ports.Delivery { return takeDeliveries(t, pool) },
+			Exchanges:      func(envID string) []domain.Exchange { return storedExchanges(t, pool, envID) },
+		}
 	})
 }
 

@@ -16,6 +16,26 @@ func (r *repositories) GetUser(ctx context.Context, envID, id string) (domain.Us
 	return userFromRow(row)
 }
 
+// GetUsers reads every asked user of the environment in one query.
+func (r *repositories) GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := r.q.GetUsers(ctx, gen.GetUsersParams{EnvID: envID, Ids: ids})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: reading users of environment %q: %w", envID, err)
+	}
+	users := make([]domain.User, 0, len(rows))
+	for _, row := range rows {
+		u, err := userFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
+
 func (r *repositories) PutUser(ctx context.Context, u domain.User) error {
 	in := u.Input()
 	err := r.write(ctx, func(q *gen.Queries) error {

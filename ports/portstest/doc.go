@@ -5,6 +5,9 @@
 // adapter's own tests call it with a constructor:
 //
 //	func TestStore(t *testing.T) {
-//		portstest.RunStore(t, func(t *testing.T) ports.Store { return newStoreOnAFreshDatabase(t) })
+//		portstest.RunStore(t, func(t *testing.T) portstest.Harness {
+//			s := newStoreOnAFreshDatabase(t)
+//			return portstest.Harness{Store: s, TakeDeliveries: ..., Exchanges: ...}
+//		})
 //	}
 package portstest

@@ -145,7 +145,8 @@ func otherProvider(envID, provider string, active bool) domain.Integration {
 	return domain.RestoreIntegration(envID, provider, active, "", "", nil)
 }
 
-// put writes values (environments, users, leads, integrations) in one
+// put writes values (environments, users, leads, integrations, calls,
+// exchanges, deliveries to enqueue) in one
 // transaction, in the order given, and fails the test if it does not commit.
 func put(t *testing.T, s ports.Store, values ...any) {
 	t.Helper()
@@ -179,6 +180,18 @@ func putValue(ctx context.Context, r ports.Repositories, v any) error {
 	case domain.Integration:
 		if err := r.PutIntegration(ctx, v); err != nil {
 			return fmt.Errorf("PutIntegration(%s/%s): %w", v.EnvID(), v.Provider(), err)
+		}
+	case domain.Call:
+		if err := r.PutCall(ctx, v); err != nil {
+			return fmt.Errorf("PutCall(%s/%s): %w", v.EnvID(), v.ID(), err)
+		}
+	case domain.Exchange:
+		if err := r.RecordExchange(ctx, v); err != nil {
+			return fmt.Errorf("RecordExchange(%s/%s): %w", v.EnvID, v.ID, err)
+		}
+	case ports.Delivery:
+		if err := r.EnqueueDelivery(ctx, v); err != nil {
+			return fmt.Errorf("EnqueueDelivery(%+v): %w", v, err)
 		}
 	default:
 		panic(fmt.Sprintf("portstest: cannot put a %T", v))

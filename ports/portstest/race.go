@@ -107,3 +107,100 @@ func testRacingActivations(t *testing.T, s ports.Store, lock bool) {
 		}
 	}
 }
+
+// testLockCallTakesTurns: while one transaction holds a call (LockCall), a
+// second one's LockCall of it waits, and then reads what the first wrote.
+func testLockCallTakesTurns(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"), placedCall(t, "env-1", "c1"))
+	first := domain.Attempt{At: clickedAt.Add(time.Second), StatusCode: 503, Error: "first", Duration: time.Millisecond}
+	second := domain.Attempt{At: clickedAt.Add(2 * time.Second), StatusCode: 200, Duration: 2 * time.Millisecond}
+
+	locked, release, secondLocked := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	var errs [2]error
+	var seen domain.Call
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		errs[0] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			c, err := r.LockCall(ctx, "env-1", "c1")
+			close(locked)
+			if err != nil {
+				return err
+			}
+			<-release
+			return r.PutCall(ctx, withAttempt(c, first))
+		})
+	})
+	<-locked
+	wg.Go(func() {
+		errs[1] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			c, err := r.LockCall(ctx, "env-1", "c1")
+			close(secondLocked)
+			if err != nil {
+				return err
+			}
+			seen = c
+			return r.PutCall(ctx, withAttempt(c, second))
+		})
+	})
+	select {
+	case <-secondLocked:
+		t.Error("a second LockCall of the call returned while the first transaction held it")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	wg.Wait()
+	for n, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d: %v", n+1, err)
+		}
+	}
+	if got := seen.Attempts(); len(got) != 1 || got[0].Error != "first" {
+		t.Errorf("the second LockCall read %s, want the first transaction's attempt", callString(seen))
+	}
+	got, err := getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCall(t, "the call after both transactions", got, withAttempt(withAttempt(placedCall(t, "env-1", "c1"), first), second))
+}
+
+// testLockCallLosesNoUpdate: writers that each lock the call, add one attempt
+// and put it back lose none of them, however they interleave.
+func testLockCallLosesNoUpdate(t *testing.T, s ports.Store) {
+	const writers = 8
+	put(t, s, environment(t, "env-1"), placedCall(t, "env-1", "c1"))
+	errs := make([]error, writers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for n := range writers {
+		wg.Go(func() {
+			<-start
+			errs[n] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+				c, err := r.LockCall(ctx, "env-1", "c1")
+				if err != nil {
+					return err
+				}
+				time.Sleep(2 * time.Millisecond) // let the others queue up behind the lock
+				return r.PutCall(ctx, withAttempt(c, domain.Attempt{At: clickedAt, StatusCode: 500 + n, Error: fmt.Sprint("writer ", n)}))
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for n, err := range errs {
+		if err != nil {
+			t.Errorf("writer %d: %v", n, err)
+		}
+	}
+	got, err := getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, a := range got.Attempts() {
+		seen[a.StatusCode] = true
+	}
+	if len(got.Attempts()) != writers || len(seen) != writers {
+		t.Errorf("after %d writers added one attempt each: %s, want %d distinct attempts", writers, callString(got), writers)
+	}
+}

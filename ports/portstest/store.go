@@ -12,59 +12,107 @@ import (
 	"callconnect/ports"
 )
 
+// Harness is one fresh, empty store under test, with the two windows the
+// suite needs onto what the port does not let it read back: the job queue's
+// side of EnqueueDelivery, and the monitor's record of exchanges.
+type Harness struct {
+	Store ports.Store
+	// TakeDeliveries returns the deliveries that committed transactions
+	// enqueued since its last call, in the order they were enqueued, and
+	// forgets them. It must not wait for transactions in progress.
+	TakeDeliveries func() []ports.Delivery
+	// Exchanges returns the committed exchanges of the environment, ordered
+	// by OccurredAt, then ID.
+	Exchanges func(envID string) []domain.Exchange
+}
+
 // RunStore runs the contract suite of ports.Store. Each subtest calls
-// newStore once and expects a fresh, empty store.
+// newHarness once and expects a fresh, empty store.
 //
 // Beyond what the port's comments say, the suite pins down:
-//   - PutUser, PutLead and PutIntegration for an environment that does not
-//     exist fail with an error for which errors.Is(err, ports.ErrNotFound);
-//   - GetLeads and ListIntegrations of an environment that does not exist
-//     return nothing, without an error;
+//   - PutUser, PutLead, PutIntegration, PutCall and RecordExchange for an
+//     environment that does not exist fail with an error for which
+//     errors.Is(err, ports.ErrNotFound);
+//   - GetLeads, GetUsers and ListIntegrations of an environment that does not
+//     exist return nothing, without an error;
 //   - ListIntegrations orders by provider in byte order (Go's string order;
 //     in PostgreSQL, COLLATE "C"), whatever the database's locale;
 //   - replacing an environment keeps its users, leads and integrations;
-//   - times come back as the same instant, to the microsecond;
+//   - times come back as the same instant, to the microsecond; durations
+//     (of attempts and exchanges) to the millisecond, truncated;
+//   - a call's payload comes back byte for byte; PutCall refuses a status
+//     outside domain.CallStatuses; a call needs no stored lead or user;
+//   - text that PostgreSQL cannot hold (NUL, invalid UTF-8) in an attempt's
+//     error or an exchange is stored with U+FFFD in its place, not refused;
+//   - an exchange's headers come back as a map (empty, not nil, when none);
 //   - Tx returns fn's error (errors.Is finds it), lets a panic of fn through
 //     after rolling back, and refuses to start with a cancelled context;
-//   - writes fail inside Read.
-func RunStore(t *testing.T, newStore func(t *testing.T) ports.Store) {
+//   - writes and EnqueueDelivery fail inside Read; LockEnvironment and
+//     LockCall inside Read only read.
+func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
+	onStore := func(run func(*testing.T, ports.Store)) func(*testing.T, Harness) {
+		return func(t *testing.T, h Harness) { run(t, h.Store) }
+	}
 	for _, tc := range []struct {
 		name string
-		run  func(*testing.T, ports.Store)
+		run  func(*testing.T, Harness)
 	}{
-		{"Environment/RoundTrip", testEnvironmentRoundTrip},
-		{"Environment/ReplaceKeepsChildren", testEnvironmentReplace},
-		{"Environment/NotFound", testEnvironmentNotFound},
-		{"User/RoundTrip", testUserRoundTrip},
-		{"User/ReplaceWholeResource", testUserReplace},
-		{"User/TenantIsolation", testUserTenantIsolation},
-		{"User/RequiresEnvironment", testUserRequiresEnvironment},
-		{"Lead/RoundTrip", testLeadRoundTrip},
-		{"Lead/ReplaceWholeResource", testLeadReplace},
-		{"Lead/TenantIsolation", testLeadTenantIsolation},
-		{"Lead/RequiresEnvironment", testLeadRequiresEnvironment},
-		{"Lead/GetLeadsMix", testGetLeadsMix},
-		{"Lead/GetLeadsBatch", testGetLeadsBatch},
-		{"Lead/GetLeadsNothing", testGetLeadsNothing},
-		{"Integration/RoundTrip", testIntegrationRoundTrip},
-		{"Integration/ReplaceWholeResource", testIntegrationReplace},
-		{"Integration/OrderIsByteOrder", testIntegrationOrder},
-		{"Integration/TenantIsolation", testIntegrationTenantIsolation},
-		{"Integration/RequiresEnvironment", testIntegrationRequiresEnvironment},
-		{"Integration/SingleActive", testSingleActive},
-		{"Tx/ReadsItsOwnWrites", testTxReadsOwnWrites},
-		{"Tx/Commit", testTxCommit},
-		{"Tx/Rollback", testTxRollback},
-		{"Tx/Panic", testTxPanic},
-		{"Tx/CancelledContext", testTxCancelledContext},
-		{"Tx/LockEnvironment", testLockEnvironment},
+		{"Environment/RoundTrip", onStore(testEnvironmentRoundTrip)},
+		{"Environment/ReplaceKeepsChildren", onStore(testEnvironmentReplace)},
+		{"Environment/NotFound", onStore(testEnvironmentNotFound)},
+		{"User/RoundTrip", onStore(testUserRoundTrip)},
+		{"User/ReplaceWholeResource", onStore(testUserReplace)},
+		{"User/TenantIsolation", onStore(testUserTenantIsolation)},
+		{"User/RequiresEnvironment", onStore(testUserRequiresEnvironment)},
+		{"User/GetUsersMix", onStore(testGetUsersMix)},
+		{"User/GetUsersNothing", onStore(testGetUsersNothing)},
+		{"Lead/RoundTrip", onStore(testLeadRoundTrip)},
+		{"Lead/ReplaceWholeResource", onStore(testLeadReplace)},
+		{"Lead/TenantIsolation", onStore(testLeadTenantIsolation)},
+		{"Lead/RequiresEnvironment", onStore(testLeadRequiresEnvironment)},
+		{"Lead/GetLeadsMix", onStore(testGetLeadsMix)},
+		{"Lead/GetLeadsBatch", onStore(testGetLeadsBatch)},
+		{"Lead/GetLeadsNothing", onStore(testGetLeadsNothing)},
+		{"Integration/RoundTrip", onStore(testIntegrationRoundTrip)},
+		{"Integration/ReplaceWholeResource", onStore(testIntegrationReplace)},
+		{"Integration/OrderIsByteOrder", onStore(testIntegrationOrder)},
+		{"Integration/TenantIsolation", onStore(testIntegrationTenantIsolation)},
+		{"Integration/RequiresEnvironment", onStore(testIntegrationRequiresEnvironment)},
+		{"Integration/SingleActive", onStore(testSingleActive)},
+		{"Call/RoundTrip", onStore(testCallRoundTrip)},
+		{"Call/EveryStatus", onStore(testCallEveryStatus)},
+		{"Call/ReplaceWholeResource", onStore(testCallReplace)},
+		{"Call/NotFound", onStore(testCallNotFound)},
+		{"Call/RequiresEnvironment", onStore(testCallRequiresEnvironment)},
+		{"Call/OutlivesItsLead", onStore(testCallOutlivesLead)},
+		{"Call/StorableText", onStore(testCallStorableText)},
+		{"Call/Rollback", onStore(testCallRollback)},
+		{"Delivery/VisibleAfterCommit", testDeliveryAfterCommit},
+		{"Delivery/GoneOnRollback", testDeliveryRollback},
+		{"Delivery/GoneOnPanic", testDeliveryPanic},
+		{"Delivery/Order", testDeliveryOrder},
+		{"Exchange/RoundTrip", testExchangeRoundTrip},
+		{"Exchange/Rollback", testExchangeRollback},
+		{"Exchange/RequiresEnvironment", testExchangeRequiresEnvironment},
+		{"Exchange/Refused", testExchangeRefused},
+		{"Exchange/StorableText", testExchangeStorableText},
+		{"Tx/ReadsItsOwnWrites", onStore(testTxReadsOwnWrites)},
+		{"Tx/Commit", onStore(testTxCommit)},
+		{"Tx/Rollback", onStore(testTxRollback)},
+		{"Tx/Panic", onStore(testTxPanic)},
+		{"Tx/CancelledContext", onStore(testTxCancelledContext)},
+		{"Tx/LockEnvironment", onStore(testLockEnvironment)},
+		{"Tx/LockCall", onStore(testLockCall)},
 		{"Read/ReadOnly", testReadOnly},
-		{"Read/Snapshot", testReadSnapshot},
-		{"Concurrency/ActivateUnderLock", func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) }},
-		{"Concurrency/ActivateWithoutLock", func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) }},
+		{"Read/Snapshot", onStore(testReadSnapshot)},
+		{"Read/LocksOnlyRead", onStore(testReadLocks)},
+		{"Concurrency/ActivateUnderLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) })},
+		{"Concurrency/ActivateWithoutLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) })},
+		{"Concurrency/LockCallTakesTurns", onStore(testLockCallTakesTurns)},
+		{"Concurrency/LockCallLosesNoUpdate", onStore(testLockCallLosesNoUpdate)},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newHarness(t)) })
 	}
 }
 
@@ -206,6 +254,91 @@ func testUserRequiresEnvironment(t *testing.T, s ports.Store) {
 	put(t, s, environment(t, "env-1"))
 	_, err = getUser(t, s, "env-1", u.ID())
 	wantNotFound(t, "GetUser after a refused PutUser", err)
+}
+
+// wantUserSet checks that got holds exactly one entry per user of want.
+func wantUserSet(t *testing.T, what string, got []domain.User, want ...domain.User) {
+	t.Helper()
+	byID := map[string]domain.User{}
+	for _, u := range want {
+		byID[u.ID()] = u
+	}
+	seen := map[string]int{}
+	for _, u := range got {
+		seen[u.ID()]++
+		w, ok := byID[u.ID()]
+		switch {
+		case !ok:
+			t.Errorf("%s: unexpected user %s/%s", what, u.EnvID(), u.ID())
+		case seen[u.ID()] == 2:
+			t.Errorf("%s: user %s returned more than once", what, u.ID())
+		case seen[u.ID()] == 1:
+			wantUser(t, what+": user "+u.ID(), u, w)
+		}
+	}
+	for id := range byID {
+		if seen[id] == 0 {
+			t.Errorf("%s: user %s is missing", what, id)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s: got %d users, want %d", what, len(got), len(want))
+	}
+}
+
+func getUsers(t *testing.T, s ports.Store, envID string, ids []string) []domain.User {
+	t.Helper()
+	var us []domain.User
+	read(t, s, func(ctx context.Context, r ports.Repositories) (err error) {
+		us, err = r.GetUsers(ctx, envID, ids)
+		return err
+	})
+	return us
+}
+
+func testGetUsersMix(t *testing.T, s ports.Store) {
+	a := users(t, "env-a")
+	otherOne := newUser(t, domain.UserInput{EnvID: "env-b", ID: "1", Name: "Um de B", Role: "broker"})
+	onlyB := newUser(t, domain.UserInput{EnvID: "env-b", ID: "only-b", Name: "Só de B", Role: "manager"})
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), a[0], a[1], a[2], a[3], otherOne, onlyB)
+
+	got := getUsers(t, s, "env-a", []string{"1", "missing", "au.9", "1", "only-b", "au.9"})
+	wantUserSet(t, "GetUsers(env-a, 1 missing au.9 1 only-b au.9)", got, a[0], a[3])
+	got = getUsers(t, s, "env-b", []string{"ag-7", "1", "only-b", "2"})
+	wantUserSet(t, "GetUsers(env-b, ag-7 1 only-b 2)", got, otherOne, onlyB)
+	got = getUsers(t, s, "env-a", []string{"2", "ag-7", "au.9", "1"})
+	wantUserSet(t, "GetUsers(env-a, every user)", got, a...)
+
+	// In a writing Tx too, where it sees the Tx's own writes.
+	added := newUser(t, domain.UserInput{EnvID: "env-a", ID: "new", Name: "Nova", Role: "broker"})
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutUser(ctx, added); err != nil {
+			return err
+		}
+		got, err := r.GetUsers(ctx, "env-a", []string{"new", "2"})
+		wantUserSet(t, "GetUsers in the writing Tx", got, added, a[1])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testGetUsersNothing(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-1"), users(t, "env-1")[0])
+	for _, c := range []struct {
+		env string
+		ids []string
+	}{
+		{"env-1", nil},
+		{"env-1", []string{}},
+		{"env-1", []string{"missing", "other"}},
+		{"env-missing", []string{"1"}},
+	} {
+		if got := getUsers(t, s, c.env, c.ids); len(got) != 0 {
+			t.Errorf("GetUsers(%s, %q): got %d users, want none", c.env, c.ids, len(got))
+		}
+	}
 }
 
 func testLeadRoundTrip(t *testing.T, s ports.Store) {
@@ -643,15 +776,20 @@ func testLockEnvironment(t *testing.T, s ports.Store) {
 	wantNotFound(t, "LockEnvironment of a missing environment", err)
 }
 
-func testReadOnly(t *testing.T, s ports.Store) {
+func testReadOnly(t *testing.T, h Harness) {
+	s := h.Store
 	put(t, s, environment(t, "env-1"))
+	call := restoredCall("env-1", "c1")
 	var errs []error
 	_ = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 		errs = append(errs,
 			r.PutEnvironment(ctx, environment(t, "env-2")),
 			r.PutUser(ctx, users(t, "env-1")[0]),
 			r.PutLead(ctx, minimalLead(t, "env-1", "l1")),
-			r.PutIntegration(ctx, callConnect(t, "env-1")))
+			r.PutIntegration(ctx, callConnect(t, "env-1")),
+			r.PutCall(ctx, call),
+			r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"}),
+			r.RecordExchange(ctx, outboundExchange("env-1", "x1", "c1")))
 		return nil
 	})
 	for n, err := range errs {
@@ -660,6 +798,10 @@ func testReadOnly(t *testing.T, s ports.Store) {
 		}
 	}
 	wantUntouched(t, s, "after writes inside Read", environment(t, "env-1"))
+	_, err := getCall(t, s, "env-1", "c1")
+	wantNotFound(t, "GetCall after PutCall inside Read", err)
+	wantNoDeliveries(t, h, "after EnqueueDelivery inside Read")
+	wantExchanges(t, "after RecordExchange inside Read", h.Exchanges("env-1"))
 }
 
 // testReadSnapshot commits a change while a Read is open: the Read must keep

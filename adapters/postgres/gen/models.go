@@ -8,6 +8,21 @@ import (
 	"time"
 )
 
+type Call struct {
+	EnvID     string
+	ID        string
+	LeadID    string
+	UserID    string
+	Status    string
+	Reason    *string
+	ClickedAt time.Time
+	Deadline  time.Time
+	Payload   []byte
+	Attempts  []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Environment struct {
 	ID                 string
 	Name               string
@@ -16,6 +31,23 @@ type Environment struct {
 	CallConnectEnabled bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+}
+
+type Exchange struct {
+	ID             string
+	EnvID          string
+	Direction      string
+	Method         string
+	Url            string
+	StatusCode     int32
+	DurationMs     int64
+	CallID         *string
+	LeadID         *string
+	OccurredAt     time.Time
+	RequestHeaders []byte
+	RequestBody    *string
+	ResponseBody   *string
+	Error          *string
 }
 
 type Lead struct {

@@ -38,6 +38,49 @@ func (q *Queries) GetUser(ctx context.Context, arg GetUserParams) (User, error) 
 	return i, err
 }
 
+const getUsers = `-- name: GetUsers :many
+SELECT env_id, id, name, role, phone, extension, agency_id, can_manage_integrations, created_at, updated_at
+FROM users
+WHERE env_id = $1 AND id = ANY($2::text[])
+`
+
+type GetUsersParams struct {
+	EnvID string
+	Ids   []string
+}
+
+// GetUsers reads a batch in one round trip, however many ids are asked.
+func (q *Queries) GetUsers(ctx context.Context, arg GetUsersParams) ([]User, error) {
+	rows, err := q.db.Query(ctx, getUsers, arg.EnvID, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.Name,
+			&i.Role,
+			&i.Phone,
+			&i.Extension,
+			&i.AgencyID,
+			&i.CanManageIntegrations,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const putUser = `-- name: PutUser :exec
 INSERT INTO users (env_id, id, name, role, phone, extension, agency_id, can_manage_integrations)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

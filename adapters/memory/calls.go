@@ -1,0 +1,153 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+func (r *repositories) GetCall(_ context.Context, envID, id string) (domain.Call, error) {
+	if err := r.check(false); err != nil {
+		return domain.Call{}, err
+	}
+	c, ok := r.state.calls[key{envID, id}]
+	if !ok {
+		return domain.Call{}, fmt.Errorf("memory: call %q of environment %q: %w", id, envID, ports.ErrNotFound)
+	}
+	return c, nil
+}
+
+// LockCall needs no lock of its own: the Tx holds the store's mutex. Inside
+// Read it only reads, as the PostgreSQL adapter does.
+func (r *repositories) LockCall(ctx context.Context, envID, id string) (domain.Call, error) {
+	return r.GetCall(ctx, envID, id)
+}
+
+// PutCall stores a copy of c as PostgreSQL keeps it: times to the
+// microsecond, attempt durations to the millisecond, attempt errors storable
+// as text. Like the schema's CHECKs, it refuses an unknown status and ids that
+// are not valid.
+func (r *repositories) PutCall(_ context.Context, c domain.Call) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if err := r.requireEnvironment(c.EnvID()); err != nil {
+		return err
+	}
+	for _, id := range []string{c.ID(), c.LeadID(), c.UserID()} {
+		if !domain.ValidID(id) {
+			return fmt.Errorf("memory: call %q: id %q is not valid", c.ID(), id)
+		}
+	}
+	if !slices.Contains(domain.CallStatuses, c.Status()) {
+		return fmt.Errorf("memory: call %q: unknown status %q", c.ID(), c.Status())
+	}
+	attempts := c.Attempts()
+	for n, a := range attempts {
+		attempts[n] = domain.Attempt{At: a.At.Truncate(time.Microsecond), StatusCode: a.StatusCode,
+			Error: storableText(a.Error), Duration: a.Duration.Truncate(time.Millisecond)}
+	}
+	r.state.calls[key{c.EnvID(), c.ID()}] = domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(),
+		c.ClickedAt().Truncate(time.Microsecond), c.Deadline().Truncate(time.Microsecond), c.Payload(), attempts)
+	return nil
+}
+
+// EnqueueDelivery keeps d with the transaction: it joins the store's outbox
+// (see TakeDeliveries) only if the transaction commits.
+func (r *repositories) EnqueueDelivery(_ context.Context, d ports.Delivery) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if d.EnvID == "" || d.CallID == "" {
+		return fmt.Errorf("memory: a delivery needs an environment and a call, got %+v", d)
+	}
+	r.deliveries = append(r.deliveries, d)
+	return nil
+}
+
+// TakeDeliveries returns the deliveries enqueued by committed transactions
+// since the last call, in the order they were enqueued, and forgets them: it
+// is the in-memory stand-in for the job queue's workers.
+func (s *Store) TakeDeliveries() []ports.Delivery {
+	s.outboxMu.Lock()
+	defer s.outboxMu.Unlock()
+	out := s.outbox
+	s.outbox = nil
+	return out
+}
+
+// RecordExchange stores a copy of e as PostgreSQL keeps it: times to the
+// microsecond, the duration to the millisecond, text storable. Like the
+// schema, it refuses an unknown direction, a negative duration, a status code
+// outside 0–999, an id that is not valid or already recorded.
+func (r *repositories) RecordExchange(_ context.Context, e domain.Exchange) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if err := r.requireEnvironment(e.EnvID); err != nil {
+		return err
+	}
+	switch {
+	case !domain.ValidID(e.ID):
+		return fmt.Errorf("memory: exchange id %q is not valid", e.ID)
+	case e.Direction != domain.Inbound && e.Direction != domain.Outbound:
+		return fmt.Errorf("memory: exchange %q: unknown direction %q", e.ID, e.Direction)
+	case e.Duration < 0:
+		return fmt.Errorf("memory: exchange %q: negative duration %v", e.ID, e.Duration)
+	case e.StatusCode < 0 || e.StatusCode > 999:
+		return fmt.Errorf("memory: exchange %q: status code %d out of range", e.ID, e.StatusCode)
+	}
+	if _, dup := r.state.exchanges[e.ID]; dup {
+		return fmt.Errorf("memory: exchange %q is already recorded", e.ID)
+	}
+	stored := e
+	stored.Method, stored.URL = storableText(e.Method), storableText(e.URL)
+	stored.RequestBody, stored.ResponseBody, stored.Error = storableText(e.RequestBody), storableText(e.ResponseBody), storableText(e.Error)
+	stored.Duration = e.Duration.Truncate(time.Millisecond)
+	stored.OccurredAt = e.OccurredAt.Truncate(time.Microsecond)
+	stored.RequestHeaders = copyHeaders(e.RequestHeaders)
+	r.state.exchanges[e.ID] = stored
+	return nil
+}
+
+// Exchanges returns the committed exchanges of the environment, ordered by
+// OccurredAt, then ID.
+func (s *Store) Exchanges(envID string) []domain.Exchange {
+	var out []domain.Exchange
+	for _, e := range s.current.Load().exchanges {
+		if e.EnvID == envID {
+			e.RequestHeaders = copyHeaders(e.RequestHeaders)
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Exchange) int {
+		return cmp.Or(a.OccurredAt.Compare(b.OccurredAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
+
+// copyHeaders copies h deeply, never returning nil (PostgreSQL keeps {}).
+func copyHeaders(h map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for name, values := range maps.All(h) {
+		clean := make([]string, len(values))
+		for n, v := range values {
+			clean[n] = storableText(v)
+		}
+		out[storableText(name)] = clean
+	}
+	return out
+}
+
+// storableText is what PostgreSQL's text and jsonb can hold: each run of
+// invalid UTF-8 and each NUL becomes U+FFFD (the PostgreSQL adapter does the same).
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}

@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"callconnect/adapters/postgres/gen"
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+func (r *repositories) GetCall(ctx context.Context, envID, id string) (domain.Call, error) {
+	row, err := r.q.GetCall(ctx, gen.GetCallParams{EnvID: envID, ID: id})
+	if err != nil {
+		return domain.Call{}, notFound(err, fmt.Sprintf("call %q of environment %q", id, envID))
+	}
+	return callFromRow(row)
+}
+
+// LockCall reads the call and locks its row (FOR UPDATE) until the
+// transaction ends. Inside Store.Read it only reads, as LockEnvironment does.
+func (r *repositories) LockCall(ctx context.Context, envID, id string) (domain.Call, error) {
+	if r.readOnly {
+		return r.GetCall(ctx, envID, id)
+	}
+	row, err := r.q.LockCall(ctx, gen.LockCallParams{EnvID: envID, ID: id})
+	if err != nil {
+		return domain.Call{}, notFound(err, fmt.Sprintf("call %q of environment %q", id, envID))
+	}
+	return callFromRow(row)
+}
+
+func (r *repositories) PutCall(ctx context.Context, c domain.Call) error {
+	attempts, err := json.Marshal(storedAttempts(c.Attempts()))
+	if err != nil {
+		return fmt.Errorf("postgres: call %q: attempts: %w", c.ID(), err)
+	}
+	payload := c.Payload()
+	if payload == nil {
+		payload = []byte{} // pgx sends a nil slice as NULL
+	}
+	params := gen.PutCallParams{
+		EnvID:     c.EnvID(),
+		ID:        c.ID(),
+		LeadID:    c.LeadID(),
+		UserID:    c.UserID(),
+		Status:    string(c.Status()),
+		Reason:    optional(c.Reason()),
+		ClickedAt: c.ClickedAt(),
+		Deadline:  c.Deadline(),
+		Payload:   payload,
+		Attempts:  attempts,
+	}
+	if err := r.write(ctx, func(q *gen.Queries) error { return q.PutCall(ctx, params) }); err != nil {
+		return writeError(err, c.EnvID(), "call")
+	}
+	return nil
+}
+
+// ErrNoEnqueuer is returned by EnqueueDelivery of a Store built without
+// WithEnqueuer: it cannot schedule deliveries.
+var ErrNoEnqueuer = errors.New("postgres: the store has no Enqueuer (see WithEnqueuer), so it cannot schedule call deliveries")
+
+// EnqueueDelivery hands the delivery to the store's Enqueuer inside this
+// transaction, so that the delivery job commits or rolls back with the call
+// (the outbox). An error from the Enqueuer may leave the transaction aborted:
+// return it rather than carrying on.
+func (r *repositories) EnqueueDelivery(ctx context.Context, d ports.Delivery) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	if err := checkDelivery(d); err != nil {
+		return err
+	}
+	if r.enqueuer == nil {
+		return ErrNoEnqueuer
+	}
+	if err := r.enqueuer.EnqueueDelivery(ctx, r.tx, d); err != nil {
+		return fmt.Errorf("postgres: enqueueing the delivery of call %q of environment %q: %w", d.CallID, d.EnvID, err)
+	}
+	return nil
+}
+
+func checkDelivery(d ports.Delivery) error {
+	if d.EnvID == "" || d.CallID == "" {
+		return fmt.Errorf("postgres: a delivery needs an environment and a call, got %+v", d)
+	}
+	return nil
+}
+
+// storedAttempt is one element of calls.attempts.
+type storedAttempt struct {
+	At         time.Time `json:"at"`
+	StatusCode int       `json:"status_code"`
+	Error      string    `json:"error,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+// storedAttempts converts attempts for storage: times in UTC to the
+// microsecond (as timestamptz keeps them), durations to the millisecond, and
+// error text that jsonb accepts.
+func storedAttempts(attempts []domain.Attempt) []storedAttempt {
+	out := make([]storedAttempt, 0, len(attempts))
+	for _, a := range attempts {
+		out = append(out, storedAttempt{
+			At:         a.At.UTC().Truncate(time.Microsecond),
+			StatusCode: a.StatusCode,
+			Error:      storableText(a.Error),
+			DurationMS: a.Duration.Milliseconds(),
+		})
+	}
+	return out
+}
+
+func callFromRow(row gen.Call) (domain.Call, error) {
+	var stored []storedAttempt
+	if err := json.Unmarshal(row.Attempts, &stored); err != nil {
+		return domain.Call{}, fmt.Errorf("postgres: stored call %q of environment %q: attempts: %v", row.ID, row.EnvID, err)
+	}
+	attempts := make([]domain.Attempt, 0, len(stored))
+	for _, a := range stored {
+		attempts = append(attempts, domain.Attempt{At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error,
+			Duration: time.Duration(a.DurationMS) * time.Millisecond})
+	}
+	return domain.RestoreCall(row.EnvID, row.ID, row.LeadID, row.UserID, domain.CallStatus(row.Status), deref(row.Reason),
+		row.ClickedAt.UTC(), row.Deadline.UTC(), row.Payload, attempts), nil
+}
+
+// Enqueuer schedules call deliveries in the caller's transaction: the job
+// queue (River, in adapters/jobs) lives in the same database, so a delivery
+// inserted through tx commits or rolls back with the call it belongs to.
+type Enqueuer interface {
+	EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery) error
+}
