@@ -39,6 +39,9 @@ type Environments interface {
 // Users stores the users of environments.
 type Users interface {
 	GetUser(ctx context.Context, envID, id string) (domain.User, error)
+	// GetUsers returns the users of the environment among ids, in no
+	// particular order; missing ones are left out. One query.
+	GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error)
 	PutUser(ctx context.Context, u domain.User) error
 }
 
@@ -62,12 +65,43 @@ type Integrations interface {
 	PutIntegration(ctx context.Context, i domain.Integration) error
 }
 
+// Calls stores calls with their attempts, and schedules their delivery.
+type Calls interface {
+	GetCall(ctx context.Context, envID, id string) (domain.Call, error)
+	// LockCall reads the call and holds it until the transaction ends, so
+	// that two writers of one call take turns.
+	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
+	// PutCall inserts or replaces the call and its attempts.
+	PutCall(ctx context.Context, c domain.Call) error
+	// EnqueueDelivery schedules a delivery attempt of the call, durably and
+	// in the same transaction (the outbox): if the transaction commits, a
+	// worker will run it, even after a crash; if not, nothing is scheduled.
+	EnqueueDelivery(ctx context.Context, d Delivery) error
+}
+
+// Delivery is one scheduled delivery of a call to its partner.
+type Delivery struct {
+	EnvID  string
+	CallID string
+	// TraceParent is the W3C traceparent of the click, so the delivery's
+	// spans link to the request that caused it. May be empty.
+	TraceParent string
+}
+
+// Exchanges records what passed between Call Connect and partners, for the
+// integration monitor.
+type Exchanges interface {
+	RecordExchange(ctx context.Context, e domain.Exchange) error
+}
+
 // Repositories is every repository, bound to one transaction.
 type Repositories interface {
 	Environments
 	Users
 	Leads
 	Integrations
+	Calls
+	Exchanges
 }
 
 // Store runs units of work.
@@ -83,3 +117,32 @@ type Store interface {
 // active telephony integrations in one environment (rule 1 as a constraint,
 // for the writer that lost a race).
 var ErrActiveElsewhere = errors.New("another telephony integration is active in this environment")
+
+// PartnerRequest is one delivery attempt of a call to the partner's URL.
+type PartnerRequest struct {
+	URL       string
+	Body      []byte   // the call's JSON, sent as is
+	WebhookID string   // Standard Webhooks webhook-id: the same for every retry of a call
+	Secrets   []string // whsec_ secrets that sign it, current first
+	// Timestamp is the webhook-timestamp of the attempt.
+	Timestamp time.Time
+}
+
+// PartnerResponse is what became of a PartnerRequest.
+type PartnerResponse struct {
+	StatusCode int // 0 when no HTTP answer came back
+	// RetryAfter is the partner's Retry-After, 0 when absent or unparsable.
+	RetryAfter time.Duration
+	// RequestHeaders are the headers sent, for the monitor (redact before storing).
+	RequestHeaders map[string][]string
+	Body           []byte // the answer's body, already bounded by the client
+	Duration       time.Duration
+	// Err describes why no acceptable answer came back (timeout, refused
+	// connection, blocked address, ...); nil on any HTTP answer.
+	Err error
+}
+
+// PartnerClient delivers calls to partners over HTTP.
+type PartnerClient interface {
+	Deliver(ctx context.Context, req PartnerRequest) PartnerResponse
+}

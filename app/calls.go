@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// CallsConfig is the delivery policy of the deployment.
+type CallsConfig struct {
+	// DispatchDeadline is how long after the click (or a redeliver) a call may
+	// still be delivered; past it the call is undeliverable.
+	DispatchDeadline time.Duration
+	// RetryMinBackoff is the first retry's ceiling; later ones double.
+	RetryMinBackoff time.Duration
+}
+
+// Calls places calls (Ligar) and delivers them to the partner.
+type Calls struct {
+	store  ports.Store
+	clock  ports.Clock
+	random ports.Random
+	client ports.PartnerClient
+	cfg    CallsConfig
+}
+
+// NewCalls builds the service.
+func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client ports.PartnerClient, cfg CallsConfig) *Calls {
+	if cfg.DispatchDeadline <= 0 {
+		cfg.DispatchDeadline = 2 * time.Minute
+	}
+	if cfg.RetryMinBackoff <= 0 {
+		cfg.RetryMinBackoff = time.Second
+	}
+	return &Calls{store: store, clock: clock, random: random, client: client, cfg: cfg}
+}
+
+// Place records a press of Ligar by userID on leadID and schedules its
+// delivery in the same transaction. A press the button rules refuse (rule 6)
+// creates nothing and returns the button's reason as the error code.
+// traceParent (W3C, may be empty) links the delivery to the click's trace.
+func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent string) (domain.Call, error) {
+	var call domain.Call
+	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+		if err != nil {
+			return err
+		}
+		lead, err := r.GetLead(ctx, envID, leadID)
+		if err != nil {
+			return notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+		}
+		button := domain.DecideCallButton(env, lead, user, cc)
+		if err := button.Err(); err != nil {
+			return err
+		}
+		owners, err := r.GetUsers(ctx, envID, lead.OwnerIDs())
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]domain.User, len(owners))
+		for _, u := range owners {
+			byID[u.ID()] = u
+		}
+		id := s.random.NewID()
+		now := s.clock.Now()
+		payload, err := domain.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: user, Owners: byID,
+			CallID: id, ClickedAt: now, DialMode: cc.DialMode()})
+		if err != nil {
+			return err
+		}
+		call, err = domain.NewCall(id, env, lead, user, button, now, s.cfg.DispatchDeadline, payload)
+		if err != nil {
+			return err
+		}
+		if err := r.PutCall(ctx, call); err != nil {
+			return err
+		}
+		return r.EnqueueDelivery(ctx, ports.Delivery{EnvID: envID, CallID: id, TraceParent: traceParent})
+	})
+	return call, err
+}
+
+// GetCall reads a call with its attempts.
+func (s *Calls) GetCall(ctx context.Context, envID, callID string) (domain.Call, error) {
+	var call domain.Call
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		call, err = r.GetCall(ctx, envID, callID)
+		return callNotFound(err, callID)
+	})
+	return call, err
+}
+
+// Redeliver puts an undeliverable call back in the queue with a fresh
+// dispatch deadline and schedules a delivery.
+func (s *Calls) Redeliver(ctx context.Context, envID, callID, traceParent string) (domain.Call, error) {
+	var call domain.Call
+	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		call, err = r.LockCall(ctx, envID, callID)
+		if err != nil {
+			return callNotFound(err, callID)
+		}
+		if err := call.Redeliver(s.clock.Now(), s.cfg.DispatchDeadline); err != nil {
+			return err
+		}
+		if err := r.PutCall(ctx, call); err != nil {
+			return err
+		}
+		return r.EnqueueDelivery(ctx, ports.Delivery{EnvID: envID, CallID: callID, TraceParent: traceParent})
+	})
+	return call, err
+}
+
+// DeliveryOutcome tells the worker what became of one Deliver.
+type DeliveryOutcome struct {
+	Call domain.Call
+	// Attempted is false when no request was sent (the call was already
+	// settled, the deadline had passed, or the integration is off).
+	Attempted  bool
+	StatusCode int
+	Verdict    domain.Verdict
+	// RetryIn, when positive, asks for another Deliver after that long.
+	RetryIn time.Duration
+	// ClickToPartner is the time from the click to the partner's 2xx, when delivered.
+	ClickToPartner time.Duration
+}
+
+// ErrBlockedDestination is wrapped by a PartnerClient that refused to
+// connect (a private address, a redirect to another host): trying again
+// cannot help, so the call is undeliverable at once.
+var ErrBlockedDestination = errors.New("destination refused by the delivery policy")
+
+// Deliver makes one delivery attempt of a call, as a worker asks: it claims
+// the call (queued → delivering) in one transaction, posts it to the
+// partner outside any transaction, then records the attempt, the exchange
+// and the new status in a second one.
+func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutcome, error) {
+	var (
+		out  DeliveryOutcome
+		req  ports.PartnerRequest
+		send bool
+	)
+	started := s.clock.Now()
+	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		call, err := r.LockCall(ctx, envID, callID)
+		if err != nil {
+			return callNotFound(err, callID)
+		}
+		out.Call = call
+		if call.Status() != domain.CallQueued && call.Status() != domain.CallDelivering {
+			return nil // settled meanwhile: nothing to deliver
+		}
+		env, err := r.GetEnvironment(ctx, envID)
+		if err != nil {
+			return envNotFound(err, envID)
+		}
+		integ, active, err := activeCallConnect(ctx, r, env)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !active:
+			err = call.GiveUp(nil, domain.UndeliverableNoIntegration)
+		case call.PastDeadline(started):
+			err = call.GiveUp(nil, domain.UndeliverableDeadlineExceeded)
+		default:
+			err = call.StartAttempt(started)
+			send = true
+			req = ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
+				Secrets: integ.SigningSecrets(started), Timestamp: started}
+		}
+		if err != nil {
+			return err
+		}
+		out.Call = call
+		return r.PutCall(ctx, call)
+	})
+	if err != nil || !send {
+		return out, err
+	}
+
+	resp := s.client.Deliver(ctx, req)
+	out.Attempted, out.StatusCode = true, resp.StatusCode
+	if resp.Duration <= 0 {
+		resp.Duration = s.clock.Now().Sub(started)
+	}
+	ended := started.Add(resp.Duration)
+	attempt := domain.Attempt{At: started, StatusCode: resp.StatusCode, Duration: resp.Duration}
+	if resp.Err != nil {
+		attempt.Error = resp.Err.Error()
+	} else if domain.Judge(resp.StatusCode) != domain.VerdictDelivered {
+		attempt.Error = fmt.Sprintf("partner answered %d", resp.StatusCode)
+	}
+	out.Verdict = domain.Judge(resp.StatusCode)
+	if errors.Is(resp.Err, ErrBlockedDestination) {
+		out.Verdict = domain.VerdictPermanent
+	}
+
+	// The outcome is recorded even if the worker's context ended meanwhile:
+	// the partner may have the call, and that must not be forgotten.
+	recordCtx := context.WithoutCancel(ctx)
+	err = s.store.Tx(recordCtx, func(ctx context.Context, r ports.Repositories) error {
+		call, err := r.LockCall(ctx, envID, callID)
+		if err != nil {
+			return callNotFound(err, callID)
+		}
+		exchange := domain.Exchange{
+			ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: req.URL,
+			StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: callID, LeadID: call.LeadID(), OccurredAt: started,
+			RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
+			ResponseBody: domain.TruncateBody(resp.Body), Error: attempt.Error,
+		}
+		if err := r.RecordExchange(ctx, exchange); err != nil {
+			return err
+		}
+		if call.Status() != domain.CallDelivering {
+			// Something settled the call while we were on the wire (a
+			// result from the partner, say): keep the record, not the status.
+			out.Call, out.RetryIn = call, 0
+			return nil
+		}
+		switch out.Verdict {
+		case domain.VerdictDelivered:
+			err = call.Delivered(attempt)
+			out.ClickToPartner = ended.Sub(call.ClickedAt())
+		case domain.VerdictRetry:
+			n := len(call.Attempts()) + 1
+			wait := domain.Backoff(n, s.cfg.RetryMinBackoff, s.jitter(), resp.RetryAfter)
+			if !ended.Add(wait).Before(call.Deadline()) {
+				err = call.GiveUp(&attempt, domain.UndeliverableDeadlineExceeded)
+			} else {
+				err = call.Retry(attempt)
+				out.RetryIn = max(wait, time.Millisecond)
+			}
+		default:
+			err = call.GiveUp(&attempt, domain.UndeliverablePartnerRefused)
+		}
+		if err != nil {
+			return err
+		}
+		out.Call = call
+		return r.PutCall(ctx, call)
+	})
+	return out, err
+}
+
+// jitter returns a uniform number in [0, 1).
+func (s *Calls) jitter() float64 {
+	b := s.random.Bytes(8)
+	return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53)
+}
+
+// activeCallConnect returns the environment's Call Connect integration and
+// whether it can deliver: active, and the feature still enabled by support.
+func activeCallConnect(ctx context.Context, r ports.Repositories, env domain.Environment) (domain.Integration, bool, error) {
+	all, err := r.ListIntegrations(ctx, env.ID())
+	if err != nil {
+		return domain.Integration{}, false, err
+	}
+	for _, in := range all {
+		if in.IsCallConnect() {
+			return in, in.Active() && env.CallConnectEnabled(), nil
+		}
+	}
+	return domain.Integration{}, false, nil
+}
+
+func callNotFound(err error, callID string) error {
+	return notFound(err, domain.CodeCallNotFound, "call_id", fmt.Sprintf("call %q", callID))
+}
