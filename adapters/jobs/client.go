@@ -1,0 +1,170 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxWorkers is how many deliveries one process runs at once.
+	// A delivery mostly waits on the partner, so many fit in one process;
+	// the database pool, not this, bounds the transactions around them.
+	DefaultMaxWorkers = 100
+	// DefaultJobTimeout is the partner client's default total timeout (15 s)
+	// plus 3 s for the claim and record transactions around the request.
+	DefaultJobTimeout = 18 * time.Second
+	// rescueMargin is how much longer than the job timeout a job may stay
+	// running before it is taken for abandoned.
+	rescueMargin = 4 * time.Second
+	// DefaultStopTimeout is how long a stop lets running deliveries finish
+	// before cancelling them.
+	DefaultStopTimeout = 10 * time.Second
+)
+
+// River's fixed intervals that bound how fast an abandoned job comes back;
+// River does not let them be configured. They are here for the arithmetic
+// of Config.RescueAfter.
+const (
+	riverRescuerInterval   = 30 * time.Second // how often the leader looks for stuck jobs
+	riverSchedulerInterval = 5 * time.Second  // how often retryable and scheduled jobs become available
+)
+
+// Pick-up tuning of the processing client.
+const (
+	// fetchCooldown is the least time between two fetches of one queue: a
+	// job whose insert notification arrives right after a fetch waits at
+	// most this long. River's default is 100 ms.
+	fetchCooldown = 2 * time.Millisecond
+	// fetchPollInterval is the fallback when no notification comes: a
+	// notification lost while the listener reconnects, an insert that fell
+	// in the enqueuer's notify cooldown, and above all a short snooze
+	// (a retry a few seconds out), which River makes available at once
+	// with a future scheduled_at and which only a fetch then picks up.
+	// River's default is 1 s.
+	fetchPollInterval = 100 * time.Millisecond
+)
+
+// Config tunes the processing client.
+type Config struct {
+	// MaxWorkers is how many deliveries this process runs at once.
+	// DefaultMaxWorkers when zero.
+	MaxWorkers int
+	// JobTimeout bounds one delivery run; set it to the partner client's
+	// total timeout plus a few seconds. DefaultJobTimeout when zero.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before it is taken for
+	// abandoned (its process died mid-attempt) and run again. It must be at
+	// least JobTimeout, or live attempts would be run twice. An abandoned
+	// delivery is picked up again at most about RescueAfter + 36 s later
+	// (River's rescuer runs every 30 s, its scheduler every 5 s, and River
+	// waits about 1 s before a first retry). JobTimeout + 4 s when zero: with
+	// the default timeout, 22 s, so abandoned deliveries resume within a
+	// minute.
+	RescueAfter time.Duration
+	// StopTimeout is how long Stop lets running deliveries finish before
+	// cancelling them. DefaultStopTimeout when zero.
+	StopTimeout time.Duration
+	// Logger receives River's logs; none when nil.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxWorkers <= 0 {
+		c.MaxWorkers = DefaultMaxWorkers
+	}
+	c.JobTimeout = cmpOr(c.JobTimeout, DefaultJobTimeout)
+	c.RescueAfter = cmpOr(c.RescueAfter, c.JobTimeout+rescueMargin)
+	c.StopTimeout = cmpOr(c.StopTimeout, DefaultStopTimeout)
+	return c
+}
+
+// Client works the deliveries queue: the processing River client.
+type Client struct {
+	river  *river.Client[pgx.Tx]
+	logger *slog.Logger
+}
+
+// NewWorkers registers the delivery worker with River.
+func NewWorkers(w *DeliverCallWorker) (*river.Workers, error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, w); err != nil {
+		return nil, fmt.Errorf("jobs: registering the delivery worker: %w", err)
+	}
+	return workers, nil
+}
+
+// NewClient returns the client that works the deliveries queue on pool with
+// workers. Several processes may run one each on the same database: each job
+// is run by one of them at a time (River locks it with FOR UPDATE SKIP
+// LOCKED), and one of them, elected, rescues jobs of processes that died.
+//
+// New jobs are picked up at once, not at the next poll: the Enqueuer's insert
+// sends a NOTIFY with the transaction's commit, which wakes the client's
+// LISTEN connection (one connection of pool, held for good).
+func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if cfg.RescueAfter < cfg.JobTimeout {
+		return nil, fmt.Errorf("jobs: RescueAfter (%s) must be at least JobTimeout (%s), or running deliveries would be run twice",
+			cfg.RescueAfter, cfg.JobTimeout)
+	}
+	logger := orDiscard(cfg.Logger)
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:               map[string]river.QueueConfig{QueueDeliveries: {MaxWorkers: cfg.MaxWorkers}},
+		Workers:              workers,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        fetchCooldown,
+		FetchPollInterval:    fetchPollInterval,
+		MaxAttempts:          maxAttempts,
+		SoftStopTimeout:      cfg.StopTimeout,
+		Logger:               logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: processing River client: %w", err)
+	}
+	return &Client{river: client, logger: logger}, nil
+}
+
+// Start starts working the queue in the background until Stop. ctx must
+// outlive start-up: cancelling it stops the client and cancels running
+// deliveries (give fx's start context to nothing here).
+func (c *Client) Start(ctx context.Context) error {
+	if err := c.river.Start(ctx); err != nil {
+		return fmt.Errorf("jobs: starting the River client: %w", err)
+	}
+	return nil
+}
+
+// hardStopTimeout bounds the wait for cancelled deliveries to return.
+const hardStopTimeout = 5 * time.Second
+
+// Stop stops fetching and lets running deliveries finish, up to
+// Config.StopTimeout; then their contexts are cancelled (an attempt cut
+// short is recorded as a failed attempt and retried by whichever process
+// runs the queue next). If ctx ends first, running deliveries are cancelled
+// at once.
+func (c *Client) Stop(ctx context.Context) error {
+	err := c.river.Stop(ctx)
+	if err == nil || !errors.Is(err, ctx.Err()) {
+		return err
+	}
+	c.logger.WarnContext(ctx, "jobs: deliveries still running at the end of the stop; cancelling them")
+	hardCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hardStopTimeout)
+	defer cancel()
+	if err := c.river.StopAndCancel(hardCtx); err != nil {
+		return fmt.Errorf("jobs: stopping the River client: %w", err)
+	}
+	return nil
+}
+
+// River is the underlying River client, for subscriptions and tests.
+func (c *Client) River() *river.Client[pgx.Tx] { return c.river }

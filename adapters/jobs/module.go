@@ -1,0 +1,67 @@
+package jobs
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+
+	"callconnect/adapters/postgres"
+	"callconnect/app"
+)
+
+// Module provides the Enqueuer as the postgres.Enqueuer (so the store's
+// EnqueueDelivery inserts River jobs in its transactions), the delivery
+// metrics, the worker and the processing Client, started with the app and
+// stopped gracefully with it. It needs a Config (fx.Supply), the pool, the
+// *app.Calls use case, a *slog.Logger, a prometheus.Registerer and a
+// trace.TracerProvider (the telemetry module's).
+var Module = fx.Module("jobs",
+	fx.Provide(
+		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
+		NewMetrics,
+		newWorkerForFx,
+		NewWorkers,
+		newClientForFx,
+	),
+	// The client is asked for so that it exists, and runs, even though
+	// nothing else depends on it.
+	fx.Invoke(func(*Client) {}),
+)
+
+func newEnqueuerForFx(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
+	return NewEnqueuer(pool, logger)
+}
+
+func newWorkerForFx(calls *app.Calls, cfg Config, metrics *Metrics, tp trace.TracerProvider, logger *slog.Logger) *DeliverCallWorker {
+	return NewDeliverCallWorker(calls, WorkerConfig{Timeout: cfg.JobTimeout, Metrics: metrics, TracerProvider: tp, Logger: logger})
+}
+
+type clientParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Pool      *pgxpool.Pool
+	Workers   *river.Workers
+	Config    Config
+	Logger    *slog.Logger
+}
+
+func newClientForFx(p clientParams) (*Client, error) {
+	cfg := p.Config
+	if cfg.Logger == nil {
+		cfg.Logger = p.Logger
+	}
+	client, err := NewClient(p.Pool, p.Workers, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.Hook{
+		// The start context ends when start-up does; the client runs on.
+		OnStart: func(ctx context.Context) error { return client.Start(context.WithoutCancel(ctx)) },
+		OnStop:  client.Stop,
+	})
+	return client, nil
+}
