@@ -44,6 +44,7 @@ type Services struct {
 	Configuration *app.Configuration
 	Telephony     *app.Telephony
 	CallButtons   *app.CallButtons
+	Calls         *app.Calls
 }
 
 // Ops are the operational hooks.
@@ -131,6 +132,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		{Name: tagLeads, Description: "Prospects and their owners."},
 		{Name: tagTelephony, Description: "Telephony integrations of an environment: Call Connect (partner URL, dial mode, signing secret) and the others, which only have an active flag."},
 		{Name: tagCallButtons, Description: "Whether the call button (Ligar) is shown and enabled for a user on a lead, with the reason when it is not."},
+		{Name: tagCalls, Description: "Calls placed with the call button (Ligar): their delivery to the partner, with every attempt, and their result."},
 		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
 	}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
@@ -156,6 +158,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerLeads(api)
 	h.registerTelephony(api)
 	h.registerCallButtons(api)
+	h.registerCalls(api)
 	return api
 }
 
@@ -173,6 +176,7 @@ const (
 	tagLeads        = "Leads"
 	tagTelephony    = "Telephony"
 	tagCallButtons  = "Call buttons"
+	tagCalls        = "Calls"
 	tagOperations   = "Operations"
 
 	securityBearer       = "bearer"
@@ -189,8 +193,9 @@ var publicSecurity = []map[string][]string{{}}
 
 const apiDescription = `Call Connect lets a real-estate CRM place calls through a partner telephony
 system: the CRM backend keeps environments, users, leads and the telephony integration here (/v1,
-bearer token), asks whether the call button is shown and enabled, and partners post results back
-(/api/cvio, e-mail + token headers).
+bearer token), asks whether the call button is shown and enabled, and places calls, which Call Connect
+delivers to the partner as signed, retried requests; partners post results back (/api/cvio, e-mail +
+token headers).
 
 ## Errors
 
@@ -208,10 +213,10 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 |---|---|
 | 400 | ` + "`bad_request`" + ` (the body is not JSON) |
 | 401 | ` + "`unauthorized`" + ` (missing or wrong bearer token; with ` + "`WWW-Authenticate: Bearer`" + `) |
-| 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + ` |
-| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + ` |
+| 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + `, ` + "`not_owner`" + ` (placing a call: the call button's reason) |
+| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
-| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + ` |
+| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable) |
 | 413 | ` + "`body_too_large`" + ` |
 | 415 | ` + "`unsupported_media_type`" + ` |
 | 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + ` |

@@ -23,6 +23,18 @@ import (
 // the pool.
 func pgServices(tb testing.TB, maxConns int32) (httpapi.Services, *telemetry.QueryCounter) {
 	tb.Helper()
+	store, _, counter := pgStore(tb, maxConns)
+	return httpapi.Services{
+		Configuration: app.NewConfiguration(store),
+		Telephony:     app.NewTelephony(store, system.Clock{}, system.NewRandom(), domain.URLPolicy{}),
+		CallButtons:   app.NewCallButtons(store),
+	}, counter
+}
+
+// pgStore opens a store on a fresh, migrated database of the test cluster,
+// counting every query in counter.
+func pgStore(tb testing.TB, maxConns int32, opts ...postgres.Option) (*postgres.Store, *pgxpool.Pool, *telemetry.QueryCounter) {
+	tb.Helper()
 	base := pgtest.NewPool(tb)
 	counter := &telemetry.QueryCounter{}
 	cfg := base.Config()
@@ -39,15 +51,11 @@ func pgServices(tb testing.TB, maxConns int32) (httpapi.Services, *telemetry.Que
 	for i := range key {
 		key[i] = byte(i)
 	}
-	store, err := postgres.NewStore(pool, key)
+	store, err := postgres.NewStore(pool, key, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return httpapi.Services{
-		Configuration: app.NewConfiguration(store),
-		Telephony:     app.NewTelephony(store, system.Clock{}, system.NewRandom(), domain.URLPolicy{}),
-		CallButtons:   app.NewCallButtons(store),
-	}, counter
+	return store, pool, counter
 }
 
 // TestNewcomerPathOnPostgres walks the README's path over a real HTTP

@@ -90,6 +90,8 @@ var titles = map[string]string{
 	string(domain.ReasonIntegrationInactive): "No active Call Connect integration",
 	string(domain.ReasonMissingPhone):        "The user has no phone",
 	string(domain.ReasonMissingExtension):    "The user has no extension",
+	domain.CodeCallNotFound:                  "Call not found",
+	domain.CodeInvalidTransition:             "The call's status does not allow this",
 }
 
 // Problem is an RFC 9457 problem detail, extended with a stable code and the
@@ -100,7 +102,7 @@ type Problem struct {
 	Status   int            `json:"status" doc:"The HTTP status code."`
 	Detail   string         `json:"detail" doc:"What went wrong this time, for humans."`
 	Instance string         `json:"instance,omitempty" format:"uri-reference" doc:"The request path the problem occurred on."`
-	Code     string         `json:"code" doc:"Stable, machine-readable code clients switch on, e.g. validation_failed, invalid_field, environment_not_found, permission_denied, integration_active_elsewhere, unauthorized."`
+	Code     string         `json:"code" doc:"Stable, machine-readable code clients switch on, e.g. validation_failed, invalid_field, environment_not_found, permission_denied, integration_active_elsewhere, not_owner, invalid_call_transition, unauthorized."`
 	Errors   []ProblemField `json:"errors" nullable:"false" doc:"The failing inputs; empty when no single input is at fault."`
 }
 
@@ -318,6 +320,7 @@ var resourceOf = map[string]string{
 	"partner_url":          "provider",
 	"dial_mode":            "provider",
 	"signing_secret":       "provider",
+	"status":               "call_id", // a call's status refused a transition
 }
 
 // locate gives the location of a field a domain error names: where the
