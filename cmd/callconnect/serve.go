@@ -21,6 +21,7 @@ import (
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/system"
 	"callconnect/adapters/telemetry"
+	"callconnect/adapters/webhook"
 	"callconnect/app"
 	"callconnect/domain"
 )
@@ -60,6 +61,8 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
 			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
+			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff},
+			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version},
 		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			if cfg.LogLevel > slog.LevelDebug {
@@ -73,6 +76,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		fx.Provide(func(t *telemetry.SQLTracer) pgx.QueryTracer { return t }),
 		postgres.Module,
 		system.Module,
+		webhook.Module,
 		appModule,
 		migrationsModule(runMigrations),
 		fx.Provide(httpParts),
@@ -108,15 +112,16 @@ var appModule = fx.Module("app",
 		app.NewConfiguration,
 		app.NewTelephony,
 		app.NewCallButtons,
+		app.NewCalls,
 	),
 )
 
 // httpParts gives the HTTP module what it serves: the configuration, the use
 // cases, readiness, metrics and the telemetry middleware.
 func httpParts(cfg Config, logger *slog.Logger, conf *app.Configuration, tel *app.Telephony, buttons *app.CallButtons,
-	pool *pgxpool.Pool, tp trace.TracerProvider, reg *prometheus.Registry) (httpapi.Config, httpapi.Services, httpapi.Ops) {
+	calls *app.Calls, pool *pgxpool.Pool, tp trace.TracerProvider, reg *prometheus.Registry) (httpapi.Config, httpapi.Services, httpapi.Ops) {
 	return httpConfig(cfg, logger),
-		httpapi.Services{Configuration: conf, Telephony: tel, CallButtons: buttons},
+		httpapi.Services{Configuration: conf, Telephony: tel, CallButtons: buttons, Calls: calls},
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, pool, logger) },
 			Metrics: telemetry.MetricsHandler(reg),
