@@ -6,6 +6,7 @@ package ports
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"callconnect/domain"
@@ -145,4 +146,28 @@ type PartnerResponse struct {
 // PartnerClient delivers calls to partners over HTTP.
 type PartnerClient interface {
 	Deliver(ctx context.Context, req PartnerRequest) PartnerResponse
+}
+
+// AudioObject is a stored recording opened for reading; Seek makes HTTP
+// Range answers possible without reading what is skipped.
+type AudioObject struct {
+	io.ReadSeekCloser
+	Size        int64
+	ContentType string
+}
+
+// AudioStore keeps call recordings, addressed by the SHA-256 (lowercase hex)
+// of their content: the same audio is stored once whoever sends it.
+type AudioStore interface {
+	// Put stores size bytes from r under key (the content's SHA-256). It
+	// verifies the hash, and storing content that is already there is a
+	// no-op. A failed Put leaves nothing under key.
+	Put(ctx context.Context, key, contentType string, r io.Reader, size int64) error
+	// Open returns the object; ErrNotFound when there is none.
+	Open(ctx context.Context, key string) (AudioObject, error)
+	// Delete removes the object; deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+	// List calls fn for every stored object with the time it was written, to
+	// find objects that no recording refers to.
+	List(ctx context.Context, fn func(key string, written time.Time) error) error
 }
