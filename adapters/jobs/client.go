@@ -38,18 +38,22 @@ const (
 	riverSchedulerInterval = 5 * time.Second  // how often retryable and scheduled jobs become available
 )
 
-// Pick-up tuning of the processing client.
+// Pick-up tuning of the processing client. New jobs are not polled for:
+// each insert's NOTIFY (see Enqueuer) wakes the client as its transaction
+// commits.
 const (
-	// fetchCooldown is the least time between two fetches of one queue: a
-	// job whose insert notification arrives right after a fetch waits at
-	// most this long. River's default is 100 ms.
-	fetchCooldown = 2 * time.Millisecond
-	// fetchPollInterval is the fallback when no notification comes: a
-	// notification lost while the listener reconnects, an insert that fell
-	// in the enqueuer's notify cooldown, and above all a short snooze
-	// (a retry a few seconds out), which River makes available at once
-	// with a future scheduled_at and which only a fetch then picks up.
-	// River's default is 1 s.
+	// fetchCooldown is the least time between two fetches of the queue, so
+	// a job whose notification arrives right after a fetch waits at most
+	// this long; under load it batches jobs into fewer fetches, and with
+	// several replicas, all woken by every notification, it bounds their
+	// fetch queries. River's default is 100 ms.
+	fetchCooldown = 5 * time.Millisecond
+	// fetchPollInterval is the fallback when no notification comes (one
+	// lost while the listener reconnects) and, above all, what picks up a
+	// short snooze: River makes a job snoozed for less than 5 s available
+	// at once with a scheduled_at in the future, and only a fetch after that
+	// time takes it, so a retry comes up to this late. River's default is
+	// 1 s; a fetch that finds nothing is one indexed query.
 	fetchPollInterval = 100 * time.Millisecond
 )
 
@@ -75,6 +79,9 @@ type Config struct {
 	StopTimeout time.Duration
 	// Logger receives River's logs; none when nil.
 	Logger *slog.Logger
+
+	// pollInterval replaces fetchPollInterval, for tests.
+	pollInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -123,7 +130,7 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		FetchCooldown:        fetchCooldown,
-		FetchPollInterval:    fetchPollInterval,
+		FetchPollInterval:    cmpOr(cfg.pollInterval, fetchPollInterval),
 		MaxAttempts:          maxAttempts,
 		SoftStopTimeout:      cfg.StopTimeout,
 		Logger:               logger,

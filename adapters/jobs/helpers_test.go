@@ -130,6 +130,11 @@ type worldOptions struct {
 	// enqueuer replaces the River one (wrapping it, say).
 	wrapEnqueuer func(postgres.Enqueuer) postgres.Enqueuer
 	maxConns     int32
+	// partner, when set, serves the partner's endpoint instead of the
+	// fake partner's recording handler.
+	partner http.Handler
+	// pool, when set, is used instead of a fresh database's.
+	pool *pgxpool.Pool
 }
 
 var testSecretsKey = bytes.Repeat([]byte{0x42}, postgres.SecretsKeySize)
@@ -140,7 +145,10 @@ var testSecretsKey = bytes.Repeat([]byte{0x42}, postgres.SecretsKeySize)
 // enqueuer and the real webhook client.
 func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *world {
 	t.Helper()
-	pool := newPool(t, pgtest.NewPool(t), opts.maxConns)
+	pool := opts.pool
+	if pool == nil {
+		pool = newPool(t, pgtest.NewPool(t), opts.maxConns)
+	}
 	var enq postgres.Enqueuer
 	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
 	if err != nil {
@@ -153,7 +161,13 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 	if err != nil {
 		t.Fatal(err)
 	}
-	partner := newFakePartner(t, answer)
+	var partner *fakePartner
+	if opts.partner != nil {
+		partner = &fakePartner{srv: httptest.NewServer(opts.partner)}
+		t.Cleanup(partner.srv.Close)
+	} else {
+		partner = newFakePartner(t, answer)
+	}
 	client := webhook.New(webhook.Config{AllowPrivate: true, Timeout: 5 * time.Second})
 	t.Cleanup(client.CloseIdleConnections)
 	if opts.calls.RetryMinBackoff == 0 {

@@ -1,0 +1,117 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"callconnect/adapters/jobs"
+	"callconnect/adapters/postgres/pgtest"
+	"callconnect/app"
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// TestEveryCommittedJobWakesTheWorkers checks that pick-up never waits for a
+// poll: with the poll an hour away, two jobs inserted by transactions within
+// River's own notify cooldown (so River notifies only for the first) are
+// each picked up as their transaction commits, the second after the first
+// was fetched; a rolled-back insert wakes nothing and leaves nothing.
+func TestEveryCommittedJobWakesTheWorkers(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	pool := newPool(t, pgtest.NewPool(t), 0)
+	picked := make(chan string, 4)
+	worker := jobs.NewDeliverCallWorker(deliverFunc(func(_ context.Context, _, callID string) (app.DeliveryOutcome, error) {
+		picked <- callID
+		return app.DeliveryOutcome{Call: callIn(t, domain.CallDelivered, "")}, nil
+	}), jobs.WorkerConfig{})
+	workers, err := jobs.NewWorkers(worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := jobs.NewClient(pool, workers, jobs.WithPollInterval(jobs.Config{MaxWorkers: 4, Logger: testLogger(t)}, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	begin := func() pgx.Tx {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	insert := func(tx pgx.Tx, callID string) {
+		t.Helper()
+		if err := enq.EnqueueDelivery(ctx, tx, ports.Delivery{EnvID: envID, CallID: callID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(callID string) {
+		t.Helper()
+		start := time.Now()
+		select {
+		case got := <-picked:
+			if got != callID {
+				t.Fatalf("picked %q, want %q", got, callID)
+			}
+			t.Logf("%s picked up %s after its commit", callID, time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not picked up 10s after its commit: its notification did not wake the workers", callID)
+		}
+	}
+
+	// A first insert, rolled back, warms the enqueuer up (River reads the
+	// server's capabilities once); then River's notify cooldown passes.
+	warmUp := begin()
+	insert(warmUp, "warm-up")
+	if err := warmUp.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	// The three inserts, well within 100 ms: River notifies for the first only.
+	first, second, rolledBack := begin(), begin(), begin()
+	start := time.Now()
+	insert(first, "first")
+	insert(second, "second")
+	insert(rolledBack, "rolled-back")
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Logf("the inserts took %s; River may have notified for more than the first", took)
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expect("first")
+	if err := rolledBack.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expect("second")
+	select {
+	case got := <-picked:
+		t.Fatalf("picked %q, which was never committed", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d jobs, want the 2 committed", n)
+	}
+}
