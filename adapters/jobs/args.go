@@ -5,13 +5,14 @@ import "github.com/riverqueue/river"
 // QueueDeliveries is the River queue of call deliveries.
 const QueueDeliveries = "deliveries"
 
-// maxAttempts bounds the attempts River counts for one delivery job. River
-// counts only failed runs (an infrastructure error, a rescue after a dead
-// process), not snoozes, and the dispatch deadline is what ends a call's
-// retries; with River's backoff (attempt⁴ seconds) the 25th run comes weeks
-// after any sensible deadline, so a run past the deadline always happens and
-// settles the call as undeliverable rather than the job being discarded with
-// the call still queued.
+// maxAttempts bounds the runs River counts for one delivery job. River
+// counts failed runs (an infrastructure error, a rescue after a dead
+// process), not snoozes, which are how a call's retries run; the dispatch
+// deadline is what ends those. With River's backoff (n⁴ seconds after the
+// n-th failure) the 25th run comes weeks after any sensible deadline, so a
+// run past the deadline always happens and settles the call as
+// undeliverable, rather than the job being discarded with the call still
+// queued.
 const maxAttempts = 25
 
 // DeliverCallArgs is the job that delivers one call to its partner.

@@ -57,6 +57,14 @@ const (
 	fetchPollInterval = 100 * time.Millisecond
 )
 
+// completedJobRetention is how long finished delivery jobs stay in
+// river_job. River keeps them 24 h by default; a delivery job holds nothing
+// the calls table does not (attempts, exchanges), so an hour for looking
+// into a recent incident is enough, and it keeps the queue's table small
+// under load. Cancelled and discarded jobs keep River's defaults (1 and 7
+// days): they are the ones worth looking into.
+const completedJobRetention = time.Hour
+
 // Config tunes the processing client.
 type Config struct {
 	// MaxWorkers is how many deliveries this process runs at once.
@@ -133,7 +141,9 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 		FetchPollInterval:    cmpOr(cfg.pollInterval, fetchPollInterval),
 		MaxAttempts:          maxAttempts,
 		SoftStopTimeout:      cfg.StopTimeout,
-		Logger:               logger,
+
+		CompletedJobRetentionPeriod: completedJobRetention,
+		Logger:                      logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: processing River client: %w", err)

@@ -120,6 +120,18 @@ func TestDeadlineMakesTheCallUndeliverable(t *testing.T) {
 		}
 	}
 	t.Logf("%d attempts within the %s deadline", len(reqs), deadline)
+
+	// The retries were snoozes, which River does not count as attempts: the
+	// job ran once per request, yet is still at its first attempt.
+	var attempt, snoozes int
+	err := w.pool.QueryRow(ctx, `SELECT attempt, coalesce((metadata->>'snoozes')::int, 0) FROM river_job WHERE args->>'call_id' = $1`,
+		call.ID()).Scan(&attempt, &snoozes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempt != 1 || snoozes != len(reqs)-1 {
+		t.Errorf("job attempt %d after %d snoozes; want attempt 1 after %d", attempt, snoozes, len(reqs)-1)
+	}
 }
 
 func TestRedeliverAfterUndeliverable(t *testing.T) {
