@@ -30,7 +30,7 @@ const DefaultDir = ".data/recordings"
 // directory. Directories are created 0700.
 //
 // Put writes into a temporary file beside the object (".<key>.tmp-*"),
-// hashing as it copies, fsyncs it and renames it over <key>, then fsyncs the
+// hashing as it copies (on another core, while the write goes on), fsyncs it and renames it over <key>, then fsyncs the
 // directory: the object appears whole or not at all, a crash or a full disk
 // leaves at most a temporary file (RemoveTemp sweeps those), and a reader of
 // the old file keeps reading the old file. Several processes may share one
@@ -112,7 +112,7 @@ func (s *FS) Put(ctx context.Context, key, contentType string, r io.Reader, size
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := io.Copy(f, v); err != nil {
+	if _, err := copyHashing(f, v); err != nil {
 		if v.err != nil {
 			return fmt.Errorf("audio store: put %s: reading: %w", key, v.err)
 		}

@@ -38,7 +38,7 @@ func TestPeakHeapGrowthSeesBuffering(t *testing.T) {
 		min   uint64
 		max   uint64
 	}{
-		{"streaming", fs, 0, 1 << 20},
+		{"streaming", fs, 0, 4 << 20},
 		{"buffering", bufferingStore{fs}, size, 1 << 40},
 	} {
 		growth := portstest.PeakHeapGrowth(func() {

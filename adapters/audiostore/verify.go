@@ -59,6 +59,9 @@ type verifyingReader struct {
 	size      int64
 	remaining int64
 	hash      hash.Hash
+	// hashLater leaves the hashing to the consumer (copyHashing), which
+	// writes what it read into hash before check.
+	hashLater bool
 	atEOF     bool // r said io.EOF after size bytes
 	err       error
 }
@@ -88,7 +91,9 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		p = p[:v.remaining]
 	}
 	n, err := v.r.Read(p)
-	v.hash.Write(p[:n])
+	if !v.hashLater {
+		v.hash.Write(p[:n])
+	}
 	v.remaining -= int64(n)
 	switch {
 	case err == io.EOF && v.remaining > 0:
@@ -140,4 +145,57 @@ func (v *verifyingReader) check(key string) error {
 		return fmt.Errorf("%w: %d bytes of SHA-256 %s stored as %s", ErrHashMismatch, v.size, got, key)
 	}
 	return nil
+}
+
+// copyChunk is what copyHashing reads, hashes and writes at a time.
+const copyChunk = 1 << 20
+
+// copyHashing copies v to dst and hashes it into v.hash, hashing each chunk
+// while it is being written: on a disk, hashing costs no time of its own
+// when there is a core to spare. It holds two chunks in memory.
+func copyHashing(dst io.Writer, v *verifyingReader) (written int64, err error) {
+	v.hashLater = true
+	toHash := make(chan []byte, 1)
+	hashed := make(chan struct{}, 2)
+	go func() {
+		for b := range toHash {
+			v.hash.Write(b)
+			hashed <- struct{}{}
+		}
+	}()
+	pending := 0 // chunks sent to be hashed whose hashing is not known to be over
+	defer func() {
+		close(toHash)
+		for ; pending > 0; pending-- {
+			<-hashed
+		}
+	}()
+	chunks := [2][]byte{make([]byte, copyChunk), make([]byte, copyChunk)}
+	for i := 0; ; i++ {
+		chunk := chunks[i%2]
+		if pending == 2 { // the chunk before the last is still in this buffer
+			<-hashed
+			pending--
+		}
+		n, rerr := io.ReadFull(v, chunk)
+		if n > 0 {
+			toHash <- chunk[:n]
+			pending++
+			wn, werr := dst.Write(chunk[:n])
+			written += int64(wn)
+			if werr == nil && wn < n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return written, werr
+			}
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return written, nil
+		default:
+			return written, rerr
+		}
+	}
 }
