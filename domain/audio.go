@@ -1,0 +1,266 @@
+package domain
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
+
+// Error codes of recordings. Both are KindInvalid; the HTTP layer answers
+// audio_too_large with 413 and unsupported_audio with 415.
+const (
+	CodeAudioTooLarge    = "audio_too_large"
+	CodeUnsupportedAudio = "unsupported_audio"
+)
+
+// Content types of the recordings Call Connect accepts (SniffAudio).
+const (
+	AudioMPEG = "audio/mpeg"
+	AudioWAV  = "audio/wav"
+	AudioOGG  = "audio/ogg"
+	AudioMP4  = "audio/mp4"
+	AudioWebM = "audio/webm"
+)
+
+// AudioContentTypes lists them.
+var AudioContentTypes = []string{AudioMPEG, AudioWAV, AudioOGG, AudioMP4, AudioWebM}
+
+const audioField = "audio_base64"
+
+// base64Values maps a byte to its 6-bit value in either base64 alphabet
+// (standard + and /, URL-safe - and _; they do not overlap, so one table
+// serves both), to padSymbol for '=', to spaceSymbol for the whitespace that
+// line-wrapped encoders insert, and to badSymbol otherwise.
+var base64Values = func() [256]byte {
+	var t [256]byte
+	for i := range t {
+		t[i] = badSymbol
+	}
+	const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(std); i++ {
+		t[std[i]] = byte(i)
+	}
+	t['-'], t['_'] = 62, 63
+	t['='] = padSymbol
+	for _, c := range []byte(" \t\r\n\f\v") {
+		t[c] = spaceSymbol
+	}
+	return t
+}()
+
+const (
+	padSymbol   = 0xFD
+	spaceSymbol = 0xFE
+	badSymbol   = 0xFF
+)
+
+// DecodeAudioBase64 decodes a recording as partners send it: the standard or
+// the URL-safe alphabet (even mixed), padded or not, with whitespace and line
+// breaks anywhere, optionally as a data URI ("data:audio/mpeg;base64,…", any
+// audio/* type or application/octet-stream; other data: types are refused).
+//
+// The decoded size is computed from the input before anything is allocated:
+// over maxDecoded the answer is CodeAudioTooLarge (KindInvalid), so an
+// oversize recording costs no memory; maxDecoded <= 0 refuses every
+// recording. The output is the one allocation, of exactly the decoded size.
+// Malformed input (a character outside the alphabets, padding in the middle,
+// an impossible length, non-zero bits in the last character) is
+// CodeInvalidField with Field "audio_base64"; a caller with a longer path
+// rewrites Field. An empty recording is refused too.
+func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
+	payload, err := stripAudioDataURI(s)
+	if err != nil {
+		return nil, err
+	}
+	// First pass: validate and count, so the size is known before allocating.
+	// It stops as soon as the count is past the limit.
+	tooLarge := &Error{Kind: KindInvalid, Code: CodeAudioTooLarge, Field: audioField,
+		Message: "the recording is larger than the limit of " + formatBytes(maxDecoded)}
+	if maxDecoded <= 0 {
+		return nil, tooLarge
+	}
+	limit := min(maxDecoded, 1<<60)
+	maxSymbols := limit/3*4 + 1 // one more than the symbols of limit bytes, so that
+	if r := limit % 3; r > 0 {  // an impossible length is still reported as such
+		maxSymbols += r + 1
+	}
+	symbols, pads := 0, 0
+	for i := 0; i < len(payload); i++ {
+		switch v := base64Values[payload[i]]; v {
+		case spaceSymbol:
+		case padSymbol:
+			pads++
+		case badSymbol:
+			return nil, invalid(audioField, "is not base64: unexpected character %q at offset %d", payload[i], i+len(s)-len(payload))
+		default:
+			if pads > 0 {
+				return nil, invalid(audioField, "is not base64: data after the '=' padding")
+			}
+			if symbols++; int64(symbols) > maxSymbols {
+				return nil, tooLarge
+			}
+		}
+	}
+	if symbols == 0 {
+		return nil, invalid(audioField, "is empty")
+	}
+	rem := symbols % 4
+	switch {
+	case rem == 1:
+		return nil, invalid(audioField, "is not base64: its length is impossible (truncated?)")
+	case pads > 0 && (rem == 0 || pads != 4-rem):
+		return nil, invalid(audioField, "is not base64: wrong '=' padding")
+	}
+	size := int64(symbols/4)*3 + int64(max(rem-1, 0))
+	if size > maxDecoded {
+		return nil, tooLarge
+	}
+
+	// Second pass: decode; the input is known to be valid.
+	out := make([]byte, size)
+	var acc uint32
+	n, o := 0, 0
+	for i := 0; i < len(payload); i++ {
+		v := base64Values[payload[i]]
+		if v >= padSymbol {
+			continue
+		}
+		acc = acc<<6 | uint32(v)
+		if n++; n == 4 {
+			out[o], out[o+1], out[o+2] = byte(acc>>16), byte(acc>>8), byte(acc)
+			o += 3
+			acc, n = 0, 0
+		}
+	}
+	switch n {
+	case 2: // 12 bits: one byte and 4 bits that must be zero
+		if acc&0xF != 0 {
+			return nil, invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
+		}
+		out[o] = byte(acc >> 4)
+	case 3: // 18 bits: two bytes and 2 bits that must be zero
+		if acc&0x3 != 0 {
+			return nil, invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
+		}
+		out[o], out[o+1] = byte(acc>>10), byte(acc>>2)
+	}
+	return out, nil
+}
+
+// stripAudioDataURI removes a "data:<type>;base64," prefix, checking the type.
+func stripAudioDataURI(s string) (string, error) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	if len(s) < 5 || !strings.EqualFold(s[:5], "data:") {
+		return s, nil
+	}
+	header, payload, ok := strings.Cut(s[5:], ",")
+	if !ok || len(header) > 200 {
+		return "", invalid(audioField, "is a data URI without data")
+	}
+	params := strings.Split(header, ";")
+	if !strings.EqualFold(strings.TrimSpace(params[len(params)-1]), "base64") {
+		return "", invalid(audioField, "must be a base64 data URI (data:audio/…;base64,…)")
+	}
+	media := strings.ToLower(strings.TrimSpace(params[0]))
+	kind, sub, _ := strings.Cut(media, "/")
+	if !(kind == "audio" && sub != "" || media == "application/octet-stream") {
+		return "", invalid(audioField, "must be audio: the data URI says %q", truncateForMessage(params[0]))
+	}
+	return payload, nil
+}
+
+func formatBytes(n int64) string {
+	const mib = 1 << 20
+	if n > 0 && n%mib == 0 {
+		return strconv.FormatInt(n/mib, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// SniffAudio recognises the recording formats Call Connect accepts from
+// their first bytes: MP3 (an ID3v2 tag, or an MPEG audio frame header),
+// WAV (RIFF/RF64 … WAVE), Ogg, MP4/M4A (an ftyp box with an MP4 or 3GP
+// brand) and WebM/Matroska. Anything else, text included, is not audio.
+func SniffAudio(b []byte) (contentType string, ok bool) {
+	switch {
+	case len(b) >= 10 && string(b[:3]) == "ID3" && b[3] >= 2 && b[3] <= 4 && b[4] != 0xFF &&
+		b[6] < 0x80 && b[7] < 0x80 && b[8] < 0x80 && b[9] < 0x80:
+		return AudioMPEG, true
+	case isMPEGAudioFrame(b):
+		return AudioMPEG, true
+	case len(b) >= 12 && (string(b[:4]) == "RIFF" || string(b[:4]) == "RF64") && string(b[8:12]) == "WAVE":
+		return AudioWAV, true
+	case len(b) >= 5 && string(b[:4]) == "OggS" && b[4] == 0:
+		return AudioOGG, true
+	case isMP4Audio(b):
+		return AudioMP4, true
+	case len(b) >= 4 && bytes.Equal(b[:4], []byte{0x1A, 0x45, 0xDF, 0xA3}):
+		return AudioWebM, true
+	}
+	return "", false
+}
+
+// isMPEGAudioFrame checks an MPEG-1/2/2.5 audio frame header (layer I, II
+// or III): 11 sync bits, then no reserved version, layer, bitrate or
+// sampling-rate value. AAC in ADTS (layer bits 00) does not pass.
+func isMPEGAudioFrame(b []byte) bool {
+	if len(b) < 4 || b[0] != 0xFF || b[1]&0xE0 != 0xE0 {
+		return false
+	}
+	version := b[1] >> 3 & 0x3
+	layer := b[1] >> 1 & 0x3
+	bitrate := b[2] >> 4
+	rate := b[2] >> 2 & 0x3
+	return version != 1 && layer != 0 && bitrate != 0xF && rate != 0x3
+}
+
+// mp4Brands are the ftyp brands of MP4 and 3GP files, audio-only or not.
+var mp4Brands = map[string]bool{
+	"M4A ": true, "M4B ": true, "M4P ": true, "F4A ": true, "F4B ": true,
+	"mp41": true, "mp42": true, "mp71": true, "isom": true, "iso2": true, "iso4": true, "iso5": true, "iso6": true,
+	"dash": true, "MSNV": true, "NDAS": true, "caqv": true,
+	"3gp4": true, "3gp5": true, "3gp6": true, "3gp7": true, "3gs7": true, "3g2a": true, "3g2b": true, "3g2c": true,
+}
+
+// isMP4Audio checks for an ftyp box at the start whose major brand, or one
+// of whose compatible brands, is an MP4 or 3GP brand.
+func isMP4Audio(b []byte) bool {
+	if len(b) < 12 || string(b[4:8]) != "ftyp" {
+		return false
+	}
+	boxSize := binary.BigEndian.Uint32(b[:4])
+	if boxSize < 16 || boxSize%4 != 0 {
+		return false
+	}
+	if mp4Brands[string(b[8:12])] {
+		return true
+	}
+	end := min(int64(boxSize), int64(len(b)))
+	for i := int64(16); i+4 <= end; i += 4 {
+		if mp4Brands[string(b[i:i+4])] {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckAudio sniffs a decoded recording: its content type, or
+// CodeUnsupportedAudio when it is not one of AudioContentTypes.
+func CheckAudio(b []byte) (contentType string, err error) {
+	ct, ok := SniffAudio(b)
+	if !ok {
+		return "", &Error{Kind: KindInvalid, Code: CodeUnsupportedAudio, Field: audioField,
+			Message: "is not a recording in a supported format (MP3, WAV, Ogg, M4A/MP4, WebM)"}
+	}
+	return ct, nil
+}
+
+// AudioKey is the content address of a recording: the lowercase hex SHA-256
+// of its bytes, as ports.AudioStore keys it.
+func AudioKey(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
