@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 // Defaults of Config.
@@ -104,8 +106,14 @@ func (c Config) withDefaults() Config {
 
 // Client works the deliveries queue: the processing River client.
 type Client struct {
-	river  *river.Client[pgx.Tx]
-	logger *slog.Logger
+	river    *river.Client[pgx.Tx]
+	migrator *rivermigrate.Migrator[pgx.Tx]
+	logger   *slog.Logger
+
+	mu         sync.Mutex
+	stopping   bool
+	cancelWait context.CancelFunc // ends the wait for River's schema, if any
+	waited     chan struct{}      // closed when that wait has ended
 }
 
 // NewWorkers registers the delivery worker with River.
@@ -148,13 +156,85 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 	if err != nil {
 		return nil, fmt.Errorf("jobs: processing River client: %w", err)
 	}
-	return &Client{river: client, logger: logger}, nil
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: River migrator: %w", err)
+	}
+	return &Client{river: client, migrator: migrator, logger: logger}, nil
 }
+
+// schemaPollInterval is how often a client waiting for River's schema
+// looks for it.
+const schemaPollInterval = 2 * time.Second
 
 // Start starts working the queue in the background until Stop. ctx must
 // outlive start-up: cancelling it stops the client and cancels running
 // deliveries (give fx's start context to nothing here).
+//
+// When River's schema is not current (a replica started with --no-migrate
+// before anyone migrated), Start does not fail: it returns at once and the
+// client starts as soon as the migrations have run, so that the process can
+// serve and report itself not ready meanwhile.
 func (c *Client) Start(ctx context.Context) error {
+	ready, err := c.schemaReady(ctx)
+	if err != nil {
+		return err
+	}
+	if ready {
+		return c.start(ctx)
+	}
+	c.logger.WarnContext(ctx, "jobs: River's tables are not migrated yet; deliveries start once they are")
+	waitCtx, cancel := context.WithCancel(ctx)
+	waited := make(chan struct{})
+	c.mu.Lock()
+	c.cancelWait, c.waited = cancel, waited
+	c.mu.Unlock()
+	go func() {
+		defer close(waited)
+		c.startWhenSchemaReady(ctx, waitCtx)
+	}()
+	return nil
+}
+
+func (c *Client) startWhenSchemaReady(ctx, waitCtx context.Context) {
+	tick := time.NewTicker(schemaPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-waitCtx.Done():
+			return
+		case <-tick.C:
+		}
+		if ready, err := c.schemaReady(waitCtx); err != nil || !ready {
+			continue
+		}
+		c.mu.Lock()
+		if c.stopping {
+			c.mu.Unlock()
+			return
+		}
+		err := c.start(ctx)
+		c.mu.Unlock()
+		if err != nil {
+			c.logger.ErrorContext(ctx, "jobs: starting deliveries", slog.String("error", err.Error()))
+			continue
+		}
+		c.logger.InfoContext(ctx, "jobs: River's tables are migrated; deliveries started")
+		return
+	}
+}
+
+// schemaReady reports whether every River migration of this version has
+// been applied.
+func (c *Client) schemaReady(ctx context.Context) (bool, error) {
+	res, err := c.migrator.Validate(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("jobs: checking River's schema: %w", err)
+	}
+	return res.OK, nil
+}
+
+func (c *Client) start(ctx context.Context) error {
 	if err := c.river.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: starting the River client: %w", err)
 	}
@@ -170,6 +250,14 @@ const hardStopTimeout = 5 * time.Second
 // runs the queue next). If ctx ends first, running deliveries are cancelled
 // at once.
 func (c *Client) Stop(ctx context.Context) error {
+	c.mu.Lock()
+	c.stopping = true
+	cancelWait, waited := c.cancelWait, c.waited
+	c.mu.Unlock()
+	if cancelWait != nil {
+		cancelWait()
+		<-waited
+	}
 	err := c.river.Stop(ctx)
 	if err == nil || !errors.Is(err, ctx.Err()) {
 		return err

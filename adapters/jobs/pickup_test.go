@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"callconnect/adapters/jobs"
+	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/app"
 	"callconnect/domain"
@@ -113,5 +114,83 @@ func TestEveryCommittedJobWakesTheWorkers(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d jobs, want the 2 committed", n)
+	}
+}
+
+// TestClientStartsOnceRiversSchemaIsMigrated starts a client on a database
+// nobody has migrated yet (serve --no-migrate): Start succeeds, and the
+// client works the queue once the migrations have run.
+func TestClientStartsOnceRiversSchemaIsMigrated(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	pool := newPool(t, pgtest.NewEmptyPool(t), 0)
+	picked := make(chan string, 1)
+	worker := jobs.NewDeliverCallWorker(deliverFunc(func(_ context.Context, _, callID string) (app.DeliveryOutcome, error) {
+		picked <- callID
+		return app.DeliveryOutcome{Call: callIn(t, domain.CallDelivered, "")}, nil
+	}), jobs.WorkerConfig{})
+	workers, err := jobs.NewWorkers(worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := jobs.NewClient(pool, workers, jobs.Config{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(context.Background()); err != nil {
+		t.Fatalf("Start on an unmigrated database: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Stop(context.Background()) })
+
+	if err := postgres.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enq.EnqueueDelivery(ctx, tx, ports.Delivery{EnvID: envID, CallID: "after-migration"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-picked:
+		if got != "after-migration" {
+			t.Errorf("picked %q", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job was not worked 20s after the migrations ran")
+	}
+}
+
+// TestStopWhileWaitingForTheSchema stops a client that never saw River's
+// schema: Stop returns promptly.
+func TestStopWhileWaitingForTheSchema(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, pgtest.NewEmptyPool(t), 0)
+	workers, err := jobs.NewWorkers(jobs.NewDeliverCallWorker(nil, jobs.WorkerConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := jobs.NewClient(pool, workers, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := client.Stop(context.Background()); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Stop took %s", took)
 	}
 }
