@@ -18,7 +18,7 @@
 //	CALLCONNECT_S3_ACCESS_KEY    the access key id
 //	CALLCONNECT_S3_SECRET_KEY    the secret access key
 //	CALLCONNECT_S3_REGION        the bucket's region; empty: asked of the server
-//	CALLCONNECT_S3_USE_SSL       true for https (the default in production), false for http
+//	CALLCONNECT_S3_USE_SSL       true for https; false for plain http (a MinIO beside the service, tests)
 //	CALLCONNECT_S3_PREFIX        the folder of the recordings in the bucket, e.g. "recordings/"
 //
 // Setting only one of CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET is a

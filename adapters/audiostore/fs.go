@@ -26,8 +26,7 @@ const DefaultDir = ".data/recordings"
 //	<root>/ab/cd/<key>.type  its content type, as text
 //
 // where ab and cd are the key's first two pairs of hex digits: 65,536
-// directories, so that a million recordings make some fifteen files per
-// directory. Directories are created 0700.
+// directories, so that a million recordings make some fifteen per directory. Directories are created 0700.
 //
 // Put writes into a temporary file beside the object (".<key>.tmp-*"),
 // hashing as it copies (on another core, while the write goes on), fsyncs it and renames it over <key>, then fsyncs the

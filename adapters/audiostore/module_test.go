@@ -35,6 +35,13 @@ func TestModuleChoosesS3WhenConfigured(t *testing.T) {
 	if _, ok := store.(*audiostore.S3); !ok {
 		t.Fatalf("store = %T; want *audiostore.S3", store)
 	}
+	var upkeep audiostore.Store
+	app2 := fxtest.New(t, fx.Supply(cfg), audiostore.Module, fx.Populate(&upkeep))
+	app2.RequireStart()
+	defer app2.RequireStop()
+	if err := upkeep.Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
 	b := content(1000, 2)
 	put(t, store, b)
 	wantStored(t, store, b)

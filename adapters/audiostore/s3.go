@@ -72,6 +72,12 @@ const maxPut = 5 << 30
 //     <prefix>tmp/ after a day does;
 //   - a copy that fails fails the Put (the temporary object is removed).
 //
+// A Put of content already stored goes through all of this again: that is
+// what moves the object's Last-Modified, which List reports (a copy onto
+// itself would do it without the upload, but gofakes3 truncates an object
+// copied onto itself, so it could not be tested). Repeats should be rare:
+// a partner sending the same recording again.
+//
 // A multipart upload would buffer each part in memory (minio-go keeps
 // PartSize bytes per part) and could not be verified by the server against
 // one SHA-256, so Put refuses objects over 5 GiB instead; recordings are
@@ -247,7 +253,8 @@ func (s *S3) removeTemp(ctx context.Context, tmp string) {
 }
 
 // Open implements ports.AudioStore. The object is a *minio.Object: it reads
-// on from one GET, and a Seek makes the next Read start a ranged GET.
+// on from one GET, and a Seek makes the next Read start a ranged GET. Those
+// requests run under ctx, which must last as long as the reading does.
 func (s *S3) Open(ctx context.Context, key string) (ports.AudioObject, error) {
 	if err := checkKey(key); err != nil {
 		return ports.AudioObject{}, err
