@@ -32,6 +32,13 @@ var Module = fx.Module("jobs",
 	fx.Invoke(func(*Client) {}),
 )
 
+// EnqueueOnlyModule provides only the Enqueuer: a process with it accepts
+// clicks and schedules their deliveries but runs none (an API-only replica);
+// processes with Module deliver them.
+var EnqueueOnlyModule = fx.Module("jobs",
+	fx.Provide(fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer)))),
+)
+
 func newEnqueuerForFx(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
 	return NewEnqueuer(pool, logger)
 }

@@ -22,6 +22,9 @@ type Config struct {
 	SecretsKey           []byte
 	DispatchDeadline     time.Duration
 	RetryMinBackoff      time.Duration
+	PartnerConnect       time.Duration
+	PartnerTimeout       time.Duration
+	DeliveryWorkers      int
 	MaxBodyBytes         int64
 	ShutdownTimeout      time.Duration
 	LogLevel             slog.Level
@@ -42,6 +45,9 @@ var settings = []setting{
 	{"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", "false", "let partner URLs use plain http (development and tests only)"},
 	{"CALLCONNECT_DISPATCH_DEADLINE", "2m", "how long after the click a call may still be delivered"},
 	{"CALLCONNECT_RETRY_MIN_BACKOFF", "1s", "first retry delay of a delivery"},
+	{"CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "5s", "how long connecting to a partner may take"},
+	{"CALLCONNECT_PARTNER_TIMEOUT", "15s", "how long one delivery attempt may take in all"},
+	{"CALLCONNECT_DELIVERY_WORKERS", "100", "deliveries one process runs at once; 0 makes an API-only replica that delivers nothing"},
 	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
 	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service waits for in-flight work"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -95,6 +101,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.DispatchDeadline = duration("CALLCONNECT_DISPATCH_DEADLINE")
 	c.RetryMinBackoff = duration("CALLCONNECT_RETRY_MIN_BACKOFF")
 	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
+	c.PartnerConnect = duration("CALLCONNECT_PARTNER_CONNECT_TIMEOUT")
+	c.PartnerTimeout = duration("CALLCONNECT_PARTNER_TIMEOUT")
+	if c.PartnerConnect > c.PartnerTimeout && c.PartnerTimeout > 0 {
+		bad("CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "must not exceed CALLCONNECT_PARTNER_TIMEOUT (%s)", c.PartnerTimeout)
+	}
+	workers, err := strconv.Atoi(get("CALLCONNECT_DELIVERY_WORKERS"))
+	if err != nil || workers < 0 || workers > 10000 {
+		bad("CALLCONNECT_DELIVERY_WORKERS", "must be a whole number from 0 to 10000, got %q", get("CALLCONNECT_DELIVERY_WORKERS"))
+	}
+	c.DeliveryWorkers = workers
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"callconnect/adapters/httpapi"
+	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/system"
 	"callconnect/adapters/telemetry"
@@ -62,7 +63,11 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff},
-			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version},
+			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version,
+				ConnectTimeout: cfg.PartnerConnect, Timeout: cfg.PartnerTimeout},
+			// A delivery run is one partner request plus the two short
+			// transactions around it.
+			jobs.Config{MaxWorkers: cfg.DeliveryWorkers, JobTimeout: cfg.PartnerTimeout + 3*time.Second},
 		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			if cfg.LogLevel > slog.LevelDebug {
@@ -79,6 +84,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		webhook.Module,
 		appModule,
 		migrationsModule(runMigrations),
+		jobsModule(cfg.DeliveryWorkers),
 		fx.Provide(httpParts),
 		httpapi.Module,
 	}
@@ -104,6 +110,15 @@ func migrationsModule(run bool) fx.Option {
 			}})
 		}),
 	)
+}
+
+// jobsModule runs the delivery workers, or with none configured only
+// schedules deliveries for other processes to run.
+func jobsModule(workers int) fx.Option {
+	if workers == 0 {
+		return jobs.EnqueueOnlyModule
+	}
+	return jobs.Module
 }
 
 // appModule collects the use cases; app itself knows nothing of fx.

@@ -57,6 +57,12 @@ const testAdminToken = "test-admin-token-0123456789"
 // prints its banner.
 func startService(t *testing.T, databaseURL string, args ...string) *process {
 	t.Helper()
+	return startServiceEnv(t, databaseURL, nil, args...)
+}
+
+// startServiceEnv is startService with extra environment variables.
+func startServiceEnv(t *testing.T, databaseURL string, extraEnv []string, args ...string) *process {
+	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +76,7 @@ func startService(t *testing.T, databaseURL string, args ...string) *process {
 		"CALLCONNECT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_ENDPOINT=",
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"callconnect/adapters/postgres/pgtest"
+)
+
+// partner is a fake partner on loopback that counts deliveries per
+// webhook-id; hang makes it hold requests until the test ends.
+type partner struct {
+	mu    sync.Mutex
+	byID  map[string]int
+	total int
+	hang  bool
+	srv   *httptest.Server
+	stop  chan struct{}
+}
+
+func newPartner(t *testing.T) *partner {
+	p := &partner{byID: map[string]int{}, stop: make(chan struct{})}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		p.mu.Lock()
+		p.byID[r.Header.Get("webhook-id")]++
+		p.total++
+		hang := p.hang
+		p.mu.Unlock()
+		if hang {
+			select {
+			case <-p.stop:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(func() { close(p.stop); p.srv.Close() })
+	return p
+}
+
+func (p *partner) setHang(h bool) {
+	p.mu.Lock()
+	p.hang = h
+	p.mu.Unlock()
+}
+
+func (p *partner) counts() (map[string]int, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.byID))
+	for k, v := range p.byID {
+		out[k] = v
+	}
+	return out, p.total
+}
+
+func (p *process) do(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &out)
+	if out == nil {
+		out = map[string]any{"raw": string(b)}
+	}
+	return resp.StatusCode, out
+}
+
+// configure sets up an environment whose active Call Connect integration
+// points at the partner, a broker with a phone and n leads of that broker.
+func configure(t *testing.T, p *process, partnerURL string, leads int) {
+	t.Helper()
+	steps := []struct{ method, path, body string }{
+		{"PUT", "/v1/environments/acme", `{"name":"Acme","public_base_url":"https://acme.example.com","call_connect_enabled":true}`},
+		{"PUT", "/v1/environments/acme/users/g1", `{"name":"Gestora","role":"manager","can_manage_integrations":true}`},
+		{"PUT", "/v1/environments/acme/users/c1", `{"name":"Corretor","role":"broker","phone":"48999476359"}`},
+		{"PUT", "/v1/environments/acme/telephony/call-connect", `{"actor_id":"g1","partner_url":"` + partnerURL + `","dial_mode":"phone"}`},
+		{"POST", "/v1/environments/acme/telephony/call-connect/activate", `{"actor_id":"g1"}`},
+	}
+	for i := 0; i < leads; i++ {
+		steps = append(steps, struct{ method, path, body string }{"PUT", fmt.Sprintf("/v1/environments/acme/leads/l%d", i), `{"name":"Lead","manager_id":"g1","broker_id":"c1"}`})
+	}
+	for _, s := range steps {
+		if code, body := p.do(t, s.method, s.path, s.body); code >= 300 {
+			t.Fatalf("%s %s: %d %v", s.method, s.path, code, body)
+		}
+	}
+}
+
+func (p *process) click(t *testing.T, lead string) string {
+	t.Helper()
+	code, body := p.do(t, "POST", "/v1/environments/acme/leads/"+lead+"/calls", `{"user_id":"c1"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("click: %d %v", code, body)
+	}
+	return body["id"].(string)
+}
+
+func (p *process) callStatus(t *testing.T, id string) (string, int) {
+	t.Helper()
+	code, body := p.do(t, "GET", "/v1/environments/acme/calls/"+id, "")
+	if code != 200 {
+		t.Fatalf("get call: %d %v", code, body)
+	}
+	attempts, _ := body["attempts"].([]any)
+	return body["status"].(string), len(attempts)
+}
+
+var deliveryEnv = []string{
+	"CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS=true",
+	"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS=true",
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A process killed with SIGKILL while the partner holds its request: the
+// accepted call is still delivered, by the next process, with the same
+// webhook-id.
+func TestKilledMidAttemptIsDeliveredAfterRestart(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	env := append([]string{"CALLCONNECT_PARTNER_TIMEOUT=2s", "CALLCONNECT_PARTNER_CONNECT_TIMEOUT=1s", "CALLCONNECT_DISPATCH_DEADLINE=3m"}, deliveryEnv...)
+	a := startServiceEnv(t, url, env)
+	configure(t, a, fake.srv.URL+"/calls", 1)
+	fake.setHang(true)
+	id := a.click(t, "l0")
+	waitFor(t, 10*time.Second, "the partner receives the first attempt", func() bool { _, n := fake.counts(); return n == 1 })
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.done
+	a.done <- nil
+	fake.setHang(false)
+
+	b := startServiceEnv(t, url, env)
+	// River's rescuer runs every 30 s and takes a job running longer than
+	// the job timeout plus a margin for abandoned: about a minute at most.
+	waitFor(t, 90*time.Second, "the call is delivered after the restart", func() bool {
+		status, _ := b.callStatus(t, id)
+		return status == "delivered"
+	})
+	byID, _ := fake.counts()
+	if len(byID) != 1 || byID["msg_"+id] < 2 {
+		t.Fatalf("both attempts must carry the call's webhook-id: %v", byID)
+	}
+	b.stop(t)
+}
+
+// Two service processes on one database: every call reaches the partner
+// once, whichever process accepted the click.
+func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	a := startServiceEnv(t, url, deliveryEnv)
+	configure(t, a, fake.srv.URL+"/calls", 1)
+	b := startServiceEnv(t, url, deliveryEnv)
+	const clicks = 200
+	ids := make([]string, clicks)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if i%2 == 1 {
+				p = b
+			}
+			ids[i] = p.click(t, "l0")
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 60*time.Second, "every call delivered", func() bool { _, n := fake.counts(); return n >= clicks })
+	time.Sleep(500 * time.Millisecond) // a duplicate would show up now
+	byID, total := fake.counts()
+	if total != clicks || len(byID) != clicks {
+		t.Fatalf("partner got %d requests for %d webhook-ids, want %d each once", total, len(byID), clicks)
+	}
+	for _, id := range ids {
+		if byID["msg_"+id] != 1 {
+			t.Fatalf("call %s delivered %d times", id, byID["msg_"+id])
+		}
+	}
+	for _, id := range ids[:5] {
+		if status, attempts := a.callStatus(t, id); status != "delivered" || attempts != 1 {
+			t.Fatalf("call %s: %s after %d attempts", id, status, attempts)
+		}
+	}
+	a.stop(t)
+	b.stop(t)
+}
+
+// An API-only replica (no delivery workers) accepts clicks; they wait,
+// durable, for a process that delivers.
+func TestAcceptedClicksWaitForADeliveringProcess(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	api := startServiceEnv(t, url, append([]string{"CALLCONNECT_DELIVERY_WORKERS=0"}, deliveryEnv...))
+	configure(t, api, fake.srv.URL+"/calls", 3)
+	ids := []string{api.click(t, "l0"), api.click(t, "l1"), api.click(t, "l2")}
+	time.Sleep(time.Second)
+	if _, n := fake.counts(); n != 0 {
+		t.Fatalf("an API-only replica delivered %d calls", n)
+	}
+	if err := api.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-api.done
+	api.done <- nil
+	worker := startServiceEnv(t, url, deliveryEnv)
+	waitFor(t, 20*time.Second, "the waiting calls are delivered", func() bool { _, n := fake.counts(); return n == 3 })
+	for _, id := range ids {
+		if status, _ := worker.callStatus(t, id); status != "delivered" {
+			t.Fatalf("call %s is %s", id, status)
+		}
+	}
+	worker.stop(t)
+}
