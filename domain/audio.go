@@ -63,7 +63,7 @@ const (
 // audio/* type or application/octet-stream; other data: types are refused).
 //
 // The decoded size is computed from the input before anything is allocated:
-// over maxDecoded the answer is CodeAudioTooLarge (KindInvalid), so an
+// over maxDecoded the answer is CodeAudioTooLarge (KindTooLarge), so an
 // oversize recording costs no memory; maxDecoded <= 0 refuses every
 // recording. The output is the one allocation, of exactly the decoded size.
 // Malformed input (a character outside the alphabets, padding in the middle,
@@ -77,7 +77,7 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 	}
 	// First pass: validate and count, so the size is known before allocating.
 	// It stops as soon as the count is past the limit.
-	tooLarge := &Error{Kind: KindInvalid, Code: CodeAudioTooLarge, Field: audioField,
+	tooLarge := &Error{Kind: KindTooLarge, Code: CodeAudioTooLarge, Field: audioField,
 		Message: "the recording is larger than the limit of " + formatBytes(maxDecoded)}
 	if maxDecoded <= 0 {
 		return nil, tooLarge
@@ -252,7 +252,7 @@ func isMP4Audio(b []byte) bool {
 func CheckAudio(b []byte) (contentType string, err error) {
 	ct, ok := SniffAudio(b)
 	if !ok {
-		return "", &Error{Kind: KindInvalid, Code: CodeUnsupportedAudio, Field: audioField,
+		return "", &Error{Kind: KindUnsupported, Code: CodeUnsupportedAudio, Field: audioField,
 			Message: "is not a recording in a supported format (MP3, WAV, Ogg, M4A/MP4, WebM)"}
 	}
 	return ct, nil

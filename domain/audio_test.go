@@ -116,7 +116,7 @@ func TestDecodeAudioBase64Limit(t *testing.T) {
 	}
 	for _, max := range []int64{2999, 1, 0, -1} {
 		_, err := domain.DecodeAudioBase64(enc, max)
-		wantErr(t, err, domain.KindInvalid, domain.CodeAudioTooLarge, "audio_base64")
+		wantErr(t, err, domain.KindTooLarge, domain.CodeAudioTooLarge, "audio_base64")
 	}
 	// Sizes that are not multiples of 3, padded or not.
 	for n := 1; n <= 7; n++ {
@@ -125,7 +125,7 @@ func TestDecodeAudioBase64Limit(t *testing.T) {
 			t.Errorf("%d bytes at a limit of %d: %v", n, n, err)
 		}
 		_, err := domain.DecodeAudioBase64(enc, int64(n-1))
-		wantErr(t, err, domain.KindInvalid, domain.CodeAudioTooLarge, "audio_base64")
+		wantErr(t, err, domain.KindTooLarge, domain.CodeAudioTooLarge, "audio_base64")
 	}
 	// No overflow with the largest limit.
 	if _, err := domain.DecodeAudioBase64(enc, 1<<63-1); err != nil {
@@ -198,8 +198,9 @@ func FuzzDecodeAudioBase64(f *testing.F) {
 		got, err := domain.DecodeAudioBase64(s, max)
 		if err != nil {
 			de, ok := domain.AsError(err)
-			if !ok || de.Kind != domain.KindInvalid || de.Field != "audio_base64" ||
-				de.Code != domain.CodeInvalidField && de.Code != domain.CodeAudioTooLarge {
+			if !ok || de.Field != "audio_base64" ||
+				!(de.Kind == domain.KindInvalid && de.Code == domain.CodeInvalidField ||
+					de.Kind == domain.KindTooLarge && de.Code == domain.CodeAudioTooLarge) {
 				t.Fatalf("error %v", err)
 			}
 			if got != nil {
@@ -296,7 +297,7 @@ func TestSniffAudio(t *testing.T) {
 			t.Errorf("%s sniffed as %q", name, ct)
 		}
 		_, err := domain.CheckAudio(b)
-		wantErr(t, err, domain.KindInvalid, domain.CodeUnsupportedAudio, "audio_base64")
+		wantErr(t, err, domain.KindUnsupported, domain.CodeUnsupportedAudio, "audio_base64")
 	}
 }
 

@@ -18,6 +18,12 @@ const (
 	KindForbidden
 	// KindConflict: the request clashes with the current state.
 	KindConflict
+	// KindUnauthenticated: the caller's credentials are missing or wrong.
+	KindUnauthenticated
+	// KindTooLarge: the request (or a part, such as a recording) is over its limit.
+	KindTooLarge
+	// KindUnsupported: the content is of a type the service does not take.
+	KindUnsupported
 )
 
 // Error is a rule violation with a stable, machine-readable code.

@@ -45,6 +45,10 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindNotFound:  http.StatusNotFound,
 	domain.KindForbidden: http.StatusForbidden,
 	domain.KindConflict:  http.StatusConflict,
+
+	domain.KindUnauthenticated: http.StatusUnauthorized,
+	domain.KindTooLarge:        http.StatusRequestEntityTooLarge,
+	domain.KindUnsupported:     http.StatusUnsupportedMediaType,
 }
 
 // statusCode is the code of a failure the HTTP layer (or huma) detects, by status.
