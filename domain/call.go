@@ -118,7 +118,9 @@ func (c *Call) transition(to CallStatus) error {
 func CanTransition(from, to CallStatus) bool {
 	switch from {
 	case CallQueued:
-		return to == CallDelivering || to == CallUndeliverable
+		// A result may come while a retry waits: the partner got an attempt
+		// we saw fail (a timeout after it had the call).
+		return to == CallDelivering || to == CallUndeliverable || to == CallCompleted || to == CallNotCompleted
 	case CallDelivering:
 		// delivering → delivering: a worker that died mid-attempt is replaced
 		// and the new one starts its own attempt. A result may also overtake
@@ -128,7 +130,8 @@ func CanTransition(from, to CallStatus) bool {
 	case CallDelivered:
 		return to == CallCompleted || to == CallNotCompleted
 	case CallUndeliverable:
-		return to == CallQueued
+		// Redelivered, or the partner placed the call after all.
+		return to == CallQueued || to == CallCompleted || to == CallNotCompleted
 	}
 	return false
 }

@@ -193,6 +193,8 @@ func TestCanTransitionTable(t *testing.T) {
 	allowed := map[[2]domain.CallStatus]bool{}
 	for _, p := range [][2]domain.CallStatus{
 		{domain.CallQueued, domain.CallDelivering}, {domain.CallQueued, domain.CallUndeliverable},
+		{domain.CallQueued, domain.CallCompleted}, {domain.CallQueued, domain.CallNotCompleted},
+		{domain.CallUndeliverable, domain.CallCompleted}, {domain.CallUndeliverable, domain.CallNotCompleted},
 		{domain.CallDelivering, domain.CallDelivering}, {domain.CallDelivering, domain.CallDelivered},
 		{domain.CallDelivering, domain.CallQueued}, {domain.CallDelivering, domain.CallUndeliverable},
 		{domain.CallDelivering, domain.CallCompleted}, {domain.CallDelivering, domain.CallNotCompleted},
