@@ -50,6 +50,7 @@ var secretHeaders = map[string]bool{
 	"Cookie":              true,
 	"Set-Cookie":          true,
 	"Token":               true,
+	"Email":               true, // the partner credential pair, with Token
 	"Webhook-Signature":   true,
 	"X-Api-Key":           true,
 }
