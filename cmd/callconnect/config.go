@@ -25,9 +25,21 @@ type Config struct {
 	PartnerConnect       time.Duration
 	PartnerTimeout       time.Duration
 	DeliveryWorkers      int
+	RecordingsDir        string
+	MaxAudioBytes        int64
+	MaxCallbackBytes     int64
+	PartnerRateLimit     int
+	S3                   S3Settings
 	MaxBodyBytes         int64
 	ShutdownTimeout      time.Duration
 	LogLevel             slog.Level
+}
+
+// S3Settings name the S3-compatible bucket recordings go to; without an
+// endpoint and bucket, recordings stay on the filesystem.
+type S3Settings struct {
+	Endpoint, Bucket, AccessKey, SecretKey, Region, Prefix string
+	UseSSL                                                 bool
 }
 
 // setting documents one environment variable; the README's table mirrors this list.
@@ -48,6 +60,17 @@ var settings = []setting{
 	{"CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "5s", "how long connecting to a partner may take"},
 	{"CALLCONNECT_PARTNER_TIMEOUT", "15s", "how long one delivery attempt may take in all"},
 	{"CALLCONNECT_DELIVERY_WORKERS", "100", "deliveries one process runs at once; 0 makes an API-only replica that delivers nothing"},
+	{"CALLCONNECT_RECORDINGS_DIR", ".data/recordings", "where recordings are kept when no S3 bucket is configured"},
+	{"CALLCONNECT_S3_ENDPOINT", "", "S3-compatible endpoint (host:port) for recordings; with CALLCONNECT_S3_BUCKET it replaces the directory"},
+	{"CALLCONNECT_S3_BUCKET", "", "bucket of the recordings"},
+	{"CALLCONNECT_S3_ACCESS_KEY", "", "S3 access key"},
+	{"CALLCONNECT_S3_SECRET_KEY", "", "S3 secret key"},
+	{"CALLCONNECT_S3_REGION", "", "S3 region (asked of the server when empty)"},
+	{"CALLCONNECT_S3_USE_SSL", "true", "talk https to the S3 endpoint"},
+	{"CALLCONNECT_S3_PREFIX", "", "prefix of the recordings' object names"},
+	{"CALLCONNECT_MAX_AUDIO_BYTES", "52428800", "largest decoded recording a partner may send (50 MiB)"},
+	{"CALLCONNECT_MAX_CALLBACK_BYTES", "75497472", "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)"},
+	{"CALLCONNECT_PARTNER_RATE_LIMIT", "600", "partner callbacks per minute per token (and per address before authentication)"},
 	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
 	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service waits for in-flight work"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -111,6 +134,30 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		bad("CALLCONNECT_DELIVERY_WORKERS", "must be a whole number from 0 to 10000, got %q", get("CALLCONNECT_DELIVERY_WORKERS"))
 	}
 	c.DeliveryWorkers = workers
+	c.RecordingsDir = get("CALLCONNECT_RECORDINGS_DIR")
+	size := func(name string, lo, hi int64) int64 {
+		n, err := strconv.ParseInt(get(name), 10, 64)
+		if err != nil || n < lo || n > hi {
+			bad(name, "must be a whole number of bytes from %d to %d, got %q", lo, hi, get(name))
+		}
+		return n
+	}
+	c.MaxAudioBytes = size("CALLCONNECT_MAX_AUDIO_BYTES", 1024, 1<<30)
+	c.MaxCallbackBytes = size("CALLCONNECT_MAX_CALLBACK_BYTES", 1024, 2<<30)
+	if c.MaxCallbackBytes < c.MaxAudioBytes*4/3 && c.MaxCallbackBytes > 0 {
+		bad("CALLCONNECT_MAX_CALLBACK_BYTES", "must hold a recording of CALLCONNECT_MAX_AUDIO_BYTES in base64 (at least %d)", c.MaxAudioBytes*4/3)
+	}
+	rate, err := strconv.Atoi(get("CALLCONNECT_PARTNER_RATE_LIMIT"))
+	if err != nil || rate < 1 || rate > 1_000_000 {
+		bad("CALLCONNECT_PARTNER_RATE_LIMIT", "must be a whole number of requests per minute from 1 to 1000000, got %q", get("CALLCONNECT_PARTNER_RATE_LIMIT"))
+	}
+	c.PartnerRateLimit = rate
+	c.S3 = S3Settings{Endpoint: get("CALLCONNECT_S3_ENDPOINT"), Bucket: get("CALLCONNECT_S3_BUCKET"),
+		AccessKey: get("CALLCONNECT_S3_ACCESS_KEY"), SecretKey: get("CALLCONNECT_S3_SECRET_KEY"),
+		Region: get("CALLCONNECT_S3_REGION"), Prefix: get("CALLCONNECT_S3_PREFIX"), UseSSL: boolean("CALLCONNECT_S3_USE_SSL")}
+	if (c.S3.Endpoint == "") != (c.S3.Bucket == "") {
+		bad("CALLCONNECT_S3_BUCKET", "CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET go together: set both or neither")
+	}
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
 	}

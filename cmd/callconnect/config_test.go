@@ -15,6 +15,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.RecordingsDir != ".data/recordings" || c.MaxAudioBytes != 50<<20 || c.PartnerRateLimit != 600 || c.DeliveryWorkers != 100 ||
+		c.PartnerTimeout != 15*time.Second || c.PartnerConnect != 5*time.Second || c.S3.Endpoint != "" || !c.S3.UseSSL {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.DispatchDeadline != 2*time.Minute || c.RetryMinBackoff != time.Second ||
 		c.MaxBodyBytes != 1<<20 || c.AllowPrivatePartners || c.AllowHTTPPartners || c.PublicURL != "http://127.0.0.1:8080" {
 		t.Fatalf("unexpected defaults: %+v", c)
@@ -40,12 +44,19 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 		"CALLCONNECT_SECRETS_KEY":                "c2hvcnQ=",
 		"LOG_LEVEL":                              "loud",
 		"CALLCONNECT_PUBLIC_URL":                 "ftp://x",
+		"CALLCONNECT_PARTNER_TIMEOUT":            "soon",
+		"CALLCONNECT_DELIVERY_WORKERS":           "-1",
+		"CALLCONNECT_PARTNER_RATE_LIMIT":         "0",
+		"CALLCONNECT_S3_ENDPOINT":                "s3.example.com",
+		"CALLCONNECT_MAX_AUDIO_BYTES":            "lots",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
 	for _, name := range []string{"HTTP_ADDR", "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "CALLCONNECT_DISPATCH_DEADLINE",
-		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL"} {
+		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL",
+		"CALLCONNECT_PARTNER_TIMEOUT", "CALLCONNECT_DELIVERY_WORKERS", "CALLCONNECT_PARTNER_RATE_LIMIT", "CALLCONNECT_S3_BUCKET",
+		"CALLCONNECT_MAX_AUDIO_BYTES"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%s", name, err)
 		}
