@@ -54,6 +54,12 @@ type Leads interface {
 	// query however many ids are given.
 	GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error)
 	PutLead(ctx context.Context, l domain.Lead) error
+	// FindLeadsByPhone returns the environment's leads whose phone, without
+	// a Brazilian country code (domain.Phone.NationalDigits), equals national.
+	FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error)
+	// FindLeadsByEmail returns the environment's leads with that e-mail,
+	// compared case-insensitively.
+	FindLeadsByEmail(ctx context.Context, envID, email string) ([]domain.Lead, error)
 }
 
 // Integrations stores telephony integrations.
@@ -74,6 +80,9 @@ type Calls interface {
 	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
 	// PutCall inserts or replaces the call and its attempts.
 	PutCall(ctx context.Context, c domain.Call) error
+	// LatestOpenCall returns the lead's most recent call that has no result
+	// yet (any status but completed and not_completed); ErrNotFound if none.
+	LatestOpenCall(ctx context.Context, envID, leadID string) (domain.Call, error)
 	// EnqueueDelivery schedules a delivery attempt of the call, durably and
 	// in the same transaction (the outbox): if the transaction commits, a
 	// worker will run it, even after a crash; if not, nothing is scheduled.
@@ -95,6 +104,69 @@ type Exchanges interface {
 	RecordExchange(ctx context.Context, e domain.Exchange) error
 }
 
+// PartnerTokens stores the tokens partners authenticate callbacks with
+// (only their hashes).
+type PartnerTokens interface {
+	PutPartnerToken(ctx context.Context, t domain.PartnerToken) error
+	// GetPartnerToken finds a token by its id, in any environment (the
+	// token names its environment); ErrNotFound when unknown.
+	GetPartnerToken(ctx context.Context, id string) (domain.PartnerToken, error)
+	// ListPartnerTokens returns the environment's tokens, newest first,
+	// revoked ones included.
+	ListPartnerTokens(ctx context.Context, envID string) ([]domain.PartnerToken, error)
+}
+
+// History stores what happened on leads: interactions (with their tasks)
+// and the recordings they point to.
+type History interface {
+	AddInteraction(ctx context.Context, i domain.Interaction) error
+	// ListInteractions returns the lead's history, newest first (then by id
+	// descending).
+	ListInteractions(ctx context.Context, envID, leadID string) ([]domain.Interaction, error)
+	// HasInteraction reports whether the lead already has an interaction
+	// with that Fingerprint.
+	HasInteraction(ctx context.Context, envID, leadID, fingerprint string) (bool, error)
+	PutRecording(ctx context.Context, r domain.Recording) error
+	GetRecording(ctx context.Context, envID, id string) (domain.Recording, error)
+	// RecordingsWithSHA256 counts the recordings, of any environment, whose
+	// content has that hash: an audio object is deleted only when none does.
+	RecordingsWithSHA256(ctx context.Context, sha256 string) (int, error)
+}
+
+// IdempotentAnswer is the first answer to a request with an Idempotency-Key.
+type IdempotentAnswer struct {
+	Scope       string // the environment (and endpoint) the key belongs to
+	Key         string
+	RequestHash string // SHA-256 of the request (method, path, body), hex
+	StatusCode  int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// Idempotency keeps first answers so that a retried request gets the same
+// one and writes nothing again.
+type Idempotency interface {
+	// GetIdempotentAnswer returns the stored answer; ErrNotFound if none.
+	// The store has no clock: it returns an answer whatever its age, and
+	// the caller treats one older than IdempotencyRetention (by CreatedAt,
+	// against its Clock) as absent. Expired answers are deleted by a
+	// periodic clean-up of the adapter's own.
+	GetIdempotentAnswer(ctx context.Context, scope, key string) (IdempotentAnswer, error)
+	// PutIdempotentAnswer stores the answer. When the key already holds an
+	// answer that is not expired (its CreatedAt is less than
+	// IdempotencyRetention before a.CreatedAt), it fails with
+	// ErrIdempotencyConflict and keeps the stored one; so does the loser of
+	// a concurrent first use of the key (it waits for the winner's
+	// transaction). An expired answer is replaced.
+	PutIdempotentAnswer(ctx context.Context, a IdempotentAnswer) error
+}
+
+// IdempotencyRetention is how long an Idempotency-Key's first answer is kept.
+const IdempotencyRetention = 24 * time.Hour
+
+// ErrIdempotencyConflict: another request with the same key got there first.
+var ErrIdempotencyConflict = errors.New("idempotency key used concurrently")
+
 // Repositories is every repository, bound to one transaction.
 type Repositories interface {
 	Environments
@@ -103,6 +175,9 @@ type Repositories interface {
 	Integrations
 	Calls
 	Exchanges
+	PartnerTokens
+	History
+	Idempotency
 }
 
 // Store runs units of work.

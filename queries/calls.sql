@@ -26,3 +26,11 @@ ON CONFLICT (env_id, id) DO UPDATE SET
     payload    = excluded.payload,
     attempts   = excluded.attempts,
     updated_at = now();
+
+-- LatestOpenCall is the lead's newest call without a result, on calls_env_lead.
+-- name: LatestOpenCall :one
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+FROM calls
+WHERE env_id = $1 AND lead_id = $2 AND status NOT IN ('completed', 'not_completed')
+ORDER BY clicked_at DESC, id DESC
+LIMIT 1;

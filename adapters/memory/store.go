@@ -45,6 +45,10 @@ func NewStore() *Store {
 		integrations: map[key]domain.Integration{},
 		calls:        map[key]domain.Call{},
 		exchanges:    map[string]domain.Exchange{},
+		tokens:       map[string]domain.PartnerToken{},
+		interactions: map[key]storedInteraction{},
+		recordings:   map[key]domain.Recording{},
+		answers:      map[answerKey]ports.IdempotentAnswer{},
 	})
 	return s
 }
@@ -58,7 +62,11 @@ type state struct {
 	leads        map[key]domain.Lead
 	integrations map[key]domain.Integration
 	calls        map[key]domain.Call
-	exchanges    map[string]domain.Exchange // by id, which is unique across environments
+	exchanges    map[string]domain.Exchange     // by id, which is unique across environments
+	tokens       map[string]domain.PartnerToken // by id, which is unique across environments
+	interactions map[key]storedInteraction
+	recordings   map[key]domain.Recording
+	answers      map[answerKey]ports.IdempotentAnswer
 }
 
 // clone copies the maps; the values are immutable domain values (the
@@ -71,6 +79,10 @@ func (s *state) clone() *state {
 		integrations: maps.Clone(s.integrations),
 		calls:        maps.Clone(s.calls),
 		exchanges:    maps.Clone(s.exchanges),
+		tokens:       maps.Clone(s.tokens),
+		interactions: maps.Clone(s.interactions),
+		recordings:   maps.Clone(s.recordings),
+		answers:      maps.Clone(s.answers),
 	}
 }
 

@@ -35,6 +35,16 @@ func (r *repositories) LockCall(ctx context.Context, envID, id string) (domain.C
 	return callFromRow(row)
 }
 
+// LatestOpenCall reads the lead's newest call (by click time, then id)
+// whose status is neither completed nor not_completed.
+func (r *repositories) LatestOpenCall(ctx context.Context, envID, leadID string) (domain.Call, error) {
+	row, err := r.q.LatestOpenCall(ctx, gen.LatestOpenCallParams{EnvID: envID, LeadID: leadID})
+	if err != nil {
+		return domain.Call{}, notFound(err, fmt.Sprintf("open call of lead %q of environment %q", leadID, envID))
+	}
+	return callFromRow(row)
+}
+
 func (r *repositories) PutCall(ctx context.Context, c domain.Call) error {
 	attempts, err := json.Marshal(storedAttempts(c.Attempts()))
 	if err != nil {

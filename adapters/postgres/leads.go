@@ -124,3 +124,42 @@ func leadFromRow(row gen.Lead) (domain.Lead, error) {
 	}
 	return l, nil
 }
+
+// FindLeadsByPhone finds the leads whose phone, less a Brazilian country
+// code (domain.Phone.NationalDigits), is national: stored with or without the
+// 55. Ordered by id.
+func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
+	if national == "" {
+		return nil, nil
+	}
+	rows, err := r.q.FindLeadsByPhone(ctx, gen.FindLeadsByPhoneParams{EnvID: envID, National: national})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finding leads of environment %q by phone: %w", envID, err)
+	}
+	return leadsFromRows(rows)
+}
+
+// FindLeadsByEmail finds the leads with that e-mail, compared with lower()
+// on both sides (as the index leads_env_email is built). Ordered by id.
+func (r *repositories) FindLeadsByEmail(ctx context.Context, envID, email string) ([]domain.Lead, error) {
+	if email == "" {
+		return nil, nil
+	}
+	rows, err := r.q.FindLeadsByEmail(ctx, gen.FindLeadsByEmailParams{EnvID: envID, Email: email})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finding leads of environment %q by e-mail: %w", envID, err)
+	}
+	return leadsFromRows(rows)
+}
+
+func leadsFromRows(rows []gen.Lead) ([]domain.Lead, error) {
+	leads := make([]domain.Lead, 0, len(rows))
+	for _, row := range rows {
+		l, err := leadFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		leads = append(leads, l)
+	}
+	return leads, nil
+}

@@ -146,7 +146,8 @@ func otherProvider(envID, provider string, active bool) domain.Integration {
 }
 
 // put writes values (environments, users, leads, integrations, calls,
-// exchanges, deliveries to enqueue) in one
+// exchanges, deliveries to enqueue, partner tokens, interactions, recordings,
+// idempotent answers) in one
 // transaction, in the order given, and fails the test if it does not commit.
 func put(t *testing.T, s ports.Store, values ...any) {
 	t.Helper()
@@ -192,6 +193,22 @@ func putValue(ctx context.Context, r ports.Repositories, v any) error {
 	case ports.Delivery:
 		if err := r.EnqueueDelivery(ctx, v); err != nil {
 			return fmt.Errorf("EnqueueDelivery(%+v): %w", v, err)
+		}
+	case domain.PartnerToken:
+		if err := r.PutPartnerToken(ctx, v); err != nil {
+			return fmt.Errorf("PutPartnerToken(%s/%s): %w", v.EnvID(), v.ID(), err)
+		}
+	case domain.Interaction:
+		if err := r.AddInteraction(ctx, v); err != nil {
+			return fmt.Errorf("AddInteraction(%s/%s): %w", v.EnvID(), v.ID(), err)
+		}
+	case domain.Recording:
+		if err := r.PutRecording(ctx, v); err != nil {
+			return fmt.Errorf("PutRecording(%s/%s): %w", v.EnvID(), v.ID(), err)
+		}
+	case ports.IdempotentAnswer:
+		if err := r.PutIdempotentAnswer(ctx, v); err != nil {
+			return fmt.Errorf("PutIdempotentAnswer(%s/%s): %w", v.Scope, v.Key, err)
 		}
 	default:
 		panic(fmt.Sprintf("portstest: cannot put a %T", v))

@@ -49,6 +49,21 @@ type Harness struct {
 //     after rolling back, and refuses to start with a cancelled context;
 //   - writes and EnqueueDelivery fail inside Read; LockEnvironment and
 //     LockCall inside Read only read.
+//   - FindLeadsByPhone and FindLeadsByEmail of "" find nothing (not the
+//     leads without a phone or e-mail); the e-mail is compared lowercased;
+//   - LatestOpenCall breaks a tie in click time by id descending (byte
+//     order); undeliverable calls are open;
+//   - partner token ids are global: PutPartnerToken with the id of another
+//     environment's token fails and changes nothing; in its own environment
+//     it replaces the token (a revocation); tokens created at the same
+//     instant list by id descending (byte order);
+//   - AddInteraction refuses an id the environment already has; an
+//     interaction with a task of empty fields keeps its (empty) task;
+//   - PutIdempotentAnswer replaces an answer older than
+//     ports.IdempotencyRetention at the new answer's CreatedAt, and a
+//     conflict leaves the transaction usable;
+//   - PutPartnerToken, AddInteraction and PutRecording for an environment
+//     that does not exist fail with ports.ErrNotFound.
 func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
 	onStore := func(run func(*testing.T, ports.Store)) func(*testing.T, Harness) {
@@ -107,6 +122,22 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Read/ReadOnly", testReadOnly},
 		{"Read/Snapshot", onStore(testReadSnapshot)},
 		{"Read/LocksOnlyRead", onStore(testReadLocks)},
+		{"Lead/FindByPhone", onStore(testFindLeadsByPhone)},
+		{"Lead/FindByEmail", onStore(testFindLeadsByEmail)},
+		{"Call/LatestOpen", onStore(testLatestOpenCall)},
+		{"PartnerToken/RoundTrip", onStore(testPartnerTokenRoundTrip)},
+		{"PartnerToken/AcrossEnvironments", onStore(testPartnerTokenAcrossEnvironments)},
+		{"PartnerToken/List", onStore(testPartnerTokenList)},
+		{"Interaction/RoundTrip", onStore(testInteractionRoundTrip)},
+		{"Interaction/Order", onStore(testInteractionOrder)},
+		{"Interaction/Isolation", onStore(testInteractionIsolation)},
+		{"Interaction/HasInteraction", onStore(testHasInteraction)},
+		{"Recording/RoundTrip", onStore(testRecordingRoundTrip)},
+		{"Recording/WithSHA256", onStore(testRecordingsWithSHA256)},
+		{"Idempotency/RoundTrip", onStore(testIdempotencyRoundTrip)},
+		{"Idempotency/Conflict", onStore(testIdempotencyConflict)},
+		{"Idempotency/Rollback", onStore(testIdempotencyRollback)},
+		{"Concurrency/IdempotencyFirstUse", onStore(testIdempotencyConcurrentFirstUse)},
 		{"Concurrency/ActivateUnderLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) })},
 		{"Concurrency/ActivateWithoutLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) })},
 		{"Concurrency/LockCallTakesTurns", onStore(testLockCallTakesTurns)},

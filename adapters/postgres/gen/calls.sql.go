@@ -41,6 +41,40 @@ func (q *Queries) GetCall(ctx context.Context, arg GetCallParams) (Call, error) 
 	return i, err
 }
 
+const latestOpenCall = `-- name: LatestOpenCall :one
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+FROM calls
+WHERE env_id = $1 AND lead_id = $2 AND status NOT IN ('completed', 'not_completed')
+ORDER BY clicked_at DESC, id DESC
+LIMIT 1
+`
+
+type LatestOpenCallParams struct {
+	EnvID  string
+	LeadID string
+}
+
+// LatestOpenCall is the lead's newest call without a result, on calls_env_lead.
+func (q *Queries) LatestOpenCall(ctx context.Context, arg LatestOpenCallParams) (Call, error) {
+	row := q.db.QueryRow(ctx, latestOpenCall, arg.EnvID, arg.LeadID)
+	var i Call
+	err := row.Scan(
+		&i.EnvID,
+		&i.ID,
+		&i.LeadID,
+		&i.UserID,
+		&i.Status,
+		&i.Reason,
+		&i.ClickedAt,
+		&i.Deadline,
+		&i.Payload,
+		&i.Attempts,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const lockCall = `-- name: LockCall :one
 SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
 FROM calls

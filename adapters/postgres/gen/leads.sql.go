@@ -10,6 +10,116 @@ import (
 	"time"
 )
 
+const findLeadsByEmail = `-- name: FindLeadsByEmail :many
+SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+FROM leads
+WHERE env_id = $1 AND email IS NOT NULL AND lower(email) = lower($2::text)
+ORDER BY id
+`
+
+type FindLeadsByEmailParams struct {
+	EnvID string
+	Email string
+}
+
+// FindLeadsByEmail compares as leads_env_email indexes: lower() on both sides.
+func (q *Queries) FindLeadsByEmail(ctx context.Context, arg FindLeadsByEmailParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, findLeadsByEmail, arg.EnvID, arg.Email)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Lead
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Score,
+			&i.RegisteredAt,
+			&i.MainMedia,
+			&i.Origin,
+			&i.StageID,
+			&i.StageName,
+			&i.Developments,
+			&i.ManagerID,
+			&i.BrokerID,
+			&i.AgencyID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const findLeadsByPhone = `-- name: FindLeadsByPhone :many
+SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+FROM leads
+WHERE env_id = $1
+  AND phone IN ($2::text, '55' || $2::text)
+  AND CASE WHEN length(phone) >= 12 AND phone LIKE '55%' THEN substr(phone, 3) ELSE phone END = $2::text
+ORDER BY id
+`
+
+type FindLeadsByPhoneParams struct {
+	EnvID    string
+	National string
+}
+
+// FindLeadsByPhone finds the leads whose phone, without the Brazilian country
+// code, is sqlc.arg(national): the phone is one of the two candidates (an
+// index condition on leads_env_phone), and the CASE is
+// domain.Phone.NationalDigits, which strips a leading 55 only from numbers of
+// 12 digits or more.
+func (q *Queries) FindLeadsByPhone(ctx context.Context, arg FindLeadsByPhoneParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, findLeadsByPhone, arg.EnvID, arg.National)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Lead
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.Name,
+			&i.Email,
+			&i.Phone,
+			&i.Score,
+			&i.RegisteredAt,
+			&i.MainMedia,
+			&i.Origin,
+			&i.StageID,
+			&i.StageName,
+			&i.Developments,
+			&i.ManagerID,
+			&i.BrokerID,
+			&i.AgencyID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getLead = `-- name: GetLead :one
 SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
        stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at

@@ -50,6 +50,36 @@ type Exchange struct {
 	Error          *string
 }
 
+type IdempotencyKey struct {
+	Scope       string
+	Key         string
+	RequestHash string
+	StatusCode  int32
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+type Interaction struct {
+	EnvID               string
+	ID                  string
+	LeadID              string
+	Type                string
+	Description         *string
+	TaskName            *string
+	TaskDueAt           *time.Time
+	TaskStatus          *string
+	TaskPriority        *string
+	TaskResponsibleType *string
+	TaskResponsibleID   *string
+	TaskReminder        *bool
+	CallID              *string
+	RecordingID         *string
+	RecordingSha256     *string
+	Fingerprint         string
+	OccurredAt          time.Time
+	CreatedAt           time.Time
+}
+
 type Lead struct {
 	EnvID        string
 	ID           string
@@ -68,6 +98,27 @@ type Lead struct {
 	AgencyID     *string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+type PartnerToken struct {
+	ID          string
+	EnvID       string
+	Email       string
+	Description *string
+	SecretHash  []byte
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+type Recording struct {
+	EnvID       string
+	ID          string
+	LeadID      string
+	CallID      *string
+	Sha256      string
+	Size        int64
+	ContentType string
+	CreatedAt   time.Time
 }
 
 type TelephonyIntegration struct {

@@ -1,0 +1,182 @@
+package portstest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"callconnect/ports"
+)
+
+// answeredAt has a microsecond part and a zone other than UTC.
+var answeredAt = time.Date(2026, 5, 4, 10, 0, 0, 123456000, saoPaulo)
+
+func answer(scope, key string, status int, body string, at time.Time) ports.IdempotentAnswer {
+	return ports.IdempotentAnswer{Scope: scope, Key: key, RequestHash: fmt.Sprintf("%064x", len(body)+status),
+		StatusCode: status, Body: []byte(body), CreatedAt: at}
+}
+
+func answerString(a ports.IdempotentAnswer) string {
+	return fmt.Sprintf("{scope:%q key:%q request_hash:%q status:%d body:%q created_at:%s}",
+		a.Scope, a.Key, a.RequestHash, a.StatusCode, a.Body, instant(a.CreatedAt))
+}
+
+func getAnswer(t *testing.T, s ports.Store, scope, key string) (a ports.IdempotentAnswer, err error) {
+	t.Helper()
+	read(t, s, func(ctx context.Context, r ports.Repositories) error {
+		a, err = r.GetIdempotentAnswer(ctx, scope, key)
+		return nil
+	})
+	return a, err
+}
+
+func wantAnswer(t *testing.T, s ports.Store, what string, want ports.IdempotentAnswer) {
+	t.Helper()
+	got, err := getAnswer(t, s, want.Scope, want.Key)
+	if err != nil {
+		t.Errorf("%s: GetIdempotentAnswer: %v", what, err)
+		return
+	}
+	if g, w := answerString(got), answerString(want); g != w {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
+	}
+}
+
+func putAnswer(s ports.Store, ctx context.Context, a ports.IdempotentAnswer) error {
+	return s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return r.PutIdempotentAnswer(ctx, a) })
+}
+
+func testIdempotencyRoundTrip(t *testing.T, s ports.Store) {
+	// Bytes that are not text, and an empty body.
+	binary := answer("env-a/lead_tarefas", "k-1", 201, "{\"ok\":true}\n\x00\xff", answeredAt)
+	empty := answer("env-a/lead_tarefas", "k-2", 204, "", answeredAt.In(manaus))
+	sameKey := answer("env-b/lead_tarefas", "k-1", 422, `{"type":"about:blank"}`, answeredAt)
+	put(t, s, binary, empty, sameKey)
+	wantAnswer(t, s, "GetIdempotentAnswer(k-1)", binary)
+	wantAnswer(t, s, "GetIdempotentAnswer(k-2), empty body", empty)
+	wantAnswer(t, s, "GetIdempotentAnswer of the same key in another scope", sameKey)
+	if got, _ := getAnswer(t, s, empty.Scope, empty.Key); len(got.Body) != 0 {
+		t.Errorf("empty body came back as %q", got.Body)
+	}
+	for _, c := range []struct{ scope, key string }{{"env-a/lead_tarefas", "k-3"}, {"env-c/lead_tarefas", "k-1"}, {"env-a/lead_tarefas", "K-1"}} {
+		_, err := getAnswer(t, s, c.scope, c.key)
+		wantNotFound(t, fmt.Sprintf("GetIdempotentAnswer(%s, %s)", c.scope, c.key), err)
+	}
+	// The caller's slice does not alias the stored body.
+	got, _ := getAnswer(t, s, binary.Scope, binary.Key)
+	if len(got.Body) > 0 {
+		got.Body[0] = 'X'
+	}
+	wantAnswer(t, s, "GetIdempotentAnswer after the caller wrote into a body it got", binary)
+}
+
+func testIdempotencyConflict(t *testing.T, s ports.Store) {
+	first := answer("env-a/lead", "k", 200, `{"first":true}`, answeredAt)
+	put(t, s, first)
+	// A second answer under the key, any time within the retention, is refused;
+	// the transaction stays usable and its other writes commit.
+	other := answer("env-a/lead", "other", 200, `{}`, answeredAt)
+	for _, later := range []time.Duration{0, time.Second, ports.IdempotencyRetention - time.Microsecond} {
+		second := answer("env-a/lead", "k", 409, `{"second":true}`, answeredAt.Add(later))
+		err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			err := r.PutIdempotentAnswer(ctx, second)
+			if !errors.Is(err, ports.ErrIdempotencyConflict) {
+				t.Errorf("a second PutIdempotentAnswer %v later: want ErrIdempotencyConflict, got %v", later, err)
+			}
+			if _, err := r.GetIdempotentAnswer(ctx, "env-a/lead", "k"); err != nil {
+				return fmt.Errorf("GetIdempotentAnswer after the conflict: %w", err)
+			}
+			if later == 0 {
+				return r.PutIdempotentAnswer(ctx, other)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("the Tx after a conflict: %v", err)
+		}
+		wantAnswer(t, s, fmt.Sprintf("the first answer after a second Put %v later", later), first)
+	}
+	wantAnswer(t, s, "another key written in the Tx that met the conflict", other)
+
+	// Once expired, the answer is replaced (the clean-up may not have run yet).
+	expired := answer("env-a/lead", "k", 201, `{"after":"a day"}`, answeredAt.Add(ports.IdempotencyRetention+time.Second))
+	put(t, s, expired)
+	wantAnswer(t, s, "the answer after the first expired", expired)
+}
+
+func testIdempotencyRollback(t *testing.T, s ports.Store) {
+	a := answer("env-a/lead", "k", 200, `{}`, answeredAt)
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutIdempotentAnswer(ctx, a); err != nil {
+			return err
+		}
+		if _, err := r.GetIdempotentAnswer(ctx, a.Scope, a.Key); err != nil {
+			t.Errorf("GetIdempotentAnswer in the writing Tx: %v", err)
+		}
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		t.Fatalf("Tx: %v", err)
+	}
+	_, err = getAnswer(t, s, a.Scope, a.Key)
+	wantNotFound(t, "GetIdempotentAnswer after a rollback", err)
+	if err := putAnswer(s, t.Context(), a); err != nil {
+		t.Errorf("PutIdempotentAnswer after the first one rolled back: %v", err)
+	}
+	wantAnswer(t, s, "the answer put after a rollback", a)
+
+	err = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		return r.PutIdempotentAnswer(ctx, answer("env-a/lead", "in-read", 200, `{}`, answeredAt))
+	})
+	if err == nil {
+		t.Error("PutIdempotentAnswer inside Read succeeded")
+	}
+}
+
+// testIdempotencyConcurrentFirstUse: requests with one key racing to store
+// their answer: exactly one succeeds, the others get ErrIdempotencyConflict.
+func testIdempotencyConcurrentFirstUse(t *testing.T, s ports.Store) {
+	const racers = 8
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for n := range racers {
+		wg.Go(func() {
+			<-start
+			errs[n] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+				if err := r.PutIdempotentAnswer(ctx, answer("env-a/lead", "k", 200+n, fmt.Sprint(n), answeredAt)); err != nil {
+					return err
+				}
+				time.Sleep(20 * time.Millisecond) // hold the key while the others arrive
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for n, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("racers %d and %d both stored an answer", winner, n)
+		case err == nil:
+			winner = n
+		case !errors.Is(err, ports.ErrIdempotencyConflict):
+			t.Errorf("racer %d: want ErrIdempotencyConflict, got %v", n, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no racer stored its answer")
+	}
+	got, err := getAnswer(t, s, "env-a/lead", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StatusCode != 200+winner || !bytes.Equal(got.Body, []byte(fmt.Sprint(winner))) {
+		t.Errorf("stored answer %s, want racer %d's", answerString(got), winner)
+	}
+}

@@ -1,0 +1,38 @@
+-- name: AddInteraction :exec
+INSERT INTO interactions (env_id, id, lead_id, type, description, task_name, task_due_at, task_status,
+                          task_priority, task_responsible_type, task_responsible_id, task_reminder,
+                          call_id, recording_id, recording_sha256, fingerprint, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17);
+
+-- name: ListInteractions :many
+SELECT env_id, id, lead_id, type, description, task_name, task_due_at, task_status,
+       task_priority, task_responsible_type, task_responsible_id, task_reminder,
+       call_id, recording_id, recording_sha256, fingerprint, occurred_at, created_at
+FROM interactions
+WHERE env_id = $1 AND lead_id = $2
+ORDER BY occurred_at DESC, id DESC;
+
+-- name: HasInteraction :one
+SELECT EXISTS (
+    SELECT 1 FROM interactions WHERE env_id = $1 AND lead_id = $2 AND fingerprint = $3
+);
+
+-- name: PutRecording :exec
+INSERT INTO recordings (env_id, id, lead_id, call_id, sha256, size, content_type, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (env_id, id) DO UPDATE SET
+    lead_id      = excluded.lead_id,
+    call_id      = excluded.call_id,
+    sha256       = excluded.sha256,
+    size         = excluded.size,
+    content_type = excluded.content_type,
+    created_at   = excluded.created_at;
+
+-- name: GetRecording :one
+SELECT env_id, id, lead_id, call_id, sha256, size, content_type, created_at
+FROM recordings
+WHERE env_id = $1 AND id = $2;
+
+-- RecordingsWithSHA256 counts across environments, on recordings_sha256.
+-- name: RecordingsWithSHA256 :one
+SELECT count(*) FROM recordings WHERE sha256 = $1;
