@@ -1,0 +1,462 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// CallbacksConfig bounds what partners may send.
+type CallbacksConfig struct {
+	// MaxAudioBytes is the largest decoded recording accepted (50 MiB when zero).
+	MaxAudioBytes int64
+	// IdempotencyTTL is how long an Idempotency-Key's first answer is kept (24 h when zero).
+	IdempotencyTTL time.Duration
+}
+
+// DefaultMaxAudioBytes bounds a decoded recording.
+const DefaultMaxAudioBytes = 50 << 20
+
+// Callbacks applies what partners post back: tasks, lead updates and call
+// results, with their recordings, onto the lead's history.
+type Callbacks struct {
+	store  ports.Store
+	clock  ports.Clock
+	random ports.Random
+	audio  ports.AudioStore
+	cfg    CallbacksConfig
+	logger *slog.Logger
+}
+
+// NewCallbacks builds the service.
+func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
+	if cfg.MaxAudioBytes <= 0 {
+		cfg.MaxAudioBytes = DefaultMaxAudioBytes
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Callbacks{store: store, clock: clock, random: random, audio: audio, cfg: cfg, logger: logger}
+}
+
+// Idempotent is a request's Idempotency-Key with a hash of what it asked
+// (method, path, body); Key "" means the request has none.
+type Idempotent struct {
+	Key         string
+	RequestHash string
+}
+
+// CallbackAnswer is what a callback answers; with an Idempotency-Key its
+// JSON is kept and answered again, byte for byte, to a repeat.
+type CallbackAnswer struct {
+	LeadID         string   `json:"lead_id"`
+	CallID         *string  `json:"call_id"`
+	CallStatus     *string  `json:"call_status"`
+	InteractionIDs []string `json:"interaction_ids"`
+	RecordingIDs   []string `json:"recording_ids"`
+	// Duplicates counts interactions left out because the lead already had
+	// exactly them (a repeated result).
+	Duplicates int `json:"duplicates"`
+}
+
+// Error codes of callbacks.
+const (
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeLeadAmbiguous        = "lead_ambiguous"
+	CodeLeadNotIdentified    = "lead_not_identified"
+)
+
+// Task applies the task callback (POST /api/cvio/lead_tarefas/cadastrar).
+func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body []byte, queryCallID string, idem Idempotent) ([]byte, error) {
+	cb, err := domain.ParseTaskCallback(body)
+	if err != nil {
+		return nil, err
+	}
+	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, tok, "task", idem, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
+		return s.resolve(ctx, r, env, callID, "", cb.Phone)
+	}, nil)
+}
+
+// Lead applies the lead callback (POST /api/cvio/lead): the interactions,
+// and the lead's name and e-mail when the partner allows the change.
+func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body []byte, queryCallID string, idem Idempotent) ([]byte, error) {
+	cb, err := domain.ParseLeadCallback(body)
+	if err != nil {
+		return nil, err
+	}
+	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
+	if err != nil {
+		return nil, err
+	}
+	return s.apply(ctx, tok, "lead", idem, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
+		t, err := s.resolve(ctx, r, env, callID, cb.Email, cb.Phone)
+		if err != nil || !cb.AllowUpdate {
+			return t, err
+		}
+		in := t.lead.Input()
+		if cb.Name != "" {
+			in.Name = cb.Name
+		}
+		// The e-mail that found the lead cannot also change it.
+		if cb.Email != "" && t.by != "email" {
+			in.Email = cb.Email
+		}
+		lead, err := domain.NewLead(in)
+		if err != nil {
+			return t, err
+		}
+		t.lead = lead
+		return t, r.PutLead(ctx, lead)
+	}, nil)
+}
+
+// Result applies a call's result (POST /api/cvio/ligacoes/{idligacao}/resultado).
+func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, body []byte, idem Idempotent) ([]byte, error) {
+	cb, err := domain.ParseResultCallback(body)
+	if err != nil {
+		return nil, err
+	}
+	callID, err := domain.MergeCallID(pathCallID, queryCallID, cb.CallID)
+	if err != nil {
+		return nil, err
+	}
+	interaction := domain.PartnerInteraction{Type: domain.InteractionTypeCall, Description: cb.Description, AudioBase64: cb.AudioBase64}
+	if interaction.Description == "" {
+		interaction.Description = resultDescription(cb)
+	}
+	outcome := cb
+	return s.apply(ctx, tok, "result", idem, []domain.PartnerInteraction{interaction},
+		func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
+			return s.resolve(ctx, r, env, callID, "", domain.Phone{})
+		},
+		func(call *domain.Call) error {
+			if call.Status() == outcome.Outcome.CallStatus() && call.Reason() == outcome.Reason {
+				return nil // the same result again
+			}
+			return domain.RecordCallResult(call, outcome.Outcome, outcome.Reason)
+		})
+}
+
+func resultDescription(cb domain.ResultCallback) string {
+	if cb.Outcome == domain.OutcomeCompleted {
+		return "Ligação realizada"
+	}
+	d := "Ligação não realizada: " + cb.Reason
+	if cb.ReasonText != "" {
+		d += " (" + cb.ReasonText + ")"
+	}
+	return d
+}
+
+// target is what a callback lands on.
+type target struct {
+	lead domain.Lead
+	call *domain.Call // nil when the callback could not be tied to a call
+	by   string       // what identified the lead: call, email or phone
+}
+
+// resolve finds the lead (and call) a callback is about: the call when its
+// id is given; otherwise the lead by e-mail or phone within the
+// environment, and then its most recent open call, if any.
+func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domain.Environment, callID, email string, phone domain.Phone) (target, error) {
+	if callID != "" {
+		call, err := r.LockCall(ctx, env.ID(), callID)
+		if err != nil {
+			return target{}, callNotFound(err, callID)
+		}
+		lead, err := r.GetLead(ctx, env.ID(), call.LeadID())
+		if err != nil {
+			return target{}, notFound(err, domain.CodeLeadNotFound, "idligacao", fmt.Sprintf("the lead of call %q", callID))
+		}
+		return target{lead: lead, call: &call, by: "call"}, nil
+	}
+	var (
+		leads []domain.Lead
+		err   error
+		field string
+		by    string
+	)
+	switch {
+	case email != "":
+		leads, err = r.FindLeadsByEmail(ctx, env.ID(), email)
+		field, by = "email", "email"
+	case !phone.IsZero():
+		leads, err = r.FindLeadsByPhone(ctx, env.ID(), phone.NationalDigits())
+		field, by = "telefone", "phone"
+	default:
+		return target{}, &domain.Error{Kind: domain.KindInvalid, Code: CodeLeadNotIdentified, Field: "idligacao",
+			Message: "the callback names no call (idligacao) and no lead (email or telefone)"}
+	}
+	if err != nil {
+		return target{}, err
+	}
+	switch len(leads) {
+	case 0:
+		return target{}, domain.NotFound(domain.CodeLeadNotFound, field, "no lead of this environment has this "+field)
+	case 1:
+	default:
+		return target{}, &domain.Error{Kind: domain.KindConflict, Code: CodeLeadAmbiguous, Field: field,
+			Message: fmt.Sprintf("%d leads have this %s; send idligacao", len(leads), field)}
+	}
+	t := target{lead: leads[0], by: by}
+	call, err := r.LatestOpenCall(ctx, env.ID(), t.lead.ID())
+	switch {
+	case err == nil:
+		locked, err := r.LockCall(ctx, env.ID(), call.ID())
+		if err != nil {
+			return target{}, err
+		}
+		t.call = &locked
+	case !errors.Is(err, ports.ErrNotFound):
+		return target{}, err
+	}
+	return t, nil
+}
+
+// storedAudio is a recording written to the audio store before its row.
+type storedAudio struct {
+	key         string
+	size        int64
+	contentType string
+}
+
+// apply is the shape every callback shares: replay a known Idempotency-Key;
+// decode and store the recordings (outside the transaction: the object is
+// written before its row commits); then, in one transaction, find the
+// target, change the call, add the history and keep the answer. Objects
+// that end up without a row are deleted.
+func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, interactions []domain.PartnerInteraction,
+	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
+	changeCall func(*domain.Call) error) ([]byte, error) {
+	scope := tok.EnvID() + "/" + kind
+	if idem.Key != "" {
+		if body, done, err := s.replay(ctx, scope, idem); done || err != nil {
+			return body, err
+		}
+	}
+
+	audios := make([]*storedAudio, len(interactions))
+	var written []string
+	for i, in := range interactions {
+		if in.AudioBase64 == "" {
+			continue
+		}
+		a, err := s.storeAudio(ctx, in.AudioBase64, fmt.Sprintf("interacoes[%d].audio_base64", i), kind == "result")
+		if err != nil {
+			s.cleanup(ctx, written)
+			return nil, err
+		}
+		audios[i] = a
+		written = append(written, a.key)
+	}
+
+	var answer []byte
+	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		env, err := r.GetEnvironment(ctx, tok.EnvID())
+		if err != nil {
+			return envNotFound(err, tok.EnvID())
+		}
+		t, err := find(ctx, r, env)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		ans := CallbackAnswer{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}}
+		hasAudio := false
+		for i, pi := range interactions {
+			in := pi.Input(env.TimeZone())
+			in.ID, in.EnvID, in.LeadID, in.OccurredAt = s.random.NewID(), env.ID(), t.lead.ID(), now
+			if t.call != nil {
+				in.CallID = t.call.ID()
+			}
+			var rec *domain.Recording
+			if a := audios[i]; a != nil {
+				hasAudio = true
+				r, err := domain.NewRecording(domain.RecordingInput{ID: s.random.NewID(), EnvID: env.ID(), LeadID: t.lead.ID(),
+					CallID: in.CallID, SHA256: a.key, Size: a.size, ContentType: a.contentType, CreatedAt: now})
+				if err != nil {
+					return err
+				}
+				rec = &r
+				in.RecordingID, in.RecordingSHA256 = r.ID(), a.key
+			}
+			interaction, err := domain.NewInteraction(in)
+			if err != nil {
+				return err
+			}
+			dup, err := r.HasInteraction(ctx, env.ID(), t.lead.ID(), interaction.Fingerprint())
+			if err != nil {
+				return err
+			}
+			if dup {
+				ans.Duplicates++
+				continue
+			}
+			if rec != nil {
+				if err := r.PutRecording(ctx, *rec); err != nil {
+					return err
+				}
+				ans.RecordingIDs = append(ans.RecordingIDs, rec.ID())
+			}
+			if err := r.AddInteraction(ctx, interaction); err != nil {
+				return err
+			}
+			ans.InteractionIDs = append(ans.InteractionIDs, interaction.ID())
+		}
+		if t.call != nil {
+			call := *t.call
+			switch {
+			case changeCall != nil:
+				err = changeCall(&call)
+			case hasAudio && call.Status() != domain.CallCompleted:
+				// A recording means the call took place (rule 7).
+				err = domain.RecordCallResult(&call, domain.OutcomeCompleted, "")
+			}
+			if err != nil {
+				return err
+			}
+			if err := r.PutCall(ctx, call); err != nil {
+				return err
+			}
+			id, status := call.ID(), string(call.Status())
+			ans.CallID, ans.CallStatus = &id, &status
+		}
+		if answer, err = json.Marshal(ans); err != nil {
+			return err
+		}
+		if idem.Key == "" {
+			return nil
+		}
+		return r.PutIdempotentAnswer(ctx, ports.IdempotentAnswer{Scope: scope, Key: idem.Key, RequestHash: idem.RequestHash,
+			StatusCode: 200, Body: answer, CreatedAt: now})
+	})
+	if err != nil {
+		s.cleanup(context.WithoutCancel(ctx), written)
+		if errors.Is(err, ports.ErrIdempotencyConflict) {
+			// A concurrent request with the same key won: answer as it did.
+			body, done, rerr := s.replay(ctx, scope, idem)
+			if done || rerr != nil {
+				return body, rerr
+			}
+		}
+		return nil, err
+	}
+	return answer, nil
+}
+
+// replay answers a repeated Idempotency-Key: the first answer for the same
+// request, a conflict for another one. done is false when the key is new.
+func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (body []byte, done bool, err error) {
+	var a ports.IdempotentAnswer
+	err = s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		var err error
+		a, err = r.GetIdempotentAnswer(ctx, scope, idem.Key)
+		return err
+	})
+	if errors.Is(err, ports.ErrNotFound) || err == nil && s.clock.Now().Sub(a.CreatedAt) > s.cfg.IdempotencyTTL {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if a.RequestHash != idem.RequestHash {
+		return nil, true, &domain.Error{Kind: domain.KindConflict, Code: CodeIdempotencyKeyReused, Field: "Idempotency-Key",
+			Message: "this Idempotency-Key was used for another request"}
+	}
+	return bytes.Clone(a.Body), true, nil
+}
+
+// storeAudio decodes, checks and stores one recording.
+func (s *Callbacks) storeAudio(ctx context.Context, b64, field string, topLevel bool) (*storedAudio, error) {
+	if topLevel {
+		field = "audio_base64"
+	}
+	rename := func(err error) error {
+		if de, ok := domain.AsError(err); ok && de.Field == "audio_base64" {
+			c := *de
+			c.Field = field
+			return &c
+		}
+		return err
+	}
+	audio, err := domain.DecodeAudioBase64(b64, s.cfg.MaxAudioBytes)
+	if err != nil {
+		return nil, rename(err)
+	}
+	ct, err := domain.CheckAudio(audio)
+	if err != nil {
+		return nil, rename(err)
+	}
+	key := domain.AudioKey(audio)
+	if err := s.audio.Put(ctx, key, ct, bytes.NewReader(audio), int64(len(audio))); err != nil {
+		return nil, fmt.Errorf("storing the recording: %w", err)
+	}
+	return &storedAudio{key: key, size: int64(len(audio)), contentType: ct}, nil
+}
+
+// cleanup deletes stored objects that no recording row refers to.
+func (s *Callbacks) cleanup(ctx context.Context, keys []string) {
+	for _, key := range keys {
+		var n int
+		err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+			var err error
+			n, err = r.RecordingsWithSHA256(ctx, key)
+			return err
+		})
+		if err != nil || n > 0 {
+			continue
+		}
+		if err := s.audio.Delete(ctx, key); err != nil {
+			s.logger.WarnContext(ctx, "could not delete an unreferenced recording; a sweep will", "sha256", key, "error", err)
+		}
+	}
+}
+
+// Recording opens a recording of the environment for reading.
+func (s *Callbacks) Recording(ctx context.Context, envID, recordingID string) (domain.Recording, ports.AudioObject, error) {
+	var rec domain.Recording
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		rec, err = r.GetRecording(ctx, envID, recordingID)
+		return notFound(err, CodeRecordingNotFound, "recording_id", fmt.Sprintf("recording %q", recordingID))
+	})
+	if err != nil {
+		return domain.Recording{}, ports.AudioObject{}, err
+	}
+	obj, err := s.audio.Open(ctx, rec.SHA256())
+	if err != nil {
+		return domain.Recording{}, ports.AudioObject{}, fmt.Errorf("opening recording %s: %w", rec.ID(), err)
+	}
+	return rec, obj, nil
+}
+
+// CodeRecordingNotFound: no such recording in the environment.
+const CodeRecordingNotFound = "recording_not_found"
+
+// History returns the lead's history, newest first.
+func (s *Callbacks) History(ctx context.Context, envID, leadID string) ([]domain.Interaction, error) {
+	var out []domain.Interaction
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		var err error
+		out, err = r.ListInteractions(ctx, envID, leadID)
+		return err
+	})
+	return out, err
+}

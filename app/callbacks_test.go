@@ -1,0 +1,252 @@
+package app_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"callconnect/adapters/audiostore"
+	"callconnect/adapters/memory"
+	"callconnect/app"
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// The start of the contract's example recording: an MP3 with an ID3 tag.
+var mp3 = append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, 512)...)
+
+type callbacksFixture struct {
+	*callsFixture
+	audio  ports.AudioStore
+	tokens *app.PartnerTokens
+	cbs    *app.Callbacks
+	tok    domain.PartnerToken
+	secret string
+}
+
+func newCallbacksFixture(t *testing.T) *callbacksFixture {
+	t.Helper()
+	f := newCallsFixture(t, app.CallsConfig{})
+	audio, err := audiostore.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf := &callbacksFixture{callsFixture: f, audio: audio,
+		tokens: app.NewPartnerTokens(f.store, f.clock, memory.NewRandom(11)),
+		cbs:    app.NewCallbacks(f.store, f.clock, memory.NewRandom(12), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)}
+	ctx := context.Background()
+	must(t)(f.config.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l1", Name: "Lead do Teste", Email: "Lead.Teste@Example.com",
+		Phone: "48999476359", ManagerID: "m1", BrokerID: "b1", AgencyID: "a1"}))
+	tok, plain, err := cf.tokens.Create(ctx, "acme", "parceiro@example.com", "telefonia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf.tok, cf.secret = tok, plain
+	return cf
+}
+
+func (f *callbacksFixture) history(t *testing.T) []domain.Interaction {
+	t.Helper()
+	h, err := f.cbs.History(context.Background(), "acme", "l1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func answerOf(t *testing.T, b []byte) app.CallbackAnswer {
+	t.Helper()
+	var a app.CallbackAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("answer %q: %v", b, err)
+	}
+	return a
+}
+
+func TestAuthenticate(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	if tok, err := f.tokens.Authenticate(ctx, "PARCEIRO@example.com", f.secret); err != nil || tok.EnvID() != "acme" {
+		t.Fatalf("good pair: %v %v", tok.EnvID(), err)
+	}
+	id, _, _ := domain.ParsePartnerTokenString(f.secret)
+	for name, pair := range map[string][2]string{
+		"wrong email":  {"outro@example.com", f.secret},
+		"wrong secret": {"parceiro@example.com", "cct_" + id + "_" + strings.Repeat("A", 43)},
+		"unknown id":   {"parceiro@example.com", strings.Replace(f.secret, id, "nope", 1)},
+		"malformed":    {"parceiro@example.com", "letmein"},
+		"no email":     {"", f.secret},
+	} {
+		_, err := f.tokens.Authenticate(ctx, pair[0], pair[1])
+		if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindUnauthenticated {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	must(t)(f.tokens.Revoke(ctx, "acme", f.tok.ID()))
+	if _, err := f.tokens.Authenticate(ctx, "parceiro@example.com", f.secret); err == nil {
+		t.Fatal("a revoked token must not authenticate")
+	}
+	list, _ := f.tokens.List(ctx, "acme")
+	if len(list) != 1 || !list[0].Revoked() {
+		t.Fatalf("list: %+v", list)
+	}
+	_, err := f.tokens.Revoke(ctx, "acme", "nope")
+	if de, ok := domain.AsError(err); !ok || de.Code != app.CodePartnerTokenNotFound {
+		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+const taskBody = `{"telefone": "+55 (48) 99947-6359", "interacoes": [{"tipo": "L", "descricao": "Ligação realizada com sucesso para o lead",
+  "tarefa": {"nome": "Ligação externa", "data": "2024-03-19 14:00", "situacao": "C", "prioridade": "A", "tipo_responsavel": "G",
+  "idresponsavel": 6065, "lembrete_tarefa": "S"}}]}`
+
+func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ans, err := f.cbs.Task(context.Background(), f.tok, []byte(taskBody), "", app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answerOf(t, ans)
+	if a.LeadID != "l1" || len(a.InteractionIDs) != 1 || a.CallID != nil {
+		t.Fatalf("answer: %s", ans)
+	}
+	h := f.history(t)
+	if len(h) != 1 || h[0].Type() != "L" || h[0].Task() == nil || h[0].Task().ResponsibleID != "6065" || !h[0].Task().Reminder {
+		t.Fatalf("history: %+v", h)
+	}
+	if due := h[0].Task().DueAt; due == nil || due.UTC().Format("2006-01-02 15:04") != "2024-03-19 17:00" {
+		t.Fatalf("due at 14:00 in São Paulo: %v", due)
+	}
+	// The same result again without a key: no second entry.
+	ans, _ = f.cbs.Task(context.Background(), f.tok, []byte(taskBody), "", app.Idempotent{})
+	if a := answerOf(t, ans); a.Duplicates != 1 || len(f.history(t)) != 1 {
+		t.Fatalf("duplicate: %s, %d entries", ans, len(f.history(t)))
+	}
+}
+
+func TestCallbackCorrelatesByIdligacao(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	call, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	body := `{"permitir_alteracao": true, "nome": "Teste audio 8", "email": "testeaudio8@teste.com",
+	  "interacoes": [{"tipo": "L", "descricao": "Teste de Ligação", "audio_base64": "data:audio/mpeg;base64,` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
+	ans, err := f.cbs.Lead(ctx, f.tok, []byte(body), call.ID(), app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := answerOf(t, ans)
+	if a.CallID == nil || *a.CallID != call.ID() || *a.CallStatus != "completed" || len(a.RecordingIDs) != 1 {
+		t.Fatalf("answer: %s", ans)
+	}
+	lead, _ := f.config.GetLead(ctx, "acme", "l1")
+	if lead.Name() != "Teste audio 8" || lead.Email() != "testeaudio8@teste.com" {
+		t.Fatalf("permitir_alteracao must update the lead: %s %s", lead.Name(), lead.Email())
+	}
+	rec, obj, err := f.cbs.Recording(ctx, "acme", a.RecordingIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if rec.ContentType() != domain.AudioMPEG || obj.Size != int64(len(mp3)) || rec.CallID() != call.ID() {
+		t.Fatalf("recording: %+v size %d", rec.Input(), obj.Size)
+	}
+	if _, _, err := f.cbs.Recording(ctx, "other", a.RecordingIDs[0]); err == nil {
+		t.Fatal("another environment must not read the recording")
+	}
+}
+
+func TestLeadCallbackByEmailKeepsTheLeadWithoutPermission(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	body := `{"permitir_alteracao": false, "nome": "Outro Nome", "email": "LEAD.teste@example.COM", "interacoes": [{"tipo": "L", "descricao": "x"}]}`
+	if _, err := f.cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{}); err != nil {
+		t.Fatal(err)
+	}
+	lead, _ := f.config.GetLead(ctx, "acme", "l1")
+	if lead.Name() != "Lead do Teste" || len(f.history(t)) != 1 {
+		t.Fatalf("lead changed without permission: %s", lead.Name())
+	}
+}
+
+func TestResultCallback(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	call, _ := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	f.drain(t)
+	ans, err := f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.calls.GetCall(ctx, "acme", call.ID())
+	if got.Status() != domain.CallNotCompleted || got.Reason() != "no_answer" {
+		t.Fatalf("call: %s %s (%s)", got.Status(), got.Reason(), ans)
+	}
+	// A different result for a settled call is a conflict; the same one is not.
+	if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "nao_realizada", "motivo": "nao_atendida"}`), app.Idempotent{}); err != nil {
+		t.Fatalf("the same result again: %v", err)
+	}
+	_, err = f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "realizada"}`), app.Idempotent{})
+	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindConflict {
+		t.Fatalf("another result for a settled call: %v", err)
+	}
+	_, err = f.cbs.Result(ctx, f.tok, "nope", "", []byte(`{"status": "realizada"}`), app.Idempotent{})
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeCallNotFound {
+		t.Fatalf("unknown call: %v", err)
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	idem := app.Idempotent{Key: "k1", RequestHash: "h1"}
+	first, err := f.cbs.Task(ctx, f.tok, []byte(taskBody), "", idem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.cbs.Task(ctx, f.tok, []byte(taskBody), "", idem)
+	if err != nil || string(again) != string(first) {
+		t.Fatalf("replay: %s vs %s (%v)", again, first, err)
+	}
+	_, err = f.cbs.Task(ctx, f.tok, []byte(taskBody), "", app.Idempotent{Key: "k1", RequestHash: "h2"})
+	if de, ok := domain.AsError(err); !ok || de.Code != app.CodeIdempotencyKeyReused {
+		t.Fatalf("same key, other request: %v", err)
+	}
+	if len(f.history(t)) != 1 {
+		t.Fatalf("%d history entries", len(f.history(t)))
+	}
+}
+
+func TestBadAudioWritesNothing(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		audio []byte
+		code  string
+	}{
+		"not audio": {[]byte("%PDF-1.7 definitely not a recording"), domain.CodeUnsupportedAudio},
+		"too large": {append(append([]byte{}, mp3...), make([]byte, 8192)...), domain.CodeAudioTooLarge},
+	} {
+		body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(tc.audio) + `"}]}`
+		_, err := f.cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{})
+		if de, ok := domain.AsError(err); !ok || de.Code != tc.code || de.Field != "interacoes[0].audio_base64" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Stored audio whose row never commits (the call is unknown) is removed.
+	body := `{"status": "realizada", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}`
+	if _, err := f.cbs.Result(ctx, f.tok, "nope", "", []byte(body), app.Idempotent{}); err == nil {
+		t.Fatal("unknown call accepted")
+	}
+	var objects int
+	_ = f.audio.List(ctx, func(string, time.Time) error { objects++; return nil })
+	if objects != 0 || len(f.history(t)) != 0 {
+		t.Fatalf("%d objects and %d history entries left behind", objects, len(f.history(t)))
+	}
+}
