@@ -243,6 +243,10 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
 	changeCall func(*domain.Call) error) ([]byte, error) {
 	scope := tok.EnvID() + "/" + kind
+	if !validIdempotencyKey(idem.Key) {
+		return nil, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "Idempotency-Key",
+			Message: "must be 1 to 255 printable ASCII characters"}
+	}
 	if idem.Key != "" {
 		if body, done, err := s.replay(ctx, scope, idem); done || err != nil {
 			return body, err
@@ -356,6 +360,19 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 		return nil, err
 	}
 	return answer, nil
+}
+
+// validIdempotencyKey accepts no key, or 1 to 255 printable ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // replay answers a repeated Idempotency-Key: the first answer for the same

@@ -221,6 +221,10 @@ func TestIdempotencyKey(t *testing.T) {
 	if len(f.history(t)) != 1 {
 		t.Fatalf("%d history entries", len(f.history(t)))
 	}
+	_, err = f.cbs.Task(ctx, f.tok, []byte(taskBody), "", app.Idempotent{Key: "bad\x00key", RequestHash: "h"})
+	if de, ok := domain.AsError(err); !ok || de.Field != "Idempotency-Key" {
+		t.Fatalf("a control character in the key: %v", err)
+	}
 }
 
 func TestBadAudioWritesNothing(t *testing.T) {
