@@ -17,6 +17,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"callconnect/adapters/audiostore"
 	"callconnect/adapters/httpapi"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
@@ -68,6 +69,9 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			// A delivery run is one partner request plus the two short
 			// transactions around it.
 			jobs.Config{MaxWorkers: cfg.DeliveryWorkers, JobTimeout: cfg.PartnerTimeout + 3*time.Second},
+			app.CallbacksConfig{MaxAudioBytes: cfg.MaxAudioBytes},
+			audiostore.Config{Dir: cfg.RecordingsDir, S3: audiostore.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket,
+				AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, Region: cfg.S3.Region, UseSSL: cfg.S3.UseSSL, Prefix: cfg.S3.Prefix}},
 		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			if cfg.LogLevel > slog.LevelDebug {
@@ -82,6 +86,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		postgres.Module,
 		system.Module,
 		webhook.Module,
+		audiostore.Module,
 		appModule,
 		migrationsModule(runMigrations),
 		jobsModule(cfg.DeliveryWorkers),
@@ -128,6 +133,9 @@ var appModule = fx.Module("app",
 		app.NewTelephony,
 		app.NewCallButtons,
 		app.NewCalls,
+		app.NewPartnerTokens,
+		app.NewCallbacks,
+		app.NewMonitor,
 	),
 )
 

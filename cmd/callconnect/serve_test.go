@@ -75,6 +75,7 @@ func startServiceEnv(t *testing.T, databaseURL string, extraEnv []string, args .
 		"CALLCONNECT_ADMIN_TOKEN="+testAdminToken,
 		"CALLCONNECT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_ENDPOINT=",
+		"CALLCONNECT_RECORDINGS_DIR="+t.TempDir(),
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
