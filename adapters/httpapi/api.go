@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -23,13 +24,31 @@ import (
 // DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is unset.
 const DefaultMaxBodyBytes int64 = 1 << 20
 
+// DefaultMaxCallbackBytes bounds a partner callback's body when
+// Config.MaxCallbackBytes is unset: a 50 MiB recording in base64 (4/3 of it)
+// plus the JSON around it.
+const DefaultMaxCallbackBytes int64 = 72 << 20
+
+// DefaultPartnerRateLimit is how many callbacks a partner token may post per
+// minute when Config.PartnerRateLimit is unset.
+const DefaultPartnerRateLimit = 600
+
 // Config is what the HTTP layer is told by the deployment.
 type Config struct {
 	// AdminToken is the CRM backend's bearer token for every /v1 call. Empty
 	// refuses every /v1 request: the API is never left open.
 	AdminToken string
 	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
+	// The partner callbacks (/api/cvio) have their own bound, MaxCallbackBytes.
 	MaxBodyBytes int64
+	// MaxCallbackBytes bounds a partner callback's body (413 beyond it); 0
+	// means DefaultMaxCallbackBytes.
+	MaxCallbackBytes int64
+	// PartnerRateLimit is how many callbacks one partner token may post per
+	// minute (with a burst of as many); over it they get 429 with
+	// Retry-After. Failed authentications are limited per client IP at the
+	// same rate. 0 means DefaultPartnerRateLimit.
+	PartnerRateLimit int
 	// PublicURL is where clients reach the service (the OpenAPI servers entry),
 	// e.g. https://callconnect.example.com. Empty means http://127.0.0.1:8080.
 	PublicURL string
@@ -45,6 +64,9 @@ type Services struct {
 	Telephony     *app.Telephony
 	CallButtons   *app.CallButtons
 	Calls         *app.Calls
+	PartnerTokens *app.PartnerTokens
+	Callbacks     *app.Callbacks
+	Monitor       *app.Monitor
 }
 
 // Ops are the operational hooks.
@@ -77,7 +99,9 @@ func New(cfg Config, svc Services, ops Ops) http.Handler {
 
 	var h http.Handler = routeProblems(mux)
 	h = requireBearer(cfg.AdminToken, h)
-	h = limitBody(cfg.MaxBodyBytes, h)
+	// The callbacks bound their bodies themselves (MaxCallbackBytes), after
+	// authenticating the partner, so that a refusal is kept in the monitor.
+	h = limitBody(cfg.MaxBodyBytes, h, callbackPrefix)
 	h = recoverPanics(cfg.Logger, h)
 	for i := len(ops.Middleware) - 1; i >= 0; i-- {
 		h = ops.Middleware[i](h)
@@ -97,6 +121,12 @@ func OpenAPI(cfg Config) ([]byte, error) {
 func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxCallbackBytes <= 0 {
+		c.MaxCallbackBytes = DefaultMaxCallbackBytes
+	}
+	if c.PartnerRateLimit <= 0 {
+		c.PartnerRateLimit = DefaultPartnerRateLimit
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.PublicURL == "" {
@@ -133,6 +163,9 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		{Name: tagTelephony, Description: "Telephony integrations of an environment: Call Connect (partner URL, dial mode, signing secret) and the others, which only have an active flag."},
 		{Name: tagCallButtons, Description: "Whether the call button (Ligar) is shown and enabled for a user on a lead, with the reason when it is not."},
 		{Name: tagCalls, Description: "Calls placed with the call button (Ligar): their delivery to the partner, with every attempt, and their result."},
+		{Name: tagPartnerTokens, Description: "The tokens partners authenticate their callbacks with (headers `email` and `token`); a token identifies its environment and is shown once."},
+		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
+		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
 		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
 	}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
@@ -151,7 +184,8 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	}
 
 	api := humago.New(mux, hc)
-	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger}
+	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes, logger: cfg.Logger,
+		mux: mux, tokenLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute), ipLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute)}
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -159,25 +193,38 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerTelephony(api)
 	h.registerCallButtons(api)
 	h.registerCalls(api)
+	h.registerPartnerTokens(api)
+	h.registerRecordings(api)
+	h.registerCallbacks(api)
 	return api
 }
 
 // handlers holds what the operations call.
 type handlers struct {
-	svc     Services
-	ops     Ops
-	maxBody int64
-	logger  *slog.Logger
+	svc         Services
+	ops         Ops
+	maxBody     int64
+	maxCallback int64
+	logger      *slog.Logger
+	// mux takes the operations huma does not serve (callbacks, recordings):
+	// they are documented through huma and served as plain handlers.
+	mux *http.ServeMux
+	// tokenLimit bounds callbacks per partner token; ipLimit bounds failed
+	// authentications per client IP.
+	tokenLimit, ipLimit *rateLimiter
 }
 
 const (
-	tagEnvironments = "Environments"
-	tagUsers        = "Users"
-	tagLeads        = "Leads"
-	tagTelephony    = "Telephony"
-	tagCallButtons  = "Call buttons"
-	tagCalls        = "Calls"
-	tagOperations   = "Operations"
+	tagEnvironments  = "Environments"
+	tagUsers         = "Users"
+	tagLeads         = "Leads"
+	tagTelephony     = "Telephony"
+	tagCallButtons   = "Call buttons"
+	tagCalls         = "Calls"
+	tagOperations    = "Operations"
+	tagPartnerTokens = "Partner tokens"
+	tagCallbacks     = "Partner callbacks"
+	tagRecordings    = "Recordings"
 
 	securityBearer       = "bearer"
 	securityPartnerEmail = "partnerEmail"
@@ -187,6 +234,9 @@ const (
 // v1Security is applied to every /v1 operation. The partner schemes (email +
 // token, both required together) belong to the /api/cvio operations.
 var v1Security = []map[string][]string{{securityBearer: {}}}
+
+// partnerSecurity is applied to every /api/cvio operation: both headers together.
+var partnerSecurity = []map[string][]string{{securityPartnerEmail: {}, securityPartnerToken: {}}}
 
 // publicSecurity marks an operation that needs no credentials.
 var publicSecurity = []map[string][]string{{}}

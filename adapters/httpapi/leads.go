@@ -63,24 +63,45 @@ type LeadWithHistory struct {
 
 // HistoryItem is one interaction on a lead's history (type L: a call).
 type HistoryItem struct {
-	ID           string    `json:"id"`
+	ID           string    `json:"id" example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
 	Type         string    `json:"type" doc:"L for a call (Ligação)." example:"L"`
-	Description  string    `json:"description"`
-	Task         *Task     `json:"task,omitempty"`
-	CallID       string    `json:"call_id,omitempty"`
-	RecordingURL string    `json:"recording_url,omitempty"`
-	OccurredAt   time.Time `json:"occurred_at"`
+	Description  string    `json:"description" example:"Ligação realizada com sucesso para o lead"`
+	Task         *Task     `json:"task" doc:"The task the partner attached; null when none."`
+	CallID       *string   `json:"call_id" doc:"The call the interaction is about; null when the partner's callback could not be tied to one."`
+	RecordingID  *string   `json:"recording_id" doc:"The call's recording; null when none came."`
+	RecordingURL *string   `json:"recording_url" doc:"Where the recording is served (bearer token); null when none came." example:"/v1/environments/acme/recordings/01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
+	OccurredAt   time.Time `json:"occurred_at" doc:"When Call Connect recorded it."`
 }
 
-// Task is the task attached to an interaction.
+// Task is the task attached to an interaction, with the CRM's codes as the partner sent them.
 type Task struct {
-	Name            string     `json:"name"`
-	DueAt           *time.Time `json:"due_at,omitempty"`
-	Status          string     `json:"status,omitempty"`
-	Priority        string     `json:"priority,omitempty"`
-	ResponsibleType string     `json:"responsible_type,omitempty"`
-	ResponsibleID   string     `json:"responsible_id,omitempty"`
-	Reminder        bool       `json:"reminder"`
+	Name            string     `json:"name" example:"Ligação externa"`
+	DueAt           *time.Time `json:"due_at" doc:"When the task is due, read in the environment's time zone; null when none." example:"2024-03-19T14:00:00-03:00"`
+	Status          string     `json:"status" doc:"situacao: C (concluída), P (pendente) or another code of the CRM; empty when none." example:"C"`
+	Priority        string     `json:"priority" doc:"prioridade: A (alta), M (média), B (baixa) or another code; empty when none." example:"A"`
+	ResponsibleType string     `json:"responsible_type" doc:"tipo_responsavel: G (gestor), C (corretor), I (imobiliária) or another code; empty when none." example:"G"`
+	ResponsibleID   string     `json:"responsible_id" doc:"idresponsavel; empty when none." example:"6065"`
+	Reminder        bool       `json:"reminder" doc:"lembrete_tarefa."`
+}
+
+func historyOf(envID string, is []domain.Interaction) []HistoryItem {
+	out := make([]HistoryItem, 0, len(is))
+	for _, i := range is {
+		item := HistoryItem{ID: i.ID(), Type: i.Type(), Description: i.Description(), OccurredAt: i.OccurredAt()}
+		if t := i.Task(); t != nil {
+			item.Task = &Task{Name: t.Name, DueAt: t.DueAt, Status: t.Status, Priority: t.Priority,
+				ResponsibleType: t.ResponsibleType, ResponsibleID: t.ResponsibleID, Reminder: t.Reminder}
+		}
+		if id := i.CallID(); id != "" {
+			item.CallID = &id
+		}
+		if id := i.RecordingID(); id != "" {
+			u := recordingLocation(envID, id)
+			item.RecordingID, item.RecordingURL = &id, &u
+		}
+		out = append(out, item)
+	}
+	return out
 }
 
 type putLeadInput struct {
@@ -147,8 +168,9 @@ func (h *handlers) registerLeads(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/leads/{lead_id}",
 		Summary:     "Read a lead with its history",
-		Description: "Returns the lead and its history (interactions, their tasks, recording links), newest first. " +
-			"The history is empty until call results are recorded.",
+		Description: "Returns the lead and its history, newest first: the interactions partners posted back " +
+			"(type L, a call), each with its task, its call and the link to its recording when there are. " +
+			"The history is empty until a partner posts a result.",
 		Tags:   []string{tagLeads},
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *getLeadInput) (*leadWithHistoryOutput, error) {
@@ -156,6 +178,14 @@ func (h *handlers) registerLeads(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		return &leadWithHistoryOutput{Body: LeadWithHistory{Lead: leadOf(l), History: []HistoryItem{}}}, nil
+		history := []HistoryItem{}
+		if h.svc.Callbacks != nil {
+			is, err := h.svc.Callbacks.History(ctx, in.Env, in.LeadID)
+			if err != nil {
+				return nil, err
+			}
+			history = historyOf(in.Env, is)
+		}
+		return &leadWithHistoryOutput{Body: LeadWithHistory{Lead: leadOf(l), History: history}}, nil
 	})
 }

@@ -71,9 +71,14 @@ func (t *trackingWriter) Flush() {
 
 // limitBody refuses bodies over max bytes: at once when Content-Length says
 // so, and while reading otherwise (http.MaxBytesReader; the read error
-// becomes a 413 problem in problemFor).
-func limitBody(max int64, next http.Handler) http.Handler {
+// becomes a 413 problem in problemFor). Paths under exempt (when not empty)
+// bound their bodies themselves.
+func limitBody(max int64, next http.Handler, exempt string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exempt != "" && strings.HasPrefix(r.URL.Path, exempt) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > max {
 			writeProblem(w, r, newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
 				fmt.Sprintf("the request body is larger than the %d bytes the service accepts", max)))

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/validation"
 
+	"callconnect/app"
 	"callconnect/domain"
 )
 
@@ -36,6 +37,8 @@ const (
 	codeValidationFailed     = "validation_failed"
 	codeInternal             = "internal"
 	codeNotReady             = "not_ready"
+	codeTooManyRequests      = "too_many_requests"
+	codeRangeNotSatisfiable  = "range_not_satisfiable"
 )
 
 // kindStatus is the one table from a domain error's kind to the HTTP status
@@ -53,23 +56,25 @@ var kindStatus = map[domain.Kind]int{
 
 // statusCode is the code of a failure the HTTP layer (or huma) detects, by status.
 var statusCode = map[int]string{
-	http.StatusBadRequest:            codeBadRequest,
-	http.StatusUnauthorized:          codeUnauthorized,
-	http.StatusNotFound:              codeNotFound,
-	http.StatusMethodNotAllowed:      codeMethodNotAllowed,
-	http.StatusNotAcceptable:         codeNotAcceptable,
-	http.StatusRequestTimeout:        codeRequestTimeout,
-	http.StatusRequestEntityTooLarge: codeBodyTooLarge,
-	http.StatusUnsupportedMediaType:  codeUnsupportedMediaType,
-	http.StatusUnprocessableEntity:   codeValidationFailed,
-	http.StatusInternalServerError:   codeInternal,
-	http.StatusServiceUnavailable:    codeNotReady,
+	http.StatusBadRequest:                   codeBadRequest,
+	http.StatusUnauthorized:                 codeUnauthorized,
+	http.StatusNotFound:                     codeNotFound,
+	http.StatusMethodNotAllowed:             codeMethodNotAllowed,
+	http.StatusNotAcceptable:                codeNotAcceptable,
+	http.StatusRequestTimeout:               codeRequestTimeout,
+	http.StatusRequestEntityTooLarge:        codeBodyTooLarge,
+	http.StatusUnsupportedMediaType:         codeUnsupportedMediaType,
+	http.StatusUnprocessableEntity:          codeValidationFailed,
+	http.StatusInternalServerError:          codeInternal,
+	http.StatusServiceUnavailable:           codeNotReady,
+	http.StatusTooManyRequests:              codeTooManyRequests,
+	http.StatusRequestedRangeNotSatisfiable: codeRangeNotSatisfiable,
 }
 
 // titles are the stable, human summaries of the codes.
 var titles = map[string]string{
 	codeBadRequest:                           "Malformed request",
-	codeUnauthorized:                         "Missing or invalid bearer token",
+	codeUnauthorized:                         "Missing or invalid credentials",
 	codeNotFound:                             "Not found",
 	codeMethodNotAllowed:                     "Method not allowed",
 	codeNotAcceptable:                        "Not acceptable",
@@ -96,6 +101,15 @@ var titles = map[string]string{
 	string(domain.ReasonMissingExtension):    "The user has no extension",
 	domain.CodeCallNotFound:                  "Call not found",
 	domain.CodeInvalidTransition:             "The call's status does not allow this",
+	codeTooManyRequests:                      "Too many requests",
+	codeRangeNotSatisfiable:                  "Range not satisfiable",
+	app.CodePartnerTokenNotFound:             "Partner token not found",
+	app.CodeIdempotencyKeyReused:             "Idempotency-Key used for another request",
+	app.CodeLeadAmbiguous:                    "More than one lead matches",
+	app.CodeLeadNotIdentified:                "The callback names no call and no lead",
+	app.CodeRecordingNotFound:                "Recording not found",
+	domain.CodeAudioTooLarge:                 "Recording too large",
+	domain.CodeUnsupportedAudio:              "Not a supported audio format",
 }
 
 // Problem is an RFC 9457 problem detail, extended with a stable code and the

@@ -1,0 +1,513 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"callconnect/app"
+	"callconnect/domain"
+)
+
+// callbackPrefix starts every partner-facing path.
+const callbackPrefix = "/api/cvio/"
+
+// Partner-facing paths, exactly as the partner contract names them.
+const (
+	pathTaskCallback   = "/api/cvio/lead_tarefas/cadastrar"
+	pathLeadCallback   = "/api/cvio/lead"
+	pathResultCallback = "/api/cvio/ligacoes/{idligacao}/resultado"
+)
+
+// maxIdempotencyKey bounds an Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// PartnerID documents an id a partner may send as a JSON string or number.
+type PartnerID string
+
+// Schema documents PartnerID as a string or an integer.
+func (PartnerID) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		OneOf:       []*huma.Schema{{Type: huma.TypeString, MaxLength: ptr(64)}, {Type: huma.TypeInteger}},
+		Description: "An id, as a JSON string or number.",
+		Examples:    []any{"6065"},
+	}
+}
+
+// PartnerPhone documents a phone number a partner may send as a string or number.
+type PartnerPhone string
+
+// Schema documents PartnerPhone.
+func (PartnerPhone) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		OneOf: []*huma.Schema{{Type: huma.TypeString, MaxLength: ptr(40)}, {Type: huma.TypeInteger}},
+		Description: "A Brazilian phone number, as a string or number; compared by digits only, with or without the " +
+			"country code 55, area code punctuation or spaces.",
+		Examples: []any{"48999476359"},
+	}
+}
+
+// PartnerFlag documents a yes/no a partner may send as a boolean, string or number.
+type PartnerFlag string
+
+// Schema documents PartnerFlag.
+func (PartnerFlag) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		OneOf: []*huma.Schema{{Type: huma.TypeBoolean}, {Type: huma.TypeString, MaxLength: ptr(5)}, {Type: huma.TypeInteger}},
+		Description: "A yes/no: true/false, or \"S\"/\"N\", \"sim\"/\"não\", \"yes\"/\"no\", \"true\"/\"false\", 1/0 " +
+			"(any case). Absent or null is no.",
+		Examples: []any{true},
+	}
+}
+
+// PartnerSeconds documents a whole number of seconds a partner may send as a number or string.
+type PartnerSeconds string
+
+// Schema documents PartnerSeconds.
+func (PartnerSeconds) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{
+		OneOf:       []*huma.Schema{{Type: huma.TypeInteger, Minimum: ptr(0.0), Maximum: ptr(float64(domain.MaxDurationSeconds))}, {Type: huma.TypeString, MaxLength: ptr(10)}},
+		Description: "Whole seconds, 0 to a day, as a number or a numeric string.",
+		Examples:    []any{42},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// PartnerTaskBody is a "tarefa" of an interaction.
+type PartnerTaskBody struct {
+	_               struct{}    `additionalProperties:"true"`
+	Nome            string      `json:"nome,omitempty" maxLength:"200" doc:"The task's name." example:"Ligação externa"`
+	Data            string      `json:"data,omitempty" doc:"When the task is due, in the environment's time zone: YYYY-MM-DD HH:MM, with or without :SS." example:"2024-03-19 14:00"`
+	Situacao        string      `json:"situacao,omitempty" maxLength:"2" doc:"C (concluída), P (pendente) or another code of the CRM." example:"C"`
+	Prioridade      string      `json:"prioridade,omitempty" maxLength:"2" doc:"A (alta), M (média), B (baixa) or another code." example:"A"`
+	TipoResponsavel string      `json:"tipo_responsavel,omitempty" maxLength:"2" doc:"G (gestor), C (corretor), I (imobiliária) or another code." example:"G"`
+	IDResponsavel   PartnerID   `json:"idresponsavel,omitempty"`
+	LembreteTarefa  PartnerFlag `json:"lembrete_tarefa,omitempty"`
+}
+
+// PartnerInteractionBody is one element of "interacoes".
+type PartnerInteractionBody struct {
+	_           struct{}         `additionalProperties:"true"`
+	Tipo        string           `json:"tipo,omitempty" enum:"L" doc:"L: a call (Ligação), the only type." example:"L"`
+	Descricao   string           `json:"descricao,omitempty" maxLength:"10000" doc:"What happened; may span lines." example:"Ligação realizada com sucesso para o lead"`
+	Tarefa      *PartnerTaskBody `json:"tarefa,omitempty" doc:"A task to record with the interaction."`
+	AudioBase64 string           `json:"audio_base64,omitempty" doc:"The call's recording (MP3, WAV, OGG, M4A or WebM; 50 MiB decoded at most), base64 standard or URL-safe, padded or not, line breaks allowed, or a data:audio/...;base64, URI. An interaction with a recording makes its call realizada." example:"SUQzAwAAAAAAOVRQRTEAAAAL"`
+}
+
+// TaskCallbackBody is the body of POST /api/cvio/lead_tarefas/cadastrar.
+type TaskCallbackBody struct {
+	_          struct{}                 `additionalProperties:"true"`
+	Telefone   PartnerPhone             `json:"telefone,omitempty"`
+	IDLigacao  PartnerID                `json:"idligacao,omitempty" doc:"The call (as Call Connect sent it); may also come in the query string."`
+	Interacoes []PartnerInteractionBody `json:"interacoes" minItems:"1" maxItems:"50" doc:"The interactions to record (a single object is taken as a list of one)."`
+}
+
+// LeadCallbackBody is the body of POST /api/cvio/lead.
+type LeadCallbackBody struct {
+	_                 struct{}                 `additionalProperties:"true"`
+	PermitirAlteracao PartnerFlag              `json:"permitir_alteracao,omitempty"`
+	Nome              string                   `json:"nome,omitempty" maxLength:"200" doc:"The lead's name; replaces it when permitir_alteracao is yes." example:"Teste audio 8"`
+	Email             string                   `json:"email,omitempty" maxLength:"254" doc:"Finds the lead (case-insensitively) when idligacao is not given; otherwise replaces its e-mail when permitir_alteracao is yes." example:"testeaudio8@teste.com"`
+	Telefone          PartnerPhone             `json:"telefone,omitempty"`
+	IDLigacao         PartnerID                `json:"idligacao,omitempty" doc:"The call (as Call Connect sent it); may also come in the query string."`
+	Interacoes        []PartnerInteractionBody `json:"interacoes,omitempty" maxItems:"50" doc:"The interactions to record; may be empty when the callback only updates the lead."`
+}
+
+// ResultCallbackBody is the body of POST /api/cvio/ligacoes/{idligacao}/resultado.
+type ResultCallbackBody struct {
+	_               struct{}       `additionalProperties:"true"`
+	Status          string         `json:"status" enum:"realizada,nao_realizada" doc:"Whether the call took place." example:"nao_realizada"`
+	Motivo          string         `json:"motivo,omitempty" maxLength:"200" doc:"Why it did not: não atendida, ocupado, número inválido, cancelada, não realizada, or free text (reason other)." example:"não atendida"`
+	Descricao       string         `json:"descricao,omitempty" maxLength:"10000" doc:"What happened, for the lead's history." example:"Cliente não atendeu"`
+	DuracaoSegundos PartnerSeconds `json:"duracao_segundos,omitempty"`
+	AudioBase64     string         `json:"audio_base64,omitempty" doc:"The call's recording, as in the interactions of the other callbacks." example:"SUQzAwAAAAAAOVRQRTEAAAAL"`
+	IDLigacao       PartnerID      `json:"idligacao,omitempty" doc:"The call again; must agree with the path."`
+}
+
+// CallbackAnswer is what every callback answers.
+type CallbackAnswer struct {
+	LeadID         string   `json:"lead_id" doc:"The lead the callback landed on." example:"1"`
+	CallID         *string  `json:"call_id" doc:"The call it landed on; null when it could not be tied to one." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
+	CallStatus     *string  `json:"call_status" doc:"The call's status afterwards; null without a call." example:"completed"`
+	InteractionIDs []string `json:"interaction_ids" nullable:"false" doc:"The history entries recorded."`
+	RecordingIDs   []string `json:"recording_ids" nullable:"false" doc:"The recordings stored, in the order of the interactions that carried them."`
+	Duplicates     int      `json:"duplicates" doc:"Interactions left out because the lead already had exactly them (a repeated result)."`
+}
+
+// callbackRoute is one partner-facing operation.
+type callbackRoute struct {
+	op     huma.Operation
+	body   any // the documented body type's zero value
+	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error)
+	inPath bool // the call id travels in the path
+}
+
+func (h *handlers) registerCallbacks(api huma.API) {
+	common := "\n\nAuthentication: the `email` and `token` headers of a partner token of the environment (any header-name " +
+		"case); anything else is 401 and changes nothing. `Content-Type` is `application/json`, with or without charset, " +
+		"or absent. `?idligacao=` names the call. An `Idempotency-Key` header makes retries safe: the same key and body " +
+		"get the first answer and write nothing; the same key with another body is 409 `idempotency_key_reused`. Without " +
+		"a key, an exact repeat of an interaction already on the lead is not recorded twice. One request is one " +
+		"transaction: a refused request changes nothing. Ids may be numbers or strings, keys any case, unknown keys are " +
+		"ignored; a malformed field is 400/422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
+		"a token get 429 with Retry-After."
+	routes := []callbackRoute{
+		{
+			op: huma.Operation{
+				OperationID: "postTaskCallback",
+				Method:      http.MethodPost,
+				Path:        pathTaskCallback,
+				Summary:     "Record interactions and tasks (cadastrar tarefas)",
+				Description: "Records the interactions, with their tasks (and recordings, when an interaction carries " +
+					"`audio_base64`), on the lead's history. The lead is the call's when `idligacao` is given (query or " +
+					"body); otherwise the environment's lead with this `telefone` (digits only), and the interactions are " +
+					"tied to its most recent open call, if any." + common,
+			},
+			body: TaskCallbackBody{},
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+				return h.svc.Callbacks.Task(ctx, tok, body, query, idem)
+			},
+		},
+		{
+			op: huma.Operation{
+				OperationID: "postLeadCallback",
+				Method:      http.MethodPost,
+				Path:        pathLeadCallback,
+				Summary:     "Record interactions and update the lead",
+				Description: "Records the interactions (with their recordings) on the lead's history and, when " +
+					"`permitir_alteracao` is yes, updates the lead's name (and its e-mail, unless the e-mail is what " +
+					"found it). The lead is the call's when `idligacao` is given; otherwise the environment's lead with " +
+					"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + common,
+			},
+			body: LeadCallbackBody{},
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+				return h.svc.Callbacks.Lead(ctx, tok, body, query, idem)
+			},
+		},
+		{
+			op: huma.Operation{
+				OperationID: "postCallResult",
+				Method:      http.MethodPost,
+				Path:        pathResultCallback,
+				Summary:     "Record a call's result",
+				Description: "Ends the call: `realizada` makes it completed (with its recording, when `audio_base64` " +
+					"is sent), `nao_realizada` not_completed with the reason `motivo` maps to (no_answer, busy, " +
+					"invalid_number, cancelled, not_completed, or other). The result is also an entry of the lead's " +
+					"history. A result may arrive while a delivery retry waits or after Call Connect gave up." + common,
+				Parameters: []*huma.Param{{Name: "idligacao", In: "path", Required: true,
+					Description: "The call, as Call Connect sent it to the partner.",
+					Schema:      &huma.Schema{Type: huma.TypeString, Pattern: "^[A-Za-z0-9._~-]{1,64}$", MaxLength: ptr(64)},
+					Example:     "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"}},
+			},
+			body:   ResultCallbackBody{},
+			inPath: true,
+			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, body, idem)
+			},
+		},
+	}
+	registry := api.OpenAPI().Components.Schemas
+	answer := registry.Schema(typeOf[CallbackAnswer](), true, "CallbackAnswer")
+	for _, rt := range routes {
+		op := rt.op
+		op.Tags = []string{tagCallbacks}
+		op.Security = partnerSecurity
+		op.Parameters = append(op.Parameters,
+			&huma.Param{Name: "idligacao", In: "query", Description: "The call, as Call Connect sent it to the partner; must agree with the body (and path).",
+				Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(64)}, Example: "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"},
+			&huma.Param{Name: "Idempotency-Key", In: "header", Description: "Makes a retry safe: the same key and body get the first answer (kept 24 h) and write nothing.",
+				Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(1), MaxLength: ptr(maxIdempotencyKey)}, Example: "5f0c1c9e-0b6e-4a8e-9d7e-6b1f3f0d2a11"},
+		)
+		bodyType := reflectTypeOf(rt.body)
+		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+			"application/json": {Schema: registry.Schema(bodyType, true, bodyType.Name())},
+		}}
+		op.Responses = map[string]*huma.Response{"200": {Description: "Recorded (or, for a repeated Idempotency-Key, recorded before).",
+			Content: map[string]*huma.MediaType{"application/json": {Schema: answer}}}}
+		op.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+			http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
+			http.StatusTooManyRequests, http.StatusInternalServerError}
+		document(api, op)
+		route := rt
+		h.mux.Handle(op.Method+" "+op.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.serveCallback(w, r, route)
+		}))
+	}
+}
+
+// serveCallback answers a partner's callback and keeps the exchange for the
+// monitor, refused or not.
+func (h *handlers) serveCallback(w http.ResponseWriter, r *http.Request, rt callbackRoute) {
+	start := time.Now()
+	x := &inboundExchange{}
+	cw := &capturingWriter{ResponseWriter: w, limit: domain.MaxExchangeBody + 1}
+	h.handleCallback(cw, r, rt, x)
+	if f, ok := w.(http.Flusher); ok {
+		// The partner has its answer before the monitor is written.
+		f.Flush()
+	}
+	h.recordInbound(r, start, cw, x)
+}
+
+// inboundExchange is what serving a callback learnt, for the monitor.
+type inboundExchange struct {
+	envID  string
+	callID string
+	body   []byte
+	answer []byte
+}
+
+func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt callbackRoute, x *inboundExchange) {
+	ctx := r.Context()
+	query := r.URL.Query().Get("idligacao")
+	x.callID = firstNonEmpty(rt.pathCallID(r), strings.TrimSpace(query))
+	if x.callID != "" && !domain.ValidID(x.callID) {
+		x.callID = ""
+	}
+	ip := clientIP(r)
+	if ok, wait := h.ipLimit.check(ip); !ok {
+		// Too many failed authentications from this address: not even tried.
+		x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
+		h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
+		return
+	}
+	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
+	if err != nil {
+		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
+			h.ipLimit.take(ip)
+			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
+		}
+		h.callbackError(w, r, rt, err)
+		return
+	}
+	x.envID = tok.EnvID()
+	if ok, wait := h.tokenLimit.take(tok.ID()); !ok {
+		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.burst, 'f', -1, 64)))
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeProblem(w, r, newProblem(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+				fmt.Sprintf("the body must be application/json, not %q", ct),
+				ProblemField{Location: "header.Content-Type", Message: "must be application/json", Value: shortScalar(ct)}))
+			return
+		}
+	}
+	body, err := readBody(r, w, h.maxCallback)
+	x.body = body
+	if err != nil {
+		h.callbackError(w, r, rt, err)
+		return
+	}
+	// The app checks the key (1 to 255 printable ASCII characters).
+	idem := app.Idempotent{Key: r.Header.Get("Idempotency-Key")}
+	if idem.Key != "" {
+		idem.RequestHash = requestHash(r, body)
+	}
+	answer, err := rt.apply(ctx, tok, r, body, query, idem)
+	if err != nil {
+		h.callbackError(w, r, rt, err)
+		return
+	}
+	x.answer = answer
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", strconv.Itoa(len(answer)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(answer)
+}
+
+func (rt callbackRoute) pathCallID(r *http.Request) string {
+	if !rt.inPath {
+		return ""
+	}
+	return strings.TrimSpace(r.PathValue("idligacao"))
+}
+
+// readBody reads the whole body, up to max bytes: into a buffer of exactly
+// Content-Length when the client says it (a recording's body is tens of
+// megabytes: no growing buffer, no second copy).
+func readBody(r *http.Request, w http.ResponseWriter, max int64) ([]byte, error) {
+	if r.ContentLength > max {
+		return nil, &http.MaxBytesError{Limit: max}
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength < 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// requestHash identifies what a request with an Idempotency-Key asked:
+// method, path (with the query, which may name the call) and body.
+func requestHash(r *http.Request, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(r.Method + "\n" + r.URL.EscapedPath()))
+	if r.URL.RawQuery != "" {
+		h.Write([]byte("?" + r.URL.RawQuery))
+	}
+	h.Write([]byte("\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (h *handlers) tooManyRequests(w http.ResponseWriter, r *http.Request, wait time.Duration, why string) {
+	secs := retryAfterSeconds(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeProblem(w, r, newProblem(http.StatusTooManyRequests, codeTooManyRequests,
+		fmt.Sprintf("%s; retry in %d s", why, secs)))
+}
+
+// callbackError answers err as a problem: a domain error through the one
+// table, the field it names located in the request.
+func (h *handlers) callbackError(w http.ResponseWriter, r *http.Request, rt callbackRoute, err error) {
+	var p *Problem
+	if de, ok := domain.AsError(err); ok {
+		p = domainProblem(nil, de)
+		if p.Status == http.StatusInternalServerError {
+			h.logger.ErrorContext(r.Context(), "domain error of unknown kind", "error", err, "path", r.URL.Path)
+		} else if loc := callbackLocation(de.Field, rt.inPath, r.URL.Query().Get("idligacao") != ""); loc != "" {
+			p.Errors = []ProblemField{{Location: loc, Message: de.Message}}
+			p.Detail = loc + ": " + de.Message
+		}
+	} else if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		p = newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
+			fmt.Sprintf("the request body is larger than the %d bytes a callback may have", h.maxCallback))
+	} else {
+		h.logger.ErrorContext(r.Context(), "callback failed", "error", err, "path", r.URL.Path)
+		p = newProblem(http.StatusInternalServerError, codeInternal, "an internal error occurred; it has been logged")
+	}
+	writeProblem(w, r, p)
+}
+
+// callbackLocation locates a field a domain error names: the domain's
+// fields are JSON paths in the body, unless they already name a location;
+// the call id travels in the path, the query or the body.
+func callbackLocation(field string, inPath, inQuery bool) string {
+	switch {
+	case field == "":
+		return ""
+	case field == "body" || strings.HasPrefix(field, "body.") || strings.HasPrefix(field, "query.") ||
+		strings.HasPrefix(field, "path.") || strings.HasPrefix(field, "header."):
+		return field
+	case field == "idligacao" || field == "call_id":
+		switch {
+		case inPath:
+			return "path.idligacao"
+		case inQuery:
+			return "query.idligacao"
+		}
+		return "body.idligacao"
+	case field == "token" || field == "email" || field == "env":
+		return "header.token"
+	case field == "Idempotency-Key":
+		return "header.Idempotency-Key"
+	}
+	return "body." + field
+}
+
+// recordInbound keeps the exchange for the monitor: the audio replaced by a
+// reference to its recording, the headers redacted (by the Monitor).
+func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturingWriter, x *inboundExchange) {
+	if h.svc.Monitor == nil {
+		return
+	}
+	var ans struct {
+		LeadID       string   `json:"lead_id"`
+		CallID       *string  `json:"call_id"`
+		RecordingIDs []string `json:"recording_ids"`
+	}
+	if x.answer != nil {
+		_ = json.Unmarshal(x.answer, &ans)
+	}
+	callID := x.callID
+	if callID == "" && ans.CallID != nil {
+		callID = *ans.CallID
+	}
+	status := cw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	h.svc.Monitor.RecordInbound(r.Context(), domain.Exchange{
+		EnvID:          x.envID,
+		Method:         r.Method,
+		URL:            r.URL.RequestURI(),
+		StatusCode:     status,
+		Duration:       time.Since(start),
+		CallID:         callID,
+		LeadID:         ans.LeadID,
+		OccurredAt:     start,
+		RequestHeaders: r.Header.Clone(),
+		RequestBody:    string(withAudioReferences(x.body, ans.RecordingIDs, domain.MaxExchangeBody)),
+		ResponseBody:   string(cw.body.Bytes()),
+	})
+}
+
+// capturingWriter keeps the status and the start of the body written.
+type capturingWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+	limit  int
+}
+
+func (c *capturingWriter) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *capturingWriter) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if room := c.limit - c.body.Len(); room > 0 {
+		c.body.Write(b[:min(len(b), room)])
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (c *capturingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// clientIP is the address the request came from (the proxy's, behind one:
+// forwarded headers are not trusted, since anyone can send them).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// rateLimiter is a token bucket per key (a partner token id, a client IP):
+// each bucket holds up to burst tokens and refills at burst per period. It
+// lives in the process: with several replicas each applies the limit on its
+// own, which bounds a partner to a multiple of it, enough against a runaway
+// loop or a guesser.
+type rateLimiter struct {
+	mu      sync.Mutex
+	burst   float64
+	perSec  float64 // refill rate
+	buckets map[string]*bucket
+	now     func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// maxBuckets bounds the limiter's memory: past it, buckets that have
+// refilled completely (they carry no information) are dropped.
+const maxBuckets = 10_000
+
+func newRateLimiter(burst int, period time.Duration) *rateLimiter {
+	return &rateLimiter{burst: float64(burst), perSec: float64(burst) / period.Seconds(),
+		buckets: map[string]*bucket{}, now: time.Now}
+}
+
+// take spends one token of key's bucket. When there is none it spends
+// nothing and says how long until there is one.
+func (l *rateLimiter) take(key string) (ok bool, retryAfter time.Duration) {
+	return l.use(key, true)
+}
+
+// check says whether key's bucket has a token, without spending it.
+func (l *rateLimiter) check(key string) (ok bool, retryAfter time.Duration) {
+	return l.use(key, false)
+}
+
+func (l *rateLimiter) use(key string, spend bool) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	b := l.buckets[key]
+	if b == nil {
+		if !spend {
+			return true, 0
+		}
+		if len(l.buckets) >= maxBuckets {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[key] = b
+	}
+	b.tokens = l.refilled(b, now)
+	b.at = now
+	if b.tokens >= 1 {
+		if spend {
+			b.tokens--
+		}
+		return true, 0
+	}
+	wait := time.Duration((1 - b.tokens) / l.perSec * float64(time.Second))
+	return false, wait
+}
+
+func (l *rateLimiter) refilled(b *bucket, now time.Time) float64 {
+	elapsed := now.Sub(b.at).Seconds()
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	return math.Min(l.burst, b.tokens+elapsed*l.perSec)
+}
+
+// prune drops the buckets that are full again.
+func (l *rateLimiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		if l.refilled(b, now) >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	s := int(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
