@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,18 @@ func TestShortAdminTokenRefused(t *testing.T) {
 	}
 	if err := c.RequireServe(); err == nil || !strings.Contains(err.Error(), "CALLCONNECT_ADMIN_TOKEN") {
 		t.Fatalf("short admin token: %v", err)
+	}
+}
+
+// The README's configuration table names every variable the service reads.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(string(readme), "`"+s.name+"`") {
+			t.Errorf("README.md does not document %s", s.name)
+		}
 	}
 }
