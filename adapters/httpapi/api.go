@@ -257,24 +257,26 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 - ` + "`detail`" + `: what went wrong this time, for humans;
 - ` + "`code`" + `: the stable machine-readable code clients switch on;
 - ` + "`errors`" + `: ` + "`[{location, message, value}]`" + `, naming the failing input as ` + "`body.<field>`" + `,
-  ` + "`path.<param>`" + ` or ` + "`query.<param>`" + ` (empty when no single input is at fault).
+  ` + "`path.<param>`" + `, ` + "`query.<param>`" + ` or ` + "`header.<name>`" + ` (empty when no single input is at fault).
 
 | status | codes |
 |---|---|
 | 400 | ` + "`bad_request`" + ` (the body is not JSON) |
-| 401 | ` + "`unauthorized`" + ` (missing or wrong bearer token; with ` + "`WWW-Authenticate: Bearer`" + `) |
+| 401 | ` + "`unauthorized`" + ` (/v1: missing or wrong bearer token, with ` + "`WWW-Authenticate: Bearer`" + `; /api/cvio: missing, wrong or revoked ` + "`email`" + ` + ` + "`token`" + `) |
 | 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + `, ` + "`not_owner`" + ` (placing a call: the call button's reason) |
-| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + ` |
+| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
-| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable) |
-| 413 | ` + "`body_too_large`" + ` |
-| 415 | ` + "`unsupported_media_type`" + ` |
-| 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + ` |
+| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks) |
+| 413 | ` + "`body_too_large`" + `, ` + "`audio_too_large`" + ` (a recording over its limit) |
+| 415 | ` + "`unsupported_media_type`" + `, ` + "`unsupported_audio`" + ` (a recording that is not MP3, WAV, Ogg, M4A or WebM) |
+| 416 | ` + "`range_not_satisfiable`" + ` (recordings) |
+| 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + `, ` + "`lead_not_identified`" + ` (a callback naming no call and no lead) |
+| 429 | ` + "`too_many_requests`" + ` (callbacks over a partner token's rate, or too many failed authentications from an address; with ` + "`Retry-After`" + `) |
 | 500 | ` + "`internal`" + ` (details are logged, never returned) |
 | 503 | ` + "`not_ready`" + ` |
 
 ## Conventions
 
 ` + "`PUT`" + ` replaces the whole resource: an optional field left out of the body becomes empty. Unknown body
-properties are refused. Ids (` + "`env`" + `, ` + "`user_id`" + `, ` + "`lead_id`" + `…) are 1 to 64 URL-safe characters chosen by the CRM.
+properties are refused (by /v1; the partner callbacks ignore them, as the partner contract asks). Ids (` + "`env`" + `, ` + "`user_id`" + `, ` + "`lead_id`" + `…) are 1 to 64 URL-safe characters chosen by the CRM.
 Timestamps are RFC 3339.`

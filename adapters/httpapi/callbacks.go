@@ -307,6 +307,8 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 			return
 		}
 	}
+	// Only now, the partner known, may the body take longer than ReadTimeout.
+	extendDeadlines(w, true)
 	body, err := readBody(r, w, h.maxCallback)
 	x.body = body
 	if err != nil {
@@ -337,6 +339,18 @@ func (rt callbackRoute) pathCallID(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(r.PathValue("idligacao"))
+}
+
+// extendDeadlines gives a request that moves a recording TransferTimeout to
+// write its answer and, when read is set, to read its body. A writer that
+// cannot (a test recorder) keeps its deadlines.
+func extendDeadlines(w http.ResponseWriter, read bool) {
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(TransferTimeout)
+	if read {
+		_ = rc.SetReadDeadline(deadline)
+	}
+	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
 }
 
 // readBody reads the whole body, up to max bytes: into a buffer of exactly

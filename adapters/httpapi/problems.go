@@ -126,7 +126,7 @@ type Problem struct {
 
 // ProblemField names one failing input.
 type ProblemField struct {
-	Location string `json:"location" doc:"Where: body.<field>, path.<param> or query.<param>, e.g. body.phone or path.env."`
+	Location string `json:"location" doc:"Where: body.<field>, path.<param>, query.<param> or header.<name>, e.g. body.phone, path.env or body.interacoes[0].tarefa.data."`
 	Message  string `json:"message" doc:"What is wrong with it."`
 	Value    any    `json:"value,omitempty" doc:"The value received, when it is short and scalar."`
 }

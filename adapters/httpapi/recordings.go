@@ -86,6 +86,7 @@ func (h *handlers) serveRecording(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer obj.Close()
+	extendDeadlines(w, false)
 	hd := w.Header()
 	ct := rec.ContentType()
 	if ct == "" {

@@ -14,6 +14,10 @@ const (
 	IdleTimeout       = 120 * time.Second
 	// MaxHeaderBytes bounds request headers (the body is bounded by Config.MaxBodyBytes).
 	MaxHeaderBytes = 64 << 10
+	// TransferTimeout replaces ReadTimeout (and WriteTimeout) for the requests
+	// that move recordings: an authenticated partner's callback, whose body
+	// may be 70 MB, and a recording's download. At 2 Mbit/s 70 MB take ~5 min.
+	TransferTimeout = 6 * time.Minute
 )
 
 // NewServer returns the http.Server for h on addr with the service's
