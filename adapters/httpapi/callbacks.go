@@ -280,8 +280,9 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	}
 	ip := clientIP(r)
 	if ok, wait := h.ipLimit.check(ip); !ok {
-		// Too many failed authentications from this address: not even tried.
-		x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
+		// Too many failed authentications from this address: not even tried,
+		// and not looked up either (the throttle must stay cheap), so the
+		// Monitor only logs it.
 		h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
 		return
 	}
@@ -364,15 +365,26 @@ func readBody(r *http.Request, w http.ResponseWriter, max int64) ([]byte, error)
 		return nil, nil
 	}
 	body := http.MaxBytesReader(w, r.Body, max)
+	var buf []byte
+	var err error
 	if r.ContentLength < 0 {
-		return io.ReadAll(body)
+		buf, err = io.ReadAll(body)
+	} else {
+		buf = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(body, buf)
 	}
-	buf := make([]byte, r.ContentLength)
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); err != nil && !tooLarge {
+		// The client went away, was too slow or sent less than it said.
+		return nil, errBodyRead{err}
 	}
-	return buf, nil
+	return buf, err
 }
+
+// errBodyRead is a body that could not be read whole: the client's fault.
+type errBodyRead struct{ err error }
+
+func (e errBodyRead) Error() string { return "reading the request body: " + e.err.Error() }
+func (e errBodyRead) Unwrap() error { return e.err }
 
 // requestHash identifies what a request with an Idempotency-Key asked:
 // method, path (with the query, which may name the call) and body.
@@ -409,6 +421,8 @@ func (h *handlers) callbackError(w http.ResponseWriter, r *http.Request, rt call
 	} else if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		p = newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge,
 			fmt.Sprintf("the request body is larger than the %d bytes a callback may have", h.maxCallback))
+	} else if _, ok := errors.AsType[errBodyRead](err); ok {
+		p = newProblem(http.StatusBadRequest, codeBadRequest, "the request body could not be read whole")
 	} else {
 		h.logger.ErrorContext(r.Context(), "callback failed", "error", err, "path", r.URL.Path)
 		p = newProblem(http.StatusInternalServerError, codeInternal, "an internal error occurred; it has been logged")

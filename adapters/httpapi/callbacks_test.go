@@ -559,3 +559,17 @@ func TestCallbackTolerance(t *testing.T) {
 		t.Fatalf("call: %v", c)
 	}
 }
+
+// A body shorter than its Content-Length (a client that went away) is the
+// client's fault: 400, nothing written.
+func TestTruncatedCallbackBody(t *testing.T) {
+	r := newCallbackRig(t, rigConfig{})
+	req := httptest.NewRequest(http.MethodPost, "/api/cvio/lead_tarefas/cadastrar", strings.NewReader(contractTaskBody[:40]))
+	req.ContentLength = int64(len(contractTaskBody))
+	req.Header.Set("email", partnerEmail)
+	req.Header.Set("token", r.token)
+	rec := httptest.NewRecorder()
+	r.handler.ServeHTTP(rec, req)
+	wantProblem(t, &response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, http.StatusBadRequest, "bad_request", "")
+	r.noHistory("1")
+}
