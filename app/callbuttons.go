@@ -35,18 +35,34 @@ type LeadButton struct {
 func (s *CallButtons) Decide(ctx context.Context, envID, leadID, userID string) (domain.CallButton, error) {
 	var out domain.CallButton
 	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
-		if err != nil {
-			return err
-		}
-		lead, err := r.GetLead(ctx, envID, leadID)
-		if err != nil {
-			return notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
-		}
-		out = domain.DecideCallButton(env, lead, user, cc)
-		return nil
+		d, err := decide(ctx, r, envID, leadID, userID)
+		out = d.button
+		return err
 	})
 	return out, err
+}
+
+// decision is rule 5 applied to one lead and user, with what it was decided on.
+type decision struct {
+	env    domain.Environment
+	lead   domain.Lead
+	user   domain.User
+	cc     *domain.Integration
+	button domain.CallButton
+}
+
+// decide loads what the call button of leadID for userID depends on and
+// decides it.
+func decide(ctx context.Context, r ports.Repositories, envID, leadID, userID string) (decision, error) {
+	env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+	if err != nil {
+		return decision{}, err
+	}
+	lead, err := r.GetLead(ctx, envID, leadID)
+	if err != nil {
+		return decision{}, notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+	}
+	return decision{env: env, lead: lead, user: user, cc: cc, button: domain.DecideCallButton(env, lead, user, cc)}, nil
 }
 
 // DecideMany returns one decision per asked lead, in the order asked, using

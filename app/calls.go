@@ -47,18 +47,14 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent string) (domain.Call, error) {
 	var call domain.Call
 	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+		d, err := decide(ctx, r, envID, leadID, userID)
 		if err != nil {
 			return err
 		}
-		lead, err := r.GetLead(ctx, envID, leadID)
-		if err != nil {
-			return notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
-		}
-		button := domain.DecideCallButton(env, lead, user, cc)
-		if err := button.Err(); err != nil {
+		if err := d.button.Err(); err != nil {
 			return err
 		}
+		env, lead, user, cc, button := d.env, d.lead, d.user, d.cc, d.button
 		owners, err := r.GetUsers(ctx, envID, lead.OwnerIDs())
 		if err != nil {
 			return err

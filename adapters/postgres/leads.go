@@ -27,15 +27,7 @@ func (r *repositories) GetLeads(ctx context.Context, envID string, ids []string)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading leads of environment %q: %w", envID, err)
 	}
-	leads := make([]domain.Lead, 0, len(rows))
-	for _, row := range rows {
-		l, err := leadFromRow(row)
-		if err != nil {
-			return nil, err
-		}
-		leads = append(leads, l)
-	}
-	return leads, nil
+	return leadsFromRows(rows)
 }
 
 func (r *repositories) PutLead(ctx context.Context, l domain.Lead) error {

@@ -139,24 +139,42 @@ var appModule = fx.Module("app",
 	),
 )
 
+// httpInputs is what the HTTP module serves, gathered from the graph.
+type httpInputs struct {
+	fx.In
+	Config        Config
+	Logger        *slog.Logger
+	Configuration *app.Configuration
+	Telephony     *app.Telephony
+	CallButtons   *app.CallButtons
+	Calls         *app.Calls
+	PartnerTokens *app.PartnerTokens
+	Callbacks     *app.Callbacks
+	Monitor       *app.Monitor
+	Pool          *pgxpool.Pool
+	Tracer        trace.TracerProvider
+	Registry      *prometheus.Registry
+}
+
 // httpParts gives the HTTP module what it serves: the configuration, the use
 // cases, readiness, metrics and the telemetry middleware.
-func httpParts(cfg Config, logger *slog.Logger, conf *app.Configuration, tel *app.Telephony, buttons *app.CallButtons,
-	calls *app.Calls, pool *pgxpool.Pool, tp trace.TracerProvider, reg *prometheus.Registry) (httpapi.Config, httpapi.Services, httpapi.Ops) {
-	return httpConfig(cfg, logger),
-		httpapi.Services{Configuration: conf, Telephony: tel, CallButtons: buttons, Calls: calls},
+func httpParts(in httpInputs) (httpapi.Config, httpapi.Services, httpapi.Ops) {
+	return httpConfig(in.Config, in.Logger),
+		httpapi.Services{Configuration: in.Configuration, Telephony: in.Telephony, CallButtons: in.CallButtons, Calls: in.Calls,
+			PartnerTokens: in.PartnerTokens, Callbacks: in.Callbacks, Monitor: in.Monitor},
 		httpapi.Ops{
-			Ready:   func(ctx context.Context) error { return ready(ctx, pool, logger) },
-			Metrics: telemetry.MetricsHandler(reg),
+			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
+			Metrics: telemetry.MetricsHandler(in.Registry),
 			Middleware: []func(http.Handler) http.Handler{
-				func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, tp) },
-				telemetry.HTTPMetrics(reg),
+				func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, in.Tracer) },
+				telemetry.HTTPMetrics(in.Registry),
 			},
 		}
 }
 
 func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
-	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, PublicURL: cfg.PublicURL, Version: version, Logger: logger}
+	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, MaxCallbackBytes: cfg.MaxCallbackBytes,
+		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: version, Logger: logger}
 }
 
 // ready reports whether the service can do its work: the database answers
