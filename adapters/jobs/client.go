@@ -91,6 +91,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// Logger receives River's logs; none when nil.
 	Logger *slog.Logger
+	// PeriodicJobs are inserted by whichever client is the elected leader,
+	// on their schedules; their workers must be among the client's. With
+	// any, the client also works QueueMaintenance (one job at a time).
+	PeriodicJobs []*river.PeriodicJob
 
 	// pollInterval replaces fetchPollInterval, for tests.
 	pollInterval time.Duration
@@ -118,11 +122,21 @@ type Client struct {
 	waited     chan struct{}      // closed when that wait has ended
 }
 
-// NewWorkers registers the delivery worker with River.
-func NewWorkers(w *DeliverCallWorker) (*river.Workers, error) {
+// NewWorkers registers the delivery worker with River, and the recording
+// sweep's when one is given (its periodic job then goes in
+// Config.PeriodicJobs: SweepRecordingsPeriodicJob).
+func NewWorkers(w *DeliverCallWorker, sweep ...*SweepRecordingsWorker) (*river.Workers, error) {
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, fmt.Errorf("jobs: registering the delivery worker: %w", err)
+	}
+	for _, s := range sweep {
+		if s == nil {
+			continue
+		}
+		if err := river.AddWorkerSafely(workers, s); err != nil {
+			return nil, fmt.Errorf("jobs: registering the recording sweep worker: %w", err)
+		}
 	}
 	return workers, nil
 }
@@ -142,8 +156,13 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 			cfg.RescueAfter, cfg.JobTimeout)
 	}
 	logger := orDiscard(cfg.Logger)
+	queues := map[string]river.QueueConfig{QueueDeliveries: {MaxWorkers: cfg.MaxWorkers}}
+	if len(cfg.PeriodicJobs) > 0 {
+		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:               map[string]river.QueueConfig{QueueDeliveries: {MaxWorkers: cfg.MaxWorkers}},
+		Queues:               queues,
+		PeriodicJobs:         cfg.PeriodicJobs,
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,

@@ -11,6 +11,7 @@ import (
 
 	"callconnect/adapters/postgres"
 	"callconnect/app"
+	"callconnect/ports"
 )
 
 // Module provides the Enqueuer as the postgres.Enqueuer (so the store's
@@ -19,12 +20,17 @@ import (
 // stopped gracefully with it. It needs a Config (fx.Supply), the pool, the
 // *app.Calls use case, a *slog.Logger, a prometheus.Registerer and a
 // trace.TracerProvider (the telemetry module's).
+//
+// With an *app.RecordingSweeper in the graph (and the ports.AudioStore it
+// sweeps), the client also runs the recording sweep: a periodic job every
+// SweepRecordingsInterval, and once when a client becomes leader.
 var Module = fx.Module("jobs",
 	fx.Provide(
 		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
 		NewMetrics,
 		newWorkerForFx,
-		NewWorkers,
+		newSweepWorkerForFx,
+		newWorkersForFx,
 		newClientForFx,
 	),
 	// The client is asked for so that it exists, and runs, even though
@@ -47,11 +53,33 @@ func newWorkerForFx(calls *app.Calls, cfg Config, metrics *Metrics, tp trace.Tra
 	return NewDeliverCallWorker(calls, WorkerConfig{Timeout: cfg.JobTimeout, Metrics: metrics, TracerProvider: tp, Logger: logger})
 }
 
+type sweepParams struct {
+	fx.In
+	Sweeper *app.RecordingSweeper `optional:"true"`
+	Audio   ports.AudioStore      `optional:"true"`
+	Clock   ports.Clock           `optional:"true"`
+	Logger  *slog.Logger
+}
+
+// newSweepWorkerForFx returns the sweep's worker, or nil when the graph has
+// no sweeper.
+func newSweepWorkerForFx(p sweepParams) *SweepRecordingsWorker {
+	if p.Sweeper == nil || p.Audio == nil {
+		return nil
+	}
+	return NewSweepRecordingsWorker(p.Sweeper, p.Audio, SweepConfig{Clock: p.Clock, Logger: p.Logger})
+}
+
+func newWorkersForFx(w *DeliverCallWorker, sweep *SweepRecordingsWorker) (*river.Workers, error) {
+	return NewWorkers(w, sweep)
+}
+
 type clientParams struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Pool      *pgxpool.Pool
 	Workers   *river.Workers
+	Sweep     *SweepRecordingsWorker
 	Config    Config
 	Logger    *slog.Logger
 }
@@ -60,6 +88,9 @@ func newClientForFx(p clientParams) (*Client, error) {
 	cfg := p.Config
 	if cfg.Logger == nil {
 		cfg.Logger = p.Logger
+	}
+	if p.Sweep != nil {
+		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), SweepRecordingsPeriodicJob())
 	}
 	client, err := NewClient(p.Pool, p.Workers, cfg)
 	if err != nil {

@@ -136,6 +136,7 @@ var appModule = fx.Module("app",
 		app.NewPartnerTokens,
 		app.NewCallbacks,
 		app.NewMonitor,
+		app.NewRecordingSweeper,
 	),
 )
 

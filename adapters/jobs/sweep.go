@@ -1,0 +1,105 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"callconnect/adapters/audiostore"
+	"callconnect/adapters/system"
+	"callconnect/app"
+	"callconnect/ports"
+)
+
+// QueueMaintenance is the River queue of the periodic upkeep jobs. A client
+// works it only when it has periodic jobs (Config.PeriodicJobs).
+const QueueMaintenance = "maintenance"
+
+// SweepRecordingsInterval is how often the recording sweep runs.
+const SweepRecordingsInterval = time.Hour
+
+// sweepTempAge is how old a temporary object of the audio store must be
+// before the sweep removes it: no Put in progress takes that long.
+const sweepTempAge = time.Hour
+
+// SweepRecordingsArgs is the periodic job that deletes the audio objects no
+// recording refers to, and the temporary objects crashed Puts left behind.
+type SweepRecordingsArgs struct{}
+
+// Kind names the job in river_job.kind.
+func (SweepRecordingsArgs) Kind() string { return "sweep_recordings" }
+
+// InsertOpts puts the job on the maintenance queue. A failed sweep is not
+// retried: the next one, an interval later, does the same work.
+func (SweepRecordingsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1}
+}
+
+// SweepRecordingsPeriodicJob runs the sweep every SweepRecordingsInterval,
+// and once as the client becomes leader. River inserts periodic jobs on the
+// elected leader only, so the sweep runs once per interval however many
+// processes run the jobs module.
+func SweepRecordingsPeriodicJob() *river.PeriodicJob {
+	return river.NewPeriodicJob(
+		river.PeriodicInterval(SweepRecordingsInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return SweepRecordingsArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "sweep_recordings", RunOnStart: true},
+	)
+}
+
+// SweepConfig tunes the SweepRecordingsWorker.
+type SweepConfig struct {
+	// Grace is how old an unreferenced object must be to be deleted;
+	// app.DefaultRecordingSweepGrace when zero.
+	Grace time.Duration
+	// Clock dates the temporary objects' cut-off; the system clock when nil.
+	Clock ports.Clock
+	// Logger hears of the sweep's result; none when nil.
+	Logger *slog.Logger
+}
+
+// SweepRecordingsWorker runs app.RecordingSweeper.Sweep and, when the audio
+// store is an audiostore.Store, its RemoveTemp.
+//
+// Its runs are bounded by the client's JobTimeout (a run longer than the
+// client's RescueAfter would be taken for abandoned and run again); a sweep
+// cut short is logged and the next one starts over.
+type SweepRecordingsWorker struct {
+	river.WorkerDefaults[SweepRecordingsArgs]
+	sweeper *app.RecordingSweeper
+	temp    audiostore.Store // nil when the store has no temporary objects to sweep
+	cfg     SweepConfig
+}
+
+// NewSweepRecordingsWorker returns the worker; audio is the store the
+// sweeper sweeps, asked for its temporary objects too if it keeps any.
+func NewSweepRecordingsWorker(sweeper *app.RecordingSweeper, audio ports.AudioStore, cfg SweepConfig) *SweepRecordingsWorker {
+	if cfg.Clock == nil {
+		cfg.Clock = system.Clock{}
+	}
+	cfg.Logger = orDiscard(cfg.Logger)
+	temp, _ := audio.(audiostore.Store)
+	return &SweepRecordingsWorker{sweeper: sweeper, temp: temp, cfg: cfg}
+}
+
+// Work sweeps once.
+func (w *SweepRecordingsWorker) Work(ctx context.Context, _ *river.Job[SweepRecordingsArgs]) error {
+	_, sweepErr := w.sweeper.Sweep(ctx, w.cfg.Grace)
+	var tempErr error
+	if w.temp != nil {
+		n, err := w.temp.RemoveTemp(ctx, w.cfg.Clock.Now().Add(-sweepTempAge))
+		if err != nil {
+			tempErr = fmt.Errorf("removing temporary audio objects: %w", err)
+		}
+		w.cfg.Logger.InfoContext(ctx, "recording sweep: temporary objects removed", slog.Int("removed", n))
+	}
+	if err := errors.Join(sweepErr, tempErr); err != nil {
+		w.cfg.Logger.WarnContext(ctx, "recording sweep failed; the next one tries again", slog.String("error", err.Error()))
+		return err
+	}
+	return nil
+}
