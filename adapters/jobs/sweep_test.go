@@ -10,19 +10,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
 
 	"callconnect/adapters/audiostore"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/adapters/system"
-	"callconnect/adapters/webhook"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -172,49 +166,5 @@ func TestSweepRecordingsRunsOnStart(t *testing.T) {
 			t.Errorf("stopping the client: %v", err)
 		}
 	})
-	f.check(t, ctx, pool)
-}
-
-// TestModuleSweepsRecordings: with an *app.RecordingSweeper in the graph, as
-// cmd provides it, jobs.Module runs the sweep on start with the default
-// grace of an hour.
-func TestModuleSweepsRecordings(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	base := pgtest.NewPool(t)
-	var pool *pgxpool.Pool
-	dir := t.TempDir()
-	fxApp := fxtest.New(t,
-		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
-			jobs.Config{MaxWorkers: 2},
-			testLogger(t),
-			fx.Annotate(prometheus.NewRegistry(), fx.As(new(prometheus.Registerer))),
-			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
-			audiostore.Config{Dir: dir},
-		),
-		postgres.Module,
-		system.Module,
-		audiostore.Module,
-		jobs.Module,
-		fx.Provide(
-			app.NewRecordingSweeper,
-			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
-			},
-		),
-		fx.Populate(&pool),
-	)
-	// The fixture is written before the app starts, so that the sweep the
-	// start runs finds it.
-	preStore, err := postgres.NewStore(base, testSecretsKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newSweepFixture(t, preStore, dir, 2*time.Hour)
-
-	fxApp.RequireStart()
-	defer fxApp.RequireStop()
 	f.check(t, ctx, pool)
 }
