@@ -52,7 +52,7 @@ func (r *repositories) RecordExchange(ctx context.Context, e domain.Exchange) er
 		ResponseBody:   optional(storableText(e.ResponseBody)),
 		Error:          optional(storableText(e.Error)),
 	}
-	if err := r.write(ctx, func(q *gen.Queries) error { return q.RecordExchange(ctx, params) }); err != nil {
+	if err := r.writeHot(ctx, func(q *gen.Queries) error { return q.RecordExchange(ctx, params) }); err != nil {
 		return writeError(err, e.EnvID, "exchange")
 	}
 	return nil

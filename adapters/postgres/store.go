@@ -113,6 +113,16 @@ type repositories struct {
 
 var _ ports.Repositories = (*repositories)(nil)
 
+// writeHot runs one statement of the delivery hot path (a call, an
+// exchange) without a savepoint: two round trips fewer per write. A refused
+// write there aborts the transaction, which every caller rolls back anyway.
+func (r *repositories) writeHot(ctx context.Context, fn func(q *gen.Queries) error) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	return fn(r.q)
+}
+
 // write runs one statement inside a savepoint, so that a refused write
 // (unknown environment, a second active integration) leaves the transaction
 // usable, as it is with the in-memory adapter, instead of aborting it.
