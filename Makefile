@@ -19,7 +19,7 @@ REDOCLY := @redocly/cli@2.77.0
 # Where lint-openapi writes the document it lints.
 TMP ?= $(or $(TMPDIR),/tmp)
 
-.PHONY: help run stop build test bench generate check-generated lint-openapi fmt vet
+.PHONY: help run stop build test bench fuzz generate check-generated lint-openapi fmt vet
 
 help:
 	@printf '  %-22s %s\n' \
@@ -29,6 +29,7 @@ help:
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi' \
 		'make build' "compile every package and $(BIN)" \
 		'make bench' 'benchmarks, against a throw-away PostgreSQL' \
+		'make fuzz' 'every fuzz target for FUZZTIME (default 5s) each' \
 		'make generate' 'regenerate the sqlc code' \
 		'make check-generated' 'fail when the committed sqlc code is stale' \
 		'make lint-openapi' "lint the OpenAPI document with Redocly's recommended rules" \
@@ -107,6 +108,17 @@ test:
 bench:
 	@$(with-test-cluster)
 	$(GO) test -run '^$$' -bench . ./...
+
+# fuzz runs every fuzz target of the partner-input parsers for FUZZTIME
+# each (seed corpora are in testdata/fuzz and also run in make test).
+FUZZTIME ?= 5s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do
+			echo "fuzz: $$pkg $$target ($(FUZZTIME))"
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg > /dev/null
+		done
+	done
 
 generate:
 	@$(GO) tool sqlc generate
