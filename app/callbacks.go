@@ -232,6 +232,7 @@ type storedAudio struct {
 	key         string
 	size        int64
 	contentType string
+	audio       []byte // kept until the row commits, to write the object again if it was deleted meanwhile
 }
 
 // apply is the shape every callback shares: replay a known Idempotency-Key;
@@ -290,6 +291,9 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			var rec *domain.Recording
 			if a := audios[i]; a != nil {
 				hasAudio = true
+				if err := s.ensureStored(ctx, r, a); err != nil {
+					return err
+				}
 				r, err := domain.NewRecording(domain.RecordingInput{ID: s.random.NewID(), EnvID: env.ID(), LeadID: t.lead.ID(),
 					CallID: in.CallID, SHA256: a.key, Size: a.size, ContentType: a.contentType, CreatedAt: now})
 				if err != nil {
@@ -422,25 +426,60 @@ func (s *Callbacks) storeAudio(ctx context.Context, b64, field string, topLevel 
 	if err := s.audio.Put(ctx, key, ct, bytes.NewReader(audio), int64(len(audio))); err != nil {
 		return nil, fmt.Errorf("storing the recording: %w", err)
 	}
-	return &storedAudio{key: key, size: int64(len(audio)), contentType: ct}, nil
+	return &storedAudio{key: key, size: int64(len(audio)), contentType: ct, audio: audio}, nil
+}
+
+// ensureStored makes sure, in the transaction that is about to commit a's
+// row, that its object exists: it takes the content lock (so no deleter can
+// run until the row is visible) and writes the object again if a deleter
+// (a failed request with the same audio, or the sweep) removed it after
+// this request stored it.
+func (s *Callbacks) ensureStored(ctx context.Context, r ports.Repositories, a *storedAudio) error {
+	if err := r.LockRecordingContent(ctx, a.key); err != nil {
+		return err
+	}
+	obj, err := s.audio.Open(ctx, a.key)
+	if err == nil {
+		return obj.Close()
+	}
+	if !errors.Is(err, ports.ErrNotFound) {
+		return fmt.Errorf("checking the stored recording: %w", err)
+	}
+	if err := s.audio.Put(ctx, a.key, a.contentType, bytes.NewReader(a.audio), a.size); err != nil {
+		return fmt.Errorf("storing the recording again: %w", err)
+	}
+	return nil
 }
 
 // cleanup deletes stored objects that no recording row refers to.
 func (s *Callbacks) cleanup(ctx context.Context, keys []string) {
 	for _, key := range keys {
-		var n int
-		err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-			var err error
-			n, err = r.RecordingsWithSHA256(ctx, key)
-			return err
-		})
-		if err != nil || n > 0 {
-			continue
-		}
-		if err := s.audio.Delete(ctx, key); err != nil {
+		if _, err := deleteUnreferencedAudio(ctx, s.store, s.audio, key); err != nil {
 			s.logger.WarnContext(ctx, "could not delete an unreferenced recording; a sweep will", "sha256", key, "error", err)
 		}
 	}
+}
+
+// deleteUnreferencedAudio deletes the object under key when no recording
+// row refers to it, holding the content lock while it counts and deletes:
+// a request committing a row for the same audio waits, then finds the
+// object gone and writes it again (ensureStored).
+func deleteUnreferencedAudio(ctx context.Context, store ports.Store, audio ports.AudioStore, key string) (deleted bool, err error) {
+	err = store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.LockRecordingContent(ctx, key); err != nil {
+			return err
+		}
+		n, err := r.RecordingsWithSHA256(ctx, key)
+		if err != nil || n > 0 {
+			return err
+		}
+		if err := audio.Delete(ctx, key); err != nil {
+			return err
+		}
+		deleted = true
+		return nil
+	})
+	return deleted, err
 }
 
 // Recording opens a recording of the environment for reading.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,45 @@ func TestBadAudioWritesNothing(t *testing.T) {
 	_ = f.audio.List(ctx, func(string, time.Time) error { objects++; return nil })
 	if objects != 0 || len(f.history(t)) != 0 {
 		t.Fatalf("%d objects and %d history entries left behind", objects, len(f.history(t)))
+	}
+}
+
+// vanishingAudio loses each object right after it is first stored, as when
+// a failed request with the same audio (or the sweep) deletes it before
+// this request's row commits.
+type vanishingAudio struct {
+	ports.AudioStore
+	vanished map[string]bool
+}
+
+func (v *vanishingAudio) Put(ctx context.Context, key, ct string, r io.Reader, size int64) error {
+	if err := v.AudioStore.Put(ctx, key, ct, r, size); err != nil {
+		return err
+	}
+	if !v.vanished[key] {
+		v.vanished[key] = true
+		return v.AudioStore.Delete(ctx, key)
+	}
+	return nil
+}
+
+func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	audio := &vanishingAudio{AudioStore: f.audio, vanished: map[string]bool{}}
+	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
+	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
+	ans, err := cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, obj, err := cbs.Recording(ctx, "acme", answerOf(t, ans).RecordingIDs[0])
+	if err != nil {
+		t.Fatalf("the committed recording must have its audio: %v", err)
+	}
+	got, _ := io.ReadAll(obj)
+	obj.Close()
+	if string(got) != string(mp3) {
+		t.Fatal("the audio differs")
 	}
 }

@@ -69,20 +69,12 @@ func (s *RecordingSweeper) Sweep(ctx context.Context, grace time.Duration) (dele
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var n int
-		if err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-			var err error
-			n, err = r.RecordingsWithSHA256(ctx, key)
-			return err
-		}); err != nil {
-			fail(key, "checking", err)
-			return nil
-		}
-		if n > 0 {
-			return nil
-		}
-		if err := s.audio.Delete(ctx, key); err != nil {
+		ok, err := deleteUnreferencedAudio(ctx, s.store, s.audio, key)
+		if err != nil {
 			fail(key, "deleting", err)
+			return nil
+		}
+		if !ok {
 			return nil
 		}
 		deleted++

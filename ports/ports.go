@@ -131,6 +131,11 @@ type History interface {
 	// RecordingsWithSHA256 counts the recordings, of any environment, whose
 	// content has that hash: an audio object is deleted only when none does.
 	RecordingsWithSHA256(ctx context.Context, sha256 string) (int, error)
+	// LockRecordingContent holds the content address sha256 until the
+	// transaction ends, across processes: a transaction that commits a
+	// recording row and one that deletes the unreferenced object take turns,
+	// so an object is never deleted under a row about to commit.
+	LockRecordingContent(ctx context.Context, sha256 string) error
 }
 
 // IdempotentAnswer is the first answer to a request with an Idempotency-Key.

@@ -33,6 +33,10 @@ SELECT env_id, id, lead_id, call_id, sha256, size, content_type, created_at
 FROM recordings
 WHERE env_id = $1 AND id = $2;
 
+-- LockRecordingContent serialises writers and deleters of one audio object.
+-- name: LockRecordingContent :exec
+SELECT pg_advisory_xact_lock(hashtextextended('recording:' || @sha256::text, 0));
+
 -- RecordingsWithSHA256 counts across environments, on recordings_sha256.
 -- name: RecordingsWithSHA256 :one
 SELECT count(*) FROM recordings WHERE sha256 = $1;

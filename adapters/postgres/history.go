@@ -128,6 +128,16 @@ func (r *repositories) GetRecording(ctx context.Context, envID, id string) (doma
 	return rec, nil
 }
 
+func (r *repositories) LockRecordingContent(ctx context.Context, sha256 string) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	if err := r.q.LockRecordingContent(ctx, sha256); err != nil {
+		return fmt.Errorf("postgres: locking recording content %s: %w", sha256, err)
+	}
+	return nil
+}
+
 func (r *repositories) RecordingsWithSHA256(ctx context.Context, sha256 string) (int, error) {
 	n, err := r.q.RecordingsWithSHA256(ctx, sha256)
 	if err != nil {

@@ -308,3 +308,43 @@ func testRecordingsWithSHA256(t *testing.T, s ports.Store) {
 		t.Errorf("RecordingsWithSHA256 after a rollback: %d, want 0", got)
 	}
 }
+
+// testLockRecordingContent: the content lock is taken in a transaction, is
+// refused in a read, and makes a second holder wait for the first to end.
+func testLockRecordingContent(t *testing.T, s ports.Store) {
+	ctx := t.Context()
+	if err := s.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return r.LockRecordingContent(ctx, audioA) }); err == nil {
+		t.Error("LockRecordingContent inside Read must be refused")
+	}
+	held := make(chan struct{})
+	release := make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+			if err := r.LockRecordingContent(ctx, audioA); err != nil {
+				return err
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	second := make(chan time.Time, 1)
+	go func() {
+		_ = s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+			err := r.LockRecordingContent(ctx, audioA)
+			second <- time.Now()
+			return err
+		})
+	}()
+	time.Sleep(150 * time.Millisecond)
+	released := time.Now()
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if got := <-second; got.Before(released) {
+		t.Error("a second holder of the same content lock did not wait for the first")
+	}
+}

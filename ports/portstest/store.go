@@ -134,6 +134,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Interaction/HasInteraction", onStore(testHasInteraction)},
 		{"Recording/RoundTrip", onStore(testRecordingRoundTrip)},
 		{"Recording/WithSHA256", onStore(testRecordingsWithSHA256)},
+		{"Recording/LockContent", onStore(testLockRecordingContent)},
 		{"Idempotency/RoundTrip", onStore(testIdempotencyRoundTrip)},
 		{"Idempotency/Conflict", onStore(testIdempotencyConflict)},
 		{"Idempotency/Rollback", onStore(testIdempotencyRollback)},

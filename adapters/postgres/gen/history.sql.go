@@ -159,6 +159,16 @@ func (q *Queries) ListInteractions(ctx context.Context, arg ListInteractionsPara
 	return items, nil
 }
 
+const lockRecordingContent = `-- name: LockRecordingContent :exec
+SELECT pg_advisory_xact_lock(hashtextextended('recording:' || $1::text, 0))
+`
+
+// LockRecordingContent serialises writers and deleters of one audio object.
+func (q *Queries) LockRecordingContent(ctx context.Context, sha256 string) error {
+	_, err := q.db.Exec(ctx, lockRecordingContent, sha256)
+	return err
+}
+
 const putRecording = `-- name: PutRecording :exec
 INSERT INTO recordings (env_id, id, lead_id, call_id, sha256, size, content_type, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
