@@ -185,7 +185,8 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 
 	api := humago.New(mux, hc)
 	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes, logger: cfg.Logger,
-		mux: mux, tokenLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute), ipLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute)}
+		mux: mux, tokenLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute), ipLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute),
+		bodies: newConcurrencyLimit(maxBodiesPerToken)}
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -212,6 +213,9 @@ type handlers struct {
 	// tokenLimit bounds callbacks per partner token; ipLimit bounds failed
 	// authentications per client IP.
 	tokenLimit, ipLimit *rateLimiter
+	// bodies bounds the callback bodies one token may be sending at once,
+	// so slow uploads cannot pin memory without end.
+	bodies *concurrencyLimit
 }
 
 const (

@@ -308,6 +308,11 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 			return
 		}
 	}
+	if !h.bodies.acquire(tok.ID()) {
+		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
+		return
+	}
+	defer h.bodies.release(tok.ID())
 	// Only now, the partner known, may the body take longer than ReadTimeout.
 	extendDeadlines(w, true)
 	body, err := readBody(r, w, h.maxCallback)
