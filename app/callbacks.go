@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -17,8 +16,6 @@ import (
 type CallbacksConfig struct {
 	// MaxAudioBytes is the largest decoded recording accepted (50 MiB when zero).
 	MaxAudioBytes int64
-	// IdempotencyTTL is how long an Idempotency-Key's first answer is kept (24 h when zero).
-	IdempotencyTTL time.Duration
 }
 
 // DefaultMaxAudioBytes bounds a decoded recording.
@@ -39,9 +36,6 @@ type Callbacks struct {
 func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
 	if cfg.MaxAudioBytes <= 0 {
 		cfg.MaxAudioBytes = DefaultMaxAudioBytes
-	}
-	if cfg.IdempotencyTTL <= 0 {
-		cfg.IdempotencyTTL = 24 * time.Hour
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -388,7 +382,7 @@ func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (
 		a, err = r.GetIdempotentAnswer(ctx, scope, idem.Key)
 		return err
 	})
-	if errors.Is(err, ports.ErrNotFound) || err == nil && s.clock.Now().Sub(a.CreatedAt) > s.cfg.IdempotencyTTL {
+	if errors.Is(err, ports.ErrNotFound) || err == nil && s.clock.Now().Sub(a.CreatedAt) > ports.IdempotencyRetention {
 		return nil, false, nil
 	}
 	if err != nil {
