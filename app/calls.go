@@ -277,3 +277,23 @@ func activeCallConnect(ctx context.Context, r ports.Repositories, env domain.Env
 func callNotFound(err error, callID string) error {
 	return notFound(err, domain.CodeCallNotFound, "call_id", fmt.Sprintf("call %q", callID))
 }
+
+// CallRecording returns the id of the call's latest recording, "" when the
+// partner has sent none. It reads the history of the call's lead.
+func (s *Calls) CallRecording(ctx context.Context, envID string, call domain.Call) (string, error) {
+	var id string
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		history, err := r.ListInteractions(ctx, envID, call.LeadID())
+		if err != nil {
+			return err
+		}
+		for _, in := range history { // newest first
+			if in.CallID() == call.ID() && in.RecordingID() != "" {
+				id = in.RecordingID()
+				return nil
+			}
+		}
+		return nil
+	})
+	return id, err
+}

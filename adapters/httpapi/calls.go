@@ -183,7 +183,16 @@ func (h *handlers) registerCalls(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		return &callOutput{Body: callOf(c)}, nil
+		out := callOf(c)
+		rec, err := h.svc.Calls.CallRecording(ctx, in.Env, c)
+		if err != nil {
+			return nil, err
+		}
+		if rec != "" {
+			u := recordingLocation(in.Env, rec)
+			out.RecordingURL = &u
+		}
+		return &callOutput{Body: out}, nil
 	})
 
 	register(api, h, huma.Operation{

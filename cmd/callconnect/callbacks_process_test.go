@@ -44,6 +44,7 @@ func TestCallResultWithRecordingThroughTheBinary(t *testing.T) {
 	if s, _ := p.callStatus(t, id); s != "completed" {
 		t.Fatalf("call is %s", s)
 	}
+	_, call := p.do(t, "GET", "/v1/environments/acme/calls/"+id, "")
 	code, lead := p.do(t, "GET", "/v1/environments/acme/leads/l0", "")
 	history, _ := lead["history"].([]any)
 	if code != 200 || len(history) != 1 {
@@ -53,6 +54,9 @@ func TestCallResultWithRecordingThroughTheBinary(t *testing.T) {
 	url, _ := item["recording_url"].(string)
 	if item["call_id"] != id || url == "" {
 		t.Fatalf("history item: %v", item)
+	}
+	if call["recording_url"] != url {
+		t.Fatalf("the call's recording_url %v must be the history's %s", call["recording_url"], url)
 	}
 	req, _ = http.NewRequest("GET", "http://"+p.addr+url, nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
