@@ -58,6 +58,8 @@ type CallbackAnswer struct {
 	CallStatus     *string  `json:"call_status"`
 	InteractionIDs []string `json:"interaction_ids"`
 	RecordingIDs   []string `json:"recording_ids"`
+	// RecordingSHA256s are the content addresses of RecordingIDs, in order.
+	RecordingSHA256s []string `json:"recording_sha256s"`
 	// Duplicates counts interactions left out because the lead already had
 	// exactly them (a repeated result).
 	Duplicates int `json:"duplicates"`
@@ -274,7 +276,7 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			return err
 		}
 		now := s.clock.Now()
-		ans := CallbackAnswer{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}}
+		ans := CallbackAnswer{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}
 		hasAudio := false
 		for i, pi := range interactions {
 			in := pi.Input(env.TimeZone())
@@ -313,6 +315,7 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 					return err
 				}
 				ans.RecordingIDs = append(ans.RecordingIDs, rec.ID())
+				ans.RecordingSHA256s = append(ans.RecordingSHA256s, rec.SHA256())
 			}
 			if err := r.AddInteraction(ctx, interaction); err != nil {
 				return err

@@ -12,11 +12,11 @@ const audioKey = "audio_base64"
 // withAudioReferences returns body, for the monitor, with the string value of
 // every "audio_base64" member (key matched case-insensitively, as the
 // parsers do) replaced by a reference such as
-// "[audio: 123456 base64 chars; recording 01J…]", naming the recordings in
-// order. The output is cut after limit bytes (the monitor keeps no more), so
+// "[audio: 123456 base64 chars; recording 01J…; sha256 ab12…]", naming the
+// recordings and their content addresses in order. The output is cut after limit bytes (the monitor keeps no more), so
 // neither the audio nor a large body is ever copied. It scans bytes, not a
 // parsed document: a malformed body is handled as far as it goes.
-func withAudioReferences(body []byte, recordingIDs []string, limit int) []byte {
+func withAudioReferences(body []byte, recordingIDs, sha256s []string, limit int) []byte {
 	out := make([]byte, 0, min(len(body), limit)+64)
 	full := func() bool { return len(out) > limit }
 	copied := 0 // body[:copied] is in out (or was cut)
@@ -54,6 +54,9 @@ func withAudioReferences(body []byte, recordingIDs []string, limit int) []byte {
 		ref := "[audio: " + strconv.Itoa(vEnd-v-2) + " base64 chars"
 		if n < len(recordingIDs) {
 			ref += "; recording " + recordingIDs[n]
+		}
+		if n < len(sha256s) {
+			ref += "; sha256 " + sha256s[n]
 		}
 		ref += "]"
 		n++

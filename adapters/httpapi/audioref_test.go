@@ -25,7 +25,7 @@ func TestWithAudioReferences(t *testing.T) {
 		{"malformed", `{"telefone": `, `{"telefone": `, nil},
 	}
 	for _, tc := range cases {
-		got := string(withAudioReferences([]byte(tc.in), tc.ids, 1<<10))
+		got := string(withAudioReferences([]byte(tc.in), tc.ids, nil, 1<<10))
 		if got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
 		}
@@ -37,7 +37,7 @@ func TestWithAudioReferencesDoesNotCopyTheAudio(t *testing.T) {
 	audio := strings.Repeat("QUJD", 30<<20/4)
 	body := []byte(`{"nome": "x", "interacoes": [{"descricao": "d", "audio_base64": "` + audio + `"}], "fim": true}`)
 	const limit = 64 << 10
-	got := withAudioReferences(body, []string{"rec-1"}, limit)
+	got := withAudioReferences(body, []string{"rec-1"}, nil, limit)
 	if cap(got) > limit+128 {
 		t.Fatalf("the output grew to %d bytes", cap(got))
 	}
@@ -51,7 +51,7 @@ func TestWithAudioReferencesDoesNotCopyTheAudio(t *testing.T) {
 
 	// A large body without audio is cut after the limit.
 	big := []byte(`{"descricao": "` + strings.Repeat("a", 1<<20) + `"}`)
-	if got := withAudioReferences(big, nil, limit); len(got) != limit+1 || cap(got) > limit+128 {
+	if got := withAudioReferences(big, nil, nil, limit); len(got) != limit+1 || cap(got) > limit+128 {
 		t.Fatalf("len %d cap %d", len(got), cap(got))
 	}
 }

@@ -140,12 +140,13 @@ type ResultCallbackBody struct {
 
 // CallbackAnswer is what every callback answers.
 type CallbackAnswer struct {
-	LeadID         string   `json:"lead_id" doc:"The lead the callback landed on." example:"1"`
-	CallID         *string  `json:"call_id" doc:"The call it landed on; null when it could not be tied to one." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
-	CallStatus     *string  `json:"call_status" doc:"The call's status afterwards; null without a call." example:"completed"`
-	InteractionIDs []string `json:"interaction_ids" nullable:"false" doc:"The history entries recorded."`
-	RecordingIDs   []string `json:"recording_ids" nullable:"false" doc:"The recordings stored, in the order of the interactions that carried them."`
-	Duplicates     int      `json:"duplicates" doc:"Interactions left out because the lead already had exactly them (a repeated result)."`
+	LeadID           string   `json:"lead_id" doc:"The lead the callback landed on." example:"1"`
+	CallID           *string  `json:"call_id" doc:"The call it landed on; null when it could not be tied to one." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
+	CallStatus       *string  `json:"call_status" doc:"The call's status afterwards; null without a call." example:"completed"`
+	InteractionIDs   []string `json:"interaction_ids" nullable:"false" doc:"The history entries recorded."`
+	RecordingIDs     []string `json:"recording_ids" nullable:"false" doc:"The recordings stored, in the order of the interactions that carried them."`
+	RecordingSHA256s []string `json:"recording_sha256s" nullable:"false" doc:"The SHA-256 (hex) of each stored recording's audio, in the order of recording_ids."`
+	Duplicates       int      `json:"duplicates" doc:"Interactions left out because the lead already had exactly them (a repeated result)."`
 }
 
 // callbackRoute is one partner-facing operation.
@@ -471,6 +472,7 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 		LeadID       string   `json:"lead_id"`
 		CallID       *string  `json:"call_id"`
 		RecordingIDs []string `json:"recording_ids"`
+		SHA256s      []string `json:"recording_sha256s"`
 	}
 	if x.answer != nil {
 		_ = json.Unmarshal(x.answer, &ans)
@@ -493,7 +495,7 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 		LeadID:         ans.LeadID,
 		OccurredAt:     start,
 		RequestHeaders: r.Header.Clone(),
-		RequestBody:    string(withAudioReferences(x.body, ans.RecordingIDs, domain.MaxExchangeBody)),
+		RequestBody:    string(withAudioReferences(x.body, ans.RecordingIDs, ans.SHA256s, domain.MaxExchangeBody)),
 		ResponseBody:   string(cw.body.Bytes()),
 	})
 }

@@ -332,7 +332,7 @@ func TestLeadCallbackWithAudio(t *testing.T) {
 	}
 	if kept.LeadID != "2" || kept.Method != http.MethodPost || kept.RequestHeaders["Token"][0] != domain.Redacted ||
 		kept.RequestHeaders["Email"][0] != domain.Redacted || strings.Contains(kept.RequestBody, testMP3Base64[:40]) ||
-		!strings.Contains(kept.RequestBody, fmt.Sprintf("[audio: %d base64 chars; recording %s]", len(testMP3Base64), recIDs[0])) ||
+		!strings.Contains(kept.RequestBody, fmt.Sprintf("[audio: %d base64 chars; recording %s; sha256 %s]", len(testMP3Base64), recIDs[0], testMP3SHA256(t))) ||
 		kept.ResponseBody != string(res.Body) || kept.Duration <= 0 {
 		t.Fatalf("monitor: %+v", kept)
 	}
@@ -572,4 +572,14 @@ func TestTruncatedCallbackBody(t *testing.T) {
 	r.handler.ServeHTTP(rec, req)
 	wantProblem(t, &response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}, http.StatusBadRequest, "bad_request", "")
 	r.noHistory("1")
+}
+
+// testMP3SHA256 is the content address of the test recording.
+func testMP3SHA256(t *testing.T) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(testMP3Base64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return domain.AudioKey(b)
 }
