@@ -1,4 +1,7 @@
 // Package domain holds the rules of Call Connect: environments, users, leads,
-// telephony integrations and the call-button decision. It imports the standard
-// library only, performs no I/O and never reads the clock; callers pass time in.
+// telephony integrations and the call-button decision; the call's life cycle
+// and the JSON sent to the partner; the partner's callbacks, recordings,
+// history entries and tokens; and the monitor's view of an exchange. It
+// imports the standard library only, performs no I/O and never reads the
+// clock; callers pass time in.
 package domain
