@@ -291,30 +291,40 @@ func testUserRequiresEnvironment(t *testing.T, s ports.Store) {
 // wantUserSet checks that got holds exactly one entry per user of want.
 func wantUserSet(t *testing.T, what string, got []domain.User, want ...domain.User) {
 	t.Helper()
-	byID := map[string]domain.User{}
-	for _, u := range want {
-		byID[u.ID()] = u
+	wantSet(t, what, "user", got, want, wantUser)
+}
+
+// wantSet checks that got holds exactly one entry per element of want (by
+// id, in any order), each as check compares it.
+func wantSet[T interface {
+	ID() string
+	EnvID() string
+}](t *testing.T, what, kind string, got, want []T, check func(t *testing.T, what string, got, want T)) {
+	t.Helper()
+	byID := map[string]T{}
+	for _, w := range want {
+		byID[w.ID()] = w
 	}
 	seen := map[string]int{}
-	for _, u := range got {
-		seen[u.ID()]++
-		w, ok := byID[u.ID()]
+	for _, g := range got {
+		seen[g.ID()]++
+		w, ok := byID[g.ID()]
 		switch {
 		case !ok:
-			t.Errorf("%s: unexpected user %s/%s", what, u.EnvID(), u.ID())
-		case seen[u.ID()] == 2:
-			t.Errorf("%s: user %s returned more than once", what, u.ID())
-		case seen[u.ID()] == 1:
-			wantUser(t, what+": user "+u.ID(), u, w)
+			t.Errorf("%s: unexpected %s %s/%s", what, kind, g.EnvID(), g.ID())
+		case seen[g.ID()] == 2:
+			t.Errorf("%s: %s %s returned more than once", what, kind, g.ID())
+		case seen[g.ID()] == 1:
+			check(t, what+": "+kind+" "+g.ID(), g, w)
 		}
 	}
 	for id := range byID {
 		if seen[id] == 0 {
-			t.Errorf("%s: user %s is missing", what, id)
+			t.Errorf("%s: %s %s is missing", what, kind, id)
 		}
 	}
 	if len(got) != len(want) {
-		t.Errorf("%s: got %d users, want %d", what, len(got), len(want))
+		t.Errorf("%s: got %d %ss, want %d", what, len(got), kind, len(want))
 	}
 }
 
@@ -450,31 +460,7 @@ func testLeadRequiresEnvironment(t *testing.T, s ports.Store) {
 // wantLeadSet checks that got holds exactly one entry per lead of want.
 func wantLeadSet(t *testing.T, what string, got []domain.Lead, want ...domain.Lead) {
 	t.Helper()
-	byID := map[string]domain.Lead{}
-	for _, l := range want {
-		byID[l.ID()] = l
-	}
-	seen := map[string]int{}
-	for _, l := range got {
-		seen[l.ID()]++
-		w, ok := byID[l.ID()]
-		switch {
-		case !ok:
-			t.Errorf("%s: unexpected lead %s/%s", what, l.EnvID(), l.ID())
-		case seen[l.ID()] == 2:
-			t.Errorf("%s: lead %s returned more than once", what, l.ID())
-		case seen[l.ID()] == 1:
-			wantLead(t, what+": lead "+l.ID(), l, w)
-		}
-	}
-	for id := range byID {
-		if seen[id] == 0 {
-			t.Errorf("%s: lead %s is missing", what, id)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("%s: got %d leads, want %d", what, len(got), len(want))
-	}
+	wantSet(t, what, "lead", got, want, wantLead)
 }
 
 func testGetLeadsMix(t *testing.T, s ports.Store) {
