@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Limits on what one partner callback may carry.
@@ -309,24 +308,17 @@ func (r *jsonReader) wrongType(field, want string, kind byte) {
 // textField reads one line of text (a string; null is ""), trimmed, of at
 // most max bytes of valid UTF-8 without control characters.
 func (r *jsonReader) textField(field string, max int) (string, error) {
-	kind, s, err := r.scalar()
-	if err != nil {
-		return "", err
-	}
-	switch kind {
-	case jsonString:
-		s = strings.TrimSpace(s)
-		r.failWith(checkText(field, s, false, max))
-		return s, nil
-	case jsonNull:
-		return "", nil
-	}
-	r.wrongType(field, "a string", kind)
-	return "", nil
+	return r.stringField(field, "a string", func(s string) error { return checkText(field, s, false, max) })
 }
 
 // descriptionField reads free text that may span lines.
 func (r *jsonReader) descriptionField(field string) (string, error) {
+	return r.stringField(field, "a string", func(s string) error { return checkMultiline(field, s, MaxDescriptionLength) })
+}
+
+// stringField reads a string (null is ""), trimmed, and records check's
+// complaint about it; want names the expected type in a wrong-type error.
+func (r *jsonReader) stringField(field, want string, check func(string) error) (string, error) {
 	kind, s, err := r.scalar()
 	if err != nil {
 		return "", err
@@ -334,46 +326,24 @@ func (r *jsonReader) descriptionField(field string) (string, error) {
 	switch kind {
 	case jsonString:
 		s = strings.TrimSpace(s)
-		r.failWith(checkMultiline(field, s, MaxDescriptionLength))
+		if check != nil {
+			r.failWith(check(s))
+		}
 		return s, nil
 	case jsonNull:
 		return "", nil
 	}
-	r.wrongType(field, "a string", kind)
+	r.wrongType(field, want, kind)
 	return "", nil
 }
 
 // checkMultiline is checkText for text where line breaks are expected.
-func checkMultiline(field, s string, max int) error {
-	if len(s) > max {
-		return invalid(field, "must be at most %d bytes", max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid(field, "must be valid UTF-8")
-	}
-	for _, c := range s {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
-			return invalid(field, "must not contain control characters")
-		}
-	}
-	return nil
-}
+func checkMultiline(field, s string, max int) error { return checkChars(field, s, max, true) }
 
 // audioField reads the base64 recording without decoding it: the string
 // made here is the one copy of it.
 func (r *jsonReader) audioField(field string) (string, error) {
-	kind, s, err := r.scalar()
-	if err != nil {
-		return "", err
-	}
-	switch kind {
-	case jsonString:
-		return strings.TrimSpace(s), nil
-	case jsonNull:
-		return "", nil
-	}
-	r.wrongType(field, "a base64 string", kind)
-	return "", nil
+	return r.stringField(field, "a base64 string", nil)
 }
 
 // idField reads an identifier: a string with the CRM's id rules (ValidID:

@@ -42,6 +42,12 @@ func checkText(field, s string, required bool, max int) error {
 	if required && s == "" {
 		return invalid(field, "is required")
 	}
+	return checkChars(field, s, max, false)
+}
+
+// checkChars bounds s to max bytes of valid UTF-8 without control
+// characters (line breaks allowed when multiline).
+func checkChars(field, s string, max int, multiline bool) error {
 	if len(s) > max {
 		return invalid(field, "must be at most %d bytes", max)
 	}
@@ -51,7 +57,7 @@ func checkText(field, s string, required bool, max int) error {
 		return invalid(field, "must be valid UTF-8")
 	}
 	for _, r := range s {
-		if r < 0x20 && r != '\t' || r == 0x7f {
+		if r < 0x20 && r != '\t' && !(multiline && (r == '\n' || r == '\r')) || r == 0x7f {
 			return invalid(field, "must not contain control characters")
 		}
 	}
