@@ -35,6 +35,9 @@ type Environments interface {
 	// ends, so that changes to its integrations are serialised.
 	LockEnvironment(ctx context.Context, id string) (domain.Environment, error)
 	PutEnvironment(ctx context.Context, e domain.Environment) error
+	// ListEnvironments returns up to limit environments whose id is greater
+	// than after (byte order; "" starts at the first), ordered by id.
+	ListEnvironments(ctx context.Context, after string, limit int) ([]domain.Environment, error)
 }
 
 // Users stores the users of environments.
@@ -44,6 +47,9 @@ type Users interface {
 	// particular order; missing ones are left out. One query.
 	GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error)
 	PutUser(ctx context.Context, u domain.User) error
+	// ListIntegrationManagers returns the environment's users who may manage
+	// integrations, ordered by id (byte order), at most limit of them.
+	ListIntegrationManagers(ctx context.Context, envID string, limit int) ([]domain.User, error)
 }
 
 // Leads stores leads.
@@ -83,10 +89,33 @@ type Calls interface {
 	// LatestOpenCall returns the lead's most recent call that has no result
 	// yet (any status but completed and not_completed); ErrNotFound if none.
 	LatestOpenCall(ctx context.Context, envID, leadID string) (domain.Call, error)
+	// ListCalls returns the environment's calls that f selects, newest
+	// first: by click time descending, then id descending (byte order).
+	ListCalls(ctx context.Context, envID string, f CallFilter) ([]domain.Call, error)
 	// EnqueueDelivery schedules a delivery attempt of the call, durably and
 	// in the same transaction (the outbox): if the transaction commits, a
 	// worker will run it, even after a crash; if not, nothing is scheduled.
 	EnqueueDelivery(ctx context.Context, d Delivery) error
+}
+
+// CallFilter selects calls for ListCalls. A zero field selects everything.
+type CallFilter struct {
+	Status domain.CallStatus
+	LeadID string
+	UserID string
+	// From and To bound the click time: From <= clicked_at < To.
+	From, To time.Time
+	// Before continues a listing after its last call: only calls older than
+	// Before (by click time, then id) are returned.
+	Before *CallCursor
+	// Limit is how many calls at most; it must be positive.
+	Limit int
+}
+
+// CallCursor is the position of a call in the newest-first order.
+type CallCursor struct {
+	ClickedAt time.Time
+	ID        string
 }
 
 // Delivery is one scheduled delivery of a call to its partner.

@@ -22,3 +22,11 @@ ON CONFLICT (id) DO UPDATE SET
     time_zone            = excluded.time_zone,
     call_connect_enabled = excluded.call_connect_enabled,
     updated_at           = now();
+
+-- ListEnvironments pages through the environments by id in byte order.
+-- name: ListEnvironments :many
+SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
+FROM environments
+WHERE id COLLATE "C" > sqlc.arg(after)::text
+ORDER BY id COLLATE "C"
+LIMIT sqlc.arg(row_limit);

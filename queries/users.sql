@@ -20,3 +20,12 @@ ON CONFLICT (env_id, id) DO UPDATE SET
 SELECT env_id, id, name, role, phone, extension, agency_id, can_manage_integrations, created_at, updated_at
 FROM users
 WHERE env_id = $1 AND id = ANY(sqlc.arg(ids)::text[]);
+
+-- ListIntegrationManagers: the users who may act on the environment's
+-- integrations, by id in byte order.
+-- name: ListIntegrationManagers :many
+SELECT env_id, id, name, role, phone, extension, agency_id, can_manage_integrations, created_at, updated_at
+FROM users
+WHERE env_id = $1 AND can_manage_integrations
+ORDER BY id COLLATE "C"
+LIMIT sqlc.arg(row_limit);

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
@@ -63,4 +64,32 @@ func environmentFromRow(row gen.Environment) (domain.Environment, error) {
 		return domain.Environment{}, fmt.Errorf("postgres: stored environment %q is invalid: %v", row.ID, err)
 	}
 	return e, nil
+}
+
+func (r *repositories) ListEnvironments(ctx context.Context, after string, limit int) ([]domain.Environment, error) {
+	n, err := rowLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.ListEnvironments(ctx, gen.ListEnvironmentsParams{After: after, RowLimit: n})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing environments: %w", err)
+	}
+	out := make([]domain.Environment, 0, len(rows))
+	for _, row := range rows {
+		e, err := environmentFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// rowLimit checks a listing's limit and converts it for the queries.
+func rowLimit(limit int) (int32, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: a listing needs a positive limit, got %d", limit)
+	}
+	return int32(min(limit, math.MaxInt32)), nil
 }

@@ -90,3 +90,23 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+func (r *repositories) ListIntegrationManagers(ctx context.Context, envID string, limit int) ([]domain.User, error) {
+	n, err := rowLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.ListIntegrationManagers(ctx, gen.ListIntegrationManagersParams{EnvID: envID, RowLimit: n})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the integration managers of environment %q: %w", envID, err)
+	}
+	users := make([]domain.User, 0, len(rows))
+	for _, row := range rows {
+		u, err := userFromRow(row)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}

@@ -51,6 +51,8 @@ type Harness struct {
 //     LockCall inside Read only read.
 //   - FindLeadsByPhone and FindLeadsByEmail of "" find nothing (not the
 //     leads without a phone or e-mail); the e-mail is compared lowercased;
+//   - ListCalls, ListEnvironments and ListIntegrationManagers order ids in
+//     byte order and refuse a limit that is not positive;
 //   - LatestOpenCall breaks a tie in click time by id descending (byte
 //     order); undeliverable calls are open;
 //   - partner token ids are global: PutPartnerToken with the id of another
@@ -103,6 +105,11 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Call/OutlivesItsLead", onStore(testCallOutlivesLead)},
 		{"Call/StorableText", onStore(testCallStorableText)},
 		{"Call/Rollback", onStore(testCallRollback)},
+		{"Call/List", onStore(testListCalls)},
+		{"Call/ListPages", onStore(testListCallsPages)},
+		{"List/NeedsALimit", onStore(testListsNeedALimit)},
+		{"Environment/List", onStore(testListEnvironments)},
+		{"User/ListIntegrationManagers", onStore(testListIntegrationManagers)},
 		{"Delivery/VisibleAfterCommit", testDeliveryAfterCommit},
 		{"Delivery/GoneOnRollback", testDeliveryRollback},
 		{"Delivery/GoneOnPanic", testDeliveryPanic},

@@ -75,6 +75,80 @@ func (q *Queries) LatestOpenCall(ctx context.Context, arg LatestOpenCallParams) 
 	return i, err
 }
 
+const listCalls = `-- name: ListCalls :many
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+FROM calls
+WHERE env_id = $1
+  AND ($2::text IS NULL OR status = $2::text)
+  AND ($3::text IS NULL OR lead_id = $3::text)
+  AND ($4::text IS NULL OR user_id = $4::text)
+  AND ($5::timestamptz IS NULL OR clicked_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR clicked_at < $6::timestamptz)
+  AND ($7::timestamptz IS NULL
+       OR clicked_at < $7::timestamptz
+       OR (clicked_at = $7::timestamptz AND id COLLATE "C" < $8::text))
+ORDER BY clicked_at DESC, id COLLATE "C" DESC
+LIMIT $9
+`
+
+type ListCallsParams struct {
+	EnvID           string
+	Status          *string
+	LeadID          *string
+	UserID          *string
+	ClickedFrom     *time.Time
+	ClickedTo       *time.Time
+	BeforeClickedAt *time.Time
+	BeforeID        string
+	RowLimit        int32
+}
+
+// ListCalls is the console's list of an environment's calls, newest first,
+// each filter applied only when given; on calls_env_clicked. The cursor
+// (before_clicked_at, before_id) continues after the last call of a page.
+func (q *Queries) ListCalls(ctx context.Context, arg ListCallsParams) ([]Call, error) {
+	rows, err := q.db.Query(ctx, listCalls,
+		arg.EnvID,
+		arg.Status,
+		arg.LeadID,
+		arg.UserID,
+		arg.ClickedFrom,
+		arg.ClickedTo,
+		arg.BeforeClickedAt,
+		arg.BeforeID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Call
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.LeadID,
+			&i.UserID,
+			&i.Status,
+			&i.Reason,
+			&i.ClickedAt,
+			&i.Deadline,
+			&i.Payload,
+			&i.Attempts,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockCall = `-- name: LockCall :one
 SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
 FROM calls

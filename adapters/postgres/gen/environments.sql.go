@@ -30,6 +30,48 @@ func (q *Queries) GetEnvironment(ctx context.Context, id string) (Environment, e
 	return i, err
 }
 
+const listEnvironments = `-- name: ListEnvironments :many
+SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
+FROM environments
+WHERE id COLLATE "C" > $1::text
+ORDER BY id COLLATE "C"
+LIMIT $2
+`
+
+type ListEnvironmentsParams struct {
+	After    string
+	RowLimit int32
+}
+
+// ListEnvironments pages through the environments by id in byte order.
+func (q *Queries) ListEnvironments(ctx context.Context, arg ListEnvironmentsParams) ([]Environment, error) {
+	rows, err := q.db.Query(ctx, listEnvironments, arg.After, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Environment
+	for rows.Next() {
+		var i Environment
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.PublicBaseUrl,
+			&i.TimeZone,
+			&i.CallConnectEnabled,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockEnvironment = `-- name: LockEnvironment :one
 SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
 FROM environments

@@ -81,6 +81,52 @@ func (q *Queries) GetUsers(ctx context.Context, arg GetUsersParams) ([]User, err
 	return items, nil
 }
 
+const listIntegrationManagers = `-- name: ListIntegrationManagers :many
+SELECT env_id, id, name, role, phone, extension, agency_id, can_manage_integrations, created_at, updated_at
+FROM users
+WHERE env_id = $1 AND can_manage_integrations
+ORDER BY id COLLATE "C"
+LIMIT $2
+`
+
+type ListIntegrationManagersParams struct {
+	EnvID    string
+	RowLimit int32
+}
+
+// ListIntegrationManagers: the users who may act on the environment's
+// integrations, by id in byte order.
+func (q *Queries) ListIntegrationManagers(ctx context.Context, arg ListIntegrationManagersParams) ([]User, error) {
+	rows, err := q.db.Query(ctx, listIntegrationManagers, arg.EnvID, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.Name,
+			&i.Role,
+			&i.Phone,
+			&i.Extension,
+			&i.AgencyID,
+			&i.CanManageIntegrations,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const putUser = `-- name: PutUser :exec
 INSERT INTO users (env_id, id, name, role, phone, extension, agency_id, can_manage_integrations)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
