@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"callconnect/domain"
@@ -296,4 +297,45 @@ func (s *Calls) CallRecording(ctx context.Context, envID string, call domain.Cal
 		return nil
 	})
 	return id, err
+}
+
+// MaxCallPage is the most calls one List returns.
+const MaxCallPage = 100
+
+// CallPage is one page of a call listing; Next continues it, nil on the last page.
+type CallPage struct {
+	Calls []domain.Call
+	Next  *ports.CallCursor
+}
+
+// List returns the environment's calls that f selects, newest first, a page
+// of f.Limit (MaxCallPage when zero or larger).
+func (s *Calls) List(ctx context.Context, envID string, f ports.CallFilter) (CallPage, error) {
+	if f.Limit <= 0 || f.Limit > MaxCallPage {
+		f.Limit = MaxCallPage
+	}
+	if f.Status != "" && !slices.Contains(domain.CallStatuses, f.Status) {
+		return CallPage{}, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "status",
+			Message: fmt.Sprintf("unknown call status %q", f.Status)}
+	}
+	want := f.Limit
+	f.Limit++ // one more tells whether another page follows
+	var page CallPage
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		calls, err := r.ListCalls(ctx, envID, f)
+		if err != nil {
+			return err
+		}
+		if len(calls) > want {
+			calls = calls[:want]
+			last := calls[want-1]
+			page.Next = &ports.CallCursor{ClickedAt: last.ClickedAt(), ID: last.ID()}
+		}
+		page.Calls = calls
+		return nil
+	})
+	return page, err
 }

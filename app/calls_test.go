@@ -274,3 +274,45 @@ func TestSettledCallIsNotDeliveredAgain(t *testing.T) {
 		t.Fatalf("unknown call: %v", err)
 	}
 }
+
+// List pages through an environment's calls newest first, with a cursor
+// that ends on the last page, and refuses an unknown status.
+func TestListCallsPages(t *testing.T) {
+	ctx := context.Background()
+	f := newCallsFixture(t, app.CallsConfig{})
+	var placed []string
+	for range 5 {
+		c, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed = append(placed, c.ID())
+		f.clock.Advance(time.Second)
+	}
+	var got []string
+	filter := ports.CallFilter{Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("the cursor never ends")
+		}
+		page, err := f.calls.List(ctx, "acme", filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.Calls {
+			got = append(got, c.ID())
+		}
+		if page.Next == nil {
+			break
+		}
+		filter.Before = page.Next
+	}
+	want := []string{placed[4], placed[3], placed[2], placed[1], placed[0]}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("pages: got %v, want %v", got, want)
+	}
+	_, err := f.calls.List(ctx, "acme", ports.CallFilter{Status: "failed"})
+	wantCode(t, err, domain.KindInvalid, domain.CodeInvalidField)
+	_, err = f.calls.List(ctx, "nowhere", ports.CallFilter{})
+	wantCode(t, err, domain.KindNotFound, domain.CodeEnvironmentNotFound)
+}

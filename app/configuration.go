@@ -99,3 +99,39 @@ func (s *Configuration) GetLead(ctx context.Context, envID, leadID string) (doma
 	})
 	return l, err
 }
+
+// MaxEnvironmentPage is the most environments one ListEnvironments returns.
+const MaxEnvironmentPage = 500
+
+// ListEnvironments returns up to limit environments (MaxEnvironmentPage when
+// zero or larger) whose id comes after after, ordered by id.
+func (s *Configuration) ListEnvironments(ctx context.Context, after string, limit int) ([]domain.Environment, error) {
+	if limit <= 0 || limit > MaxEnvironmentPage {
+		limit = MaxEnvironmentPage
+	}
+	var out []domain.Environment
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		var err error
+		out, err = r.ListEnvironments(ctx, after, limit)
+		return err
+	})
+	return out, err
+}
+
+// MaxIntegrationManagers bounds IntegrationManagers.
+const MaxIntegrationManagers = 200
+
+// IntegrationManagers returns the environment's users who may manage its
+// integrations (the actors of Telephony), by id, at most MaxIntegrationManagers.
+func (s *Configuration) IntegrationManagers(ctx context.Context, envID string) ([]domain.User, error) {
+	var out []domain.User
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		out, err = r.ListIntegrationManagers(ctx, envID, MaxIntegrationManagers)
+		return err
+	})
+	return out, err
+}
