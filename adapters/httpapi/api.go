@@ -80,6 +80,10 @@ type Ops struct {
 	// tracing, HTTP metrics, access logs). They see every request, including
 	// refused ones.
 	Middleware []func(http.Handler) http.Handler
+	// Console serves the operator console: every path under /console/ is
+	// handed to it as it is (it answers its own errors, as HTML pages). Nil
+	// serves no console.
+	Console http.Handler
 }
 
 const (

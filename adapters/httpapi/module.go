@@ -19,6 +19,7 @@ type ServerConfig struct {
 	PublicURL       string        // where clients reach it, for the start-up banner
 	ShutdownTimeout time.Duration // how long in-flight requests may take to finish on stop
 	Banner          io.Writer     // receives the human-readable start-up message; nil for none
+	Console         bool          // the operator console is served (its URL goes in the banner)
 }
 
 // Module provides the service's http.Handler (from Config, Services and Ops
@@ -46,7 +47,11 @@ func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, logger *slog.Lo
 			}()
 			logger.Info("serving", "addr", ln.Addr().String(), "docs", sc.PublicURL+"/docs")
 			if sc.Banner != nil {
-				fmt.Fprintf(sc.Banner, "\nCall Connect is serving on %s\n  API docs: %s/docs\n  OpenAPI:  %s/openapi.json\n\n", ln.Addr(), sc.PublicURL, sc.PublicURL)
+				fmt.Fprintf(sc.Banner, "\nCall Connect is serving on %s\n  API docs: %s/docs\n  OpenAPI:  %s/openapi.json\n", ln.Addr(), sc.PublicURL, sc.PublicURL)
+				if sc.Console {
+					fmt.Fprintf(sc.Banner, "  Console:  %s%s (sign in with the admin token)\n", sc.PublicURL, ConsolePath)
+				}
+				fmt.Fprintln(sc.Banner)
 			}
 			return nil
 		},

@@ -70,11 +70,17 @@ var docsFS embed.FS
 const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// ConsolePath is where the operator console (Ops.Console) is served.
+const ConsolePath = "/console/"
+
 // registerRawOps registers the operations endpoints that are not JSON
 // operations: the Prometheus scrape endpoint and the docs UI.
 func registerRawOps(mux *http.ServeMux, ops Ops) {
 	if ops.Metrics != nil {
 		mux.Handle("GET /metrics", ops.Metrics)
+	}
+	if ops.Console != nil {
+		mux.Handle(ConsolePath, ops.Console)
 	}
 
 	page, err := docsFS.ReadFile("docs/index.html")

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"callconnect/adapters/audiostore"
+	"callconnect/adapters/console"
 	"callconnect/adapters/httpapi"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
@@ -61,7 +62,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			cfg,
 			telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
-			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout},
+			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout, Console: true},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff},
 			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version,
@@ -90,6 +91,8 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		appModule,
 		migrationsModule(runMigrations),
 		jobsModule(cfg.DeliveryWorkers),
+		fx.Provide(consoleParts),
+		console.Module,
 		fx.Provide(httpParts),
 		httpapi.Module,
 	}
@@ -155,6 +158,17 @@ type httpInputs struct {
 	Pool          *pgxpool.Pool
 	Tracer        trace.TracerProvider
 	Registry      *prometheus.Registry
+	Console       *console.Console
+}
+
+// consoleParts gives the console what it is built on: the admin token it
+// signs operators in with, the key its session cookies are signed with
+// (derived from the secrets key) and the use cases.
+func consoleParts(cfg Config, logger *slog.Logger, configuration *app.Configuration, telephony *app.Telephony,
+	buttons *app.CallButtons, calls *app.Calls, tokens *app.PartnerTokens, callbacks *app.Callbacks, monitor *app.Monitor) (console.Config, console.Services) {
+	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger},
+		console.Services{Configuration: configuration, Telephony: telephony, CallButtons: buttons, Calls: calls,
+			PartnerTokens: tokens, Callbacks: callbacks, Monitor: monitor}
 }
 
 // httpParts gives the HTTP module what it serves: the configuration, the use
@@ -170,6 +184,7 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Services, httpapi.Ops) {
 				func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, in.Tracer) },
 				telemetry.HTTPMetrics(in.Registry),
 			},
+			Console: in.Console,
 		}
 }
 

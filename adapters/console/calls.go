@@ -1,0 +1,230 @@
+package console
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// callsPage is how many calls one page of the list shows.
+const callsPage = 50
+
+type callRow struct {
+	ID, Lead, User, Status, Reason, Clicked string
+	Attempts                                int
+}
+
+type callsData struct {
+	Calls    []callRow
+	Statuses []string
+	Filter   callsQuery
+	Next     string
+	Error    string
+}
+
+// callsQuery is the list's filters as the form sends them.
+type callsQuery struct {
+	Status, Lead, User, From, To string
+}
+
+func (q callsQuery) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"status": q.Status, "lead": q.Lead, "user": q.User, "from": q.From, "to": q.To} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// filter turns the form's filters into the list's, dates as whole days in
+// the environment's time zone ("to" included).
+func (q callsQuery) filter(tz *time.Location) (ports.CallFilter, string) {
+	f := ports.CallFilter{Status: domain.CallStatus(q.Status), LeadID: q.Lead, UserID: q.User, Limit: callsPage}
+	for _, d := range []struct {
+		in   string
+		out  *time.Time
+		days int
+		name string
+	}{{q.From, &f.From, 0, "From"}, {q.To, &f.To, 1, "To"}} {
+		if d.in == "" {
+			continue
+		}
+		day, err := time.ParseInLocation("2006-01-02", d.in, tz)
+		if err != nil {
+			return f, d.name + " must be a date (YYYY-MM-DD)."
+		}
+		*d.out = day.AddDate(0, 0, d.days)
+	}
+	return f, ""
+}
+
+// cursor encodes a position in the list for the next page's link.
+func encodeCursor(c *ports.CallCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.ClickedAt.UnixMicro(), 10) + ":" + c.ID))
+}
+
+func decodeCursor(s string) (*ports.CallCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	at, id, ok := strings.Cut(string(b), ":")
+	micros, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || !domain.ValidID(id) {
+		return nil, false
+	}
+	return &ports.CallCursor{ClickedAt: time.UnixMicro(micros), ID: id}, true
+}
+
+func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	qv := r.URL.Query()
+	q := callsQuery{Status: qv.Get("status"), Lead: strings.TrimSpace(qv.Get("lead")), User: strings.TrimSpace(qv.Get("user")),
+		From: qv.Get("from"), To: qv.Get("to")}
+	data := callsData{Filter: q}
+	for _, st := range domain.CallStatuses {
+		data.Statuses = append(data.Statuses, string(st))
+	}
+	f, problem := q.filter(env.TimeZone())
+	if before := qv.Get("before"); before != "" && problem == "" {
+		if f.Before, ok = decodeCursor(before); !ok {
+			problem = "The page link is damaged; start again from the first page."
+		}
+	}
+	status := http.StatusOK
+	if problem == "" {
+		page, err := c.svc.Calls.List(r.Context(), env.ID(), f)
+		if err != nil {
+			status, problem = c.problemText(r, err)
+		}
+		for _, call := range page.Calls {
+			data.Calls = append(data.Calls, callRow{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()),
+				Reason: call.Reason(), Clicked: formatTime(call.ClickedAt(), env.TimeZone()), Attempts: len(call.Attempts())})
+		}
+		if page.Next != nil {
+			v := q.values()
+			v.Set("before", encodeCursor(page.Next))
+			data.Next = ev.Base + "/calls?" + v.Encode()
+		}
+	} else {
+		status = http.StatusBadRequest
+	}
+	c.render(w, r, status, "calls", view{Title: "Calls · " + env.Name(), Nav: "calls", CSRF: s.CSRF, Env: ev, Error: problem, Data: data})
+}
+
+// event is one line of a call's timeline.
+type event struct {
+	At, What, Detail, Kind string
+	Status                 int
+	Recording              string // a recording's console URL
+}
+
+type callData struct {
+	ID, Lead, User, Status, Reason, Clicked, Deadline string
+	Redeliverable                                     bool
+	Timeline                                          []event
+	Payload                                           string
+	Exchanges                                         string // the monitor filtered on this call
+}
+
+func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	call, err := c.svc.Calls.GetCall(ctx, env.ID(), r.PathValue("call"))
+	if err != nil {
+		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
+			c.notFound(w, r)
+			return
+		}
+		c.failed(w, r, s, err)
+		return
+	}
+	history, err := c.svc.Callbacks.History(ctx, env.ID(), call.LeadID())
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	tz := env.TimeZone()
+	d := callData{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()), Reason: call.Reason(),
+		Clicked: formatTime(call.ClickedAt(), tz), Deadline: formatTime(call.Deadline(), tz),
+		Redeliverable: call.Status() == domain.CallUndeliverable, Payload: prettyJSON(call.Payload()),
+		Exchanges: ev.Base + "/monitor?call=" + url.QueryEscape(call.ID())}
+	d.Timeline = append(d.Timeline, event{At: formatTime(call.ClickedAt(), tz), Kind: "clicked", What: "Clicked",
+		Detail: "User " + call.UserID() + " pressed the call button on lead " + call.LeadID() + "."})
+	for n, a := range call.Attempts() {
+		e := event{At: formatTime(a.At, tz), Kind: "attempt", What: "Delivery attempt " + strconv.Itoa(n+1), Status: a.StatusCode,
+			Detail: a.Error}
+		if a.Error == "" {
+			e.Kind, e.Detail = "delivered", "Delivered: the partner accepted the call."
+		}
+		if a.Duration > 0 {
+			e.Detail += " (" + a.Duration.Round(time.Millisecond).String() + ")"
+		}
+		d.Timeline = append(d.Timeline, e)
+	}
+	if call.Status() == domain.CallUndeliverable {
+		d.Timeline = append(d.Timeline, event{Kind: "undeliverable", What: "Undeliverable", Detail: undeliverableText(call.Reason())})
+	}
+	for i := len(history) - 1; i >= 0; i-- { // oldest first
+		in := history[i]
+		if in.CallID() != call.ID() {
+			continue
+		}
+		e := event{At: formatTime(in.OccurredAt(), tz), Kind: "result", What: "Result from the partner", Detail: in.Description()}
+		if in.RecordingID() != "" {
+			e.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
+		}
+		d.Timeline = append(d.Timeline, e)
+	}
+	c.render(w, r, http.StatusOK, "call", view{Title: "Call " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
+		Flash: flashes[r.URL.Query().Get("done")], Data: d})
+}
+
+func undeliverableText(reason string) string {
+	switch reason {
+	case domain.UndeliverablePartnerRefused:
+		return "The partner refused the call with a permanent error, so it was not tried again."
+	case domain.UndeliverableDeadlineExceeded:
+		return "No attempt succeeded before the dispatch deadline."
+	case domain.UndeliverableNoIntegration:
+		return "Call Connect was inactive when the call was to be delivered."
+	}
+	return reason
+}
+
+func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, s session) {
+	env, _, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	id := r.PathValue("call")
+	if _, err := c.svc.Calls.Redeliver(r.Context(), env.ID(), id, ""); err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, envBase(env.ID())+"/calls/"+url.PathEscape(id)+"?done=redelivered", http.StatusSeeOther)
+}
+
+// prettyJSON indents JSON for reading; anything else is shown as it is.
+func prettyJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Indent(&out, bytes.TrimSpace(b), "", "  ") == nil {
+		return out.String()
+	}
+	return string(b)
+}

@@ -1,0 +1,337 @@
+// Package console is the operator console: server-rendered pages at
+// /console/ for the people who run integrations. They sign in with the admin
+// token, then look at an environment's Call Connect integration, its partner
+// tokens, its calls with every delivery attempt, its leads' histories with
+// their recordings, and the integration monitor (CVIO).
+//
+// Every page is built from the app services the /v1 API uses, so the console
+// shows and changes exactly what the API does. Templates, styles and the
+// little JavaScript the monitor's live updates use are embedded in the binary.
+package console
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"callconnect/app"
+	"callconnect/domain"
+)
+
+// DefaultSessionTTL is how long a sign-in lasts when Config.SessionTTL is unset.
+const DefaultSessionTTL = 8 * time.Hour
+
+// Config is what the console is told by the deployment.
+type Config struct {
+	// AdminToken signs operators in. Empty refuses every sign-in.
+	AdminToken string
+	// SecretsKey is the deployment's secrets key; the session cookies are
+	// signed with a key derived from it, so every replica accepts them.
+	SecretsKey []byte
+	// PublicURL is where clients reach the service; an https URL makes the
+	// cookies Secure (so do requests that arrive over TLS).
+	PublicURL string
+	// SessionTTL is how long a sign-in lasts; 0 means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// Logger receives internal errors (never shown). Nil means slog.Default().
+	Logger *slog.Logger
+	// Now tells the time (sessions, the calls' date filter); nil means time.Now.
+	Now func() time.Time
+}
+
+// Services are the use cases the console is built on.
+type Services struct {
+	Configuration *app.Configuration
+	Telephony     *app.Telephony
+	CallButtons   *app.CallButtons
+	Calls         *app.Calls
+	PartnerTokens *app.PartnerTokens
+	Callbacks     *app.Callbacks
+	Monitor       *app.Monitor
+}
+
+// Path is where the console is served; every route is under it.
+const Path = "/console/"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Console serves the console's pages.
+type Console struct {
+	cfg      Config
+	svc      Services
+	sessions *sessions
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+	secure   bool
+}
+
+// New builds the console.
+func New(cfg Config, svc Services) *Console {
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Console{cfg: cfg, svc: svc, sessions: newSessions(cfg.SecretsKey, cfg.AdminToken, cfg.SessionTTL, cfg.Now),
+		pages: parsePages(), mux: http.NewServeMux(), secure: strings.HasPrefix(cfg.PublicURL, "https://")}
+	c.routes()
+	return c
+}
+
+// ServeHTTP serves every path under Path.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *Console) routes() {
+	m := c.mux
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic("console: static files not embedded: " + err.Error())
+	}
+	files := http.StripPrefix(Path+"static/", http.FileServerFS(static))
+	m.Handle("GET "+Path+"static/{file}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := fs.Stat(static, r.PathValue("file")); err != nil {
+			c.notFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET "+Path+"sign-in", c.signInForm)
+	m.HandleFunc("POST "+Path+"sign-in", c.signIn)
+	m.HandleFunc("POST "+Path+"sign-out", c.auth(c.signOut))
+	m.HandleFunc("GET "+Path+"{$}", c.auth(c.home))
+
+	env := Path + "env/{env}"
+	m.HandleFunc("GET "+env+"/{$}", c.auth(c.overview))
+	m.HandleFunc("POST "+env+"/call-connect", c.auth(c.configure))
+	m.HandleFunc("POST "+env+"/call-connect/activate", c.auth(c.activate))
+	m.HandleFunc("POST "+env+"/call-connect/deactivate", c.auth(c.deactivate))
+	m.HandleFunc("GET "+env+"/call-connect/rotate-secret", c.auth(c.rotateConfirm))
+	m.HandleFunc("POST "+env+"/call-connect/rotate-secret", c.auth(c.rotate))
+	m.HandleFunc("POST "+env+"/partner-tokens", c.auth(c.createToken))
+	m.HandleFunc("GET "+env+"/partner-tokens/{token}/revoke", c.auth(c.revokeConfirm))
+	m.HandleFunc("POST "+env+"/partner-tokens/{token}/revoke", c.auth(c.revoke))
+	m.HandleFunc("GET "+env+"/calls", c.auth(c.calls))
+	m.HandleFunc("GET "+env+"/calls/{call}", c.auth(c.call))
+	m.HandleFunc("POST "+env+"/calls/{call}/redeliver", c.auth(c.redeliver))
+	m.HandleFunc("GET "+env+"/leads", c.auth(c.findLead))
+	m.HandleFunc("GET "+env+"/leads/{lead}", c.auth(c.lead))
+	m.HandleFunc("GET "+env+"/recordings/{recording}", c.auth(c.recording))
+	c.monitorRoutes(env)
+	m.HandleFunc(Path, c.notFound)
+}
+
+// view is what every page template gets.
+type view struct {
+	Title string
+	Nav   string // the section the page belongs to, for aria-current
+	CSRF  string // empty on the sign-in page: no session yet
+	Flash string
+	Error string
+	Env   *envView
+	Data  any
+}
+
+type envView struct {
+	ID, Name, TimeZone string
+	CallConnectEnabled bool
+	Base               string // the environment's console path, no trailing slash
+}
+
+// parsePages parses each page with the layout it fills in.
+func parsePages() map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
+	}
+	return pages
+}
+
+// render writes a page with status. The page is rendered in full first, so a
+// template error becomes a clean 500.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	var buf bytes.Buffer
+	t := c.pages[page]
+	if t == nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "console: no such page template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "console: rendering a page failed", "page", page, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusNotFound, "message", view{Title: "Not found", CSRF: c.csrfOf(r),
+		Data: message{Heading: "Not found", Text: "There is no console page at this address.", Link: Path, LinkText: "Back to the environments"}})
+}
+
+// message is the data of a page that only says something.
+type message struct {
+	Heading, Text, Link, LinkText string
+}
+
+// csrfOf returns the request's session CSRF token, "" without a session.
+func (c *Console) csrfOf(r *http.Request) string {
+	if s, ok := c.sessions.read(r); ok {
+		return s.CSRF
+	}
+	return ""
+}
+
+// handler is a console handler that runs with a session.
+type handler func(w http.ResponseWriter, r *http.Request, s session)
+
+// auth runs h for signed-in operators. Without a session, a GET is sent to
+// the sign-in page (and back here after it); anything else is refused. Every
+// POST must carry the session's CSRF token and, when the browser says where
+// it comes from, come from this origin.
+func (c *Console) auth(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, ok := c.sessions.read(r)
+		if !ok {
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, Path+"sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			c.render(w, r, http.StatusUnauthorized, "message", view{Title: "Signed out",
+				Data: message{Heading: "You are signed out", Text: "Your session has ended. Sign in again, then repeat what you were doing.",
+					Link: Path + "sign-in", LinkText: "Sign in"}})
+			return
+		}
+		if r.Method == http.MethodPost && (!sameOrigin(r) || !sameToken(r.PostFormValue("csrf"), s.CSRF)) {
+			c.render(w, r, http.StatusForbidden, "message", view{Title: "Form refused", CSRF: s.CSRF,
+				Data: message{Heading: "This form was refused", Text: "It did not come from this console page, or it is from an earlier session. Reload the page and try again.",
+					Link: Path, LinkText: "Back to the environments"}})
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// sameOrigin reports whether a request that names its origin comes from the
+// host it was sent to. Browsers send Origin on every POST; a request without
+// it (not a browser) is judged by the CSRF token alone.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+// safeNext keeps a post-sign-in destination inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, Path) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return Path
+	}
+	return next
+}
+
+func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
+	if _, ok := c.sessions.read(r); ok {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	c.signInPage(w, r, http.StatusOK, "")
+}
+
+type signInData struct {
+	Token, Next string
+}
+
+// signInPage shows the form with a fresh anti-forgery token, kept in a
+// short-lived cookie that the POST must match (no session exists yet).
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, status int, problem string) {
+	tok := randomToken()
+	http.SetCookie(w, cookie(signInCookie, tok, 3600, c.secureFor(r)))
+	c.render(w, r, status, "signin", view{Title: "Sign in", Error: problem,
+		Data: signInData{Token: tok, Next: safeNext(r.FormValue("next"))}})
+}
+
+func (c *Console) secureFor(r *http.Request) bool { return c.secure || r.TLS != nil }
+
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	pre, err := r.Cookie(signInCookie)
+	if err != nil || !sameOrigin(r) || !sameToken(r.PostFormValue("csrf"), pre.Value) {
+		c.signInPage(w, r, http.StatusForbidden, "The sign-in form had expired. Please enter the token again.")
+		return
+	}
+	if !c.sessions.checkToken(r.PostFormValue("token")) {
+		c.cfg.Logger.WarnContext(r.Context(), "console: a sign-in with a wrong admin token was refused", "remote", r.RemoteAddr)
+		c.signInPage(w, r, http.StatusUnauthorized, "That is not the admin token of this deployment.")
+		return
+	}
+	_, value := c.sessions.open()
+	http.SetCookie(w, cookie(sessionCookie, value, int(c.cfg.SessionTTL/time.Second), c.secureFor(r)))
+	http.SetCookie(w, cookie(signInCookie, "", -1, c.secureFor(r)))
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, _ session) {
+	http.SetCookie(w, cookie(sessionCookie, "", -1, c.secureFor(r)))
+	http.Redirect(w, r, Path+"sign-in?signed_out=1", http.StatusSeeOther)
+}
+
+// problemText is what an operator is told about a failed action: the
+// domain's message (it names the rule), or a generic line for anything else,
+// which is logged.
+func (c *Console) problemText(r *http.Request, err error) (int, string) {
+	if de, ok := domain.AsError(err); ok {
+		status := map[domain.Kind]int{domain.KindInvalid: http.StatusUnprocessableEntity, domain.KindNotFound: http.StatusNotFound,
+			domain.KindForbidden: http.StatusForbidden, domain.KindConflict: http.StatusConflict}[de.Kind]
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		text := de.Message
+		if de.Field != "" {
+			text += " (" + de.Field + ")"
+		}
+		return status, text
+	}
+	c.cfg.Logger.ErrorContext(r.Context(), "console: an action failed", "error", err, "path", r.URL.Path)
+	return http.StatusInternalServerError, "Something went wrong on the server; it has been logged. Please try again."
+}
+
+var errBadEnv = errors.New("bad environment id")

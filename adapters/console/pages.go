@@ -1,0 +1,373 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"callconnect/domain"
+)
+
+// envBase is the console path of an environment.
+func envBase(envID string) string { return Path + "env/" + url.PathEscape(envID) }
+
+// environment loads the environment the request names; when it cannot, it
+// answers (404 for an unknown or malformed id) and returns false.
+func (c *Console) environment(w http.ResponseWriter, r *http.Request, s session) (domain.Environment, *envView, bool) {
+	id := r.PathValue("env")
+	var env domain.Environment
+	err := errBadEnv
+	if domain.ValidID(id) {
+		env, err = c.svc.Configuration.GetEnvironment(r.Context(), id)
+	}
+	if err != nil {
+		if de, ok := domain.AsError(err); (ok && de.Kind == domain.KindNotFound) || errors.Is(err, errBadEnv) {
+			c.render(w, r, http.StatusNotFound, "message", view{Title: "No such environment", CSRF: s.CSRF,
+				Data: message{Heading: "No such environment", Text: "There is no environment “" + id + "”. The CRM creates environments through the API.",
+					Link: Path, LinkText: "Back to the environments"}})
+			return env, nil, false
+		}
+		c.failed(w, r, s, err)
+		return env, nil, false
+	}
+	return env, &envView{ID: env.ID(), Name: env.Name(), TimeZone: env.TimeZone().String(),
+		CallConnectEnabled: env.CallConnectEnabled(), Base: envBase(env.ID())}, true
+}
+
+// failed shows an error page for an action or a read that failed.
+func (c *Console) failed(w http.ResponseWriter, r *http.Request, s session, err error) {
+	status, text := c.problemText(r, err)
+	c.render(w, r, status, "message", view{Title: "Error", CSRF: s.CSRF,
+		Data: message{Heading: "That did not work", Text: text, Link: Path, LinkText: "Back to the environments"}})
+}
+
+// home lists the environments to pick from.
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s session) {
+	if id := r.URL.Query().Get("env"); id != "" {
+		http.Redirect(w, r, envBase(id)+"/", http.StatusSeeOther)
+		return
+	}
+	after := r.URL.Query().Get("after")
+	envs, err := c.svc.Configuration.ListEnvironments(r.Context(), after, pageOfEnvironments+1)
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	data := homeData{}
+	if len(envs) > pageOfEnvironments {
+		envs = envs[:pageOfEnvironments]
+		data.Next = Path + "?after=" + url.QueryEscape(envs[len(envs)-1].ID())
+	}
+	for _, e := range envs {
+		data.Environments = append(data.Environments, envView{ID: e.ID(), Name: e.Name(), TimeZone: e.TimeZone().String(),
+			CallConnectEnabled: e.CallConnectEnabled(), Base: envBase(e.ID())})
+	}
+	c.render(w, r, http.StatusOK, "home", view{Title: "Environments", CSRF: s.CSRF, Data: data})
+}
+
+const pageOfEnvironments = 100
+
+type homeData struct {
+	Environments []envView
+	Next         string
+}
+
+// overviewData is the environment overview: its Call Connect integration,
+// the other telephony integrations, and the partner tokens.
+type overviewData struct {
+	Configured bool
+	Active     bool
+	PartnerURL string
+	DialMode   string
+	// Secrets is how many signing secrets sign each delivery now (2 during
+	// a rotation's grace period).
+	Secrets int
+	// Button says, in words, whether the call button can be enabled and why not.
+	Button       string
+	ButtonOK     bool
+	Others       []otherIntegration
+	Managers     []userView
+	Tokens       []tokenView
+	Flash, Error string
+	// Form keeps what the operator typed when a change was refused.
+	Form configureForm
+}
+
+type otherIntegration struct {
+	Provider string
+	Active   bool
+}
+
+type userView struct{ ID, Name string }
+
+type tokenView struct {
+	ID, Email, Description, Created, Revoked string
+}
+
+type configureForm struct {
+	Actor, PartnerURL, DialMode string
+}
+
+// flashes are the messages a redirect after a change may ask for; only
+// these fixed texts are ever shown, whatever the query says.
+var flashes = map[string]string{
+	"configured":  "Call Connect settings saved.",
+	"activated":   "Call Connect is active.",
+	"deactivated": "Call Connect is inactive: the call button is disabled for everyone.",
+	"revoked":     "The partner token is revoked: callbacks with it are refused from now on.",
+	"redelivered": "The call is queued for delivery again.",
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
+	c.showOverview(w, r, s, http.StatusOK, "", configureForm{})
+}
+
+func (c *Console) showOverview(w http.ResponseWriter, r *http.Request, s session, status int, problem string, form configureForm) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	data, err := c.overviewData(ctx, env)
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	if form.PartnerURL == "" && form.DialMode == "" {
+		form.PartnerURL, form.DialMode = data.PartnerURL, data.DialMode
+	}
+	data.Form = form
+	c.render(w, r, status, "overview", view{Title: "Overview · " + env.Name(), Nav: "overview", CSRF: s.CSRF, Env: ev,
+		Flash: flashes[r.URL.Query().Get("done")], Error: problem, Data: data})
+}
+
+func (c *Console) overviewData(ctx context.Context, env domain.Environment) (overviewData, error) {
+	var data overviewData
+	integrations, err := c.svc.Telephony.ListIntegrations(ctx, env.ID())
+	if err != nil {
+		return data, err
+	}
+	now := c.cfg.Now()
+	for _, in := range integrations {
+		if in.IsCallConnect() {
+			data.Configured, data.Active = true, in.Active()
+			data.PartnerURL, data.DialMode = in.PartnerURL(), string(in.DialMode())
+			data.Secrets = len(in.SigningSecrets(now))
+			continue
+		}
+		data.Others = append(data.Others, otherIntegration{Provider: in.Provider(), Active: in.Active()})
+	}
+	data.Button, data.ButtonOK = buttonSummary(env, data)
+	managers, err := c.svc.Configuration.IntegrationManagers(ctx, env.ID())
+	if err != nil {
+		return data, err
+	}
+	for _, u := range managers {
+		data.Managers = append(data.Managers, userView{ID: u.ID(), Name: u.Name()})
+	}
+	tokens, err := c.svc.PartnerTokens.List(ctx, env.ID())
+	if err != nil {
+		return data, err
+	}
+	tz := env.TimeZone()
+	for _, t := range tokens {
+		tv := tokenView{ID: t.ID(), Email: t.Email(), Description: t.Description(), Created: formatTime(t.CreatedAt(), tz)}
+		if at := t.RevokedAt(); at != nil {
+			tv.Revoked = formatTime(*at, tz)
+		}
+		data.Tokens = append(data.Tokens, tv)
+	}
+	return data, nil
+}
+
+// buttonSummary says whether the call button can be enabled in the
+// environment, and what stops it (rule 5, at the environment's level; each
+// user's own reasons are on the lead pages).
+func buttonSummary(env domain.Environment, d overviewData) (string, bool) {
+	switch {
+	case !env.CallConnectEnabled():
+		return "The call button is disabled for everyone: support has not enabled Call Connect for this environment " +
+			"(the environment's call_connect_enabled is off), so the integration can be neither configured nor activated.", false
+	case !d.Configured:
+		return "The call button is disabled for everyone: Call Connect is not configured yet. Set the partner URL and dial mode below.", false
+	case !d.Active:
+		for _, o := range d.Others {
+			if o.Active {
+				return "The call button is disabled for everyone: Call Connect is inactive, and the telephony integration “" +
+					o.Provider + "” is active; only one may be. Deactivate it first.", false
+			}
+		}
+		return "The call button is disabled for everyone: Call Connect is configured but inactive. Activate it below.", false
+	case d.DialMode == string(domain.DialByExtension):
+		return "Call Connect is active. The button is enabled for each lead's owners who have an extension; owners without one see it disabled (missing_extension).", true
+	default:
+		return "Call Connect is active. The button is enabled for each lead's owners who have a phone number; owners without one see it disabled (missing_phone).", true
+	}
+}
+
+// changeDone answers a successful change by sending the browser back to the
+// overview with a fixed message.
+func changeDone(w http.ResponseWriter, r *http.Request, envID, done string) {
+	http.Redirect(w, r, envBase(envID)+"/?done="+done, http.StatusSeeOther)
+}
+
+// secretData is the page that shows a secret once.
+type secretData struct {
+	Heading, Intro, Label, Secret, Back string
+}
+
+func (c *Console) showSecret(w http.ResponseWriter, r *http.Request, s session, ev *envView, d secretData) {
+	d.Back = ev.Base + "/"
+	c.render(w, r, http.StatusOK, "secret", view{Title: d.Heading, Nav: "overview", CSRF: s.CSRF, Env: ev, Data: d})
+}
+
+func (c *Console) configure(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	form := configureForm{Actor: r.PostFormValue("actor_id"), PartnerURL: r.PostFormValue("partner_url"), DialMode: r.PostFormValue("dial_mode")}
+	res, err := c.svc.Telephony.PutIntegration(r.Context(), env.ID(), domain.ProviderCallConnect, form.Actor,
+		domain.IntegrationSettings{PartnerURL: form.PartnerURL, DialMode: form.DialMode})
+	if err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, form)
+		return
+	}
+	if res.NewSecret != "" {
+		c.showSecret(w, r, s, ev, secretData{Heading: "Call Connect configured",
+			Intro: "Call Connect is configured. This is the signing secret the partner verifies each delivery with (Standard Webhooks). " +
+				"Copy it now and give it to the partner: it is not shown again. Then activate the integration on the overview.",
+			Label: "Signing secret", Secret: res.NewSecret})
+		return
+	}
+	changeDone(w, r, env.ID(), "configured")
+}
+
+func (c *Console) activate(w http.ResponseWriter, r *http.Request, s session) {
+	c.switchIntegration(w, r, s, true)
+}
+
+func (c *Console) deactivate(w http.ResponseWriter, r *http.Request, s session) {
+	c.switchIntegration(w, r, s, false)
+}
+
+func (c *Console) switchIntegration(w http.ResponseWriter, r *http.Request, s session, on bool) {
+	env, _, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	actor := r.PostFormValue("actor_id")
+	var err error
+	if on {
+		_, err = c.svc.Telephony.Activate(r.Context(), env.ID(), domain.ProviderCallConnect, actor)
+	} else {
+		_, err = c.svc.Telephony.Deactivate(r.Context(), env.ID(), domain.ProviderCallConnect, actor)
+	}
+	if err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, configureForm{Actor: actor})
+		return
+	}
+	changeDone(w, r, env.ID(), map[bool]string{true: "activated", false: "deactivated"}[on])
+}
+
+// confirmData is a page that asks before an action that cannot be undone.
+type confirmData struct {
+	Heading, Text, Action, Button, Back string
+	// NeedsActor asks for the user the action is made on behalf of, among Managers.
+	NeedsActor bool
+	Managers   []userView
+}
+
+func (c *Console) rotateConfirm(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	managers, err := c.svc.Configuration.IntegrationManagers(r.Context(), env.ID())
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	d := confirmData{Heading: "Rotate the signing secret?",
+		Text: "A new signing secret is made and shown once. Deliveries are signed with both the new and the current secret for " +
+			domain.PreviousSecretGrace.String() + ", so the partner has that long to switch; after that only the new one signs.",
+		Action: ev.Base + "/call-connect/rotate-secret", Button: "Rotate the secret", Back: ev.Base + "/", NeedsActor: true}
+	for _, u := range managers {
+		d.Managers = append(d.Managers, userView{ID: u.ID(), Name: u.Name()})
+	}
+	c.render(w, r, http.StatusOK, "confirm", view{Title: d.Heading, Nav: "overview", CSRF: s.CSRF, Env: ev, Data: d})
+}
+
+func (c *Console) rotate(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	actor := r.PostFormValue("actor_id")
+	res, err := c.svc.Telephony.RotateSecret(r.Context(), env.ID(), actor)
+	if err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, configureForm{Actor: actor})
+		return
+	}
+	c.showSecret(w, r, s, ev, secretData{Heading: "New signing secret",
+		Intro: "The signing secret was rotated. Copy the new secret now and give it to the partner: it is not shown again. " +
+			"The previous secret keeps signing for " + domain.PreviousSecretGrace.String() + ".",
+		Label: "New signing secret", Secret: res.NewSecret})
+}
+
+func (c *Console) createToken(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	tok, plain, err := c.svc.PartnerTokens.Create(r.Context(), env.ID(), r.PostFormValue("email"), r.PostFormValue("description"))
+	if err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, configureForm{})
+		return
+	}
+	c.showSecret(w, r, s, ev, secretData{Heading: "Partner token created",
+		Intro: "The partner sends this token in the token header, with the e-mail " + tok.Email() + " in the email header, on every callback. " +
+			"Copy it now: it is not shown again (only its hash is kept).",
+		Label: "Partner token", Secret: plain})
+}
+
+func (c *Console) revokeConfirm(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	tokens, err := c.svc.PartnerTokens.List(r.Context(), env.ID())
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	id := r.PathValue("token")
+	i := slices.IndexFunc(tokens, func(t domain.PartnerToken) bool { return t.ID() == id })
+	if i < 0 {
+		c.notFound(w, r)
+		return
+	}
+	d := confirmData{Heading: "Revoke this partner token?",
+		Text:   "Callbacks sent with the token of " + tokens[i].Email() + " (" + tokens[i].Description() + ") will be refused from now on. This cannot be undone.",
+		Action: ev.Base + "/partner-tokens/" + url.PathEscape(id) + "/revoke", Button: "Revoke the token", Back: ev.Base + "/"}
+	c.render(w, r, http.StatusOK, "confirm", view{Title: d.Heading, Nav: "overview", CSRF: s.CSRF, Env: ev, Data: d})
+}
+
+func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s session) {
+	env, _, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	if _, err := c.svc.PartnerTokens.Revoke(r.Context(), env.ID(), r.PathValue("token")); err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, configureForm{})
+		return
+	}
+	changeDone(w, r, env.ID(), "revoked")
+}

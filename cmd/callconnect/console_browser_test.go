@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"callconnect/adapters/postgres/pgtest"
+)
+
+// chromiumPath is the browser the console's tests drive: CALLCONNECT_CHROMIUM,
+// or Debian's chromium package (.ci/run installs it).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CALLCONNECT_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Fatal("the console's browser tests need Chromium and found none: install it with `apt-get install chromium` " +
+		"(.ci/run does), or point CALLCONNECT_CHROMIUM at a Chromium binary")
+	return ""
+}
+
+// wav is a valid PCM WAV file: secs seconds of a 440 Hz tone, 8 kHz mono
+// 16-bit, which a browser decodes and reports the duration of.
+func wav(secs int) []byte {
+	const rate = 8000
+	n := rate * secs
+	var b bytes.Buffer
+	le := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1)) // PCM
+	le(uint16(1)) // mono
+	le(uint32(rate))
+	le(uint32(rate * 2))
+	le(uint16(2))
+	le(uint16(16))
+	b.WriteString("data")
+	le(uint32(2 * n))
+	for i := range n {
+		le(int16(8000 * math.Sin(2*math.Pi*440*float64(i)/rate)))
+	}
+	return b.Bytes()
+}
+
+// answeringPartner is a fake partner on loopback. In "answer" mode it
+// accepts each call (202) and then posts the call's result, with a
+// recording, back to the service as a partner does; in "refuse" mode it
+// answers 400, a permanent refusal.
+type answeringPartner struct {
+	t        *testing.T
+	srv      *httptest.Server
+	service  string // the service's base URL
+	mu       sync.Mutex
+	refuse   bool
+	email    string
+	token    string
+	received []string // idligacao of every delivery
+	results  chan error
+}
+
+func newAnsweringPartner(t *testing.T, service string) *answeringPartner {
+	p := &answeringPartner{t: t, service: service, results: make(chan error, 16)}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var call struct {
+			ID string `json:"idligacao"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &call)
+		p.mu.Lock()
+		p.received = append(p.received, call.ID)
+		refuse, email, token := p.refuse, p.email, p.token
+		p.mu.Unlock()
+		if refuse {
+			http.Error(w, `{"erro":"lead bloqueado"}`, http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		if token != "" {
+			go func() { p.results <- p.postResult(call.ID, email, token) }()
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *answeringPartner) set(refuse bool, email, token string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse, p.email, p.token = refuse, email, token
+}
+
+func (p *answeringPartner) postResult(callID, email, token string) error {
+	body := `{"status":"realizada","descricao":"Conversa de 2 segundos com o lead","audio_base64":"` +
+		base64.StdEncoding.EncodeToString(wav(2)) + `"}`
+	req, err := http.NewRequest("POST", p.service+"/api/cvio/ligacoes/"+callID+"/resultado", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("email", email)
+	req.Header.Set("token", token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("result of %s: %d %s", callID, resp.StatusCode, answer)
+	}
+	return nil
+}
+
+// browser drives one Chromium tab.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+	n     int
+}
+
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs an action that returns a value.
+func get[T any](b *browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// open loads a console path and waits for its main content.
+func (b *browser) open(path string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(b.base+path), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return get(b, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+func (b *browser) value(sel string) string {
+	b.t.Helper()
+	return get(b, "value of "+sel, chromedp.Value(chromedp.CSS(sel)))
+}
+
+func (b *browser) wantText(sel string, want ...string) string {
+	b.t.Helper()
+	got := b.text(sel)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			b.t.Fatalf("%s: want %q in\n%s", sel, w, got)
+		}
+	}
+	return got
+}
+
+func (b *browser) path() string {
+	b.t.Helper()
+	return strings.TrimPrefix(get(b, "location", chromedp.Location()), b.base)
+}
+
+// click clicks and waits for the next page's main content.
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)), chromedp.Sleep(100*time.Millisecond),
+		chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+func eval[T any](b *browser, js string) T {
+	b.t.Helper()
+	return get(b, "evaluate "+js, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// checkPage saves a screenshot of the page as name, checks that it is not
+// blank, and that every visible form control has a label.
+func (b *browser) checkPage(name string) {
+	b.t.Helper()
+	unlabelled := eval[[]string](b, `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+		.filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+		.map(e => e.name || e.id)`)
+	if len(unlabelled) > 0 {
+		b.t.Errorf("%s: form controls without a label: %v", name, unlabelled)
+	}
+	shot := get(b, "screenshot "+name, chromedp.CaptureScreenshot())
+	b.n++
+	file := filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name))
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		b.t.Fatalf("%s: the screenshot is not a PNG: %v", name, err)
+	}
+	if sd := luminanceSpread(img); sd < 10 {
+		b.t.Fatalf("%s: the screenshot %s looks blank (luminance standard deviation %.1f)", name, file, sd)
+	}
+}
+
+// luminanceSpread is the standard deviation of the image's luminance (0-255):
+// about 0 for a blank page, tens for a page with text and colours.
+func luminanceSpread(img image.Image) float64 {
+	var sum, sq, n float64
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y += 2 {
+		for x := bounds.Min.X; x < bounds.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			l := (0.299*float64(r) + 0.587*float64(g) + 0.114*float64(bl)) / 257
+			sum += l
+			sq += l * l
+			n++
+		}
+	}
+	mean := sum / n
+	return math.Sqrt(sq/n - mean*mean)
+}
+
+// screenshotsDir is where the console's screenshots go: CALLCONNECT_SCREENSHOTS_DIR
+// when set (to keep them), a temporary directory otherwise.
+func screenshotsDir(t *testing.T) string {
+	if d := os.Getenv("CALLCONNECT_SCREENSHOTS_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// TestConsoleInABrowser is an operator's tour of the console in Chromium,
+// against the real binary, PostgreSQL, the delivery workers and a fake
+// partner on loopback.
+func TestConsoleInABrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	pool := pgtest.NewEmptyPool(t)
+	p := startServiceEnv(t, pool.Config().ConnString(), deliveryEnv)
+	base := "http://" + p.addr
+	partner := newAnsweringPartner(t, base)
+
+	// The CRM's part, through the API: the environment, its users, leads.
+	for _, s := range []struct{ method, path, body string }{
+		{"PUT", "/v1/environments/acme", `{"name":"Acme Imóveis","public_base_url":"https://acme.example.com","time_zone":"America/Sao_Paulo","call_connect_enabled":true}`},
+		{"PUT", "/v1/environments/acme/users/g1", `{"name":"Gestora Ana","role":"manager","can_manage_integrations":true}`},
+		{"PUT", "/v1/environments/acme/users/c1", `{"name":"Corretor João","role":"broker","phone":"48999476359"}`},
+		{"PUT", "/v1/environments/acme/users/c2", `{"name":"Corretora sem telefone","role":"broker"}`},
+		{"PUT", "/v1/environments/acme/leads/l1", `{"name":"Maria Lead","phone":"48999476359","manager_id":"g1","broker_id":"c1"}`},
+		{"PUT", "/v1/environments/acme/leads/l2", `{"name":"Pedro Lead","phone":"48999476350","broker_id":"c1"}`},
+	} {
+		if code, body := p.do(t, s.method, s.path, s.body); code >= 300 {
+			t.Fatalf("%s %s: %d %v", s.method, s.path, code, body)
+		}
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.WindowSize(1280, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	defer cancelTab()
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	b := &browser{t: t, ctx: ctx, base: base, shots: screenshotsDir(t)}
+
+	// Signing in: a page of the console sends an anonymous visitor to the
+	// form, a wrong token is refused, the right one (typed, Enter) lands
+	// on the page first asked for.
+	b.open("/console/env/acme/")
+	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in?next=") {
+		t.Fatalf("an anonymous visit landed on %s, want the sign-in form", got)
+	}
+	b.checkPage("sign-in")
+	b.do("wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token\r"), chromedp.WaitVisible(chromedp.CSS(".error")))
+	b.wantText(".error", "not the admin token")
+	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), testAdminToken+"\r"), chromedp.WaitVisible(chromedp.CSS("#cc-heading")))
+	if got := b.path(); got != "/console/env/acme/" {
+		t.Fatalf("after signing in: %s, want /console/env/acme/", got)
+	}
+	cookies := eval[[]string](b, `document.cookie.split('; ').filter(Boolean)`)
+	if len(cookies) != 0 {
+		t.Fatalf("the session cookie must be HttpOnly (script sees %v)", cookies)
+	}
+
+	// The environments, then the overview: not configured, and why.
+	b.open("/console/")
+	b.wantText("table", "Acme Imóveis", "acme")
+	b.checkPage("environments")
+	b.click(`a[href="/console/env/acme/"]`)
+	b.wantText("#button-state", "not configured")
+
+	// Configure Call Connect: the signing secret is shown once.
+	b.do("configure", chromedp.SetValue(chromedp.CSS("#partner_url"), partner.srv.URL+"/calls"),
+		chromedp.Click(chromedp.CSS(`input[name=dial_mode][value=phone]`)))
+	b.click(`form[action$="/call-connect"] button[type=submit]`)
+	secret := b.value("#secret")
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("the new signing secret: %q", secret)
+	}
+	b.checkPage("signing-secret")
+	b.click(`main a[href="/console/env/acme/"]`)
+	b.wantText("#button-state", "inactive")
+	b.checkPage("overview-inactive")
+	b.click(`form[action$="/call-connect/activate"] button`)
+	b.wantText(".flash", "Call Connect is active")
+	b.wantText("#button-state", "active", "phone")
+	if body := b.text("main"); strings.Contains(body, secret) {
+		t.Fatal("the overview shows the signing secret again")
+	}
+
+	// Rotate the secret, after a confirmation.
+	b.click(`a[href="/console/env/acme/call-connect/rotate-secret"]`)
+	b.wantText("h1", "Rotate the signing secret?")
+	b.checkPage("rotate-confirm")
+	b.click(`form[action$="/rotate-secret"] button[type=submit]`)
+	rotated := b.value("#secret")
+	if !strings.HasPrefix(rotated, "whsec_") || rotated == secret {
+		t.Fatalf("the rotated secret %q must be new", rotated)
+	}
+	b.open("/console/env/acme/")
+	b.wantText("main", "Signing secrets in use", "2 (a rotation's grace period)")
+
+	// A partner token, shown once; the fake partner answers with it.
+	b.do("token form", chromedp.SetValue(chromedp.CSS("#token-email"), "parceiro@example.com"),
+		chromedp.SetValue(chromedp.CSS("#token-description"), "telefonia"))
+	b.click(`form[action$="/partner-tokens"] button`)
+	token := b.value("#secret")
+	if !regexp.MustCompile(`^\S{20,}$`).MatchString(token) {
+		t.Fatalf("the partner token: %q", token)
+	}
+	b.checkPage("partner-token")
+	b.open("/console/env/acme/")
+	b.wantText("#tokens", "parceiro@example.com", "telefonia", "active")
+	partner.set(false, "parceiro@example.com", token)
+
+	// A click (the CRM's) reaches the partner, who answers with a recording.
+	id := p.click2(t, "l1", "c1")
+	select {
+	case err := <-partner.results:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the partner never received the call")
+	}
+
+	// The calls list, newest first with its badge; the call's timeline.
+	b.open("/console/env/acme/calls")
+	b.wantText("#calls", "completed", "l1", "c1")
+	b.checkPage("calls")
+	b.click(`a[href="/console/env/acme/calls/` + id + `"]`)
+	b.wantText(".timeline", "Clicked", "Delivery attempt 1", "HTTP 202", "Result from the partner", "Conversa de 2 segundos")
+	b.wantText("#call-status", "completed")
+	b.checkPage("call-completed")
+
+	// The lead's page: history with the recording, which plays; seeking
+	// asks for a range.
+	b.click(`a[href="/console/env/acme/leads/l1"]`)
+	b.wantText("h1", "Maria Lead")
+	b.wantText("#history", "Conversa de 2 segundos")
+	b.wantText("dl.facts", "Corretor João", "Call button enabled")
+	duration := get(b, "audio metadata", chromedp.Poll[float64](`(() => { const a = document.querySelector('#history audio');
+		return a && a.readyState >= 1 && isFinite(a.duration) ? a.duration : false })()`, chromedp.WithPollingTimeout(15*time.Second)))
+	if duration < 1.9 || duration > 2.1 {
+		t.Fatalf("the player reports a duration of %v s, want the recording's 2 s", duration)
+	}
+	eval[bool](b, `document.querySelector('#history audio').play().then(() => true)`)
+	get(b, "the audio plays", chromedp.Poll[float64](`(() => { const a = document.querySelector('#history audio');
+		return a.currentTime > 0.2 ? a.currentTime : false })()`, chromedp.WithPollingTimeout(10*time.Second)))
+	ranged := eval[map[string]any](b, `fetch(document.querySelector('#history audio').src, {headers: {Range: 'bytes=0-3'}})
+		.then(async r => ({status: r.status, range: r.headers.get('Content-Range'), body: await r.text()}))`)
+	if ranged["status"] != float64(206) || ranged["body"] != "RIFF" || !strings.HasPrefix(fmt.Sprint(ranged["range"]), "bytes 0-3/") {
+		t.Fatalf("a range of the recording: %v", ranged)
+	}
+	b.checkPage("lead")
+
+	// A call the partner refuses is undeliverable; redelivered, it goes through.
+	partner.set(true, "", "")
+	refused := p.click2(t, "l2", "c1")
+	waitFor(t, 20*time.Second, "the refused call is undeliverable", func() bool { s, _ := p.callStatus(t, refused); return s == "undeliverable" })
+	b.open("/console/env/acme/calls?status=undeliverable")
+	b.wantText("#calls", "undeliverable", "l2")
+	if strings.Contains(b.text("#calls"), id) {
+		t.Fatal("the undeliverable filter lists the completed call")
+	}
+	b.click(`a[href="/console/env/acme/calls/` + refused + `"]`)
+	b.wantText(".timeline", "HTTP 400", "Undeliverable", "refused")
+	b.checkPage("call-undeliverable")
+	partner.set(false, "", "")
+	b.click(`form[action$="/redeliver"] button`)
+	b.wantText(".flash", "queued for delivery again")
+	waitFor(t, 20*time.Second, "the redelivered call is delivered", func() bool { s, _ := p.callStatus(t, refused); return s == "delivered" })
+	b.open("/console/env/acme/calls/" + refused)
+	b.wantText(".timeline", "Delivery attempt 2", "HTTP 202")
+	b.wantText("#call-status", "delivered")
+
+	// On a phone-sized screen the pages fit the width.
+	b.do("phone", chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"/console/env/acme/", "/console/env/acme/calls", "/console/env/acme/calls/" + id, "/console/env/acme/leads/l1"} {
+		b.open(path)
+		wide := eval[[]string](b, `[...document.querySelectorAll('body *')]
+			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.parentElement.closest('.scroll'))
+			.map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`)
+		if eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+			wide = append(wide, "the page scrolls sideways")
+		}
+		if len(wide) > 0 {
+			t.Errorf("%s is wider than a phone's screen: %v", path, wide)
+		}
+	}
+	b.checkPage("overview-phone")
+	b.do("desktop", chromedp.EmulateViewport(1280, 900))
+
+	// Signing out ends the session: the console asks to sign in again.
+	b.open("/console/env/acme/")
+	b.click(`form[action="/console/sign-out"] button`)
+	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in") {
+		t.Fatalf("after signing out: %s", got)
+	}
+	b.open("/console/env/acme/calls")
+	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in?next=") {
+		t.Fatalf("after signing out the calls page is at %s, want the sign-in form", got)
+	}
+	b.checkPage("signed-out")
+	p.stop(t)
+}
+
+// click2 places a call on lead by user through the API, as the CRM does.
+func (p *process) click2(t *testing.T, lead, user string) string {
+	t.Helper()
+	code, body := p.do(t, "POST", "/v1/environments/acme/leads/"+lead+"/calls", `{"user_id":"`+user+`"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("click: %d %v", code, body)
+	}
+	return body["id"].(string)
+}
