@@ -136,7 +136,6 @@ type callData struct {
 	Redeliverable                                     bool
 	Timeline                                          []event
 	Payload                                           string
-	Exchanges                                         string // the monitor filtered on this call
 }
 
 func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
@@ -162,8 +161,7 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	tz := env.TimeZone()
 	d := callData{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()), Reason: call.Reason(),
 		Clicked: formatTime(call.ClickedAt(), tz), Deadline: formatTime(call.Deadline(), tz),
-		Redeliverable: call.Status() == domain.CallUndeliverable, Payload: prettyJSON(call.Payload()),
-		Exchanges: ev.Base + "/monitor?call=" + url.QueryEscape(call.ID())}
+		Redeliverable: call.Status() == domain.CallUndeliverable, Payload: prettyJSON(call.Payload())}
 	d.Timeline = append(d.Timeline, event{At: formatTime(call.ClickedAt(), tz), Kind: "clicked", What: "Clicked",
 		Detail: "User " + call.UserID() + " pressed the call button on lead " + call.LeadID() + "."})
 	for n, a := range call.Attempts() {

@@ -39,6 +39,9 @@ type ownerView struct {
 	Enabled                bool
 }
 
+// interactionTypes names the CRM's interaction type codes.
+var interactionTypes = map[string]string{domain.InteractionTypeCall: "Call"}
+
 type interactionView struct {
 	At, Type, Description, Call, Recording string
 	Task                                   *taskView
@@ -114,7 +117,10 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	for _, in := range history {
-		iv := interactionView{At: formatTime(in.OccurredAt(), tz), Type: in.Type(), Description: in.Description(), Call: in.CallID()}
+		iv := interactionView{At: formatTime(in.OccurredAt(), tz), Type: interactionTypes[in.Type()], Description: in.Description(), Call: in.CallID()}
+		if iv.Type == "" {
+			iv.Type = in.Type()
+		}
 		if in.RecordingID() != "" {
 			iv.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
 		}

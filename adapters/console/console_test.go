@@ -1,0 +1,271 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"callconnect/adapters/console"
+	"callconnect/adapters/memory"
+	"callconnect/app"
+	"callconnect/domain"
+)
+
+const token = "console-admin-token-0123456789"
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	t       *testing.T
+	clock   *memory.Clock
+	tokens  *app.PartnerTokens
+	handler http.Handler
+	cookies map[string]*http.Cookie
+}
+
+// newFixture serves a console over in-memory services with one environment.
+func newFixture(t *testing.T, cfg console.Config) *fixture {
+	store := memory.NewStore()
+	clock := memory.NewClock(t0)
+	random := memory.NewRandom(1)
+	svc := console.Services{
+		Configuration: app.NewConfiguration(store),
+		Telephony:     app.NewTelephony(store, clock, random, domain.URLPolicy{}),
+		CallButtons:   app.NewCallButtons(store),
+		Calls:         app.NewCalls(store, clock, random, nil, app.CallsConfig{}),
+		PartnerTokens: app.NewPartnerTokens(store, clock, random),
+		Callbacks:     app.NewCallbacks(store, clock, random, nil, app.CallbacksConfig{}, nil),
+	}
+	if _, err := svc.Configuration.PutEnvironment(context.Background(), domain.EnvironmentInput{ID: "acme", Name: "Acme",
+		PublicBaseURL: "https://acme.example.com", CallConnectEnabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = token
+	}
+	cfg.Now = clock.Now
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	return &fixture{t: t, clock: clock, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
+}
+
+// do sends a request as a browser on the console's origin would, with the
+// cookies it has kept; form is sent as a POST body when not nil.
+func (f *fixture) do(method, path string, form url.Values, header ...string) *http.Response {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, "http://console.test"+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	for _, c := range f.cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	res := rec.Result()
+	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 {
+			delete(f.cookies, c.Name)
+		} else {
+			f.cookies[c.Name] = c
+		}
+	}
+	return res
+}
+
+func text(t *testing.T, res *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn fills the sign-in form and returns the session's CSRF token.
+func (f *fixture) signIn(tok string) (*http.Response, string) {
+	f.t.Helper()
+	page := text(f.t, f.do("GET", "/console/sign-in", nil))
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		f.t.Fatalf("no CSRF field on the sign-in form:\n%s", page)
+	}
+	res := f.do("POST", "/console/sign-in", url.Values{"csrf": {m[1]}, "token": {tok}, "next": {"/console/env/acme/calls"}})
+	if res.StatusCode != http.StatusSeeOther {
+		return res, ""
+	}
+	overview := text(f.t, f.do("GET", "/console/env/acme/", nil))
+	m = csrfField.FindStringSubmatch(overview)
+	if m == nil {
+		f.t.Fatalf("no CSRF field on the overview:\n%s", overview)
+	}
+	return res, m[1]
+}
+
+func wantRedirect(t *testing.T, res *http.Response, prefix string) {
+	t.Helper()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), prefix) {
+		t.Fatalf("want 303 to %s…, got %d to %q", prefix, res.StatusCode, res.Header.Get("Location"))
+	}
+}
+
+func TestAnonymousVisitorsAreSentToSignIn(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	wantRedirect(t, f.do("GET", "/console/env/acme/calls?status=queued", nil), "/console/sign-in?next="+url.QueryEscape("/console/env/acme/calls?status=queued"))
+	res := f.do("POST", "/console/env/acme/partner-tokens", url.Values{"email": {"p@example.com"}})
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an anonymous POST: %d", res.StatusCode)
+	}
+	if toks, _ := f.tokens.List(context.Background(), "acme"); len(toks) != 0 {
+		t.Fatalf("an anonymous POST created %d tokens", len(toks))
+	}
+}
+
+func TestSignInSetsAStrictHttpOnlyCookie(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	res, _ := f.signIn("wrong-token")
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(text(t, res), "not the admin token") {
+		t.Fatalf("a wrong token: %d", res.StatusCode)
+	}
+	if _, ok := f.cookies["callconnect_console"]; ok {
+		t.Fatal("a wrong token opened a session")
+	}
+	res, csrf := f.signIn(token)
+	wantRedirect(t, res, "/console/env/acme/calls")
+	c := f.cookies["callconnect_console"]
+	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/console/" || c.Secure {
+		t.Fatalf("session cookie: %+v", c)
+	}
+	if csrf == "" || strings.Contains(c.Value, token) {
+		t.Fatalf("the session must carry a CSRF token and never the admin token: %q", c.Value)
+	}
+	if res := f.do("GET", "/console/env/acme/calls", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("signed in, the calls page: %d", res.StatusCode)
+	}
+}
+
+func TestCookiesAreSecureOverHTTPS(t *testing.T) {
+	f := newFixture(t, console.Config{PublicURL: "https://callconnect.example.com"})
+	f.signIn(token)
+	if c := f.cookies["callconnect_console"]; c == nil || !c.Secure {
+		t.Fatalf("session cookie over https: %+v", c)
+	}
+}
+
+func TestSignInNeedsItsFormToken(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	res := f.do("POST", "/console/sign-in", url.Values{"csrf": {"guessed"}, "token": {token}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("a sign-in without the form's token: %d", res.StatusCode)
+	}
+	if _, ok := f.cookies["callconnect_console"]; ok {
+		t.Fatal("a forged sign-in opened a session")
+	}
+}
+
+func TestFormsNeedTheSessionCSRFTokenAndOrigin(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	_, csrf := f.signIn(token)
+	form := url.Values{"email": {"p@example.com"}, "description": {"x"}}
+	for _, tc := range []struct {
+		name   string
+		csrf   string
+		header []string
+	}{
+		{"no token", "", nil},
+		{"a wrong token", csrf + "x", nil},
+		{"another origin", csrf, []string{"Origin", "https://evil.example.com"}},
+	} {
+		form.Set("csrf", tc.csrf)
+		if res := f.do("POST", "/console/env/acme/partner-tokens", form, tc.header...); res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", tc.name, res.StatusCode)
+		}
+	}
+	if toks, _ := f.tokens.List(context.Background(), "acme"); len(toks) != 0 {
+		t.Fatalf("refused forms created %d tokens", len(toks))
+	}
+	form.Set("csrf", csrf)
+	res := f.do("POST", "/console/env/acme/partner-tokens", form, "Origin", "http://console.test")
+	if res.StatusCode != http.StatusOK || !strings.Contains(text(t, res), "Partner token created") {
+		t.Fatalf("the right token and origin: %d", res.StatusCode)
+	}
+	if toks, _ := f.tokens.List(context.Background(), "acme"); len(toks) != 1 {
+		t.Fatalf("%d tokens after one creation", len(toks))
+	}
+}
+
+func TestSessionsEnd(t *testing.T) {
+	f := newFixture(t, console.Config{SessionTTL: time.Hour})
+	_, csrf := f.signIn(token)
+	f.clock.Advance(59 * time.Minute)
+	if res := f.do("GET", "/console/env/acme/", nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("within the session: %d", res.StatusCode)
+	}
+	f.clock.Advance(2 * time.Minute)
+	wantRedirect(t, f.do("GET", "/console/env/acme/", nil), "/console/sign-in")
+
+	// Signing out deletes the cookie.
+	f.clock.Set(t0)
+	f.cookies = map[string]*http.Cookie{}
+	_, csrf = f.signIn(token)
+	wantRedirect(t, f.do("POST", "/console/sign-out", url.Values{"csrf": {csrf}}), "/console/sign-in")
+	wantRedirect(t, f.do("GET", "/console/env/acme/", nil), "/console/sign-in")
+}
+
+func TestTamperedOrForeignSessionsAreRefused(t *testing.T) {
+	f := newFixture(t, console.Config{SecretsKey: make([]byte, 32)})
+	f.signIn(token)
+	c := f.cookies["callconnect_console"]
+	body, sig, _ := strings.Cut(c.Value, ".")
+	c.Value = body + "x." + sig
+	wantRedirect(t, f.do("GET", "/console/env/acme/", nil), "/console/sign-in")
+
+	// A cookie signed under the same key but for another admin token (the
+	// token was changed) is refused too.
+	other := newFixture(t, console.Config{SecretsKey: make([]byte, 32), AdminToken: "another-admin-token-0123456789"})
+	other.signIn("another-admin-token-0123456789")
+	f.cookies = other.cookies
+	wantRedirect(t, f.do("GET", "/console/env/acme/", nil), "/console/sign-in")
+}
+
+func TestSignInStaysInTheConsole(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	for _, next := range []string{"//evil.example.com/console/", "https://evil.example.com/", "/v1/environments", "/console/\\evil"} {
+		page := text(t, f.do("GET", "/console/sign-in?next="+url.QueryEscape(next), nil))
+		if strings.Contains(page, "evil") || strings.Contains(page, "/v1/") {
+			t.Errorf("the sign-in form keeps next=%q", next)
+		}
+		m := csrfField.FindStringSubmatch(page)
+		res := f.do("POST", "/console/sign-in", url.Values{"csrf": {m[1]}, "token": {token}, "next": {next}})
+		if loc := res.Header.Get("Location"); loc != "/console/" {
+			t.Errorf("next=%q sent the operator to %q", next, loc)
+		}
+		delete(f.cookies, "callconnect_console")
+	}
+}
+
+func TestUnknownPagesAndEnvironmentsAre404(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	f.signIn(token)
+	for _, path := range []string{"/console/nothing", "/console/env/nowhere/", "/console/env/acme/calls/nope", "/console/static/nope.js"} {
+		res := f.do("GET", path, nil)
+		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+}
