@@ -199,11 +199,25 @@ func (b *browser) path() string {
 	return strings.TrimPrefix(get(b, "location", chromedp.Location()), b.base)
 }
 
-// click clicks and waits for the next page's main content.
+// click clicks a link or a form's button and waits until the next page has
+// replaced this one and loaded.
 func (b *browser) click(sel string) {
 	b.t.Helper()
-	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)), chromedp.Sleep(100*time.Millisecond),
-		chromedp.WaitReady(chromedp.CSS("main")))
+	eval[bool](b, `window.consoleTestStale = true`)
+	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// Mid-navigation an evaluation may fail (the page it ran in is
+		// gone): that is not an answer, so ask again.
+		loaded, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!window.consoleTestStale && document.readyState === 'complete'`))
+		if err == nil && loaded {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("click %s: no new page within 30s (last error %v)", sel, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func eval[T any](b *browser, js string) T {
