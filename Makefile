@@ -28,7 +28,7 @@ help:
 		'make stop' "stop the PostgreSQL cluster under $(PG_DIR)" \
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi' \
 		'make build' "compile every package and $(BIN)" \
-		'make bench' 'benchmarks, against a throw-away PostgreSQL' \
+		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
 		'make fuzz' 'every fuzz target for FUZZTIME (default 5s) each' \
 		'make generate' 'regenerate the sqlc code' \
 		'make check-generated' 'fail when the committed sqlc code is stale' \
@@ -105,9 +105,12 @@ test:
 		exit 1
 	fi
 
+# bench runs every benchmark (each package's with the -benchtime it needs,
+# cmd/benchreport) and writes bench/REPORT.md: each figure next to the
+# baseline measured in the same run, and their ratio.
 bench:
 	@$(with-test-cluster)
-	$(GO) test -run '^$$' -bench . ./...
+	$(GO) run ./cmd/benchreport -o bench/REPORT.md
 
 # fuzz runs every fuzz target of the partner-input parsers for FUZZTIME
 # each (seed corpora are in testdata/fuzz and also run in make test).

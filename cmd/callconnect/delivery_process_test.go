@@ -16,33 +16,60 @@ import (
 )
 
 // partner is a fake partner on loopback that counts deliveries per
-// webhook-id; hang makes it hold requests until the test ends.
+// webhook-id; hang makes it hold requests until the test ends, answer (when
+// set) picks each request's status, or -1 to hold it like hang.
 type partner struct {
-	mu    sync.Mutex
-	byID  map[string]int
-	total int
-	hang  bool
-	srv   *httptest.Server
-	stop  chan struct{}
+	mu     sync.Mutex
+	byID   map[string]int
+	okByID map[string]int             // 2xx answers per webhook-id
+	byCall map[string]map[string]bool // the body's idligacao → webhook-ids
+	total  int
+	last   time.Time // when the latest request arrived
+	body   []byte    // the latest request's body
+	hang   bool
+	answer func() int
+	srv    *httptest.Server
+	stop   chan struct{}
 }
 
-func newPartner(t *testing.T) *partner {
-	p := &partner{byID: map[string]int{}, stop: make(chan struct{})}
+func newPartner(t testing.TB) *partner {
+	p := &partner{byID: map[string]int{}, okByID: map[string]int{}, byCall: map[string]map[string]bool{}, stop: make(chan struct{})}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		body, _ := io.ReadAll(r.Body)
+		var call struct {
+			ID string `json:"idligacao"`
+		}
+		_ = json.Unmarshal(body, &call)
+		id := r.Header.Get("webhook-id")
 		p.mu.Lock()
-		p.byID[r.Header.Get("webhook-id")]++
+		p.byID[id]++
 		p.total++
-		hang := p.hang
+		p.last = time.Now()
+		p.body = body
+		if call.ID != "" {
+			if p.byCall[call.ID] == nil {
+				p.byCall[call.ID] = map[string]bool{}
+			}
+			p.byCall[call.ID][id] = true
+		}
+		status := http.StatusAccepted
+		if p.hang {
+			status = -1
+		} else if p.answer != nil {
+			status = p.answer()
+		}
+		if status >= 200 && status < 300 {
+			p.okByID[id]++
+		}
 		p.mu.Unlock()
-		if hang {
+		if status < 0 {
 			select {
 			case <-p.stop:
 			case <-r.Context().Done():
 			}
 			return
 		}
-		w.WriteHeader(http.StatusAccepted)
+		w.WriteHeader(status)
 	}))
 	t.Cleanup(func() { close(p.stop); p.srv.Close() })
 	return p
@@ -64,7 +91,7 @@ func (p *partner) counts() (map[string]int, int) {
 	return out, p.total
 }
 
-func (p *process) do(t *testing.T, method, path, body string) (int, map[string]any) {
+func (p *process) do(t testing.TB, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+p.addr+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
@@ -85,7 +112,7 @@ func (p *process) do(t *testing.T, method, path, body string) (int, map[string]a
 
 // configure sets up an environment whose active Call Connect integration
 // points at the partner, a broker with a phone and n leads of that broker.
-func configure(t *testing.T, p *process, partnerURL string, leads int) {
+func configure(t testing.TB, p *process, partnerURL string, leads int) {
 	t.Helper()
 	steps := []struct{ method, path, body string }{
 		{"PUT", "/v1/environments/acme", `{"name":"Acme","public_base_url":"https://acme.example.com","call_connect_enabled":true}`},
@@ -104,7 +131,7 @@ func configure(t *testing.T, p *process, partnerURL string, leads int) {
 	}
 }
 
-func (p *process) click(t *testing.T, lead string) string {
+func (p *process) click(t testing.TB, lead string) string {
 	t.Helper()
 	code, body := p.do(t, "POST", "/v1/environments/acme/leads/"+lead+"/calls", `{"user_id":"c1"}`)
 	if code != http.StatusAccepted {
@@ -113,7 +140,7 @@ func (p *process) click(t *testing.T, lead string) string {
 	return body["id"].(string)
 }
 
-func (p *process) callStatus(t *testing.T, id string) (string, int) {
+func (p *process) callStatus(t testing.TB, id string) (string, int) {
 	t.Helper()
 	code, body := p.do(t, "GET", "/v1/environments/acme/calls/"+id, "")
 	if code != 200 {
@@ -128,7 +155,7 @@ var deliveryEnv = []string{
 	"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS=true",
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !ok() {

@@ -34,7 +34,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,13 +55,13 @@ const testAdminToken = "test-admin-token-0123456789"
 
 // startService runs the real binary against databaseURL and waits until it
 // prints its banner.
-func startService(t *testing.T, databaseURL string, args ...string) *process {
+func startService(t testing.TB, databaseURL string, args ...string) *process {
 	t.Helper()
 	return startServiceEnv(t, databaseURL, nil, args...)
 }
 
 // startServiceEnv is startService with extra environment variables.
-func startServiceEnv(t *testing.T, databaseURL string, extraEnv []string, args ...string) *process {
+func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args ...string) *process {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
@@ -129,7 +129,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func (p *process) get(t *testing.T, path string, header ...string) (int, string) {
+func (p *process) get(t testing.TB, path string, header ...string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+p.addr+path, nil)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -144,7 +144,7 @@ func (p *process) get(t *testing.T, path string, header ...string) (int, string)
 	return resp.StatusCode, string(b)
 }
 
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
