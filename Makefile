@@ -19,7 +19,7 @@ REDOCLY := @redocly/cli@2.77.0
 # Where lint-openapi writes the document it lints.
 TMP ?= $(or $(TMPDIR),/tmp)
 
-.PHONY: help run stop build test bench fuzz generate check-generated lint-openapi fmt vet
+.PHONY: help run stop build test bench faults fuzz generate check-generated lint-openapi fmt vet
 
 help:
 	@printf '  %-22s %s\n' \
@@ -29,6 +29,7 @@ help:
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi' \
 		'make build' "compile every package and $(BIN)" \
 		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
+		'make faults' 'the fault suite at full size (kills, PostgreSQL restarts, a failing audio store, SIGTERM)' \
 		'make fuzz' 'every fuzz target for FUZZTIME (default 5s) each' \
 		'make generate' 'regenerate the sqlc code' \
 		'make check-generated' 'fail when the committed sqlc code is stale' \
@@ -111,6 +112,14 @@ test:
 bench:
 	@$(with-test-cluster)
 	$(GO) run ./cmd/benchreport -o bench/REPORT.md
+
+# faults runs the fault suite (cmd/callconnect TestFault*) at full size;
+# make test runs it in a short form. It prints each test's checked counts
+# and "N passed, M failed".
+faults:
+	@$(with-test-cluster)
+	CALLCONNECT_FAULTS=full $(GO) test -count=1 -json -timeout 20m -run '^TestFault' ./cmd/callconnect |
+		$(GO) run ./cmd/testsummary
 
 # fuzz runs every fuzz target of the partner-input parsers for FUZZTIME
 # each (seed corpora are in testdata/fuzz and also run in make test).

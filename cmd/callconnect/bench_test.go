@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -48,24 +46,11 @@ func benchProcesses(b *testing.B, processes int) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchClickers}, Timeout: time.Minute}
 	defer client.CloseIdleConnections()
 	post := func(url, body string, header ...string) error {
-		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(body)))
-		if err != nil {
-			return err
+		code, answer, err := send(client, http.MethodPost, url, body, header...)
+		if err == nil && code >= 300 {
+			err = fmt.Errorf("POST %s: %d %s", url, code, answer)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("POST %s: %d", url, resp.StatusCode)
-		}
-		return nil
+		return err
 	}
 	click := func(i int) error {
 		p := procs[i%len(procs)]

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,11 +178,7 @@ func TestKilledMidAttemptIsDeliveredAfterRestart(t *testing.T) {
 	fake.setHang(true)
 	id := a.click(t, "l0")
 	waitFor(t, 10*time.Second, "the partner receives the first attempt", func() bool { _, n := fake.counts(); return n == 1 })
-	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-a.done
-	a.done <- nil
+	a.kill(t)
 	fake.setHang(false)
 
 	b := startServiceEnv(t, url, env)
@@ -257,11 +252,7 @@ func TestAcceptedClicksWaitForADeliveringProcess(t *testing.T) {
 	if _, n := fake.counts(); n != 0 {
 		t.Fatalf("an API-only replica delivered %d calls", n)
 	}
-	if err := api.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-api.done
-	api.done <- nil
+	api.kill(t)
 	worker := startServiceEnv(t, url, deliveryEnv)
 	waitFor(t, 20*time.Second, "the waiting calls are delivered", func() bool { _, n := fake.counts(); return n == 3 })
 	for _, id := range ids {

@@ -1,0 +1,650 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"callconnect/adapters/postgres/pgtest"
+)
+
+// The fault suite: the binary under the faults an operator fears, each test
+// bounded in time and on loopback. go test runs it in a short form;
+// `make faults` runs it at full size (CALLCONNECT_FAULTS=full) and prints
+// the counts each test checked (its "checked:" lines).
+
+// faultSize is short under go test and full under make faults.
+func faultSize(short, full int) int {
+	if os.Getenv("CALLCONNECT_FAULTS") == "full" {
+		return full
+	}
+	return short
+}
+
+// checked logs what a fault test verified; make faults prints these lines.
+func checked(t *testing.T, format string, args ...any) {
+	t.Helper()
+	t.Logf("checked: "+format, args...)
+}
+
+// faultClient sends the suite's requests: keep-alive off, so that a
+// request either fails to connect or is answered by the process that
+// accepted its connection.
+var faultClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
+
+// send makes one request and returns its status and body.
+func send(client *http.Client, method, url, body string, header ...string) (int, []byte, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// clickID posts a click to p and returns the call's id when it was accepted.
+func clickID(client *http.Client, p *process) (string, error) {
+	code, body, err := send(client, http.MethodPost, "http://"+p.addr+"/v1/environments/acme/leads/l0/calls", `{"user_id":"c1"}`,
+		"Authorization", "Bearer "+testAdminToken)
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusAccepted {
+		return "", fmt.Errorf("click: %d %s", code, body)
+	}
+	_, rest, _ := strings.Cut(string(body), `"id":"`)
+	id, _, ok := strings.Cut(rest, `"`)
+	if !ok || id == "" {
+		return "", fmt.Errorf("click answer without an id: %s", body)
+	}
+	return id, nil
+}
+
+// kill ends p with SIGKILL.
+func (p *process) kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil
+}
+
+// terminal waits until every call of ids has ended delivered or
+// undeliverable and returns how many ended each way.
+func terminal(t *testing.T, ctx context.Context, pool *pgxpool.Pool, ids []string, within time.Duration) (delivered, undeliverable int) {
+	t.Helper()
+	count := func() (int, int) {
+		var d, u int
+		err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'undeliverable')
+			FROM calls WHERE id = ANY($1)`, ids).Scan(&d, &u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, u
+	}
+	waitFor(t, within, fmt.Sprintf("all %d accepted calls end delivered or undeliverable", len(ids)), func() bool {
+		delivered, undeliverable = count()
+		return delivered+undeliverable == len(ids)
+	})
+	return delivered, undeliverable
+}
+
+// 1. Two processes on one database; one of them is killed with SIGKILL at
+// random moments and restarted while clicks arrive; the partner answers 500
+// to a third of the requests and holds some past the attempt's timeout.
+// Every accepted click ends delivered or undeliverable; a delivered one was
+// answered 2xx by the partner; each call reaches the partner under one
+// webhook-id only, its own.
+func TestFaultKilledProcessLosesNoClick(t *testing.T) {
+	t.Parallel()
+	clicks, load := faultSize(200, 2000), time.Duration(faultSize(6, 40))*time.Second
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	fake.answer = func() int { // called under fake.mu
+		switch r := rng.IntN(30); {
+		case r < 10:
+			return http.StatusInternalServerError
+		case r < 12:
+			return -1 // held past the attempt's timeout
+		}
+		return http.StatusAccepted
+	}
+	env := append([]string{"CALLCONNECT_PARTNER_TIMEOUT=1s", "CALLCONNECT_PARTNER_CONNECT_TIMEOUT=500ms",
+		"CALLCONNECT_RETRY_MIN_BACKOFF=200ms", "CALLCONNECT_DISPATCH_DEADLINE=2m"}, deliveryEnv...)
+	steady := startServiceEnv(t, url, env)
+	configure(t, steady, fake.srv.URL+"/calls", 1)
+	var mu sync.Mutex
+	victim := startServiceEnv(t, url, env)
+	pick := func(i int) *process {
+		mu.Lock()
+		defer mu.Unlock()
+		if victim != nil && i%2 == 1 {
+			return victim
+		}
+		return steady
+	}
+
+	var accepted []string
+	var refused atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := range clicks {
+			time.Sleep(time.Until(start.Add(load * time.Duration(i) / time.Duration(clicks))))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id, err := clickID(faultClient, pick(i))
+				if err != nil {
+					refused.Add(1) // its process was killed under it: not accepted
+					return
+				}
+				mu.Lock()
+				accepted = append(accepted, id)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}()
+	kills := 0
+	for loading := true; loading; {
+		select {
+		case <-done:
+			loading = false
+		case <-time.After(time.Duration(500+rng.IntN(2500)) * time.Millisecond):
+			mu.Lock()
+			p := victim
+			victim = nil
+			mu.Unlock()
+			p.kill(t)
+			kills++
+			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+			p = startServiceEnv(t, url, env)
+			mu.Lock()
+			victim = p
+			mu.Unlock()
+		}
+	}
+	if kills == 0 || len(accepted) < clicks/2 {
+		t.Fatalf("%d kills, %d of %d clicks accepted: the test did not test", kills, len(accepted), clicks)
+	}
+
+	// A delivery cut by a kill is taken for abandoned after the job timeout
+	// plus a margin, at River's next rescue (every 30 s).
+	delivered, undeliverable := terminal(t, t.Context(), pool, accepted, 3*time.Minute)
+	time.Sleep(500 * time.Millisecond) // a late duplicate would show up now
+	mine := map[string]bool{}
+	for _, id := range accepted {
+		mine[id] = true
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	repeated, unknown := 0, 0
+	for call, webhookIDs := range fake.byCall {
+		if len(webhookIDs) != 1 || !webhookIDs["msg_"+call] {
+			t.Errorf("call %s reached the partner under webhook-ids %v", call, webhookIDs)
+		}
+		if !mine[call] {
+			unknown++ // accepted, but its answer was cut by the kill
+		}
+		if fake.okByID["msg_"+call] > 1 {
+			repeated++
+		}
+	}
+	if unknown > int(refused.Load()) {
+		t.Errorf("the partner got %d calls nobody saw accepted, more than the %d clicks cut by a kill", unknown, refused.Load())
+	}
+	var notAnswered int
+	rows, err := pool.Query(t.Context(), `SELECT id FROM calls WHERE status = 'delivered' AND id = ANY($1)`, accepted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if fake.okByID["msg_"+id] == 0 {
+			notAnswered++
+		}
+	}
+	rows.Close()
+	if notAnswered > 0 {
+		t.Errorf("%d calls are delivered although the partner never answered them 2xx", notAnswered)
+	}
+	checked(t, "%d clicks, %d accepted (%d cut by a kill), %d SIGKILLs; %d delivered + %d undeliverable = %d, none lost; "+
+		"%d partner requests, each call under its one webhook-id; %d delivered again under the same id; %d accepted unseen",
+		clicks, len(accepted), refused.Load(), kills, delivered, undeliverable, delivered+undeliverable, fake.total, repeated, unknown)
+}
+
+// pgCluster is a PostgreSQL cluster of the test's own, which it may stop
+// and start.
+type pgCluster struct {
+	bin, dir, url string
+}
+
+var buildPgcluster = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "callconnect-pgcluster-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pgcluster")
+	if out, err := exec.Command("go", "build", "-o", bin, "../pgcluster").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build pgcluster: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func startCluster(t *testing.T) *pgCluster {
+	t.Helper()
+	bin, err := buildPgcluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := os.MkdirTemp("", "callconnect-fault-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server runs as the postgres user when the tests run as root.
+	if err := os.Chmod(work, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	c := &pgCluster{bin: bin, dir: filepath.Join(work, "postgres")}
+	t.Cleanup(func() {
+		_ = exec.Command(bin, "stop", "-dir", c.dir).Run()
+		_ = os.RemoveAll(work)
+	})
+	c.start(t)
+	return c
+}
+
+func (c *pgCluster) start(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command(c.bin, "start", "-ephemeral", "-dir", c.dir).Output()
+	if err != nil {
+		t.Fatalf("pgcluster start: %v", err)
+	}
+	c.url = strings.TrimSpace(string(out))
+}
+
+func (c *pgCluster) stop(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(c.bin, "stop", "-dir", c.dir).CombinedOutput(); err != nil {
+		t.Fatalf("pgcluster stop: %v\n%s", err, out)
+	}
+}
+
+// partnerToken creates a partner token for parceiro@example.com.
+func partnerToken(t *testing.T, p *process) string {
+	t.Helper()
+	code, tok := p.do(t, "POST", "/v1/environments/acme/partner-tokens", `{"email":"parceiro@example.com","description":"telefonia"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("partner token: %d %v", code, tok)
+	}
+	return tok["token"].(string)
+}
+
+// leadCallback posts a lead callback for the lead of carga@example.com.
+func leadCallback(p *process, token, descricao, audio string) (int, error) {
+	interaction := `{"tipo": "L", "descricao": "` + descricao + `"`
+	if audio != "" {
+		interaction += `, "audio_base64": "` + audio + `"`
+	}
+	code, _, err := send(faultClient, http.MethodPost, "http://"+p.addr+"/api/cvio/lead",
+		`{"email": "carga@example.com", "interacoes": [`+interaction+`}]}`, "email", "parceiro@example.com", "token", token)
+	return code, err
+}
+
+// history returns the descricao of every interaction on the lead lf.
+func history(t *testing.T, p *process) []string {
+	t.Helper()
+	code, lead := p.do(t, "GET", "/v1/environments/acme/leads/lf", "")
+	if code != http.StatusOK {
+		t.Fatalf("lead: %d %v", code, lead)
+	}
+	items, _ := lead["history"].([]any)
+	var out []string
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		d, _ := m["description"].(string)
+		out = append(out, d)
+	}
+	return out
+}
+
+// 2. PostgreSQL stopped and started again while partners post callbacks:
+// /readyz answers 503 while it is down and 200 once it is back, without a
+// restart of the service; every callback answered 2xx is in the lead's
+// history afterwards; clicks are delivered again.
+func TestFaultPostgresRestartLosesNoCallback(t *testing.T) {
+	t.Parallel()
+	rounds := faultSize(1, 3)
+	cluster := startCluster(t)
+	fake := newPartner(t)
+	p := startServiceEnv(t, cluster.url, append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000"}, deliveryEnv...))
+	configure(t, p, fake.srv.URL+"/calls", 1)
+	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
+		t.Fatalf("lead: %d %v", code, body)
+	}
+	token := partnerToken(t, p)
+
+	var mu sync.Mutex
+	answered := map[string]int{} // descricao → status
+	var failed atomic.Int64      // no answer at all
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				desc := fmt.Sprintf("carga %d-%d", w, seq.Add(1))
+				code, err := leadCallback(p, token, desc, "")
+				if err != nil {
+					failed.Add(1)
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				answered[desc] = code
+				mu.Unlock()
+				if code >= 500 {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	ready := func() int { code, _ := p.get(t, "/readyz"); return code }
+	time.Sleep(time.Second)
+	for range rounds {
+		cluster.stop(t)
+		waitFor(t, 20*time.Second, "/readyz answers 503 while PostgreSQL is down", func() bool { return ready() == http.StatusServiceUnavailable })
+		time.Sleep(time.Second)
+		cluster.start(t)
+		waitFor(t, 60*time.Second, "/readyz answers 200 once PostgreSQL is back", func() bool { return ready() == http.StatusOK })
+		time.Sleep(time.Second)
+	}
+	close(stop)
+	wg.Wait()
+
+	inHistory := map[string]bool{}
+	for _, d := range history(t, p) {
+		inHistory[d] = true
+	}
+	var ok, refused, lost int
+	for desc, code := range answered {
+		switch {
+		case code >= 200 && code < 300:
+			ok++
+			if !inHistory[desc] {
+				lost++
+				t.Errorf("callback %q was answered %d but is not in the history", desc, code)
+			}
+		case code >= 500:
+			refused++
+		default:
+			t.Errorf("callback %q answered %d", desc, code)
+		}
+	}
+	if refused == 0 || ok == 0 {
+		t.Fatalf("%d callbacks answered 2xx and %d 5xx: the outage did not show", ok, refused)
+	}
+	id := p.click(t, "l0")
+	waitFor(t, 30*time.Second, "a click after the restart is delivered", func() bool { s, _ := p.callStatus(t, id); return s == "delivered" })
+	if code := ready(); code != http.StatusOK {
+		t.Fatalf("/readyz: %d", code)
+	}
+	p.stop(t)
+	checked(t, "%d PostgreSQL restarts; /readyz 503 while down and 200 after; %d callbacks answered 2xx, all %d in the history (%d lost); "+
+		"%d answered 5xx during the outage, %d without an answer; a click after the restart delivered",
+		rounds, ok, ok-lost, lost, refused, failed.Load())
+}
+
+// failingS3 is an S3 fake on loopback whose uploads (fail "upload") or
+// copies into place (fail "copy") answer 500, as a full or broken object
+// store does; fail "" lets everything through.
+type failingS3 struct {
+	addr    string
+	backend gofakes3.Backend
+	mu      sync.Mutex
+	fail    string
+	failed  int
+}
+
+const faultBucket = "recordings"
+
+func newFailingS3(t *testing.T) *failingS3 {
+	t.Helper()
+	f := &failingS3{backend: s3mem.New()}
+	if err := f.backend.CreateBucket(faultBucket); err != nil {
+		t.Fatal(err)
+	}
+	fake := gofakes3.New(f.backend).Server()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, object, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		copying := r.Header.Get("X-Amz-Copy-Source") != ""
+		f.mu.Lock()
+		fail := object != "" && (r.Method == http.MethodPut || r.Method == http.MethodPost) &&
+			(f.fail == "upload" && !copying || f.fail == "copy" && copying)
+		if fail {
+			f.failed++
+		}
+		f.mu.Unlock()
+		if !fail {
+			fake.ServeHTTP(w, r)
+			return
+		}
+		_, _ = io.CopyN(io.Discard, r.Body, 64<<10) // some of the body, as a server that fails midway
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>`)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	f.addr = strings.TrimPrefix(srv.URL, "http://")
+	return f
+}
+
+func (f *failingS3) setFail(what string) {
+	f.mu.Lock()
+	f.fail = what
+	f.mu.Unlock()
+}
+
+func (f *failingS3) objects(t *testing.T) int {
+	t.Helper()
+	list, err := f.backend.ListBucket(faultBucket, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Contents)
+}
+
+// 3. The object store failing (uploads, or the copy into place): the
+// callback carrying a recording gets a 5xx, and nothing is half-written:
+// no history entry, no recording row, no object left in the bucket. Once
+// the store works again, the same callback is taken whole.
+func TestFaultFailingAudioStoreWritesNothing(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewEmptyPool(t)
+	s3 := newFailingS3(t)
+	p := startServiceEnv(t, pool.Config().ConnString(), append([]string{
+		"CALLCONNECT_S3_ENDPOINT=" + s3.addr, "CALLCONNECT_S3_BUCKET=" + faultBucket, "CALLCONNECT_S3_ACCESS_KEY=fault-access",
+		"CALLCONNECT_S3_SECRET_KEY=fault-secret", "CALLCONNECT_S3_REGION=us-east-1", "CALLCONNECT_S3_USE_SSL=false",
+	}, deliveryEnv...))
+	fake := newPartner(t)
+	configure(t, p, fake.srv.URL+"/calls", 1)
+	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
+		t.Fatalf("lead: %d %v", code, body)
+	}
+	token := partnerToken(t, p)
+	sizes := []int{64 << 10, faultSize(1, 20) << 20}
+	recordings := func() int {
+		var n int
+		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM recordings`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	attempts := 0
+	for _, size := range sizes {
+		mp3 := append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, size)...)
+		_, _ = rand.NewChaCha8([32]byte{byte(size >> 16)}).Read(mp3[14:])
+		audio := base64.StdEncoding.EncodeToString(mp3)
+		for _, fail := range []string{"upload", "copy"} {
+			s3.setFail(fail)
+			desc := fmt.Sprintf("gravação %d %s", size, fail)
+			code, err := leadCallback(p, token, desc, audio)
+			attempts++
+			if err != nil || code < 500 {
+				t.Fatalf("%d-byte recording while the store fails its %s: %d %v, want a 5xx", size, fail, code, err)
+			}
+			if h, r, o := len(history(t, p)), recordings(), s3.objects(t); h != 0 || r != 0 || o != 0 {
+				t.Fatalf("after a failed %s: %d history entries, %d recording rows, %d objects; want none", fail, h, r, o)
+			}
+		}
+	}
+	s3.setFail("")
+	mp3 := append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, 4096)...)
+	if code, err := leadCallback(p, token, "gravação depois", base64.StdEncoding.EncodeToString(mp3)); err != nil || code != http.StatusOK {
+		t.Fatalf("once the store works: %d %v", code, err)
+	}
+	if h, r, o := len(history(t, p)), recordings(), s3.objects(t); h != 1 || r != 1 || o != 1 {
+		t.Fatalf("once the store works: %d history entries, %d recording rows, %d objects; want one each", h, r, o)
+	}
+	p.stop(t)
+	s3.mu.Lock()
+	defer s3.mu.Unlock()
+	checked(t, "%d callbacks with recordings (%d and %d bytes) while the store failed uploads or copies (%d failed S3 requests): "+
+		"each answered 5xx, 0 history entries, 0 recording rows, 0 objects; then 1 accepted whole", attempts, sizes[0], sizes[1], s3.failed)
+}
+
+// 4. SIGTERM while clicks arrive: every request the process accepted a
+// connection for is answered (none reset), the process exits cleanly, and
+// every accepted click is delivered afterwards by the next process.
+func TestFaultSIGTERMUnderLoad(t *testing.T) {
+	t.Parallel()
+	rounds := faultSize(1, 5)
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	var slow atomic.Bool
+	fake.answer = func() int {
+		if slow.Load() {
+			time.Sleep(100 * time.Millisecond) // deliveries in flight when the signal comes
+		}
+		return http.StatusAccepted
+	}
+	slow.Store(true)
+	p := startServiceEnv(t, url, deliveryEnv)
+	configure(t, p, fake.srv.URL+"/calls", 1)
+	var accepted []string
+	var inFlight, refused, answeredAfter int
+	for range rounds {
+		var mu sync.Mutex
+		var sent atomic.Bool // SIGTERM sent
+		var signalled time.Time
+		var wg sync.WaitGroup
+		var cut []error
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					started := time.Now()
+					id, err := clickID(faultClient, p)
+					mu.Lock()
+					switch {
+					case err == nil:
+						accepted = append(accepted, id)
+						if sent.Load() {
+							answeredAfter++
+							if started.Before(signalled) {
+								inFlight++
+							}
+						}
+					case isRefused(err):
+						refused++
+					default:
+						cut = append(cut, err)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Second)
+		mu.Lock()
+		signalled = time.Now()
+		sent.Store(true)
+		mu.Unlock()
+		p.stop(t) // fails the test unless the process exits 0 within 30 s
+		wg.Wait()
+		for _, err := range cut {
+			t.Errorf("a request was cut by the shutdown: %v", err)
+		}
+		p = startServiceEnv(t, url, deliveryEnv)
+	}
+	if inFlight == 0 {
+		t.Logf("no click was in flight at SIGTERM")
+	}
+	slow.Store(false)
+	delivered, undeliverable := terminal(t, t.Context(), pool, accepted, 2*time.Minute)
+	if undeliverable != 0 {
+		t.Errorf("%d accepted calls ended undeliverable", undeliverable)
+	}
+	p.stop(t)
+	checked(t, "%d SIGTERMs under load: %d clicks accepted (%d in flight at the signal, %d answered after it), %d refused at connect, "+
+		"0 cut; the process exited 0 each time; %d of %d delivered afterwards, none abandoned",
+		rounds, len(accepted), inFlight, answeredAfter, refused, delivered, len(accepted))
+}
+
+// isRefused tells a connection the process no longer accepts from one it
+// cut.
+func isRefused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
