@@ -26,7 +26,7 @@ help:
 		'make run' "serve on HTTP_ADDR; PostgreSQL under $(PG_DIR) unless DATABASE_URL is set" \
 		'' '(Ctrl-C stops the service; the cluster keeps running for the next run)' \
 		'make stop' "stop the PostgreSQL cluster under $(PG_DIR)" \
-		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi' \
+		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi, fuzz for 2s each' \
 		'make build' "compile every package and $(BIN)" \
 		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
 		'make faults' 'the fault suite at full size (kills, PostgreSQL restarts, a failing audio store, SIGTERM)' \
@@ -89,13 +89,15 @@ export CALLCONNECT_TEST_DATABASE_URL
 unset DATABASE_URL
 endef
 
-# check-generated and lint-openapi speak only when they fail, and run first,
-# so that the run ends with go test's summary.
+# check-generated, lint-openapi and a short fuzz run (CI_FUZZTIME per
+# target) speak only when they fail, and run first, so that the run ends
+# with go test's summary (the fault suite runs there in its short form).
+CI_FUZZTIME ?= 2s
 test:
 	@$(with-test-cluster)
 	failed=()
-	for check in check-generated lint-openapi; do
-		if ! $(MAKE) $$check > "$$work/$$check.log" 2>&1; then
+	for check in check-generated lint-openapi fuzz; do
+		if ! $(MAKE) $$check FUZZTIME=$(CI_FUZZTIME) > "$$work/$$check.log" 2>&1; then
 			cat "$$work/$$check.log" >&2
 			failed+=("$$check")
 		fi
@@ -122,15 +124,40 @@ faults:
 		$(GO) run ./cmd/testsummary
 
 # fuzz runs every fuzz target of the partner-input parsers for FUZZTIME
-# each (seed corpora are in testdata/fuzz and also run in make test).
+# each (seed corpora are in testdata/fuzz and also run in make test, which
+# runs this for CI_FUZZTIME). The targets are found in the _test.go files.
+# A failing input is written to the target's testdata/fuzz directory. Go
+# 1.26's fuzzer may also fail a target at the end of -fuzztime with a bare
+# "context deadline exceeded" and no input (golang/go#75804): such a target
+# is run once more, and reported, not failed, when that happens again.
 FUZZTIME ?= 5s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do
-			echo "fuzz: $$pkg $$target ($(FUZZTIME))"
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg > /dev/null
+	@failed=()
+	n=0
+	inputs() { ls "$$1/testdata/fuzz/$$2" 2>/dev/null | wc -l; }
+	while read -r dir target; do
+		n=$$((n + 1))
+		echo "fuzz: $$dir $$target ($(FUZZTIME))"
+		for try in 1 2; do
+			before=$$(inputs "$$dir" "$$target")
+			if out="$$($(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "$$dir" 2>&1)"; then
+				break
+			fi
+			if [ "$$(inputs "$$dir" "$$target")" = "$$before" ] && grep -q 'context deadline exceeded' <<<"$$out"; then
+				echo "fuzz: $$target stopped with the fuzzer's deadline race (golang/go#75804), no failing input (try $$try)"
+				continue
+			fi
+			echo "$$out" >&2
+			failed+=("$$dir $$target")
+			break
 		done
-	done
+	done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . |
+		sed -E 's|^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)$$|\1 \2|' | sort)
+	if (( $${#failed[@]} )); then
+		echo "fuzz: $${#failed[@]} of $$n targets FAILED: $${failed[*]}" >&2
+		exit 1
+	fi
+	echo "fuzz: $$n targets, $(FUZZTIME) each, no failing input"
 
 generate:
 	@$(GO) tool sqlc generate

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -560,54 +558,54 @@ func TestFaultFailingAudioStoreWritesNothing(t *testing.T) {
 		"each answered 5xx, 0 history entries, 0 recording rows, 0 objects; then 1 accepted whole", attempts, sizes[0], sizes[1], s3.failed)
 }
 
-// 4. SIGTERM while clicks arrive: every request the process accepted a
-// connection for is answered (none reset), the process exits cleanly, and
-// every accepted click is delivered afterwards by the next process.
+// 4. SIGTERM while clicks arrive and partners upload recordings: the
+// uploads under way when the signal comes finish (200, in the history), no
+// click is processed without its answer reaching the client (a click the
+// closing listener refuses or resets creates no call), the process exits
+// cleanly, and every accepted click is delivered afterwards by the next
+// process.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
 	rounds := faultSize(1, 5)
+	const uploads = 2
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
-	var slow atomic.Bool
 	fake.answer = func() int {
-		if slow.Load() {
-			time.Sleep(100 * time.Millisecond) // deliveries in flight when the signal comes
-		}
+		time.Sleep(100 * time.Millisecond) // deliveries in flight when the signal comes
 		return http.StatusAccepted
 	}
-	slow.Store(true)
-	p := startServiceEnv(t, url, deliveryEnv)
+	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000"}, deliveryEnv...)
+	p := startServiceEnv(t, url, env)
 	configure(t, p, fake.srv.URL+"/calls", 1)
+	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
+		t.Fatalf("lead: %d %v", code, body)
+	}
+	token := partnerToken(t, p)
+	mp3 := append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, 1<<20)...)
+	audio := base64.StdEncoding.EncodeToString(mp3)
+
 	var accepted []string
-	var inFlight, refused, answeredAfter int
-	for range rounds {
+	var uploaded []string
+	var answeredAfter, notAccepted int
+	for round := range rounds {
 		var mu sync.Mutex
 		var sent atomic.Bool // SIGTERM sent
-		var signalled time.Time
 		var wg sync.WaitGroup
-		var cut []error
 		for range 8 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for {
-					started := time.Now()
 					id, err := clickID(faultClient, p)
 					mu.Lock()
-					switch {
-					case err == nil:
+					if err == nil {
 						accepted = append(accepted, id)
 						if sent.Load() {
 							answeredAfter++
-							if started.Before(signalled) {
-								inFlight++
-							}
 						}
-					case isRefused(err):
-						refused++
-					default:
-						cut = append(cut, err)
+					} else {
+						notAccepted++
 					}
 					mu.Unlock()
 					if err != nil {
@@ -616,35 +614,87 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				}
 			}()
 		}
+		// Uploads that trickle their body (about 3 s each): in flight when
+		// the signal comes, a second after they start.
+		upErrs := make(chan error, uploads)
+		for i := range uploads {
+			desc := fmt.Sprintf("gravação lenta %d-%d", round, i)
+			go func() {
+				body := `{"email": "carga@example.com", "interacoes": [{"tipo": "L", "descricao": "` + desc + `", "audio_base64": "` + audio + `"}]}`
+				req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/api/cvio/lead", &trickle{r: strings.NewReader(body), every: 100 * time.Millisecond, chunk: 64 << 10})
+				if err != nil {
+					upErrs <- err
+					return
+				}
+				req.ContentLength = int64(len(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("email", "parceiro@example.com")
+				req.Header.Set("token", token)
+				resp, err := faultClient.Do(req)
+				if err != nil {
+					upErrs <- fmt.Errorf("upload %q: %w", desc, err)
+					return
+				}
+				answer, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					upErrs <- fmt.Errorf("upload %q: %d %s", desc, resp.StatusCode, answer)
+					return
+				}
+				mu.Lock()
+				uploaded = append(uploaded, desc)
+				mu.Unlock()
+				upErrs <- nil
+			}()
+		}
 		time.Sleep(time.Second)
-		mu.Lock()
-		signalled = time.Now()
 		sent.Store(true)
-		mu.Unlock()
 		p.stop(t) // fails the test unless the process exits 0 within 30 s
 		wg.Wait()
-		for _, err := range cut {
-			t.Errorf("a request was cut by the shutdown: %v", err)
+		for range uploads {
+			if err := <-upErrs; err != nil {
+				t.Errorf("an upload under way at SIGTERM did not finish: %v", err)
+			}
 		}
-		p = startServiceEnv(t, url, deliveryEnv)
+		p = startServiceEnv(t, url, env)
 	}
-	if inFlight == 0 {
-		t.Logf("no click was in flight at SIGTERM")
+
+	inHistory := map[string]bool{}
+	for _, d := range history(t, p) {
+		inHistory[d] = true
 	}
-	slow.Store(false)
+	for _, d := range uploaded {
+		if !inHistory[d] {
+			t.Errorf("upload %q was answered 200 but is not in the history", d)
+		}
+	}
+	var calls int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM calls`).Scan(&calls); err != nil {
+		t.Fatal(err)
+	}
+	if calls != len(accepted) {
+		t.Errorf("%d calls exist for %d accepted clicks: a click was processed but its answer was cut", calls, len(accepted))
+	}
 	delivered, undeliverable := terminal(t, t.Context(), pool, accepted, 2*time.Minute)
 	if undeliverable != 0 {
 		t.Errorf("%d accepted calls ended undeliverable", undeliverable)
 	}
 	p.stop(t)
-	checked(t, "%d SIGTERMs under load: %d clicks accepted (%d in flight at the signal, %d answered after it), %d refused at connect, "+
-		"0 cut; the process exited 0 each time; %d of %d delivered afterwards, none abandoned",
-		rounds, len(accepted), inFlight, answeredAfter, refused, delivered, len(accepted))
+	checked(t, "%d SIGTERMs under load: %d of %d uploads under way at the signal answered 200 and in the history; "+
+		"%d clicks accepted (%d answered after the signal), %d refused or reset by the closing listener and none of those created a call; "+
+		"the process exited 0 each time; %d of %d delivered afterwards, none abandoned",
+		rounds, len(uploaded), rounds*uploads, len(accepted), answeredAfter, notAccepted, delivered, len(accepted))
 }
 
-// isRefused tells a connection the process no longer accepts from one it
-// cut.
-func isRefused(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+// trickle hands out its reader's bytes chunk by chunk, one chunk every
+// so often: a partner on a slow link.
+type trickle struct {
+	r     io.Reader
+	every time.Duration
+	chunk int
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	time.Sleep(t.every)
+	return t.r.Read(p[:min(len(p), t.chunk)])
 }
