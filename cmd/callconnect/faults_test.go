@@ -129,9 +129,8 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	fake.answer = func() int { // called under fake.mu
-		switch r := rng.IntN(30); {
+		switch r := rand.IntN(30); {
 		case r < 10:
 			return http.StatusInternalServerError
 		case r < 12:
@@ -183,14 +182,14 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		select {
 		case <-done:
 			loading = false
-		case <-time.After(time.Duration(500+rng.IntN(2500)) * time.Millisecond):
+		case <-time.After(time.Duration(500+rand.IntN(2500)) * time.Millisecond):
 			mu.Lock()
 			p := victim
 			victim = nil
 			mu.Unlock()
 			p.kill(t)
 			kills++
-			time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
+			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 			p = startServiceEnv(t, url, env)
 			mu.Lock()
 			victim = p
