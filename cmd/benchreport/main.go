@@ -53,6 +53,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	var raw []byte
 	var runErr error
+	var load [2]string // the machine's load average before and after the run
 	switch *in {
 	case "":
 		var only *regexp.Regexp
@@ -66,7 +67,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		loadBefore := loadAverage()
 		raw, runErr = runGroups(groups, *timeout, stderr)
+		load = [2]string{loadBefore, loadAverage()}
 	case "-":
 		var err error
 		if raw, err = io.ReadAll(os.Stdin); err != nil {
@@ -82,7 +85,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	report := render(parsed, machineInfo(parsed.CPU), time.Now().UTC())
+	m := machineInfo(parsed.CPU)
+	m.LoadBefore, m.LoadAfter = load[0], load[1]
+	report := render(parsed, m, time.Now().UTC())
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
@@ -213,6 +218,22 @@ type machine struct {
 	CPU       string
 	GoVersion string
 	OSArch    string
+	// LoadBefore and LoadAfter are the 1, 5 and 15 minute load averages
+	// before and after the run; empty when unknown.
+	LoadBefore, LoadAfter string
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func machineInfo(cpuFromGoTest string) machine {

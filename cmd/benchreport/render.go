@@ -15,10 +15,15 @@ func render(r output, m machine, now time.Time) string {
 	fmt.Fprintf(&b, "# Benchmark report\n\n")
 	fmt.Fprintf(&b, "Written by `make bench` on %s.\n\n", now.Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "| machine | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| cores (nproc) | %d |\n| CPU | %s |\n| Go | %s |\n| OS/arch | %s |\n\n", m.Cores, cell(m.CPU), m.GoVersion, m.OSArch)
+	fmt.Fprintf(&b, "| cores (nproc) | %d |\n| CPU | %s |\n| Go | %s |\n| OS/arch | %s |\n", m.Cores, cell(m.CPU), m.GoVersion, m.OSArch)
+	if m.LoadBefore != "" {
+		fmt.Fprintf(&b, "| load average (1, 5, 15 min) before the run | %s |\n| load average after the run | %s |\n", m.LoadBefore, m.LoadAfter)
+	}
+	b.WriteString("\n")
 	b.WriteString("Each figure stands next to a baseline measured in the same run, on the same machine, " +
 		"against the same PostgreSQL or partner; the ratio is the figure divided by the baseline. " +
-		"The absolute numbers move with the machine and whatever else runs on it; the ratios are the result.\n\n")
+		"The absolute numbers move with the machine and whatever else runs on it (a load average above the core count means " +
+		"other work competed for the CPUs); the ratios are the result.\n\n")
 
 	byName := map[string]result{}
 	for _, res := range r.Results {

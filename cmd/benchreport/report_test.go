@@ -78,9 +78,9 @@ func rowOf(t *testing.T, report, what string) []string {
 }
 
 func TestRenderShowsNumberBaselineAndRatio(t *testing.T) {
-	report := render(readSample(t), machine{Cores: 2, CPU: "Oxide", GoVersion: "go1.26.8", OSArch: "linux/amd64"},
+	report := render(readSample(t), machine{Cores: 2, CPU: "Oxide", GoVersion: "go1.26.8", OSArch: "linux/amd64", LoadBefore: "0.50 0.40 0.30", LoadAfter: "1.90 1.00 0.60"},
 		time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC))
-	for _, want := range []string{"| cores (nproc) | 2 |", "| Go | go1.26.8 |", "2026-11-27 16:00 UTC", "| CPU | Oxide |"} {
+	for _, want := range []string{"| cores (nproc) | 2 |", "| Go | go1.26.8 |", "2026-11-27 16:00 UTC", "| CPU | Oxide |", "| load average after the run | 1.90 1.00 0.60 |"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}
