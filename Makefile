@@ -134,7 +134,7 @@ FUZZTIME ?= 5s
 fuzz:
 	@failed=()
 	n=0
-	inputs() { ls "$$1/testdata/fuzz/$$2" 2>/dev/null | wc -l; }
+	inputs() { { ls "$$1/testdata/fuzz/$$2" 2>/dev/null || true; } | wc -l; }
 	while read -r dir target; do
 		n=$$((n + 1))
 		echo "fuzz: $$dir $$target ($(FUZZTIME))"
