@@ -22,6 +22,16 @@ type callRow struct {
 	Attempts                                int
 }
 
+// callRows are calls as the lists show them.
+func callRows(calls []domain.Call, tz *time.Location) []callRow {
+	rows := make([]callRow, 0, len(calls))
+	for _, call := range calls {
+		rows = append(rows, callRow{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()),
+			Reason: call.Reason(), Clicked: formatTime(call.ClickedAt(), tz), Attempts: len(call.Attempts())})
+	}
+	return rows
+}
+
 type callsData struct {
 	Calls    []callRow
 	Statuses []string
@@ -109,10 +119,7 @@ func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {
 		if err != nil {
 			status, problem = c.problemText(r, err)
 		}
-		for _, call := range page.Calls {
-			data.Calls = append(data.Calls, callRow{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()),
-				Reason: call.Reason(), Clicked: formatTime(call.ClickedAt(), env.TimeZone()), Attempts: len(call.Attempts())})
-		}
+		data.Calls = callRows(page.Calls, env.TimeZone())
 		if page.Next != nil {
 			v := q.values()
 			v.Set("before", encodeCursor(page.Next))

@@ -141,10 +141,7 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		c.failed(w, r, s, err)
 		return
 	}
-	for _, call := range page.Calls {
-		d.Calls = append(d.Calls, callRow{ID: call.ID(), User: call.UserID(), Status: string(call.Status()), Reason: call.Reason(),
-			Clicked: formatTime(call.ClickedAt(), tz), Attempts: len(call.Attempts())})
-	}
+	d.Calls = callRows(page.Calls, tz)
 	if page.Next != nil {
 		d.MoreCalls = ev.Base + "/calls?lead=" + url.QueryEscape(lead.ID())
 	}

@@ -25,15 +25,7 @@ func (r *repositories) GetUsers(ctx context.Context, envID string, ids []string)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: reading users of environment %q: %w", envID, err)
 	}
-	users := make([]domain.User, 0, len(rows))
-	for _, row := range rows {
-		u, err := userFromRow(row)
-		if err != nil {
-			return nil, err
-		}
-		users = append(users, u)
-	}
-	return users, nil
+	return usersFromRows(rows)
 }
 
 func (r *repositories) PutUser(ctx context.Context, u domain.User) error {
@@ -100,6 +92,10 @@ func (r *repositories) ListIntegrationManagers(ctx context.Context, envID string
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing the integration managers of environment %q: %w", envID, err)
 	}
+	return usersFromRows(rows)
+}
+
+func usersFromRows(rows []gen.User) ([]domain.User, error) {
 	users := make([]domain.User, 0, len(rows))
 	for _, row := range rows {
 		u, err := userFromRow(row)

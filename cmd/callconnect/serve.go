@@ -143,11 +143,9 @@ var appModule = fx.Module("app",
 	),
 )
 
-// httpInputs is what the HTTP module serves, gathered from the graph.
-type httpInputs struct {
+// UseCases are the app's services, as the HTTP API and the console take them.
+type UseCases struct {
 	fx.In
-	Config        Config
-	Logger        *slog.Logger
 	Configuration *app.Configuration
 	Telephony     *app.Telephony
 	CallButtons   *app.CallButtons
@@ -155,20 +153,27 @@ type httpInputs struct {
 	PartnerTokens *app.PartnerTokens
 	Callbacks     *app.Callbacks
 	Monitor       *app.Monitor
-	Pool          *pgxpool.Pool
-	Tracer        trace.TracerProvider
-	Registry      *prometheus.Registry
-	Console       *console.Console
+}
+
+// httpInputs is what the HTTP module serves, gathered from the graph.
+type httpInputs struct {
+	fx.In
+	UseCases
+	Config   Config
+	Logger   *slog.Logger
+	Pool     *pgxpool.Pool
+	Tracer   trace.TracerProvider
+	Registry *prometheus.Registry
+	Console  *console.Console
 }
 
 // consoleParts gives the console what it is built on: the admin token it
 // signs operators in with, the key its session cookies are signed with
 // (derived from the secrets key) and the use cases.
-func consoleParts(cfg Config, logger *slog.Logger, configuration *app.Configuration, telephony *app.Telephony,
-	buttons *app.CallButtons, calls *app.Calls, tokens *app.PartnerTokens, callbacks *app.Callbacks, monitor *app.Monitor) (console.Config, console.Services) {
+func consoleParts(cfg Config, logger *slog.Logger, u UseCases) (console.Config, console.Services) {
 	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger},
-		console.Services{Configuration: configuration, Telephony: telephony, CallButtons: buttons, Calls: calls,
-			PartnerTokens: tokens, Callbacks: callbacks, Monitor: monitor}
+		console.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
+			PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor}
 }
 
 // httpParts gives the HTTP module what it serves: the configuration, the use
