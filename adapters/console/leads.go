@@ -13,6 +13,33 @@ import (
 
 type leadsData struct {
 	Lead string
+	// Recent are the leads of the latest calls, newest first, each once.
+	Recent []recentLead
+}
+
+type recentLead struct{ ID, Name, LastCall, Status string }
+
+// recentLeads are the leads of the environment's latest calls.
+func (c *Console) recentLeads(r *http.Request, env domain.Environment) []recentLead {
+	page, err := c.svc.Calls.List(r.Context(), env.ID(), ports.CallFilter{Limit: 100})
+	if err != nil {
+		c.cfg.Logger.WarnContext(r.Context(), "console: listing the latest calls failed", "error", err)
+		return nil
+	}
+	var out []recentLead
+	seen := map[string]bool{}
+	for _, call := range page.Calls {
+		if seen[call.LeadID()] || len(out) == 20 {
+			continue
+		}
+		seen[call.LeadID()] = true
+		rl := recentLead{ID: call.LeadID(), LastCall: formatTime(call.ClickedAt(), env.TimeZone()), Status: string(call.Status())}
+		if lead, err := c.svc.Configuration.GetLead(r.Context(), env.ID(), call.LeadID()); err == nil {
+			rl.Name = lead.Name()
+		}
+		out = append(out, rl)
+	}
+	return out
 }
 
 // findLead is the leads page: a form that opens a lead by id.
@@ -31,7 +58,7 @@ func (c *Console) findLead(w http.ResponseWriter, r *http.Request, s session) {
 		status, problem = http.StatusBadRequest, "A lead id is 1 to 64 letters, digits, dots, dashes, underscores or tildes."
 	}
 	c.render(w, r, status, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev, Error: problem,
-		Data: leadsData{Lead: id}})
+		Data: leadsData{Lead: id, Recent: c.recentLeads(r, env)}})
 }
 
 type ownerView struct {
@@ -87,7 +114,8 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	if err != nil {
 		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
 			c.render(w, r, http.StatusNotFound, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev,
-				Error: "There is no lead “" + r.PathValue("lead") + "” in this environment.", Data: leadsData{Lead: r.PathValue("lead")}})
+				Error: "There is no lead “" + r.PathValue("lead") + "” in this environment.",
+				Data:  leadsData{Lead: r.PathValue("lead"), Recent: c.recentLeads(r, env)}})
 			return
 		}
 		c.failed(w, r, s, err)
