@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"callconnect/adapters/jobs"
+	"callconnect/adapters/telemetry"
 	"callconnect/domain"
 )
 
@@ -49,12 +50,23 @@ const (
 // ratios are reported too. Goals: p50 within +20 ms of the floor, p99 within
 // +100 ms, at least 500 calls/s delivered.
 //
+// What a call costs, under the throughput load, is reported too, as it
+// does not depend on what else the machine runs: cpu-ms/call is this
+// process's CPU time per call (the whole service, the partner and the
+// clicks; floor-cpu-ms/call is the floor's, the partner and the plain
+// POSTs), pg-cpu-ms/call PostgreSQL's (when the cluster runs on this
+// machine), and sql-roundtrips/call the queries the service and River make.
+// On a machine of C cores, the calls per second cannot exceed
+// C×1000/(cpu-ms/call + pg-cpu-ms/call).
+//
 //	go test ./adapters/jobs -run '^$' -bench ClickToPartner -benchtime 3000x
 func BenchmarkClickToPartner(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	partner := newTimingPartner(b)
-	w := newWorld(b, nil, worldOptions{maxConns: 10, partner: partner})
+	queries := &telemetry.QueryCounter{}
+	w := newWorld(b, nil, worldOptions{maxConns: 10, partner: partner, tracer: telemetry.NewSQLTracer(nil, queries)})
+	cpu := newCPUMeter(b, ctx, w.pool)
 	w.startClient(b, w.pool, jobs.Config{})
 	body := w.place(b).Payload() // the same bytes the service sends
 	w.waitFor(b, ctx, w.place(b).ID(), domain.CallDelivered)
@@ -75,8 +87,13 @@ func BenchmarkClickToPartner(b *testing.B) {
 	b.ResetTimer()
 	floorLatency := measure(b, ctx, partner, b.N, openLoop, floor)
 	serviceLatency := measure(b, ctx, partner, b.N, openLoop, service)
+	floorStart := cpu.sample()
 	floorRate := measure(b, ctx, partner, b.N, closedLoop, floor)
+	serviceStart := cpu.sample()
+	queries.Reset()
 	serviceRate := measure(b, ctx, partner, b.N, closedLoop, service)
+	roundTrips := queries.Count()
+	serviceEnd := cpu.sample()
 	b.StopTimer()
 
 	b.ReportMetric(ms(floorLatency.p50), "floor-p50-ms")
@@ -90,6 +107,13 @@ func BenchmarkClickToPartner(b *testing.B) {
 	b.ReportMetric(float64(serviceLatency.p50)/float64(floorLatency.p50), "p50-ratio")
 	b.ReportMetric(float64(serviceLatency.p99)/float64(floorLatency.p99), "p99-ratio")
 	b.ReportMetric(serviceRate.rate/floorRate.rate, "calls/s-ratio")
+	perCall := func(d time.Duration) float64 { return ms(d) / float64(b.N) }
+	b.ReportMetric(perCall(serviceStart.self-floorStart.self), "floor-cpu-ms/call")
+	b.ReportMetric(perCall(serviceEnd.self-serviceStart.self), "cpu-ms/call")
+	if serviceStart.pgOK && serviceEnd.pgOK {
+		b.ReportMetric(perCall(serviceEnd.pg-serviceStart.pg), "pg-cpu-ms/call")
+	}
+	b.ReportMetric(float64(roundTrips)/float64(b.N), "sql-roundtrips/call")
 	b.Logf("under the throughput load: p50 %.1f ms, p99 %.1f ms (floor %.2f, %.2f)",
 		ms(serviceRate.p50), ms(serviceRate.p99), ms(floorRate.p50), ms(floorRate.p99))
 }

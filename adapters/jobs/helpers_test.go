@@ -135,6 +135,8 @@ type worldOptions struct {
 	partner http.Handler
 	// pool, when set, is used instead of a fresh database's.
 	pool *pgxpool.Pool
+	// tracer, when set, sees every query of the fresh database's pool.
+	tracer pgx.QueryTracer
 }
 
 var testSecretsKey = bytes.Repeat([]byte{0x42}, postgres.SecretsKeySize)
@@ -147,7 +149,7 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 	t.Helper()
 	pool := opts.pool
 	if pool == nil {
-		pool = newPool(t, pgtest.NewPool(t), opts.maxConns)
+		pool = newPool(t, pgtest.NewPool(t), opts.maxConns, opts.tracer)
 	}
 	var enq postgres.Enqueuer
 	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
@@ -181,9 +183,14 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 
 // newPool opens a second pool on base's database, sized for a River client
 // with its workers (pgtest's is sized by the CPU count).
-func newPool(t testing.TB, base *pgxpool.Pool, maxConns int32) *pgxpool.Pool {
+func newPool(t testing.TB, base *pgxpool.Pool, maxConns int32, tracer ...pgx.QueryTracer) *pgxpool.Pool {
 	t.Helper()
 	cfg := base.Config()
+	for _, tr := range tracer {
+		if tr != nil {
+			cfg.ConnConfig.Tracer = tr
+		}
+	}
 	cfg.MaxConns = 20
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
