@@ -47,22 +47,26 @@ type decision struct {
 	env    domain.Environment
 	lead   domain.Lead
 	user   domain.User
+	owners []domain.User // the stored ones among the lead's owners
 	cc     *domain.Integration
 	button domain.CallButton
 }
 
-// decide loads what the call button of leadID for userID depends on and
-// decides it.
+// decide loads what the call button of leadID for userID depends on, in one
+// read, and decides it.
 func decide(ctx context.Context, r ports.Repositories, envID, leadID, userID string) (decision, error) {
-	env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
+	c, err := r.GetClickContext(ctx, envID, userID, leadID)
 	if err != nil {
-		return decision{}, err
+		return decision{}, envNotFound(err, envID)
 	}
-	lead, err := r.GetLead(ctx, envID, leadID)
-	if err != nil {
-		return decision{}, notFound(err, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+	if c.User == nil {
+		return decision{}, notFound(ports.ErrNotFound, domain.CodeUserNotFound, "user_id", fmt.Sprintf("user %q", userID))
 	}
-	return decision{env: env, lead: lead, user: user, cc: cc, button: domain.DecideCallButton(env, lead, user, cc)}, nil
+	if c.Lead == nil {
+		return decision{}, notFound(ports.ErrNotFound, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+	}
+	return decision{env: c.Env, lead: *c.Lead, user: *c.User, owners: c.Owners, cc: c.CallConnect,
+		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect)}, nil
 }
 
 // DecideMany returns one decision per asked lead, in the order asked, using

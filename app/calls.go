@@ -56,12 +56,8 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 			return err
 		}
 		env, lead, user, cc, button := d.env, d.lead, d.user, d.cc, d.button
-		owners, err := r.GetUsers(ctx, envID, lead.OwnerIDs())
-		if err != nil {
-			return err
-		}
-		byID := make(map[string]domain.User, len(owners))
-		for _, u := range owners {
+		byID := make(map[string]domain.User, len(d.owners))
+		for _, u := range d.owners {
 			byID[u.ID()] = u
 		}
 		id := s.random.NewID()
@@ -152,21 +148,19 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 	)
 	started := s.clock.Now()
 	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		call, err := r.LockCall(ctx, envID, callID)
+		dc, err := r.LockCallForDelivery(ctx, envID, callID)
 		if err != nil {
 			return callNotFound(err, callID)
 		}
+		call := dc.Call
 		out.Call = call
 		if call.Status() != domain.CallQueued && call.Status() != domain.CallDelivering {
 			return nil // settled meanwhile: nothing to deliver
 		}
-		env, err := r.GetEnvironment(ctx, envID)
-		if err != nil {
-			return envNotFound(err, envID)
-		}
-		integ, active, err := activeCallConnect(ctx, r, env)
-		if err != nil {
-			return err
+		var integ domain.Integration
+		active := dc.CallConnect != nil && dc.CallConnect.Active() && dc.Env.CallConnectEnabled()
+		if active {
+			integ = *dc.CallConnect
 		}
 		switch {
 		case !active:
@@ -258,21 +252,6 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 func (s *Calls) jitter() float64 {
 	b := s.random.Bytes(8)
 	return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53)
-}
-
-// activeCallConnect returns the environment's Call Connect integration and
-// whether it can deliver: active, and the feature still enabled by support.
-func activeCallConnect(ctx context.Context, r ports.Repositories, env domain.Environment) (domain.Integration, bool, error) {
-	all, err := r.ListIntegrations(ctx, env.ID())
-	if err != nil {
-		return domain.Integration{}, false, err
-	}
-	for _, in := range all {
-		if in.IsCallConnect() {
-			return in, in.Active() && env.CallConnectEnabled(), nil
-		}
-	}
-	return domain.Integration{}, false, nil
 }
 
 func callNotFound(err error, callID string) error {

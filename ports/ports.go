@@ -118,6 +118,46 @@ type CallCursor struct {
 	ID        string
 }
 
+// CallContexts read, in one query each, what the two steps of a call need
+// around it: pressing Ligar and attempting a delivery.
+type CallContexts interface {
+	// GetClickContext reads what placing a call (and deciding its button)
+	// needs: the environment, the user userID, the lead leadID, the users
+	// among the lead's owners and the environment's Call Connect
+	// integration. ErrNotFound when the environment does not exist; a
+	// missing user or lead is a nil field.
+	GetClickContext(ctx context.Context, envID, userID, leadID string) (ClickContext, error)
+	// LockCallForDelivery locks the call as LockCall does (and inside
+	// Store.Read only reads it) and reads with it its environment and the
+	// environment's Call Connect integration. ErrNotFound when the
+	// environment has no such call.
+	LockCallForDelivery(ctx context.Context, envID, callID string) (DeliveryContext, error)
+}
+
+// ClickContext is what pressing Ligar reads.
+type ClickContext struct {
+	Env domain.Environment
+	// User is the user who pressed; nil when the environment has none of that id.
+	User *domain.User
+	// Lead is nil when the environment has no lead of that id.
+	Lead *domain.Lead
+	// Owners are the environment's users among Lead.OwnerIDs(), in no
+	// particular order; missing ones are left out. None without a lead.
+	Owners []domain.User
+	// CallConnect is the environment's Call Connect integration; nil when
+	// it has none.
+	CallConnect *domain.Integration
+}
+
+// DeliveryContext is what a delivery attempt reads: the locked call, its
+// environment and the environment's Call Connect integration (nil when
+// none).
+type DeliveryContext struct {
+	Call        domain.Call
+	Env         domain.Environment
+	CallConnect *domain.Integration
+}
+
 // Delivery is one scheduled delivery of a call to its partner.
 type Delivery struct {
 	EnvID  string
@@ -208,6 +248,7 @@ type Repositories interface {
 	Leads
 	Integrations
 	Calls
+	CallContexts
 	Exchanges
 	PartnerTokens
 	History

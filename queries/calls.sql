@@ -52,3 +52,43 @@ WHERE env_id = sqlc.arg(env_id)
        OR (clicked_at = sqlc.narg(before_clicked_at)::timestamptz AND id COLLATE "C" < sqlc.arg(before_id)::text))
 ORDER BY clicked_at DESC, id COLLATE "C" DESC
 LIMIT sqlc.arg(row_limit);
+
+-- LockCallForDelivery is LockCall with what a delivery attempt reads besides
+-- the call, in the same round trip: the call's environment and the
+-- environment's integration of sqlc.arg(provider) (NULLs when it has none).
+-- Only the call's row is locked.
+-- name: LockCallForDelivery :one
+SELECT sqlc.embed(c), sqlc.embed(e),
+       i.provider        AS integration_provider,
+       i.active          AS integration_active,
+       i.partner_url     AS integration_partner_url,
+       i.dial_mode       AS integration_dial_mode,
+       i.signing_secrets AS integration_signing_secrets
+FROM calls c
+JOIN environments e ON e.id = c.env_id
+LEFT JOIN telephony_integrations i ON i.env_id = c.env_id AND i.provider = sqlc.arg(provider)
+WHERE c.env_id = sqlc.arg(env_id) AND c.id = sqlc.arg(id)
+FOR UPDATE OF c;
+
+-- GetClickContext reads in one round trip what pressing Ligar needs: the
+-- environment, its integration of sqlc.arg(provider), the lead, and the
+-- users among the clicking user and the lead's owners, one row each (one
+-- row with NULL user columns when there is none). No row: no environment.
+-- name: GetClickContext :many
+SELECT sqlc.embed(e),
+       i.provider        AS integration_provider,
+       i.active          AS integration_active,
+       i.partner_url     AS integration_partner_url,
+       i.dial_mode       AS integration_dial_mode,
+       i.signing_secrets AS integration_signing_secrets,
+       l.id AS lead_id, l.name AS lead_name, l.email AS lead_email, l.phone AS lead_phone, l.score AS lead_score,
+       l.registered_at AS lead_registered_at, l.main_media AS lead_main_media, l.origin AS lead_origin,
+       l.stage_id AS lead_stage_id, l.stage_name AS lead_stage_name, l.developments AS lead_developments,
+       l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
+       u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
+       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations
+FROM environments e
+LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = sqlc.arg(provider)
+LEFT JOIN leads l ON l.env_id = e.id AND l.id = sqlc.arg(lead_id)
+LEFT JOIN users u ON u.env_id = e.id AND u.id IN (sqlc.arg(user_id), l.manager_id, l.broker_id, l.agency_id)
+WHERE e.id = sqlc.arg(env_id);

@@ -17,12 +17,11 @@ func (r *repositories) ListIntegrations(ctx context.Context, envID string) ([]do
 	}
 	out := make([]domain.Integration, 0, len(rows))
 	for _, row := range rows {
-		secrets, err := r.openSecrets(row.EnvID, row.Provider, row.SigningSecrets)
+		in, err := r.integrationFromColumns(row.EnvID, &row.Provider, &row.Active, row.PartnerUrl, row.DialMode, row.SigningSecrets)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, domain.RestoreIntegration(row.EnvID, row.Provider, row.Active,
-			deref(row.PartnerUrl), domain.DialMode(deref(row.DialMode)), secrets))
+		out = append(out, *in)
 	}
 	return out, nil
 }

@@ -41,6 +41,126 @@ func (q *Queries) GetCall(ctx context.Context, arg GetCallParams) (Call, error) 
 	return i, err
 }
 
+const getClickContext = `-- name: GetClickContext :many
+SELECT e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
+       i.provider        AS integration_provider,
+       i.active          AS integration_active,
+       i.partner_url     AS integration_partner_url,
+       i.dial_mode       AS integration_dial_mode,
+       i.signing_secrets AS integration_signing_secrets,
+       l.id AS lead_id, l.name AS lead_name, l.email AS lead_email, l.phone AS lead_phone, l.score AS lead_score,
+       l.registered_at AS lead_registered_at, l.main_media AS lead_main_media, l.origin AS lead_origin,
+       l.stage_id AS lead_stage_id, l.stage_name AS lead_stage_name, l.developments AS lead_developments,
+       l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
+       u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
+       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations
+FROM environments e
+LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = $1
+LEFT JOIN leads l ON l.env_id = e.id AND l.id = $2
+LEFT JOIN users u ON u.env_id = e.id AND u.id IN ($3, l.manager_id, l.broker_id, l.agency_id)
+WHERE e.id = $4
+`
+
+type GetClickContextParams struct {
+	Provider string
+	LeadID   string
+	UserID   string
+	EnvID    string
+}
+
+type GetClickContextRow struct {
+	Environment               Environment
+	IntegrationProvider       *string
+	IntegrationActive         *bool
+	IntegrationPartnerUrl     *string
+	IntegrationDialMode       *string
+	IntegrationSigningSecrets []byte
+	LeadID                    *string
+	LeadName                  *string
+	LeadEmail                 *string
+	LeadPhone                 *string
+	LeadScore                 *int32
+	LeadRegisteredAt          *time.Time
+	LeadMainMedia             *string
+	LeadOrigin                *string
+	LeadStageID               *string
+	LeadStageName             *string
+	LeadDevelopments          []byte
+	LeadManagerID             *string
+	LeadBrokerID              *string
+	LeadAgencyID              *string
+	UserID                    *string
+	UserName                  *string
+	UserRole                  *string
+	UserPhone                 *string
+	UserExtension             *string
+	UserAgencyID              *string
+	UserCanManageIntegrations *bool
+}
+
+// GetClickContext reads in one round trip what pressing Ligar needs: the
+// environment, its integration of sqlc.arg(provider), the lead, and the
+// users among the clicking user and the lead's owners, one row each (one
+// row with NULL user columns when there is none). No row: no environment.
+func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams) ([]GetClickContextRow, error) {
+	rows, err := q.db.Query(ctx, getClickContext,
+		arg.Provider,
+		arg.LeadID,
+		arg.UserID,
+		arg.EnvID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetClickContextRow
+	for rows.Next() {
+		var i GetClickContextRow
+		if err := rows.Scan(
+			&i.Environment.ID,
+			&i.Environment.Name,
+			&i.Environment.PublicBaseUrl,
+			&i.Environment.TimeZone,
+			&i.Environment.CallConnectEnabled,
+			&i.Environment.CreatedAt,
+			&i.Environment.UpdatedAt,
+			&i.IntegrationProvider,
+			&i.IntegrationActive,
+			&i.IntegrationPartnerUrl,
+			&i.IntegrationDialMode,
+			&i.IntegrationSigningSecrets,
+			&i.LeadID,
+			&i.LeadName,
+			&i.LeadEmail,
+			&i.LeadPhone,
+			&i.LeadScore,
+			&i.LeadRegisteredAt,
+			&i.LeadMainMedia,
+			&i.LeadOrigin,
+			&i.LeadStageID,
+			&i.LeadStageName,
+			&i.LeadDevelopments,
+			&i.LeadManagerID,
+			&i.LeadBrokerID,
+			&i.LeadAgencyID,
+			&i.UserID,
+			&i.UserName,
+			&i.UserRole,
+			&i.UserPhone,
+			&i.UserExtension,
+			&i.UserAgencyID,
+			&i.UserCanManageIntegrations,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const latestOpenCall = `-- name: LatestOpenCall :one
 SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
 FROM calls
@@ -180,6 +300,72 @@ func (q *Queries) LockCall(ctx context.Context, arg LockCallParams) (Call, error
 		&i.Attempts,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockCallForDelivery = `-- name: LockCallForDelivery :one
+SELECT c.env_id, c.id, c.lead_id, c.user_id, c.status, c.reason, c.clicked_at, c.deadline, c.payload, c.attempts, c.created_at, c.updated_at, e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
+       i.provider        AS integration_provider,
+       i.active          AS integration_active,
+       i.partner_url     AS integration_partner_url,
+       i.dial_mode       AS integration_dial_mode,
+       i.signing_secrets AS integration_signing_secrets
+FROM calls c
+JOIN environments e ON e.id = c.env_id
+LEFT JOIN telephony_integrations i ON i.env_id = c.env_id AND i.provider = $1
+WHERE c.env_id = $2 AND c.id = $3
+FOR UPDATE OF c
+`
+
+type LockCallForDeliveryParams struct {
+	Provider string
+	EnvID    string
+	ID       string
+}
+
+type LockCallForDeliveryRow struct {
+	Call                      Call
+	Environment               Environment
+	IntegrationProvider       *string
+	IntegrationActive         *bool
+	IntegrationPartnerUrl     *string
+	IntegrationDialMode       *string
+	IntegrationSigningSecrets []byte
+}
+
+// LockCallForDelivery is LockCall with what a delivery attempt reads besides
+// the call, in the same round trip: the call's environment and the
+// environment's integration of sqlc.arg(provider) (NULLs when it has none).
+// Only the call's row is locked.
+func (q *Queries) LockCallForDelivery(ctx context.Context, arg LockCallForDeliveryParams) (LockCallForDeliveryRow, error) {
+	row := q.db.QueryRow(ctx, lockCallForDelivery, arg.Provider, arg.EnvID, arg.ID)
+	var i LockCallForDeliveryRow
+	err := row.Scan(
+		&i.Call.EnvID,
+		&i.Call.ID,
+		&i.Call.LeadID,
+		&i.Call.UserID,
+		&i.Call.Status,
+		&i.Call.Reason,
+		&i.Call.ClickedAt,
+		&i.Call.Deadline,
+		&i.Call.Payload,
+		&i.Call.Attempts,
+		&i.Call.CreatedAt,
+		&i.Call.UpdatedAt,
+		&i.Environment.ID,
+		&i.Environment.Name,
+		&i.Environment.PublicBaseUrl,
+		&i.Environment.TimeZone,
+		&i.Environment.CallConnectEnabled,
+		&i.Environment.CreatedAt,
+		&i.Environment.UpdatedAt,
+		&i.IntegrationProvider,
+		&i.IntegrationActive,
+		&i.IntegrationPartnerUrl,
+		&i.IntegrationDialMode,
+		&i.IntegrationSigningSecrets,
 	)
 	return i, err
 }

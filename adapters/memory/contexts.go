@@ -1,0 +1,62 @@
+package memory
+
+import (
+	"context"
+
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// GetClickContext reads what the PostgreSQL adapter reads in one query, from
+// the transaction's state.
+func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadID string) (ports.ClickContext, error) {
+	env, err := r.GetEnvironment(ctx, envID)
+	if err != nil {
+		return ports.ClickContext{}, err
+	}
+	out := ports.ClickContext{Env: env}
+	if u, ok := r.state.users[key{envID, userID}]; ok {
+		out.User = &u
+	}
+	if l, ok := r.state.leads[key{envID, leadID}]; ok {
+		out.Lead = &l
+		if out.Owners, err = r.GetUsers(ctx, envID, l.OwnerIDs()); err != nil {
+			return ports.ClickContext{}, err
+		}
+	}
+	if out.CallConnect, err = r.callConnect(ctx, envID); err != nil {
+		return ports.ClickContext{}, err
+	}
+	return out, nil
+}
+
+// LockCallForDelivery needs no lock of its own, as LockCall.
+func (r *repositories) LockCallForDelivery(ctx context.Context, envID, callID string) (ports.DeliveryContext, error) {
+	call, err := r.LockCall(ctx, envID, callID)
+	if err != nil {
+		return ports.DeliveryContext{}, err
+	}
+	env, err := r.GetEnvironment(ctx, envID) // a call's environment exists: PutCall requires it
+	if err != nil {
+		return ports.DeliveryContext{}, err
+	}
+	cc, err := r.callConnect(ctx, envID)
+	if err != nil {
+		return ports.DeliveryContext{}, err
+	}
+	return ports.DeliveryContext{Call: call, Env: env, CallConnect: cc}, nil
+}
+
+// callConnect returns the environment's Call Connect integration, nil when
+// it has none.
+func (r *repositories) callConnect(_ context.Context, envID string) (*domain.Integration, error) {
+	if err := r.check(false); err != nil {
+		return nil, err
+	}
+	i, ok := r.state.integrations[key{envID, domain.ProviderCallConnect}]
+	if !ok {
+		return nil, nil
+	}
+	i = copyIntegration(i)
+	return &i, nil
+}
