@@ -42,10 +42,21 @@ func (e *Enqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Deliv
 	if _, err := e.client.InsertTx(ctx, tx, args, &opts); err != nil {
 		return fmt.Errorf("jobs: inserting the delivery job: %w", err)
 	}
+	// The PostgreSQL store's transaction sends the notification with its
+	// COMMIT, saving a round trip; any other sends it now.
+	if later, ok := tx.(execLater); ok {
+		return later.ExecLater(notifyInsertSQL, insertPayload(opts.Queue))
+	}
 	if _, err := tx.Exec(ctx, notifyInsertSQL, insertPayload(opts.Queue)); err != nil {
 		return fmt.Errorf("jobs: notifying the workers: %w", err)
 	}
 	return nil
+}
+
+// execLater is a transaction that can queue a statement to go with its
+// next one or its COMMIT, in one round trip.
+type execLater interface {
+	ExecLater(sql string, args ...any) error
 }
 
 // Every delivery job wakes the workers itself, with the notification River's

@@ -66,10 +66,7 @@ func (r *repositories) PutCall(ctx context.Context, c domain.Call) error {
 		Payload:   payload,
 		Attempts:  attempts,
 	}
-	if err := r.writeHot(ctx, func(q *gen.Queries) error { return q.PutCall(ctx, params) }); err != nil {
-		return writeError(err, c.EnvID(), "call")
-	}
-	return nil
+	return r.writeHot(c.EnvID(), "call", func(q *gen.Queries) error { return q.PutCall(ctx, params) })
 }
 
 // ErrNoEnqueuer is returned by EnqueueDelivery of a Store built without

@@ -52,10 +52,7 @@ func (r *repositories) RecordExchange(ctx context.Context, e domain.Exchange) er
 		ResponseBody:   optional(storableText(e.ResponseBody)),
 		Error:          optional(storableText(e.Error)),
 	}
-	if err := r.writeHot(ctx, func(q *gen.Queries) error { return q.RecordExchange(ctx, params) }); err != nil {
-		return writeError(err, e.EnvID, "exchange")
-	}
-	return nil
+	return r.writeHot(e.EnvID, "exchange", func(q *gen.Queries) error { return q.RecordExchange(ctx, params) })
 }
 
 // storableText makes s acceptable to text and jsonb columns, which refuse

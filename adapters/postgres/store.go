@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"callconnect/adapters/postgres/gen"
@@ -58,25 +57,36 @@ func WithEnqueuer(e Enqueuer) Option {
 // If fn fails or panics, everything it wrote is rolled back. READ COMMITTED
 // suffices: the writes that must not interleave (integrations, rule 1) are
 // serialised by LockEnvironment and backed by a unique index.
+//
+// The transaction costs no round trip of its own: BEGIN goes with its first
+// statement, and the hot path's writes (PutCall, RecordExchange) with the
+// statement after them or with COMMIT (see lazyTx). Their errors, which fn
+// does not see then, are what Tx returns.
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}, fn)
+	return s.run(ctx, beginReadWrite, false, fn)
 }
 
 // Read runs fn in a REPEATABLE READ, READ ONLY transaction: every query fn
 // makes sees the same snapshot, and a write is refused by the server.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return s.run(ctx, beginReadOnly, true, fn)
 }
 
 // rollbackTimeout bounds the rollback of a failed unit of work, which runs
 // even when ctx has been cancelled.
 const rollbackTimeout = 5 * time.Second
 
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(ctx context.Context, r ports.Repositories) error) (err error) {
-	tx, err := s.pool.BeginTx(ctx, opts)
+func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ctx context.Context, r ports.Repositories) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
+	// The pool closes rather than reuses a connection left in a transaction.
+	defer conn.Release()
+	tx := newLazyTx(conn.Conn(), begin)
 	committed := false
 	defer func() {
 		if committed {
@@ -86,9 +96,9 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(ctx context
 		// Without cancel: a cancelled request must still end its transaction.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		defer cancel()
-		_ = tx.Rollback(rctx) // on failure pgx closes the connection, which ends the transaction too
+		_ = tx.Rollback(rctx) // on failure the connection is closed, which ends the transaction too
 	}()
-	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: opts.AccessMode == pgx.ReadOnly}
+	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
 	if err := fn(ctx, repos); err != nil {
 		return err
 	}
@@ -105,7 +115,7 @@ var errReadOnly = errors.New("postgres: a write inside Store.Read, which is read
 // repositories is every repository bound to one transaction.
 type repositories struct {
 	q        *gen.Queries
-	tx       pgx.Tx
+	tx       *lazyTx
 	box      *secretBox
 	enqueuer Enqueuer // nil when the store has none
 	readOnly bool
@@ -113,14 +123,18 @@ type repositories struct {
 
 var _ ports.Repositories = (*repositories)(nil)
 
-// writeHot runs one statement of the delivery hot path (a call, an
-// exchange) without a savepoint: two round trips fewer per write. A refused
-// write there aborts the transaction, which every caller rolls back anyway.
-func (r *repositories) writeHot(ctx context.Context, fn func(q *gen.Queries) error) error {
+// writeHot queues one write of the delivery hot path (a call, an exchange)
+// to go with the transaction's next statement or its COMMIT, without a
+// savepoint: no round trip of its own. A refused write aborts the
+// transaction, which every caller rolls back anyway; its error, as
+// writeError(err, envID, what) translates it, is what the next statement
+// (or the commit) returns.
+func (r *repositories) writeHot(envID, what string, fn func(q *gen.Queries) error) error {
 	if r.readOnly {
 		return errReadOnly
 	}
-	return fn(r.q)
+	fail := func(err error) error { return writeError(err, envID, what) }
+	return fn(gen.New(deferring{tx: r.tx, fail: fail}))
 }
 
 // write runs one statement inside a savepoint, so that a refused write
