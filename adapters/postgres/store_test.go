@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -222,5 +224,77 @@ func TestGetLeadsIsOneQuery(t *testing.T) {
 	// BEGIN with the SELECT, then COMMIT.
 	if n := counter.n.Load() - before; n != 2 {
 		t.Errorf("Read with one GetLeads of 500 ids made %d round trips, want 2 (begin and select, commit)", n)
+	}
+}
+
+// TestHotWritesCostNoRoundTrip: a transaction that locks a call, records an
+// exchange and puts the call (a delivery's outcome) makes two round trips,
+// BEGIN going with the lock and the writes with COMMIT; and a queued write
+// that fails still fails the transaction, with its own error, and lands
+// nothing.
+func TestHotWritesCostNoRoundTrip(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.NewPool(t).Config()
+	counter := &queryCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := newStore(t, pool, testKey)
+	putCallConnect(t, s, "env-1")
+	call := domain.RestoreCall("env-1", "c1", "l1", "u1", domain.CallDelivering, "", time.Now(), time.Now().Add(time.Minute), []byte(`{}`), nil)
+	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutCall(ctx, call) }); err != nil {
+		t.Fatal(err)
+	}
+	exchanges := 0
+	outcome := func(exchangeEnv string) error {
+		exchanges++
+		return s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			c, err := r.LockCall(ctx, "env-1", "c1")
+			if err != nil {
+				return err
+			}
+			ex := domain.Exchange{ID: fmt.Sprintf("x%d", exchanges), EnvID: exchangeEnv, Direction: domain.Outbound, Method: "POST",
+				URL: "https://partner.example.com/calls", StatusCode: 200, CallID: "c1", OccurredAt: time.Now()}
+			if err := r.RecordExchange(ctx, ex); err != nil {
+				return err
+			}
+			done := domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), domain.CallDelivered, "", c.ClickedAt(), c.Deadline(), c.Payload(), nil)
+			return r.PutCall(ctx, done)
+		})
+	}
+	for range 2 { // the first prepares the statements on the connection
+		before := counter.n.Load()
+		if err := outcome("env-1"); err != nil {
+			t.Fatal(err)
+		}
+		if n := counter.n.Load() - before; n != 2 {
+			t.Errorf("lock, record an exchange, put the call: %d round trips, want 2", n)
+		}
+	}
+
+	// An exchange of an environment that does not exist is refused by its
+	// foreign key at COMMIT: the error names it, and the call is untouched.
+	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutCall(ctx, call) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := outcome("env-missing"); !errors.Is(err, ports.ErrNotFound) {
+		t.Fatalf("an exchange of a missing environment: got %v, want ports.ErrNotFound", err)
+	}
+	var got domain.Call
+	if err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) (err error) {
+		got, err = r.GetCall(ctx, "env-1", "c1")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status() != domain.CallDelivering {
+		t.Errorf("after the refused transaction the call is %s, want it still delivering", got.Status())
+	}
+	// The connection went back to the pool usable.
+	if err := outcome("env-1"); err != nil {
+		t.Fatalf("after a refused transaction: %v", err)
 	}
 }
