@@ -3,6 +3,7 @@ package domain
 import (
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // time zones resolve the same on every machine, with or without system tzdata
 )
@@ -57,12 +58,22 @@ func ParseTimeZone(name string) (*time.Location, error) {
 	if name == "" || name == "Local" || strings.ContainsAny(name, " \\") || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
 		return nil, invalid("time_zone", "must be an IANA time zone name such as America/Sao_Paulo")
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, invalid("time_zone", "unknown IANA time zone %q", name)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
+
+// zones keeps the time zones loaded so far by name: time.LoadLocation reads
+// and parses the zone's file each time, and every environment read from
+// storage (two per call placed and delivered) resolves its zone. Only
+// known zones are kept, so it holds at most the IANA database.
+var zones sync.Map // string → *time.Location
 
 // parsePublicBaseURL checks the base URL partners post callbacks to: an absolute
 // http(s) URL without query or fragment; a trailing slash is dropped. A bare
