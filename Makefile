@@ -120,6 +120,7 @@ bench:
 # and "N passed, M failed".
 faults:
 	@$(with-test-cluster)
+	echo "make faults: the fault suite at full size takes a few minutes; the summary comes at the end" >&2
 	CALLCONNECT_FAULTS=full $(GO) test -count=1 -json -timeout 20m -run '^TestFault' ./cmd/callconnect |
 		$(GO) run ./cmd/testsummary
 

@@ -22,15 +22,12 @@ func TestCallResultWithRecordingThroughTheBinary(t *testing.T) {
 	id := p.click(t, "l0")
 	waitFor(t, 20*time.Second, "the call is delivered", func() bool { s, _ := p.callStatus(t, id); return s == "delivered" })
 
-	code, tok := p.do(t, "POST", "/v1/environments/acme/partner-tokens", `{"email":"parceiro@example.com","description":"telefonia"}`)
-	if code != http.StatusCreated {
-		t.Fatalf("partner token: %d %v", code, tok)
-	}
+	token := partnerToken(t, p)
 	mp3 := append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, 4096)...)
 	body := `{"status":"realizada","descricao":"Ligação realizada","audio_base64":"` + base64.StdEncoding.EncodeToString(mp3) + `"}`
 	req, _ := http.NewRequest("POST", "http://"+p.addr+"/api/cvio/ligacoes/"+id+"/resultado", strings.NewReader(body))
 	req.Header.Set("EMAIL", "parceiro@example.com")
-	req.Header.Set("Token", tok["token"].(string))
+	req.Header.Set("Token", token)
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

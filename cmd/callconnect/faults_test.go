@@ -315,6 +315,16 @@ func partnerToken(t *testing.T, p *process) string {
 	return tok["token"].(string)
 }
 
+// callbackLead adds the lead lf (carga@example.com), which the suite's
+// callbacks name, and returns a partner token.
+func callbackLead(t *testing.T, p *process) string {
+	t.Helper()
+	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
+		t.Fatalf("lead: %d %v", code, body)
+	}
+	return partnerToken(t, p)
+}
+
 // leadCallback posts a lead callback for the lead of carga@example.com.
 func leadCallback(p *process, token, descricao, audio string) (int, error) {
 	interaction := `{"tipo": "L", "descricao": "` + descricao + `"`
@@ -354,10 +364,7 @@ func TestFaultPostgresRestartLosesNoCallback(t *testing.T) {
 	fake := newPartner(t)
 	p := startServiceEnv(t, cluster.url, append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000"}, deliveryEnv...))
 	configure(t, p, fake.srv.URL+"/calls", 1)
-	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
-		t.Fatalf("lead: %d %v", code, body)
-	}
-	token := partnerToken(t, p)
+	token := callbackLead(t, p)
 
 	var mu sync.Mutex
 	answered := map[string]int{} // descricao → status
@@ -512,10 +519,7 @@ func TestFaultFailingAudioStoreWritesNothing(t *testing.T) {
 	}, deliveryEnv...))
 	fake := newPartner(t)
 	configure(t, p, fake.srv.URL+"/calls", 1)
-	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
-		t.Fatalf("lead: %d %v", code, body)
-	}
-	token := partnerToken(t, p)
+	token := callbackLead(t, p)
 	sizes := []int{64 << 10, faultSize(1, 20) << 20}
 	recordings := func() int {
 		var n int
@@ -577,10 +581,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000"}, deliveryEnv...)
 	p := startServiceEnv(t, url, env)
 	configure(t, p, fake.srv.URL+"/calls", 1)
-	if code, body := p.do(t, "PUT", "/v1/environments/acme/leads/lf", `{"name":"Carga","email":"carga@example.com","manager_id":"g1","broker_id":"c1"}`); code >= 300 {
-		t.Fatalf("lead: %d %v", code, body)
-	}
-	token := partnerToken(t, p)
+	token := callbackLead(t, p)
 	mp3 := append([]byte("ID3\x03\x00\x00\x00\x00\x00\x39TPE1"), make([]byte, 1<<20)...)
 	audio := base64.StdEncoding.EncodeToString(mp3)
 
