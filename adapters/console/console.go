@@ -276,6 +276,9 @@ func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
 	c.signInPage(w, r, http.StatusOK, "")
 }
 
+// signedOutFlash is what the sign-in form says right after a sign-out.
+const signedOutFlash = "You have signed out."
+
 type signInData struct {
 	Token, Next string
 }
@@ -285,8 +288,11 @@ type signInData struct {
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
 	http.SetCookie(w, cookie(signInCookie, tok, 3600, c.secureFor(r)))
-	c.render(w, r, status, "signin", view{Title: "Sign in", Error: problem,
-		Data: signInData{Token: tok, Next: safeNext(r.FormValue("next"))}})
+	v := view{Title: "Sign in", Error: problem, Data: signInData{Token: tok, Next: safeNext(r.FormValue("next"))}}
+	if r.Method == http.MethodGet && r.URL.Query().Get("signed_out") == "1" {
+		v.Flash = signedOutFlash
+	}
+	c.render(w, r, status, "signin", v)
 }
 
 func (c *Console) secureFor(r *http.Request) bool { return c.secure || r.TLS != nil }

@@ -461,6 +461,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in") {
 		t.Fatalf("after signing out: %s", got)
 	}
+	b.wantText(".flash", "You have signed out")
 	b.open("/console/env/acme/calls")
 	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in?next=") {
 		t.Fatalf("after signing out the calls page is at %s, want the sign-in form", got)
