@@ -128,6 +128,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+env+"/{$}", c.auth(c.overview))
 	m.HandleFunc("POST "+env+"/call-connect", c.auth(c.configure))
 	m.HandleFunc("POST "+env+"/call-connect/activate", c.auth(c.activate))
+	m.HandleFunc("GET "+env+"/call-connect/deactivate", c.auth(c.deactivateConfirm))
 	m.HandleFunc("POST "+env+"/call-connect/deactivate", c.auth(c.deactivate))
 	m.HandleFunc("GET "+env+"/call-connect/rotate-secret", c.auth(c.rotateConfirm))
 	m.HandleFunc("POST "+env+"/call-connect/rotate-secret", c.auth(c.rotate))

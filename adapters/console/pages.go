@@ -283,6 +283,22 @@ type confirmData struct {
 }
 
 func (c *Console) rotateConfirm(w http.ResponseWriter, r *http.Request, s session) {
+	c.confirmChange(w, r, s, confirmData{Heading: "Rotate the signing secret?",
+		Text: "A new signing secret is made and shown once. Deliveries are signed with both the new and the current secret for " +
+			domain.PreviousSecretGrace.String() + ", so the partner has that long to switch; after that only the new one signs.",
+		Action: "/call-connect/rotate-secret", Button: "Rotate the secret"})
+}
+
+func (c *Console) deactivateConfirm(w http.ResponseWriter, r *http.Request, s session) {
+	c.confirmChange(w, r, s, confirmData{Heading: "Deactivate Call Connect?",
+		Text: "The call button is disabled for everyone in this environment until Call Connect is activated again. " +
+			"Calls already queued are not delivered.", Action: "/call-connect/deactivate", Button: "Deactivate Call Connect"})
+}
+
+// confirmChange asks before an integration change made on behalf of one of
+// the environment's integration managers; d.Action is relative to the
+// environment.
+func (c *Console) confirmChange(w http.ResponseWriter, r *http.Request, s session, d confirmData) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {
 		return
@@ -292,10 +308,7 @@ func (c *Console) rotateConfirm(w http.ResponseWriter, r *http.Request, s sessio
 		c.failed(w, r, s, err)
 		return
 	}
-	d := confirmData{Heading: "Rotate the signing secret?",
-		Text: "A new signing secret is made and shown once. Deliveries are signed with both the new and the current secret for " +
-			domain.PreviousSecretGrace.String() + ", so the partner has that long to switch; after that only the new one signs.",
-		Action: ev.Base + "/call-connect/rotate-secret", Button: "Rotate the secret", Back: ev.Base + "/", NeedsActor: true}
+	d.Action, d.Back, d.NeedsActor = ev.Base+d.Action, ev.Base+"/", true
 	for _, u := range managers {
 		d.Managers = append(d.Managers, userView{ID: u.ID(), Name: u.Name()})
 	}

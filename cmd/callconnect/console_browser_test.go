@@ -455,6 +455,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.checkPage("overview-phone")
 	b.do("desktop", chromedp.EmulateViewport(1280, 900))
 
+	// Deactivating asks first; then the button is disabled for everyone.
+	b.open("/console/env/acme/")
+	b.click(`a[href="/console/env/acme/call-connect/deactivate"]`)
+	b.wantText("h1", "Deactivate Call Connect?")
+	b.click(`form[action$="/call-connect/deactivate"] button[type=submit]`)
+	b.wantText(".flash", "Call Connect is inactive")
+	b.wantText("#button-state", "disabled for everyone", "inactive")
+	b.open("/console/env/acme/leads/l1")
+	b.wantText("dl.facts", "Call Connect is not active (integration_inactive)")
+
 	// Signing out ends the session: the console asks to sign in again.
 	b.open("/console/env/acme/")
 	b.click(`form[action="/console/sign-out"] button`)
