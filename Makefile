@@ -152,7 +152,7 @@ fuzz:
 			failed+=("$$dir $$target")
 			break
 		done
-	done < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' . |
+	done < <(grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=.data --exclude-dir=node_modules '^func Fuzz[A-Za-z0-9_]*' . |
 		sed -E 's|^(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)$$|\1 \2|' | sort)
 	if (( $${#failed[@]} )); then
 		echo "fuzz: $${#failed[@]} of $$n targets FAILED: $${failed[*]}" >&2
