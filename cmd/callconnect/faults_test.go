@@ -244,7 +244,8 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		t.Errorf("%d calls are delivered although the partner never answered them 2xx", notAnswered)
 	}
 	checked(t, "%d clicks, %d accepted (%d cut by a kill), %d SIGKILLs; %d delivered + %d undeliverable = %d, none lost; "+
-		"%d partner requests, each call under its one webhook-id; %d delivered again under the same id; %d accepted unseen",
+		"%d partner requests, each call under its one webhook-id; %d delivered again under the same id; "+
+		"%d calls reached the partner although a kill cut their click's answer",
 		clicks, len(accepted), refused.Load(), kills, delivered, undeliverable, delivered+undeliverable, fake.total, repeated, unknown)
 }
 
