@@ -77,8 +77,7 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 	}
 	// First pass: validate and count, so the size is known before allocating.
 	// It stops as soon as the count is past the limit.
-	tooLarge := &Error{Kind: KindTooLarge, Code: CodeAudioTooLarge, Field: audioField,
-		Message: "the recording is larger than the limit of " + formatBytes(maxDecoded)}
+	tooLarge := audioTooLarge(maxDecoded)
 	if maxDecoded <= 0 {
 		return nil, tooLarge
 	}
@@ -94,7 +93,7 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 		case padSymbol:
 			pads++
 		case badSymbol:
-			return nil, invalid(audioField, "is not base64: unexpected character %q at offset %d", payload[i], i+len(s)-len(payload))
+			return nil, audioBadChar(payload[i], int64(i+len(s)-len(payload)))
 		default:
 			if pads > 0 {
 				return nil, invalid(audioField, "is not base64: data after the '=' padding")
@@ -157,19 +156,31 @@ func stripAudioDataURI(s string) (string, error) {
 		return s, nil
 	}
 	header, payload, ok := strings.Cut(s[5:], ",")
-	if !ok || len(header) > 200 {
+	if !ok || len(header) > maxDataURIHeader {
 		return "", invalid(audioField, "is a data URI without data")
 	}
+	if err := checkAudioDataURIHeader(header); err != nil {
+		return "", err
+	}
+	return payload, nil
+}
+
+// maxDataURIHeader bounds what may come between "data:" and ",".
+const maxDataURIHeader = 200
+
+// checkAudioDataURIHeader accepts the header of a base64 data URI of audio
+// (any audio/* type, or application/octet-stream).
+func checkAudioDataURIHeader(header string) *Error {
 	params := strings.Split(header, ";")
 	if !strings.EqualFold(strings.TrimSpace(params[len(params)-1]), "base64") {
-		return "", invalid(audioField, "must be a base64 data URI (data:audio/…;base64,…)")
+		return invalid(audioField, "must be a base64 data URI (data:audio/…;base64,…)")
 	}
 	media := strings.ToLower(strings.TrimSpace(params[0]))
 	kind, sub, _ := strings.Cut(media, "/")
 	if !(kind == "audio" && sub != "" || media == "application/octet-stream") {
-		return "", invalid(audioField, "must be audio: the data URI says %q", truncateForMessage(params[0]))
+		return invalid(audioField, "must be audio: the data URI says %q", truncateForMessage(params[0]))
 	}
-	return payload, nil
+	return nil
 }
 
 func formatBytes(n int64) string {

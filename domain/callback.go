@@ -63,6 +63,9 @@ type PartnerInteraction struct {
 	// and all); DecodeAudioBase64 decodes it. It is the only copy the parser
 	// makes of what can be tens of megabytes.
 	AudioBase64 string
+	// Audio is the recording instead when the body was a CallbackBody,
+	// decoded as it was read; nil when there is none.
+	Audio *PartnerAudio
 }
 
 // PartnerTask is a "tarefa" as the partner sent it.
@@ -115,9 +118,13 @@ func (p PartnerInteraction) Input(loc *time.Location) InteractionInput {
 // CodeInvalidField) whose Field is the JSON path of the culprit, such as
 // "interacoes[0].tarefa.data", or "body" when the JSON itself is malformed.
 func ParseTaskCallback(body []byte) (TaskCallback, error) {
+	return parseTaskCallback(&jsonReader{data: body})
+}
+
+func parseTaskCallback(r *jsonReader) (TaskCallback, error) {
 	var c TaskCallback
 	seen := false
-	err := parseJSONObject(body, func(r *jsonReader, key string) error {
+	err := r.parseObject(func(r *jsonReader, key string) error {
 		var err error
 		switch {
 		case keyIs(key, "telefone"):
@@ -155,8 +162,12 @@ func ParseTaskCallback(body []byte) (TaskCallback, error) {
 // The email, when given, must be a plain address. The tolerance is that of
 // ParseTaskCallback.
 func ParseLeadCallback(body []byte) (LeadCallback, error) {
+	return parseLeadCallback(&jsonReader{data: body})
+}
+
+func parseLeadCallback(r *jsonReader) (LeadCallback, error) {
 	var c LeadCallback
-	err := parseJSONObject(body, func(r *jsonReader, key string) error {
+	err := r.parseObject(func(r *jsonReader, key string) error {
 		var err error
 		switch {
 		case keyIs(key, "permitir_alteracao"):
@@ -257,7 +268,7 @@ func (r *jsonReader) interaction(path string) (PartnerInteraction, error) {
 		case keyIs(key, "tarefa"):
 			it.Task, err = r.task(path + ".tarefa")
 		case keyIs(key, "audio_base64"):
-			it.AudioBase64, err = r.audioField(path + ".audio_base64")
+			it.AudioBase64, it.Audio, err = r.audioField(path + ".audio_base64")
 		}
 		return err
 	})
@@ -341,9 +352,25 @@ func (r *jsonReader) stringField(field, want string, check func(string) error) (
 func checkMultiline(field, s string, max int) error { return checkChars(field, s, max, true) }
 
 // audioField reads the base64 recording without decoding it: the string
-// made here is the one copy of it.
-func (r *jsonReader) audioField(field string) (string, error) {
-	return r.stringField(field, "a base64 string", nil)
+// made here is the one copy of it. In a CallbackBody the string is a
+// reference, and the recording it names is returned instead (nil when the
+// string was whitespace only, which the text "" means too).
+func (r *jsonReader) audioField(field string) (string, *PartnerAudio, error) {
+	s, err := r.stringField(field, "a base64 string", nil)
+	if err != nil || s == "" || r.body == nil {
+		return s, nil, err
+	}
+	a, ok := r.body.audio(s)
+	if !ok {
+		// ReadCallbackBody replaces every such string; a reference it did not
+		// make cannot be here.
+		r.fail(field, "is not a recording")
+		return "", nil, nil
+	}
+	if a.blank {
+		return "", nil, nil
+	}
+	return "", a, nil
 }
 
 // idField reads an identifier: a string with the CRM's id rules (ValidID:

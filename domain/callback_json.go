@@ -26,6 +26,9 @@ type jsonReader struct {
 	pos   int
 	depth int
 	first *Error // the first semantic problem; syntax errors are returned instead
+	// body is set when data is a CallbackBody's JSON: its recordings are
+	// references, and positions are mapped back to the body as sent.
+	body *CallbackBody
 }
 
 // maxJSONDepth bounds nesting, so hostile input cannot exhaust the stack.
@@ -66,7 +69,12 @@ func jsonKindName(k byte) string {
 // skipped). The error is the syntax error if the document is malformed,
 // otherwise the first semantic problem recorded with fail.
 func parseJSONObject(body []byte, member func(r *jsonReader, key string) error) error {
-	r := &jsonReader{data: body}
+	return (&jsonReader{data: body}).parseObject(member)
+}
+
+// parseObject is parseJSONObject of r's data.
+func (r *jsonReader) parseObject(member func(r *jsonReader, key string) error) error {
+	body := r.data
 	// Tolerance: some Windows tools prefix UTF-8 text with a byte order mark.
 	if len(body) >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF {
 		r.pos = 3
@@ -105,8 +113,13 @@ func (r *jsonReader) end() error {
 }
 
 func (r *jsonReader) syntax(msg string) error {
-	return &Error{Kind: KindInvalid, Code: CodeInvalidField, Field: "body",
-		Message: fmt.Sprintf("malformed JSON at byte %d: %s", r.pos, msg)}
+	if r.body == nil {
+		return jsonSyntaxError(int64(r.pos), msg)
+	}
+	if r.body.cut != nil && r.pos >= r.body.cutAt {
+		return r.body.cut
+	}
+	return jsonSyntaxError(int64(r.body.bodyPos(r.pos)), msg)
 }
 
 // fail records a semantic problem with field; the first one is reported.

@@ -134,6 +134,7 @@ type ResultCallback struct {
 	Description     string        // descricao
 	DurationSeconds *int64        // duracao_segundos; nil when absent
 	AudioBase64     string        // the recording as sent; see PartnerInteraction.AudioBase64
+	Audio           *PartnerAudio // the recording of a CallbackBody; see PartnerInteraction.Audio
 }
 
 // ParseResultCallback reads the result callback:
@@ -148,9 +149,13 @@ type ResultCallback struct {
 // completed call must carry audio is the caller's rule, not the parser's.
 // The tolerance is that of ParseTaskCallback.
 func ParseResultCallback(body []byte) (ResultCallback, error) {
+	return parseResultCallback(&jsonReader{data: body})
+}
+
+func parseResultCallback(r *jsonReader) (ResultCallback, error) {
 	var c ResultCallback
 	status, motivo := "", ""
-	err := parseJSONObject(body, func(r *jsonReader, key string) error {
+	err := r.parseObject(func(r *jsonReader, key string) error {
 		var err error
 		switch {
 		case keyIs(key, "status"):
@@ -162,7 +167,7 @@ func ParseResultCallback(body []byte) (ResultCallback, error) {
 		case keyIs(key, "duracao_segundos"):
 			c.DurationSeconds, err = r.intField("duracao_segundos", 0, MaxDurationSeconds)
 		case keyIs(key, "audio_base64"):
-			c.AudioBase64, err = r.audioField("audio_base64")
+			c.AudioBase64, c.Audio, err = r.audioField("audio_base64")
 		case keyIs(key, "idligacao"):
 			c.CallID, err = r.idField("idligacao")
 		}
