@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"callconnect/domain"
@@ -72,9 +73,45 @@ const (
 	CodeLeadNotIdentified    = "lead_not_identified"
 )
 
+// CallbackBody is a callback's body as Receive read it: the JSON, and the
+// recordings in it, already in spools of the audio store. Close it when the
+// request is over.
+type CallbackBody struct {
+	*domain.CallbackBody
+	spools map[int]ports.AudioSpool
+}
+
+// Receive reads a callback's body from r to its end, decoding each
+// recording as it arrives into a spool of the audio store: neither the body
+// nor a recording is ever held whole in memory, and each byte is read, decoded
+// and hashed once. Nothing is stored yet (the callback's method does it, if
+// the callback is applied). A failure of r, or of the audio store, is
+// returned as it is; the body, never nil, must be closed all the same.
+func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, error) {
+	b := &CallbackBody{spools: map[int]ports.AudioSpool{}}
+	var err error
+	b.CallbackBody, err = domain.ReadCallbackBody(r, s.cfg.MaxAudioBytes, func(i int) (io.Writer, error) {
+		sp, err := s.audio.Spool(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("spooling a recording: %w", err)
+		}
+		b.spools[i] = sp
+		return sp, nil
+	})
+	return b, err
+}
+
+// Close discards the spools; the recordings stored stay.
+func (b *CallbackBody) Close() {
+	for _, sp := range b.spools {
+		_ = sp.Close()
+	}
+	b.spools = nil
+}
+
 // Task applies the task callback (POST /api/cvio/lead_tarefas/cadastrar).
-func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body []byte, queryCallID string, idem Idempotent) ([]byte, error) {
-	cb, err := domain.ParseTaskCallback(body)
+func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body *CallbackBody, queryCallID string, idem Idempotent) ([]byte, error) {
+	cb, err := body.ParseTask()
 	if err != nil {
 		return nil, err
 	}
@@ -82,15 +119,15 @@ func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body []by
 	if err != nil {
 		return nil, err
 	}
-	return s.apply(ctx, tok, "task", idem, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
+	return s.apply(ctx, tok, "task", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
 		return s.resolve(ctx, r, env, callID, "", cb.Phone)
 	}, nil)
 }
 
 // Lead applies the lead callback (POST /api/cvio/lead): the interactions,
 // and the lead's name and e-mail when the partner allows the change.
-func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body []byte, queryCallID string, idem Idempotent) ([]byte, error) {
-	cb, err := domain.ParseLeadCallback(body)
+func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body *CallbackBody, queryCallID string, idem Idempotent) ([]byte, error) {
+	cb, err := body.ParseLead()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +135,7 @@ func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body []by
 	if err != nil {
 		return nil, err
 	}
-	return s.apply(ctx, tok, "lead", idem, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
+	return s.apply(ctx, tok, "lead", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
 		t, err := s.resolve(ctx, r, env, callID, cb.Email, cb.Phone)
 		if err != nil || !cb.AllowUpdate {
 			return t, err
@@ -121,8 +158,8 @@ func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body []by
 }
 
 // Result applies a call's result (POST /api/cvio/ligacoes/{idligacao}/resultado).
-func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, body []byte, idem Idempotent) ([]byte, error) {
-	cb, err := domain.ParseResultCallback(body)
+func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, body *CallbackBody, idem Idempotent) ([]byte, error) {
+	cb, err := body.ParseResult()
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +167,12 @@ func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCal
 	if err != nil {
 		return nil, err
 	}
-	interaction := domain.PartnerInteraction{Type: domain.InteractionTypeCall, Description: cb.Description, AudioBase64: cb.AudioBase64}
+	interaction := domain.PartnerInteraction{Type: domain.InteractionTypeCall, Description: cb.Description, Audio: cb.Audio}
 	if interaction.Description == "" {
 		interaction.Description = resultDescription(cb)
 	}
 	outcome := cb
-	return s.apply(ctx, tok, "result", idem, []domain.PartnerInteraction{interaction},
+	return s.apply(ctx, tok, "result", idem, body, []domain.PartnerInteraction{interaction},
 		func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
 			return s.resolve(ctx, r, env, callID, "", domain.Phone{})
 		},
@@ -228,7 +265,7 @@ type storedAudio struct {
 	key         string
 	size        int64
 	contentType string
-	audio       []byte // kept until the row commits, to write the object again if it was deleted meanwhile
+	spool       ports.AudioSpool // open until the request ends, to write the object again if it was deleted meanwhile
 }
 
 // apply is the shape every callback shares: replay a known Idempotency-Key;
@@ -236,7 +273,7 @@ type storedAudio struct {
 // written before its row commits); then, in one transaction, find the
 // target, change the call, add the history and keep the answer. Objects
 // that end up without a row are deleted.
-func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, interactions []domain.PartnerInteraction,
+func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *CallbackBody, interactions []domain.PartnerInteraction,
 	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
 	changeCall func(*domain.Call) error) ([]byte, error) {
 	scope := tok.EnvID() + "/" + kind
@@ -253,10 +290,10 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 	audios := make([]*storedAudio, len(interactions))
 	var written []string
 	for i, in := range interactions {
-		if in.AudioBase64 == "" {
+		if in.Audio == nil {
 			continue
 		}
-		a, err := s.storeAudio(ctx, in.AudioBase64, fmt.Sprintf("interacoes[%d].audio_base64", i), kind == "result")
+		a, err := s.storeAudio(ctx, body, in.Audio, fmt.Sprintf("interacoes[%d].audio_base64", i), kind == "result")
 		if err != nil {
 			s.cleanup(ctx, written)
 			return nil, err
@@ -398,32 +435,30 @@ func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (
 	return bytes.Clone(a.Body), true, nil
 }
 
-// storeAudio decodes, checks and stores one recording.
-func (s *Callbacks) storeAudio(ctx context.Context, b64, field string, topLevel bool) (*storedAudio, error) {
+// storeAudio checks one recording, decoded into its spool as the body was
+// read, and stores it under its content address.
+func (s *Callbacks) storeAudio(ctx context.Context, body *CallbackBody, audio *domain.PartnerAudio, field string, topLevel bool) (*storedAudio, error) {
 	if topLevel {
 		field = "audio_base64"
 	}
-	rename := func(err error) error {
+	ct, err := audio.ContentType()
+	if err != nil {
 		if de, ok := domain.AsError(err); ok && de.Field == "audio_base64" {
 			c := *de
 			c.Field = field
-			return &c
+			return nil, &c
 		}
-		return err
+		return nil, err
 	}
-	audio, err := domain.DecodeAudioBase64(b64, s.cfg.MaxAudioBytes)
+	sp := body.spools[audio.Index]
+	if sp == nil {
+		return nil, fmt.Errorf("storing the recording: recording %d has no spool", audio.Index)
+	}
+	key, size, err := sp.Store(ctx, ct)
 	if err != nil {
-		return nil, rename(err)
-	}
-	ct, err := domain.CheckAudio(audio)
-	if err != nil {
-		return nil, rename(err)
-	}
-	key := domain.AudioKey(audio)
-	if err := s.audio.Put(ctx, key, ct, bytes.NewReader(audio), int64(len(audio))); err != nil {
 		return nil, fmt.Errorf("storing the recording: %w", err)
 	}
-	return &storedAudio{key: key, size: int64(len(audio)), contentType: ct, audio: audio}, nil
+	return &storedAudio{key: key, size: size, contentType: ct, spool: sp}, nil
 }
 
 // ensureStored makes sure, in the transaction that is about to commit a's
@@ -442,7 +477,7 @@ func (s *Callbacks) ensureStored(ctx context.Context, r ports.Repositories, a *s
 	if !errors.Is(err, ports.ErrNotFound) {
 		return fmt.Errorf("checking the stored recording: %w", err)
 	}
-	if err := s.audio.Put(ctx, a.key, a.contentType, bytes.NewReader(a.audio), a.size); err != nil {
+	if _, _, err := a.spool.Store(ctx, a.contentType); err != nil {
 		return fmt.Errorf("storing the recording again: %w", err)
 	}
 	return nil

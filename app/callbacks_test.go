@@ -58,6 +58,17 @@ func (f *callbacksFixture) history(t *testing.T) []domain.Interaction {
 	return h
 }
 
+// receive reads body as the HTTP layer hands it to the callbacks.
+func receive(t *testing.T, cbs *app.Callbacks, body string) *app.CallbackBody {
+	t.Helper()
+	b, err := cbs.Receive(t.Context(), strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
 func answerOf(t *testing.T, b []byte) app.CallbackAnswer {
 	t.Helper()
 	var a app.CallbackAnswer
@@ -106,7 +117,7 @@ const taskBody = `{"telefone": "+55 (48) 99947-6359", "interacoes": [{"tipo": "L
 
 func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 	f := newCallbacksFixture(t)
-	ans, err := f.cbs.Task(context.Background(), f.tok, []byte(taskBody), "", app.Idempotent{})
+	ans, err := f.cbs.Task(context.Background(), f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +133,7 @@ func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 		t.Fatalf("due at 14:00 in São Paulo: %v", due)
 	}
 	// The same result again without a key: no second entry.
-	ans, _ = f.cbs.Task(context.Background(), f.tok, []byte(taskBody), "", app.Idempotent{})
+	ans, _ = f.cbs.Task(context.Background(), f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{})
 	if a := answerOf(t, ans); a.Duplicates != 1 || len(f.history(t)) != 1 {
 		t.Fatalf("duplicate: %s, %d entries", ans, len(f.history(t)))
 	}
@@ -138,7 +149,7 @@ func TestCallbackCorrelatesByIdligacao(t *testing.T) {
 	f.drain(t)
 	body := `{"permitir_alteracao": true, "nome": "Teste audio 8", "email": "testeaudio8@teste.com",
 	  "interacoes": [{"tipo": "L", "descricao": "Teste de Ligação", "audio_base64": "data:audio/mpeg;base64,` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	ans, err := f.cbs.Lead(ctx, f.tok, []byte(body), call.ID(), app.Idempotent{})
+	ans, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), call.ID(), app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +178,7 @@ func TestLeadCallbackByEmailKeepsTheLeadWithoutPermission(t *testing.T) {
 	f := newCallbacksFixture(t)
 	ctx := context.Background()
 	body := `{"permitir_alteracao": false, "nome": "Outro Nome", "email": "LEAD.teste@example.COM", "interacoes": [{"tipo": "L", "descricao": "x"}]}`
-	if _, err := f.cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{}); err != nil {
+	if _, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{}); err != nil {
 		t.Fatal(err)
 	}
 	lead, _ := f.config.GetLead(ctx, "acme", "l1")
@@ -181,7 +192,7 @@ func TestResultCallback(t *testing.T) {
 	ctx := context.Background()
 	call, _ := f.calls.Place(ctx, "acme", "l1", "b1", "")
 	f.drain(t)
-	ans, err := f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{})
+	ans, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +201,14 @@ func TestResultCallback(t *testing.T) {
 		t.Fatalf("call: %s %s (%s)", got.Status(), got.Reason(), ans)
 	}
 	// A different result for a settled call is a conflict; the same one is not.
-	if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "nao_realizada", "motivo": "nao_atendida"}`), app.Idempotent{}); err != nil {
+	if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "nao_atendida"}`), app.Idempotent{}); err != nil {
 		t.Fatalf("the same result again: %v", err)
 	}
-	_, err = f.cbs.Result(ctx, f.tok, call.ID(), "", []byte(`{"status": "realizada"}`), app.Idempotent{})
+	_, err = f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "realizada"}`), app.Idempotent{})
 	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindConflict {
 		t.Fatalf("another result for a settled call: %v", err)
 	}
-	_, err = f.cbs.Result(ctx, f.tok, "nope", "", []byte(`{"status": "realizada"}`), app.Idempotent{})
+	_, err = f.cbs.Result(ctx, f.tok, "nope", "", receive(t, f.cbs, `{"status": "realizada"}`), app.Idempotent{})
 	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeCallNotFound {
 		t.Fatalf("unknown call: %v", err)
 	}
@@ -207,22 +218,22 @@ func TestIdempotencyKey(t *testing.T) {
 	f := newCallbacksFixture(t)
 	ctx := context.Background()
 	idem := app.Idempotent{Key: "k1", RequestHash: "h1"}
-	first, err := f.cbs.Task(ctx, f.tok, []byte(taskBody), "", idem)
+	first, err := f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", idem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.cbs.Task(ctx, f.tok, []byte(taskBody), "", idem)
+	again, err := f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", idem)
 	if err != nil || string(again) != string(first) {
 		t.Fatalf("replay: %s vs %s (%v)", again, first, err)
 	}
-	_, err = f.cbs.Task(ctx, f.tok, []byte(taskBody), "", app.Idempotent{Key: "k1", RequestHash: "h2"})
+	_, err = f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{Key: "k1", RequestHash: "h2"})
 	if de, ok := domain.AsError(err); !ok || de.Code != app.CodeIdempotencyKeyReused {
 		t.Fatalf("same key, other request: %v", err)
 	}
 	if len(f.history(t)) != 1 {
 		t.Fatalf("%d history entries", len(f.history(t)))
 	}
-	_, err = f.cbs.Task(ctx, f.tok, []byte(taskBody), "", app.Idempotent{Key: "bad\x00key", RequestHash: "h"})
+	_, err = f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{Key: "bad\x00key", RequestHash: "h"})
 	if de, ok := domain.AsError(err); !ok || de.Field != "Idempotency-Key" {
 		t.Fatalf("a control character in the key: %v", err)
 	}
@@ -239,14 +250,14 @@ func TestBadAudioWritesNothing(t *testing.T) {
 		"too large": {append(append([]byte{}, mp3...), make([]byte, 8192)...), domain.CodeAudioTooLarge},
 	} {
 		body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(tc.audio) + `"}]}`
-		_, err := f.cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{})
+		_, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{})
 		if de, ok := domain.AsError(err); !ok || de.Code != tc.code || de.Field != "interacoes[0].audio_base64" {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// Stored audio whose row never commits (the call is unknown) is removed.
 	body := `{"status": "realizada", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}`
-	if _, err := f.cbs.Result(ctx, f.tok, "nope", "", []byte(body), app.Idempotent{}); err == nil {
+	if _, err := f.cbs.Result(ctx, f.tok, "nope", "", receive(t, f.cbs, body), app.Idempotent{}); err == nil {
 		t.Fatal("unknown call accepted")
 	}
 	var objects int
@@ -264,15 +275,26 @@ type vanishingAudio struct {
 	vanished map[string]bool
 }
 
-func (v *vanishingAudio) Put(ctx context.Context, key, ct string, r io.Reader, size int64) error {
-	if err := v.AudioStore.Put(ctx, key, ct, r, size); err != nil {
-		return err
+func (v *vanishingAudio) Spool(ctx context.Context) (ports.AudioSpool, error) {
+	sp, err := v.AudioStore.Spool(ctx)
+	return &vanishingSpool{AudioSpool: sp, v: v}, err
+}
+
+type vanishingSpool struct {
+	ports.AudioSpool
+	v *vanishingAudio
+}
+
+func (s *vanishingSpool) Store(ctx context.Context, ct string) (string, int64, error) {
+	key, size, err := s.AudioSpool.Store(ctx, ct)
+	if err != nil {
+		return "", 0, err
 	}
-	if !v.vanished[key] {
-		v.vanished[key] = true
-		return v.AudioStore.Delete(ctx, key)
+	if !s.v.vanished[key] {
+		s.v.vanished[key] = true
+		return key, size, s.v.AudioStore.Delete(ctx, key)
 	}
-	return nil
+	return key, size, nil
 }
 
 func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
@@ -281,7 +303,7 @@ func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
 	audio := &vanishingAudio{AudioStore: f.audio, vanished: map[string]bool{}}
 	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
 	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	ans, err := cbs.Lead(ctx, f.tok, []byte(body), "", app.Idempotent{})
+	ans, err := cbs.Lead(ctx, f.tok, receive(t, cbs, body), "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -333,19 +333,20 @@ func (d *audioDecoder) finish() (blank bool) {
 	if d.rnLen > 0 {
 		d.flushRune()
 	}
-	switch d.phase {
-	case audioLeading:
-		return !d.content
-	case audioPrefix:
+	if d.phase == audioPrefix {
 		d.startBody()
 		replay := d.pre
 		d.pre = nil
 		for _, c := range replay {
 			d.writeByte(c)
 		}
-		if d.rnLen > 0 {
-			d.flushRune()
-		}
+	}
+	if d.rnLen > 0 { // a sequence replayed into the body
+		d.flushRune()
+	}
+	switch d.phase {
+	case audioLeading:
+		return !d.content
 	case audioHeader:
 		d.fail(invalid(audioField, "is a data URI without data"))
 	}

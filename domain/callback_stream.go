@@ -253,7 +253,7 @@ func (s *splitter) audioBytes(p []byte, at int64) (int, error) {
 	for i < len(p) {
 		if s.escLen > 0 {
 			if err := s.escapeByte(p[i], at+int64(i)); err != nil {
-				return i, s.cutAt(err)
+				return i, s.cutAt(err, at+int64(i))
 			}
 			i++
 			continue
@@ -277,7 +277,7 @@ func (s *splitter) audioBytes(p []byte, at int64) (int, error) {
 		case c == '\\':
 			s.esc[0], s.escLen, s.escAt = c, 1, at+int64(i)
 		case c < 0x20:
-			return i, s.cutAt(jsonSyntaxError(at+int64(i), "control character in a string"))
+			return i, s.cutAt(jsonSyntaxError(at+int64(i), "control character in a string"), at+int64(i))
 		default:
 			if s.surr != 0 {
 				s.decodeRune(utf8.RuneError)
@@ -399,12 +399,14 @@ func (s *splitter) endAudio(quoteAt int64) error {
 	return nil
 }
 
-// cutAt stops the document at a syntax error inside a recording's string:
-// nothing more is kept, and the parsers report err there.
-func (s *splitter) cutAt(err error) error {
+// cutAt stops the document at a syntax error inside a recording's string,
+// found at offset at of the body: nothing more is kept, and the parsers
+// report err there.
+func (s *splitter) cutAt(err error, at int64) error {
 	s.body.cut, s.body.cutAt = err, len(s.body.json)
 	a := s.audio
 	a.Err = err
+	a.EncodedLen = at - s.audioAt
 	a.end = len(s.body.json)
 	s.audio, s.dec = nil, nil
 	return nil
@@ -421,7 +423,7 @@ func (s *splitter) end() {
 	} else {
 		err = jsonSyntaxError(s.pos, "unterminated string")
 	}
-	_ = s.cutAt(err)
+	_ = s.cutAt(err, s.pos)
 }
 
 func jsonSyntaxError(pos int64, msg string) error {

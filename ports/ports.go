@@ -320,4 +320,22 @@ type AudioStore interface {
 	// List calls fn for every stored object with the time it was written, to
 	// find objects that no recording refers to.
 	List(ctx context.Context, fn func(key string, written time.Time) error) error
+	// Spool starts a recording that arrives piece by piece, its key known
+	// only once it is whole: see AudioSpool.
+	Spool(ctx context.Context) (AudioSpool, error)
+}
+
+// AudioSpool takes a recording as it arrives, hashing it on the way, and
+// keeps it aside (not in memory) until Store puts it under its key.
+type AudioSpool interface {
+	// Write adds to the content; it fails once Store was called.
+	io.Writer
+	// Store puts what was written under its key, the SHA-256 (lowercase hex)
+	// of those bytes, with contentType, as Put would, and returns the key
+	// and the size. It may be called again, to store the content again
+	// should the object have been deleted meanwhile: the spool keeps it
+	// until Close.
+	Store(ctx context.Context, contentType string) (key string, size int64, err error)
+	// Close discards the spool; what Store stored stays.
+	Close() error
 }

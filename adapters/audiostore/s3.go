@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +45,9 @@ type S3Config struct {
 	Transport http.RoundTripper
 	// Logger hears of temporary objects that could not be removed; nil: silence.
 	Logger *slog.Logger
+	// SpoolDir is where Spool keeps a recording while it arrives, before
+	// it is uploaded; empty: os.TempDir().
+	SpoolDir string
 }
 
 // maxPut is the most one S3 PUT takes (Amazon's limit). Recordings are far
@@ -89,6 +93,7 @@ type S3 struct {
 	region       string
 	createBucket bool
 	log          *slog.Logger
+	spoolDir     string
 }
 
 // NewS3 returns the store; it makes no request (see EnsureBucket).
@@ -121,7 +126,12 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &S3{client: client, bucket: cfg.Bucket, prefix: prefix, region: cfg.Region, createBucket: cfg.CreateBucket, log: logger}, nil
+	spoolDir := cfg.SpoolDir
+	if spoolDir == "" {
+		spoolDir = os.TempDir()
+	}
+	return &S3{client: client, bucket: cfg.Bucket, prefix: prefix, region: cfg.Region, createBucket: cfg.CreateBucket, log: logger,
+		spoolDir: spoolDir}, nil
 }
 
 // Client is the minio-go client, for what the port does not cover.

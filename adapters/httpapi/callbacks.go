@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"net"
@@ -153,7 +154,7 @@ type CallbackAnswer struct {
 type callbackRoute struct {
 	op     huma.Operation
 	body   any // the documented body type's zero value
-	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error)
+	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error)
 	inPath bool // the call id travels in the path
 }
 
@@ -179,7 +180,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"tied to its most recent open call, if any." + common,
 			},
 			body: TaskCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
 				return h.svc.Callbacks.Task(ctx, tok, body, query, idem)
 			},
 		},
@@ -195,7 +196,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + common,
 			},
 			body: LeadCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
 				return h.svc.Callbacks.Lead(ctx, tok, body, query, idem)
 			},
 		},
@@ -216,7 +217,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 			},
 			body:   ResultCallbackBody{},
 			inPath: true,
-			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body []byte, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
 				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, body, idem)
 			},
 		},
@@ -268,7 +269,7 @@ func (h *handlers) serveCallback(w http.ResponseWriter, r *http.Request, rt call
 type inboundExchange struct {
 	envID  string
 	callID string
-	body   []byte
+	body   *domain.CallbackBody // nil when the body was not read
 	answer []byte
 }
 
@@ -316,16 +317,26 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	defer h.bodies.release(tok.ID())
 	// Only now, the partner known, may the body take longer than ReadTimeout.
 	extendDeadlines(w, true)
-	body, err := readBody(r, w, h.maxCallback)
-	x.body = body
+	// The body is read once, as it arrives: the recordings in it are decoded
+	// into spools of the audio store on the way, and with an
+	// Idempotency-Key it is hashed on the way too.
+	idem := app.Idempotent{Key: r.Header.Get("Idempotency-Key")}
+	var hash hash.Hash
+	src := callbackBodyReader(r, w, h.maxCallback)
+	if idem.Key != "" {
+		hash = newRequestHash(r)
+		src = io.TeeReader(src, hash)
+	}
+	body, err := h.svc.Callbacks.Receive(ctx, src)
+	defer body.Close()
+	x.body = body.CallbackBody
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
 	}
 	// The app checks the key (1 to 255 printable ASCII characters).
-	idem := app.Idempotent{Key: r.Header.Get("Idempotency-Key")}
-	if idem.Key != "" {
-		idem.RequestHash = requestHash(r, body)
+	if hash != nil {
+		idem.RequestHash = hex.EncodeToString(hash.Sum(nil))
 	}
 	answer, err := rt.apply(ctx, tok, r, body, query, idem)
 	if err != nil {
@@ -360,31 +371,41 @@ func extendDeadlines(w http.ResponseWriter, read bool) {
 	_ = rc.SetWriteDeadline(deadline.Add(WriteTimeout))
 }
 
-// readBody reads the whole body, up to max bytes: into a buffer of exactly
-// Content-Length when the client says it (a recording's body is tens of
-// megabytes: no growing buffer, no second copy).
-func readBody(r *http.Request, w http.ResponseWriter, max int64) ([]byte, error) {
+// callbackBodyReader reads the body, up to max bytes (more is a
+// *http.MaxBytesError); a body that cannot be read whole (the client went
+// away, was too slow or sent less than it said) fails with errBodyRead.
+func callbackBodyReader(r *http.Request, w http.ResponseWriter, max int64) io.Reader {
 	if r.ContentLength > max {
-		return nil, &http.MaxBytesError{Limit: max}
+		return errReader{&http.MaxBytesError{Limit: max}}
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
+		return http.NoBody
 	}
-	body := http.MaxBytesReader(w, r.Body, max)
-	var buf []byte
-	var err error
-	if r.ContentLength < 0 {
-		buf, err = io.ReadAll(body)
-	} else {
-		buf = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(body, buf)
-	}
-	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); err != nil && !tooLarge {
-		// The client went away, was too slow or sent less than it said.
-		return nil, errBodyRead{err}
-	}
-	return buf, err
+	return &bodyReader{r: http.MaxBytesReader(w, r.Body, max), left: r.ContentLength}
 }
+
+type bodyReader struct {
+	r    io.Reader
+	left int64 // of the Content-Length; -1 when none was given
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+		if err == io.EOF && b.left > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if _, tooLarge := errors.AsType[*http.MaxBytesError](err); err != nil && err != io.EOF && !tooLarge {
+		err = errBodyRead{err}
+	}
+	return n, err
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // errBodyRead is a body that could not be read whole: the client's fault.
 type errBodyRead struct{ err error }
@@ -392,17 +413,17 @@ type errBodyRead struct{ err error }
 func (e errBodyRead) Error() string { return "reading the request body: " + e.err.Error() }
 func (e errBodyRead) Unwrap() error { return e.err }
 
-// requestHash identifies what a request with an Idempotency-Key asked:
-// method, path (with the query, which may name the call) and body.
-func requestHash(r *http.Request, body []byte) string {
+// newRequestHash starts the hash that identifies what a request with an
+// Idempotency-Key asked: method, path (with the query, which may name the
+// call) and, written into it next, the body.
+func newRequestHash(r *http.Request) hash.Hash {
 	h := sha256.New()
 	h.Write([]byte(r.Method + "\n" + r.URL.EscapedPath()))
 	if r.URL.RawQuery != "" {
 		h.Write([]byte("?" + r.URL.RawQuery))
 	}
 	h.Write([]byte("\n"))
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil))
+	return h
 }
 
 func (h *handlers) tooManyRequests(w http.ResponseWriter, r *http.Request, wait time.Duration, why string) {

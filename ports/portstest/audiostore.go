@@ -42,7 +42,12 @@ import (
 //     just confirmed;
 //   - List reports each object once, with a time within seconds of its Put,
 //     and nothing deleted; an error of fn stops List and is returned;
-//   - Put streams: 20 MiB go through while the heap grows by less than 8 MiB.
+//   - Put streams: 20 MiB go through while the heap grows by less than 8 MiB;
+//   - a spool stores what was written, in any pieces, under its SHA-256,
+//     with its size and content type; storing it again after a Delete brings
+//     the object back; writing after Store fails; Close keeps what Store
+//     stored, and a spool closed without Store leaves nothing in the store;
+//     20 MiB go through a spool while the heap grows by less than 8 MiB.
 func RunAudioStore(t *testing.T, newStore func(t *testing.T) ports.AudioStore) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -67,6 +72,10 @@ func RunAudioStore(t *testing.T, newStore func(t *testing.T) ports.AudioStore) {
 		{"InvalidKeys", testAudioInvalidKeys},
 		{"ConcurrentPuts", testAudioConcurrentPuts},
 		{"Streams20MiB", testAudioStreams},
+		{"SpoolRoundTrip", testAudioSpoolRoundTrip},
+		{"SpoolStoreAgain", testAudioSpoolStoreAgain},
+		{"SpoolClosedUnstored", testAudioSpoolClosedUnstored},
+		{"SpoolStreams20MiB", testAudioSpoolStreams},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.run(t, newStore(t))
@@ -568,6 +577,131 @@ func testAudioStreams(t *testing.T, s ports.AudioStore) {
 	if err != nil || n != size || obj.Size != size || hex.EncodeToString(h.Sum(nil)) != key {
 		t.Fatalf("read back %d bytes (Size %d), err %v; hash matches: %v", n, obj.Size, err,
 			hex.EncodeToString(h.Sum(nil)) == key)
+	}
+}
+
+// spoolAudio writes b to a new spool of s in pieces of n bytes.
+func spoolAudio(t *testing.T, s ports.AudioStore, b []byte, n int) ports.AudioSpool {
+	t.Helper()
+	sp, err := s.Spool(t.Context())
+	if err != nil {
+		t.Fatalf("Spool: %v", err)
+	}
+	t.Cleanup(func() { sp.Close() })
+	for len(b) > 0 {
+		k := min(n, len(b))
+		if w, err := sp.Write(b[:k]); err != nil || w != k {
+			t.Fatalf("Write of %d bytes: %d, %v", k, w, err)
+		}
+		b = b[k:]
+	}
+	return sp
+}
+
+func storeSpool(t *testing.T, sp ports.AudioSpool, contentType string, want []byte) string {
+	t.Helper()
+	key, size, err := sp.Store(t.Context(), contentType)
+	if err != nil {
+		t.Fatalf("Store: %v", err)
+	}
+	if key != audioKey(want) || size != int64(len(want)) {
+		t.Fatalf("Store: key %s…, %d bytes; want %s…, %d bytes", key[:8], size, audioKey(want)[:8], len(want))
+	}
+	return key
+}
+
+func testAudioSpoolRoundTrip(t *testing.T, s ports.AudioStore) {
+	b := audio(300_001, 60)
+	sp := spoolAudio(t, s, b, 4093)
+	key := storeSpool(t, sp, "audio/ogg; codecs=opus", b)
+	wantAudio(t, s, key, "audio/ogg; codecs=opus", b)
+	if _, err := sp.Write([]byte("more")); err == nil {
+		t.Error("Write after Store succeeded")
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wantAudio(t, s, key, "audio/ogg; codecs=opus", b)
+	wantListed(t, s, "after a spool stored and closed", key)
+
+	// Content already stored, by Put, spools the same.
+	c := audio(1000, 61)
+	putAudio(t, s, audioKey(c), "audio/wav", c)
+	key2 := storeSpool(t, spoolAudio(t, s, c, 1000), "audio/wav", c)
+	wantAudio(t, s, key2, "audio/wav", c)
+	wantListed(t, s, "after a spool of stored content", key, key2)
+
+	// Nothing written is an empty object.
+	empty := storeSpool(t, spoolAudio(t, s, nil, 1), "", nil)
+	wantAudio(t, s, empty, "application/octet-stream", []byte{})
+}
+
+func testAudioSpoolStoreAgain(t *testing.T, s ports.AudioStore) {
+	b := audio(70_000, 62)
+	sp := spoolAudio(t, s, b, 1<<16)
+	key := storeSpool(t, sp, "audio/mpeg", b)
+	if err := s.Delete(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	wantNoAudio(t, s, key, "after Delete")
+	if again := storeSpool(t, sp, "audio/mpeg", b); again != key {
+		t.Fatalf("stored again under %s…", again[:8])
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantAudio(t, s, key, "audio/mpeg", b)
+}
+
+func testAudioSpoolClosedUnstored(t *testing.T, s ports.AudioStore) {
+	b := audio(50_000, 63)
+	sp := spoolAudio(t, s, b, 10_000)
+	if err := sp.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, _, err := sp.Store(t.Context(), "audio/mpeg"); err == nil {
+		t.Error("Store after Close succeeded")
+	}
+	wantNoAudio(t, s, audioKey(b), "a spool closed without Store")
+	wantListed(t, s, "a spool closed without Store")
+}
+
+func testAudioSpoolStreams(t *testing.T, s ports.AudioStore) {
+	const size = 20 << 20
+	h := sha256.New()
+	if _, err := io.Copy(h, generated(size, 64)); err != nil {
+		t.Fatal(err)
+	}
+	want := hex.EncodeToString(h.Sum(nil))
+	var key string
+	var err error
+	growth := PeakHeapGrowth(func() {
+		var sp ports.AudioSpool
+		if sp, err = s.Spool(t.Context()); err != nil {
+			return
+		}
+		defer sp.Close()
+		if _, err = io.CopyBuffer(sp, generated(size, 64), make([]byte, 256<<10)); err != nil {
+			return
+		}
+		key, _, err = sp.Store(t.Context(), "audio/wav")
+	})
+	if err != nil || key != want {
+		t.Fatalf("spool of 20 MiB: key %q, %v", key, err)
+	}
+	t.Logf("heap growth during a spool of 20 MiB: %.1f MiB", float64(growth)/(1<<20))
+	if growth >= streamLimit {
+		t.Errorf("the heap grew by %.1f MiB during a spool of 20 MiB; want less than %d MiB: spools must stream",
+			float64(growth)/(1<<20), streamLimit>>20)
+	}
+	obj, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer obj.Close()
+	h.Reset()
+	if n, err := io.Copy(h, obj); err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != key {
+		t.Fatalf("read back %d bytes, %v", n, err)
 	}
 }
 
