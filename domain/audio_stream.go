@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -98,35 +99,45 @@ func (d *audioDecoder) fast(p []byte) int {
 	if d.phase != audioBody || d.n != 0 || d.pads != 0 || d.pendOff >= 0 || d.rnLen != 0 || d.failed() {
 		return 0
 	}
-	groups := int64(len(p) / 4)
-	if room := (d.maxSymbols - d.symbols) / 4; groups > room {
-		groups = room
+	n := int64(len(p)) &^ 3
+	if room := (d.maxSymbols - d.symbols) &^ 3; n > room {
+		n = room
 	}
 	i := 0
-	for g := int64(0); g < groups; {
-		if cap(d.out)-len(d.out) < 3 {
-			if !d.flush() {
-				break
-			}
-		}
-		batch := min(groups-g, int64((cap(d.out)-len(d.out))/3))
-		o := len(d.out)
-		buf := d.out[:o+int(batch)*3]
-		done := int64(0)
-		for ; done < batch; done++ {
-			a, b, c, e := base64Values[p[i]], base64Values[p[i+1]], base64Values[p[i+2]], base64Values[p[i+3]]
-			if a|b|c|e >= 64 {
-				break
-			}
-			buf[o], buf[o+1], buf[o+2] = a<<2|b>>4, b<<4|c>>2, c<<6|e
-			o += 3
-			i += 4
-		}
-		d.out = buf[:o]
-		g += done
-		if done < batch {
+	for {
+		if cap(d.out)-len(d.out) < 8 && !d.flush() {
 			break
 		}
+		out := d.out[len(d.out):cap(d.out)]
+		o := 0
+		// Eight symbols make six bytes, written as one word (two bytes of
+		// slack, overwritten next).
+		for int64(i+8) <= n && o+8 <= len(out) {
+			q := p[i : i+8 : i+8]
+			c0, c1, c2, c3 := base64Values[q[0]], base64Values[q[1]], base64Values[q[2]], base64Values[q[3]]
+			c4, c5, c6, c7 := base64Values[q[4]], base64Values[q[5]], base64Values[q[6]], base64Values[q[7]]
+			if c0|c1|c2|c3|c4|c5|c6|c7 >= 64 {
+				break
+			}
+			binary.BigEndian.PutUint64(out[o:], uint64(c0)<<58|uint64(c1)<<52|uint64(c2)<<46|uint64(c3)<<40|
+				uint64(c4)<<34|uint64(c5)<<28|uint64(c6)<<22|uint64(c7)<<16)
+			o += 6
+			i += 8
+		}
+		d.out = d.out[:len(d.out)+o]
+		if int64(i+4) > n {
+			break
+		}
+		if o+3 > len(out) {
+			continue // flushed above
+		}
+		q := p[i : i+4 : i+4]
+		a, b, c, e := base64Values[q[0]], base64Values[q[1]], base64Values[q[2]], base64Values[q[3]]
+		if a|b|c|e >= 64 {
+			break
+		}
+		d.out = append(d.out, a<<2|b>>4, b<<4|c>>2, c<<6|e)
+		i += 4
 	}
 	d.symbols += int64(i)
 	d.off += int64(i)

@@ -16,6 +16,9 @@ import (
 // spoolPrefix starts the names of the files that spools keep their content in.
 const spoolPrefix = ".spool"
 
+// parallelHashMin is the smallest write a spool hashes on another goroutine.
+const parallelHashMin = 64 << 10
+
 // errSpoolStored is a Write after Store, or a use after Close.
 var errSpoolStored = errors.New("audio store: the spool is stored or closed")
 
@@ -49,8 +52,25 @@ func (s *fileSpool) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
-	n, err := s.f.Write(p)
-	s.hash.Write(p[:n])
+	var n int
+	var err error
+	if len(p) >= parallelHashMin {
+		// Hash on another core while the file takes the bytes: the write
+		// then costs no time of its own (as with Put's copyHashing).
+		hashed := make(chan struct{})
+		go func() {
+			s.hash.Write(p)
+			close(hashed)
+		}()
+		n, err = s.f.Write(p)
+		<-hashed
+		if err == nil && n < len(p) {
+			err = io.ErrShortWrite
+		}
+	} else {
+		n, err = s.f.Write(p)
+		s.hash.Write(p[:n])
+	}
 	s.size += int64(n)
 	if err != nil {
 		s.err = fmt.Errorf("audio store: spool: %w", err)
