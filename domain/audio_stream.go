@@ -61,6 +61,9 @@ type audioDecoder struct {
 
 	err     *Error // why the text is not a recording; sticky
 	sinkErr error  // sink's failure; sticky
+
+	inFlight chan error // the write on its way, if any
+	spare    []byte     // the buffer it writes from is out's twin
 }
 
 func newAudioDecoder(max int64, sink func([]byte) error) *audioDecoder {
@@ -315,8 +318,12 @@ func (d *audioDecoder) emit(bs ...byte) {
 	d.out = append(d.out, bs...)
 }
 
-// flush hands the decoded bytes collected to sink; false when sink failed.
+// flush hands the decoded bytes collected to sink, on another goroutine,
+// and goes on decoding into a second buffer meanwhile: decoding, writing and
+// hashing (the sink's business) then overlap. There is one write in flight
+// at most; false when sink failed.
 func (d *audioDecoder) flush() bool {
+	d.wait()
 	if d.sinkErr != nil {
 		return false
 	}
@@ -325,16 +332,28 @@ func (d *audioDecoder) flush() bool {
 	}
 	if len(d.out) > 0 {
 		d.size += int64(len(d.out))
-		if err := d.sink(d.out); err != nil {
-			d.sinkErr = err
-			return false
-		}
+		full, done := d.out, make(chan error, 1)
+		go func() { done <- d.sink(full) }()
+		d.inFlight = done
+		d.out, d.spare = d.spare, full
 	}
 	if d.out == nil {
 		d.out = make([]byte, 0, audioOutLen)
 	}
 	d.out = d.out[:0]
 	return true
+}
+
+// wait waits for the write in flight, if any. Whoever stops using the
+// decoder waits, so that nothing writes to the sink after.
+func (d *audioDecoder) wait() {
+	if d.inFlight == nil {
+		return
+	}
+	if err := <-d.inFlight; err != nil && d.sinkErr == nil {
+		d.sinkErr = err
+	}
+	d.inFlight = nil
 }
 
 // finish ends the text: DecodeAudioBase64's checks of the whole, and the
@@ -355,6 +374,7 @@ func (d *audioDecoder) finish() (blank bool) {
 	if d.rnLen > 0 { // a sequence replayed into the body
 		d.flushRune()
 	}
+	defer d.wait()
 	switch d.phase {
 	case audioLeading:
 		return !d.content

@@ -109,6 +109,7 @@ func ReadCallbackBody(r io.Reader, maxAudio int64, open func(index int) (io.Writ
 		n, err := r.Read(buf)
 		if n > 0 && s.body.cut == nil {
 			if werr := s.write(buf[:n]); werr != nil {
+				s.stopAudio()
 				return s.body, werr
 			}
 		}
@@ -117,6 +118,7 @@ func ReadCallbackBody(r io.Reader, maxAudio int64, open func(index int) (io.Writ
 			break
 		}
 		if err != nil {
+			s.stopAudio()
 			return s.body, err
 		}
 	}
@@ -399,6 +401,14 @@ func (s *splitter) endAudio(quoteAt int64) error {
 	return nil
 }
 
+// stopAudio gives up the recording being read, if any, once its decoder
+// wrote all it will.
+func (s *splitter) stopAudio() {
+	if s.dec != nil {
+		s.dec.wait()
+	}
+}
+
 // cutAt stops the document at a syntax error inside a recording's string,
 // found at offset at of the body: nothing more is kept, and the parsers
 // report err there.
@@ -408,6 +418,7 @@ func (s *splitter) cutAt(err error, at int64) error {
 	a.Err = err
 	a.EncodedLen = at - s.audioAt
 	a.end = len(s.body.json)
+	s.dec.wait()
 	s.audio, s.dec = nil, nil
 	return nil
 }
