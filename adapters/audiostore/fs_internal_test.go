@@ -243,3 +243,50 @@ func filesUnder(t *testing.T, root string) []string {
 	}
 	return files
 }
+
+// A crash while a spool is written leaves its file in the root: List does
+// not report it, RemoveTemp takes it away once it is old enough, and a spool
+// in progress keeps its own.
+func TestFSLeftoverSpoolFiles(t *testing.T) {
+	root := t.TempDir()
+	s, err := NewFS(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.Spool(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if _, err := live.Write([]byte("ID3 in progress")); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(root, spoolPrefix+tempInfix+"789")
+	if err := os.WriteFile(crashed, []byte("ID3 cut short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(crashed, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.List(t.Context(), func(key string, _ time.Time) error {
+		t.Errorf("List reported %s", key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := s.RemoveTemp(t.Context(), time.Now().Add(-time.Minute))
+	if err != nil || removed != 1 {
+		t.Fatalf("RemoveTemp = %d, %v; want 1", removed, err)
+	}
+	if _, err := os.Stat(crashed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the old spool file is still there: %v", err)
+	}
+	key, size, err := live.Store(t.Context(), "audio/mpeg")
+	if err != nil || size != 15 {
+		t.Fatalf("the spool in progress: %d bytes, %v", size, err)
+	}
+	if got := filesUnder(t, root); len(got) != 2 || filepath.Base(got[0]) != key && filepath.Base(got[1]) != key {
+		t.Errorf("files after the spool is stored: %v", got)
+	}
+}

@@ -342,6 +342,31 @@ func TestLeadCallbackWithAudio(t *testing.T) {
 	}
 }
 
+// A recording as some JSON encoders write it (slashes escaped as \/, lines
+// wrapped with \r\n escapes, in a data URI) is decoded as the body arrives
+// and stored exactly.
+func TestRecordingWithJSONEscapes(t *testing.T) {
+	r := newCallbackRig(t, rigConfig{})
+	audio := append(append([]byte{}, testMP3...), bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x64}, 40_000)...)
+	enc := base64.StdEncoding.EncodeToString(audio)
+	var wrapped strings.Builder
+	for i := 0; i < len(enc); i += 76 {
+		wrapped.WriteString(strings.ReplaceAll(enc[i:min(i+76, len(enc))], "/", `\/`) + `\r\n`)
+	}
+	if !strings.Contains(wrapped.String(), `\/`) {
+		t.Fatal("the test recording has no slash to escape")
+	}
+	ans := r.ok(r.partner("/api/cvio/lead", contractLeadBody("testeaudio8@teste.com", `data:audio\/mpeg;base64,`+wrapped.String())))
+	ids := ans["recording_ids"].([]any)
+	if len(ids) != 1 || ans["recording_sha256s"].([]any)[0] != domain.AudioKey(audio) {
+		t.Fatalf("answer: %v", ans)
+	}
+	got := r.get(env + "/recordings/" + ids[0].(string))
+	if got.Status != http.StatusOK || !bytes.Equal(got.Body, audio) {
+		t.Fatalf("recording: %d, %d bytes of %d", got.Status, len(got.Body), len(audio))
+	}
+}
+
 func TestCallResults(t *testing.T) {
 	r := newCallbackRig(t, rigConfig{})
 	done := r.placeCall("1")
