@@ -37,7 +37,10 @@ type fileSpool struct {
 	durable bool
 }
 
-func newFileSpool(dir string, durable bool) (*fileSpool, error) {
+func newFileSpool(ctx context.Context, dir string, durable bool) (*fileSpool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(dir, spoolPrefix+tempInfix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("audio store: spool: %w", err)
@@ -132,10 +135,7 @@ type fsSpool struct {
 // temporary file, and a later Store (the object deleted meanwhile) copies it
 // again from the file, still open.
 func (s *FS) Spool(ctx context.Context) (ports.AudioSpool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f, err := newFileSpool(s.root, true)
+	f, err := newFileSpool(ctx, s.root, true)
 	if err != nil {
 		return nil, err
 	}
@@ -177,10 +177,7 @@ type s3Spool struct {
 // Spool implements ports.AudioStore: the content goes to a temporary file
 // in S3Config.SpoolDir, and each Store uploads it with Put.
 func (s *S3) Spool(ctx context.Context) (ports.AudioSpool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f, err := newFileSpool(s.spoolDir, false)
+	f, err := newFileSpool(ctx, s.spoolDir, false)
 	if err != nil {
 		return nil, err
 	}
