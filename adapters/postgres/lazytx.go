@@ -199,7 +199,7 @@ func (t *lazyTx) Conn() *pgx.Conn { return t.conn }
 func (t *lazyTx) Begin(ctx context.Context) (pgx.Tx, error) {
 	t.savepoints++
 	sp := &savepoint{tx: t, n: t.savepoints}
-	if _, err := t.Exec(ctx, "savepoint sp_"+fmt.Sprint(sp.n)); err != nil {
+	if _, err := t.Exec(ctx, fmt.Sprintf("savepoint sp_%d", sp.n)); err != nil {
 		return nil, err
 	}
 	return sp, nil
@@ -259,21 +259,16 @@ var _ pgx.Tx = (*savepoint)(nil)
 
 func (s *savepoint) Begin(ctx context.Context) (pgx.Tx, error) { return s.tx.Begin(ctx) }
 
-func (s *savepoint) Commit(ctx context.Context) error {
-	if s.closed {
-		return pgx.ErrTxClosed
-	}
-	s.closed = true
-	_, err := s.tx.Exec(ctx, "release savepoint sp_"+fmt.Sprint(s.n))
-	return err
-}
+func (s *savepoint) Commit(ctx context.Context) error { return s.end(ctx, "release savepoint") }
 
-func (s *savepoint) Rollback(ctx context.Context) error {
+func (s *savepoint) Rollback(ctx context.Context) error { return s.end(ctx, "rollback to savepoint") }
+
+func (s *savepoint) end(ctx context.Context, how string) error {
 	if s.closed {
 		return pgx.ErrTxClosed
 	}
 	s.closed = true
-	_, err := s.tx.Exec(ctx, "rollback to savepoint sp_"+fmt.Sprint(s.n))
+	_, err := s.tx.Exec(ctx, fmt.Sprintf("%s sp_%d", how, s.n))
 	return err
 }
 

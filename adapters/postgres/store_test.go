@@ -175,8 +175,9 @@ func (c *queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.T
 func (c *queryCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (c *queryCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
-func TestGetLeadsIsOneQuery(t *testing.T) {
-	t.Parallel()
+// countingStore is a store on a fresh database whose round trips counter counts.
+func countingStore(t *testing.T) (*postgres.Store, *queryCounter) {
+	t.Helper()
 	cfg := pgtest.NewPool(t).Config()
 	counter := &queryCounter{}
 	cfg.ConnConfig.Tracer = counter
@@ -185,11 +186,16 @@ func TestGetLeadsIsOneQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	s := newStore(t, pool, testKey)
+	return newStore(t, pool, testKey), counter
+}
+
+func TestGetLeadsIsOneQuery(t *testing.T) {
+	t.Parallel()
+	s, counter := countingStore(t)
 
 	env, _ := domain.NewEnvironment(domain.EnvironmentInput{ID: "env-1", Name: "Env", PublicBaseURL: "https://crm.example.com"})
 	var ids []string
-	err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 		if err := r.PutEnvironment(ctx, env); err != nil {
 			return err
 		}
@@ -234,15 +240,7 @@ func TestGetLeadsIsOneQuery(t *testing.T) {
 // nothing.
 func TestHotWritesCostNoRoundTrip(t *testing.T) {
 	t.Parallel()
-	cfg := pgtest.NewPool(t).Config()
-	counter := &queryCounter{}
-	cfg.ConnConfig.Tracer = counter
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	s := newStore(t, pool, testKey)
+	s, counter := countingStore(t)
 	putCallConnect(t, s, "env-1")
 	call := domain.RestoreCall("env-1", "c1", "l1", "u1", domain.CallDelivering, "", time.Now(), time.Now().Add(time.Minute), []byte(`{}`), nil)
 	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutCall(ctx, call) }); err != nil {
