@@ -171,6 +171,29 @@ type Delivery struct {
 // integration monitor.
 type Exchanges interface {
 	RecordExchange(ctx context.Context, e domain.Exchange) error
+	// ListExchanges returns up to limit exchanges of the environment that f
+	// selects, newest first: by OccurredAt, then ID (byte order), both
+	// descending; with a non-zero cursor, only those after it in that order.
+	// They are summaries: RequestHeaders nil, RequestBody and ResponseBody
+	// empty (GetExchange has them); Error is kept.
+	ListExchanges(ctx context.Context, envID string, f domain.ExchangeFilter, after domain.ExchangeCursor, limit int) ([]domain.Exchange, error)
+	// GetExchange returns the exchange whole; ErrNotFound when the
+	// environment has none with that id (another environment's is not found).
+	GetExchange(ctx context.Context, envID, id string) (domain.Exchange, error)
+}
+
+// ExchangeRetention ages the monitor's exchanges out a whole UTC day at a
+// time (PostgreSQL: a day is a partition, dropped at once, never deleted
+// row by row). It works outside the Store's transactions.
+type ExchangeRetention interface {
+	// PrepareExchangeDays readies the UTC days from through (inclusive) to
+	// be recorded and dropped cheaply, and returns how many were not ready.
+	// Exchanges of a day that is not ready are recorded all the same.
+	PrepareExchangeDays(ctx context.Context, from, through time.Time) (int, error)
+	// DropExchangeDays removes every exchange of the UTC days that ended at
+	// or before cutoff, and returns those days (their midnights, UTC) that
+	// it removed, oldest first. Exchanges of later days stay.
+	DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error)
 }
 
 // PartnerTokens stores the tokens partners authenticate callbacks with

@@ -16,7 +16,7 @@ import (
 func TestStore(t *testing.T) {
 	portstest.RunStore(t, func(*testing.T) portstest.Harness {
 		s := memory.NewStore()
-		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges}
+		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges, Retention: s}
 	})
 }
 

@@ -34,8 +34,10 @@ func TestStoreContract(t *testing.T) {
 	t.Parallel()
 	portstest.RunStore(t, func(t *testing.T) portstest.Harness {
 		pool := pgtest.NewPool(t)
+		store := newStore(t, pool, testKey, postgres.WithEnqueuer(newTableEnqueuer(t, pool)))
 		return portstest.Harness{
-			Store:          newStore(t, pool, testKey, postgres.WithEnqueuer(newTableEnqueuer(t, pool))),
+			Store:          store,
+			Retention:      store,
 			TakeDeliveries: func() []ports.Delivery { return takeDeliveries(t, pool) },
 			Exchanges:      func(envID string) []domain.Exchange { return storedExchanges(t, pool, envID) },
 		}

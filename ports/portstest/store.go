@@ -24,6 +24,8 @@ type Harness struct {
 	// Exchanges returns the committed exchanges of the environment, ordered
 	// by OccurredAt, then ID.
 	Exchanges func(envID string) []domain.Exchange
+	// Retention ages the store's exchanges out.
+	Retention ports.ExchangeRetention
 }
 
 // RunStore runs the contract suite of ports.Store. Each subtest calls
@@ -119,6 +121,10 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Exchange/RequiresEnvironment", testExchangeRequiresEnvironment},
 		{"Exchange/Refused", testExchangeRefused},
 		{"Exchange/StorableText", testExchangeStorableText},
+		{"Exchange/ListFilters", testExchangeListFilters},
+		{"Exchange/ListPages", testExchangeListPages},
+		{"Exchange/Get", testExchangeGet},
+		{"Exchange/Retention", testExchangeRetention},
 		{"Tx/ReadsItsOwnWrites", onStore(testTxReadsOwnWrites)},
 		{"Tx/Commit", onStore(testTxCommit)},
 		{"Tx/Rollback", onStore(testTxRollback)},

@@ -8,7 +8,74 @@ package gen
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+const defaultPartitionDays = `-- name: DefaultPartitionDays :many
+SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day
+FROM exchanges_default
+WHERE occurred_at < $1
+ORDER BY day
+`
+
+// The UTC days of the rows the default partition caught (normally none),
+// before a bound (or all of them with 'infinity').
+func (q *Queries) DefaultPartitionDays(ctx context.Context, before time.Time) ([]pgtype.Date, error) {
+	rows, err := q.db.Query(ctx, defaultPartitionDays, before)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []pgtype.Date
+	for rows.Next() {
+		var day pgtype.Date
+		if err := rows.Scan(&day); err != nil {
+			return nil, err
+		}
+		items = append(items, day)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getExchange = `-- name: GetExchange :one
+SELECT id, env_id, direction, method, url, status_code, duration_ms, call_id, lead_id, occurred_at,
+       request_headers, request_body, response_body, error
+FROM exchanges
+WHERE env_id = $1 AND id = $2
+LIMIT 1
+`
+
+type GetExchangeParams struct {
+	EnvID string
+	ID    string
+}
+
+// One probe per day's partition: the key (id, occurred_at) leads with the id.
+func (q *Queries) GetExchange(ctx context.Context, arg GetExchangeParams) (Exchange, error) {
+	row := q.db.QueryRow(ctx, getExchange, arg.EnvID, arg.ID)
+	var i Exchange
+	err := row.Scan(
+		&i.ID,
+		&i.EnvID,
+		&i.Direction,
+		&i.Method,
+		&i.Url,
+		&i.StatusCode,
+		&i.DurationMs,
+		&i.CallID,
+		&i.LeadID,
+		&i.OccurredAt,
+		&i.RequestHeaders,
+		&i.RequestBody,
+		&i.ResponseBody,
+		&i.Error,
+	)
+	return i, err
+}
 
 const recordExchange = `-- name: RecordExchange :exec
 INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, call_id, lead_id,
