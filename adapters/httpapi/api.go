@@ -170,6 +170,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		{Name: tagPartnerTokens, Description: "The tokens partners authenticate their callbacks with (headers `email` and `token`); a token identifies its environment and is shown once."},
 		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
 		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
+		{Name: tagMonitor, Description: "Every exchange with partners (deliveries out, callbacks in, refused ones too) for 30 days, secrets redacted: what operators look at when a call did not arrive."},
 		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
 	}
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
@@ -199,6 +200,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerCallButtons(api)
 	h.registerCalls(api)
 	h.registerPartnerTokens(api)
+	h.registerMonitor(api)
 	h.registerRecordings(api)
 	h.registerCallbacks(api)
 	return api
@@ -233,6 +235,7 @@ const (
 	tagPartnerTokens = "Partner tokens"
 	tagCallbacks     = "Partner callbacks"
 	tagRecordings    = "Recordings"
+	tagMonitor       = "Integration monitor"
 
 	securityBearer       = "bearer"
 	securityPartnerEmail = "partnerEmail"
@@ -272,7 +275,7 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 | 400 | ` + "`bad_request`" + ` (the body is not JSON) |
 | 401 | ` + "`unauthorized`" + ` (/v1: missing or wrong bearer token, with ` + "`WWW-Authenticate: Bearer`" + `; /api/cvio: missing, wrong or revoked ` + "`email`" + ` + ` + "`token`" + `) |
 | 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + `, ` + "`not_owner`" + ` (placing a call: the call button's reason) |
-| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + ` |
+| 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + `, ` + "`exchange_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
 | 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks) |
 | 413 | ` + "`body_too_large`" + `, ` + "`audio_too_large`" + ` (a recording over its limit) |

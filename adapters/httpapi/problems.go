@@ -108,6 +108,7 @@ var titles = map[string]string{
 	app.CodeLeadAmbiguous:                    "More than one lead matches",
 	app.CodeLeadNotIdentified:                "The callback names no call and no lead",
 	app.CodeRecordingNotFound:                "Recording not found",
+	app.CodeExchangeNotFound:                 "Exchange not found",
 	domain.CodeAudioTooLarge:                 "Recording too large",
 	domain.CodeUnsupportedAudio:              "Not a supported audio format",
 }
