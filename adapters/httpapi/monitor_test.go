@@ -132,13 +132,13 @@ func TestMonitorFiltersAndPages(t *testing.T) {
 	wantProblem(t, r.partner("/api/cvio/lead", `{"interacoes": [{"descricao": "x"}]}`), http.StatusUnprocessableEntity, app.CodeLeadNotIdentified, "")
 
 	for query, want := range map[string]string{
-		"direction=out":                 "out 200",
-		"direction=in&status=4xx":       "in 422",
-		"status=200&direction=in":       "in 200, in 200, in 200",
-		"call_id=" + callID:             "in 200, in 200, in 200, out 200",
-		"lead_id=2":                     "",
-		"since=2026-11-27T12:00:00Z":    "in 422, in 200, in 200, in 200, out 200",
-		"until=2026-11-27T12:00:00Z":    "",
+		"direction=out":              "out 200",
+		"direction=in&status=4xx":    "in 422",
+		"status=200&direction=in":    "in 200, in 200, in 200",
+		"call_id=" + callID:          "in 200, in 200, in 200, out 200",
+		"lead_id=2":                  "",
+		"since=2026-11-27T12:00:00Z": "in 422, in 200, in 200, in 200, out 200",
+		"until=2026-11-27T12:00:00Z": "",
 		"since=2026-11-27T09:00:00-03:00&until=2026-11-27T12:00:01Z&status=5XX": "",
 	} {
 		items, _ := r.exchanges(query)

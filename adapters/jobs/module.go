@@ -2,9 +2,11 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
@@ -23,13 +25,16 @@ import (
 //
 // With an *app.RecordingSweeper in the graph (and the ports.AudioStore it
 // sweeps), the client also runs the recording sweep: a periodic job every
-// SweepRecordingsInterval, and once when a client becomes leader.
+// SweepRecordingsInterval, and once when a client becomes leader. With an
+// *app.MonitorRetention, it runs the monitor's retention the same way, every
+// MonitorRetentionInterval.
 var Module = fx.Module("jobs",
 	fx.Provide(
 		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
 		NewMetrics,
 		newWorkerForFx,
 		newSweepWorkerForFx,
+		newRetentionWorkerForFx,
 		newWorkersForFx,
 		newClientForFx,
 	),
@@ -70,8 +75,37 @@ func newSweepWorkerForFx(p sweepParams) *SweepRecordingsWorker {
 	return NewSweepRecordingsWorker(p.Sweeper, p.Audio, SweepConfig{Clock: p.Clock, Logger: p.Logger})
 }
 
-func newWorkersForFx(w *DeliverCallWorker, sweep *SweepRecordingsWorker) (*river.Workers, error) {
-	return NewWorkers(w, sweep)
+type retentionParams struct {
+	fx.In
+	Retention  *app.MonitorRetention `optional:"true"`
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// newRetentionWorkerForFx returns the monitor retention's worker, or nil
+// when the graph has no *app.MonitorRetention.
+func newRetentionWorkerForFx(p retentionParams) (*MonitorRetentionWorker, error) {
+	if p.Retention == nil {
+		return nil, nil
+	}
+	metrics, err := NewRetentionMetrics(p.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return NewMonitorRetentionWorker(p.Retention, metrics, p.Logger), nil
+}
+
+func newWorkersForFx(w *DeliverCallWorker, sweep *SweepRecordingsWorker, retention *MonitorRetentionWorker) (*river.Workers, error) {
+	workers, err := NewWorkers(w, sweep)
+	if err != nil {
+		return nil, err
+	}
+	if retention != nil {
+		if err := river.AddWorkerSafely(workers, retention); err != nil {
+			return nil, fmt.Errorf("jobs: registering the monitor retention worker: %w", err)
+		}
+	}
+	return workers, nil
 }
 
 type clientParams struct {
@@ -80,6 +114,7 @@ type clientParams struct {
 	Pool      *pgxpool.Pool
 	Workers   *river.Workers
 	Sweep     *SweepRecordingsWorker
+	Retention *MonitorRetentionWorker
 	Config    Config
 	Logger    *slog.Logger
 }
@@ -91,6 +126,9 @@ func newClientForFx(p clientParams) (*Client, error) {
 	}
 	if p.Sweep != nil {
 		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), SweepRecordingsPeriodicJob())
+	}
+	if p.Retention != nil {
+		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MonitorRetentionPeriodicJob())
 	}
 	client, err := NewClient(p.Pool, p.Workers, cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -123,4 +124,116 @@ func TestModuleSweepsRecordings(t *testing.T) {
 	fxApp.RequireStart()
 	defer fxApp.RequireStop()
 	f.check(t, ctx, pool)
+}
+
+// fixedClock stands at one instant.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+// TestModuleRunsMonitorRetention: with an *app.MonitorRetention in the
+// graph, jobs.Module runs the retention on start, by the graph's clock: the
+// day past the retention is dropped, the day within it kept, and the
+// metrics count the run and the partition.
+func TestModuleRunsMonitorRetention(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	base := pgtest.NewPool(t)
+	now := time.Date(2026, 3, 19, 14, 0, 0, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+
+	preStore, err := postgres.NewStore(base, testSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := domain.NewEnvironment(domain.EnvironmentInput{ID: "env-1", Name: "Env", PublicBaseURL: "https://crm.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = preStore.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutEnvironment(ctx, env); err != nil {
+			return err
+		}
+		for id, at := range map[string]time.Time{"old": now.AddDate(0, 0, -31), "kept": now.AddDate(0, 0, -29)} {
+			e := domain.Exchange{ID: id, EnvID: "env-1", Direction: domain.Inbound, Method: "POST", URL: "/api/cvio/lead",
+				StatusCode: 401, OccurredAt: at}
+			if err := r.RecordExchange(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fxApp := fxtest.New(t,
+		fx.Supply(
+			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
+			jobs.Config{MaxWorkers: 2},
+			testLogger(t),
+			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
+			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
+			app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour},
+		),
+		postgres.Module,
+		jobs.Module,
+		fx.Provide(
+			func() ports.Clock { return fixedClock(now) },
+			app.NewMonitorRetention,
+			func(s ports.Store) *app.Calls {
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+			},
+		),
+	)
+	fxApp.RequireStart()
+	defer fxApp.RequireStop()
+
+	ids := func() []string {
+		var out []string
+		rows, err := base.Query(ctx, `SELECT id FROM exchanges ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for len(ids()) != 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the retention did not drop the old day: exchanges %q", ids())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if got := ids(); got[0] != "kept" {
+		t.Fatalf("exchanges after the retention: %q, want [kept]", got)
+	}
+	var dropped, ok float64
+	for range 100 { // the metrics follow the run's last statement by a moment
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				switch {
+				case f.GetName() == "callconnect_monitor_partitions_dropped_total":
+					dropped = m.GetCounter().GetValue()
+				case f.GetName() == "callconnect_monitor_retention_runs_total" && m.GetLabel()[0].GetValue() == "ok":
+					ok = m.GetCounter().GetValue()
+				}
+			}
+		}
+		if ok >= 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ok != 1 || dropped != 1 {
+		t.Errorf("metrics: %v ok runs and %v partitions dropped, want 1 and 1", ok, dropped)
+	}
 }

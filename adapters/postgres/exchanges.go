@@ -56,7 +56,12 @@ func (r *repositories) RecordExchange(ctx context.Context, e domain.Exchange) er
 		ResponseBody:   optional(storableText(e.ResponseBody)),
 		Error:          optional(storableText(e.Error)),
 	}
-	return r.writeHot(e.EnvID, "exchange", func(q *gen.Queries) error { return q.RecordExchange(ctx, params) })
+	if err := r.writeHot(e.EnvID, "exchange", func(q *gen.Queries) error { return q.RecordExchange(ctx, params) }); err != nil {
+		return err
+	}
+	// Counted once the transaction commits (a refused write fails the commit).
+	r.recorded = append(r.recorded, recordedExchange{direction: e.Direction, statusCode: e.StatusCode})
+	return nil
 }
 
 // storableText makes s acceptable to text and jsonb columns, which refuse

@@ -16,14 +16,16 @@ type Config struct {
 	SecretsKey  []byte // SecretsKeySize bytes; seals signing secrets at rest
 }
 
-// Module provides the pool (closed on stop) and the ports.Store on it. A
+// Module provides the pool (closed on stop) and the ports.Store on it (also
+// the ports.ExchangeRetention of the monitor's partitions). A
 // pgx.QueryTracer in the graph, if any, sees every query; an Enqueuer in the
-// graph, if any, schedules call deliveries in the store's transactions. Migrating is left
+// graph, if any, schedules call deliveries in the store's transactions; an
+// ExchangeCounter, if any, counts the exchanges recorded. Migrating is left
 // to the caller (`serve` migrates unless --no-migrate; see Migrate).
 var Module = fx.Module("postgres",
 	fx.Provide(
 		newPoolForFx,
-		fx.Annotate(newStoreForFx, fx.As(new(ports.Store))),
+		fx.Annotate(newStoreForFx, fx.As(new(ports.Store)), fx.As(new(ports.ExchangeRetention))),
 	),
 )
 
@@ -52,12 +54,17 @@ type storeParams struct {
 	// Enqueuer is the job queue's, when the graph has one (adapters/jobs);
 	// without it the store works but cannot schedule call deliveries.
 	Enqueuer Enqueuer `optional:"true"`
+	// Counter counts the exchanges recorded, when the graph has one.
+	Counter ExchangeCounter `optional:"true"`
 }
 
 func newStoreForFx(p storeParams) (*Store, error) {
 	var opts []Option
 	if p.Enqueuer != nil {
 		opts = append(opts, WithEnqueuer(p.Enqueuer))
+	}
+	if p.Counter != nil {
+		opts = append(opts, WithExchangeCounter(p.Counter))
 	}
 	return NewStore(p.Pool, p.Config.SecretsKey, opts...)
 }

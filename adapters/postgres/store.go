@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"callconnect/adapters/postgres/gen"
+	"callconnect/domain"
 	"callconnect/ports"
 )
 
@@ -21,6 +22,7 @@ type Store struct {
 	pool     *pgxpool.Pool
 	box      *secretBox
 	enqueuer Enqueuer
+	counter  ExchangeCounter // nil: nothing counts exchanges
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -51,6 +53,18 @@ type Option func(*Store)
 // EnqueueDelivery fails with ErrNoEnqueuer; everything else works.
 func WithEnqueuer(e Enqueuer) Option {
 	return func(s *Store) { s.enqueuer = e }
+}
+
+// ExchangeCounter hears of every exchange a committed transaction recorded
+// (the monitor's metrics).
+type ExchangeCounter interface {
+	ExchangeRecorded(direction domain.Direction, statusCode int)
+}
+
+// WithExchangeCounter makes the store tell c of the exchanges each
+// transaction recorded, once it has committed.
+func WithExchangeCounter(c ExchangeCounter) Option {
+	return func(s *Store) { s.counter = c }
 }
 
 // Tx runs fn in a READ COMMITTED transaction and commits if fn returns nil.
@@ -106,6 +120,11 @@ func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ct
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	committed = true
+	if s.counter != nil {
+		for _, e := range repos.recorded {
+			s.counter.ExchangeRecorded(e.direction, e.statusCode)
+		}
+	}
 	return nil
 }
 
@@ -119,6 +138,12 @@ type repositories struct {
 	box      *secretBox
 	enqueuer Enqueuer // nil when the store has none
 	readOnly bool
+	recorded []recordedExchange // for the ExchangeCounter, once committed
+}
+
+type recordedExchange struct {
+	direction  domain.Direction
+	statusCode int
 }
 
 var _ ports.Repositories = (*repositories)(nil)

@@ -32,6 +32,7 @@ type Config struct {
 	S3                   S3Settings
 	MaxBodyBytes         int64
 	ShutdownTimeout      time.Duration
+	MonitorRetention     time.Duration
 	LogLevel             slog.Level
 }
 
@@ -73,6 +74,7 @@ var settings = []setting{
 	{"CALLCONNECT_PARTNER_RATE_LIMIT", "600", "partner callbacks per minute per token (and per address before authentication)"},
 	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
 	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service waits for in-flight work"},
+	{"CALLCONNECT_MONITOR_RETENTION", "720h", "how long the integration monitor keeps exchanges (whole UTC days; at least 24h)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 
@@ -126,6 +128,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
 	c.PartnerConnect = duration("CALLCONNECT_PARTNER_CONNECT_TIMEOUT")
 	c.PartnerTimeout = duration("CALLCONNECT_PARTNER_TIMEOUT")
+	c.MonitorRetention = duration("CALLCONNECT_MONITOR_RETENTION")
+	if c.MonitorRetention > 0 && c.MonitorRetention < 24*time.Hour {
+		bad("CALLCONNECT_MONITOR_RETENTION", "must be at least 24h (exchanges are kept and dropped by whole days), got %q", get("CALLCONNECT_MONITOR_RETENTION"))
+	}
 	if c.PartnerConnect > c.PartnerTimeout && c.PartnerTimeout > 0 {
 		bad("CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "must not exceed CALLCONNECT_PARTNER_TIMEOUT (%s)", c.PartnerTimeout)
 	}

@@ -17,7 +17,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.RecordingsDir != ".data/recordings" || c.MaxAudioBytes != 50<<20 || c.PartnerRateLimit != 600 || c.DeliveryWorkers != 100 ||
-		c.PartnerTimeout != 15*time.Second || c.PartnerConnect != 5*time.Second || c.S3.Endpoint != "" || !c.S3.UseSSL {
+		c.PartnerTimeout != 15*time.Second || c.PartnerConnect != 5*time.Second || c.S3.Endpoint != "" || !c.S3.UseSSL ||
+		c.MonitorRetention != 30*24*time.Hour {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.DispatchDeadline != 2*time.Minute || c.RetryMinBackoff != time.Second ||
@@ -50,6 +51,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 		"CALLCONNECT_PARTNER_RATE_LIMIT":         "0",
 		"CALLCONNECT_S3_ENDPOINT":                "s3.example.com",
 		"CALLCONNECT_MAX_AUDIO_BYTES":            "lots",
+		"CALLCONNECT_MONITOR_RETENTION":          "12h",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
@@ -57,7 +59,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 	for _, name := range []string{"HTTP_ADDR", "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "CALLCONNECT_DISPATCH_DEADLINE",
 		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL",
 		"CALLCONNECT_PARTNER_TIMEOUT", "CALLCONNECT_DELIVERY_WORKERS", "CALLCONNECT_PARTNER_RATE_LIMIT", "CALLCONNECT_S3_BUCKET",
-		"CALLCONNECT_MAX_AUDIO_BYTES"} {
+		"CALLCONNECT_MAX_AUDIO_BYTES", "CALLCONNECT_MONITOR_RETENTION"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%s", name, err)
 		}

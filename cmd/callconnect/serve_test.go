@@ -185,6 +185,14 @@ func TestServeMigratesServesAndDrainsOnSIGTERM(t *testing.T) {
 	if code != 200 || !strings.Contains(metrics, "http_server_requests_total") {
 		t.Fatalf("/metrics must expose HTTP server metrics: %d", code)
 	}
+	// The monitor's metrics: exchanges recorded (the store counts them) and
+	// the retention job (registered with its worker).
+	for _, name := range []string{"callconnect_monitor_exchanges_total", "callconnect_monitor_retention_runs_total",
+		"callconnect_monitor_partitions_dropped_total"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 	var tables int
 	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM information_schema.tables WHERE table_name = 'environments'`).Scan(&tables); err != nil || tables != 1 {
 		t.Fatalf("serve must have migrated the empty database: %d tables, %v", tables, err)
