@@ -1,12 +1,12 @@
 // Package console is the operator console: server-rendered pages at
 // /console/ for the people who run integrations. They sign in with the admin
 // token, then look at an environment's Call Connect integration, its partner
-// tokens, its calls with every delivery attempt, and its leads' histories
-// with their recordings.
+// tokens, its calls with every delivery attempt, its leads' histories with
+// their recordings, and the integration monitor (CVIO).
 //
 // Every page is built from the app services the /v1 API uses, so the console
 // shows and changes exactly what the API does. Templates, styles and the
-// little JavaScript the pages use are embedded in the binary.
+// little JavaScript the monitor's live updates use are embedded in the binary.
 package console
 
 import (
@@ -141,6 +141,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+env+"/leads", c.auth(c.findLead))
 	m.HandleFunc("GET "+env+"/leads/{lead}", c.auth(c.lead))
 	m.HandleFunc("GET "+env+"/recordings/{recording}", c.auth(c.recording))
+	c.monitorRoutes(env)
 	m.HandleFunc(Path, c.notFound)
 }
 

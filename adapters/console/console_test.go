@@ -42,6 +42,7 @@ func newFixture(t *testing.T, cfg console.Config) *fixture {
 		Calls:         app.NewCalls(store, clock, random, nil, app.CallsConfig{}),
 		PartnerTokens: app.NewPartnerTokens(store, clock, random),
 		Callbacks:     app.NewCallbacks(store, clock, random, nil, app.CallbacksConfig{}, nil),
+		Monitor:       app.NewMonitor(store, random, nil),
 	}
 	if _, err := svc.Configuration.PutEnvironment(context.Background(), domain.EnvironmentInput{ID: "acme", Name: "Acme",
 		PublicBaseURL: "https://acme.example.com", CallConnectEnabled: true}); err != nil {
@@ -267,5 +268,25 @@ func TestUnknownPagesAndEnvironmentsAre404(t *testing.T) {
 		if res.StatusCode != http.StatusNotFound || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("%s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
 		}
+	}
+}
+
+func TestMonitorFiltersAndRows(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	f.signIn(token)
+	res := f.do("GET", "/console/env/acme/monitor?since=yesterday", nil)
+	if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "From must be a date and time") {
+		t.Fatalf("a bad time: %d\n%s", res.StatusCode, body)
+	}
+	res = f.do("GET", "/console/env/acme/monitor?status=7xx", nil)
+	if body := text(t, res); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "status") {
+		t.Fatalf("a bad status: %d\n%s", res.StatusCode, body)
+	}
+	res = f.do("GET", "/console/env/acme/monitor/rows?direction=in", nil)
+	if body := text(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, "<html") || !strings.Contains(body, "No exchange matches") {
+		t.Fatalf("the rows alone: %d\n%s", res.StatusCode, body)
+	}
+	if res := f.do("GET", "/console/env/acme/monitor/nope", nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("an unknown exchange: %d", res.StatusCode)
 	}
 }

@@ -418,9 +418,39 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.wantText("h1", "Pedro Lead")
 	b.wantText("dl.facts", "Broker", "c1", "Call button enabled")
 
-	// A call the partner refuses is undeliverable; redelivered, it goes through.
+	// The monitor: the delivery out and the result in, each with its
+	// headers (secrets redacted) and its body pretty-printed.
+	b.open("/console/env/acme/monitor")
+	b.wantText("#exchanges", "out", "POST", "/calls", "202", "call "+id, "in", "/api/cvio/ligacoes/"+id+"/resultado", "200")
+	b.checkPage("monitor")
+	b.click(`#exchanges tr:has(.badge-out) a[href^="/console/env/acme/monitor/"]`)
+	b.wantText("#headers", "Webhook-Id", "msg_"+id, "Webhook-Signature", "[redacted]")
+	b.wantText("#request-body", `"idligacao": "`+id+`"`)
+	if strings.Contains(b.text("#headers"), "v1,") {
+		t.Fatal("the monitor shows a webhook signature")
+	}
+	b.checkPage("exchange-out")
+	b.open("/console/env/acme/monitor?direction=in")
+	b.wantText("#exchanges", "/resultado")
+	if strings.Contains(b.text("#exchanges"), "/calls") {
+		t.Fatal("the direction filter lets a delivery through")
+	}
+	b.click(`#exchanges a[href^="/console/env/acme/monitor/"]`)
+	b.wantText("#headers", "Token", "[redacted]")
+	if strings.Contains(b.text("main"), token) {
+		t.Fatal("the monitor shows the partner token")
+	}
+
+	// A call the partner refuses is undeliverable, and the monitor, left
+	// open, shows the refusal without a reload; redelivered, the call goes
+	// through.
+	b.open("/console/env/acme/monitor")
 	partner.setRefuse(true)
 	refused := p.click2(t, "l2", "c1")
+	get(b, "the monitor updates itself", chromedp.Poll[bool](`document.querySelector('#exchanges').textContent.includes('call `+refused+`')`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	b.wantText("#exchanges", "400")
+	b.wantText("#live-status", "new exchange")
 	waitFor(t, 20*time.Second, "the refused call is undeliverable", func() bool { s, _ := p.callStatus(t, refused); return s == "undeliverable" })
 	b.open("/console/env/acme/calls?status=undeliverable")
 	b.wantText("#calls", "undeliverable", "l2")

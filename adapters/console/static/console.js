@@ -17,3 +17,42 @@ document.addEventListener("click", function (ev) {
     done();
   }
 });
+
+// The monitor's live updates: while the box is ticked and the page is
+// visible, fetch the first page's rows every 3 seconds and put them in place.
+(function () {
+  var box = document.getElementById("live");
+  var body = document.getElementById("exchanges");
+  var status = document.getElementById("live-status");
+  if (!box || !body) return;
+  var ids = function () {
+    return Array.prototype.map.call(body.querySelectorAll("tr[data-id]"), function (tr) { return tr.getAttribute("data-id"); });
+  };
+  var busy = false;
+  var poll = function () {
+    if (!box.checked || document.hidden || busy) return;
+    busy = true;
+    fetch(box.getAttribute("data-rows"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (r.status === 303 || r.redirected) throw new Error("signed out");
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        var before = ids();
+        body.innerHTML = html;
+        var fresh = ids().filter(function (id) { return before.indexOf(id) < 0; }).length;
+        // Announce only what changed: a screen reader need not hear every poll.
+        if (fresh > 0) {
+          status.textContent = fresh + " new exchange" + (fresh > 1 ? "s" : "") + " at " + new Date().toLocaleTimeString();
+        }
+      })
+      .catch(function (err) { status.textContent = "Live update paused: " + err.message; })
+      .then(function () { busy = false; });
+  };
+  setInterval(poll, 3000);
+  box.addEventListener("change", function () {
+    status.textContent = box.checked ? "Live updates on" : "Live updates off";
+    if (box.checked) poll();
+  });
+})();
