@@ -153,7 +153,7 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	call, err := c.svc.Calls.GetCall(ctx, env.ID(), r.PathValue("call"))
 	if err != nil {
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
+		if isNotFound(err) {
 			c.notFound(w, r)
 			return
 		}

@@ -112,7 +112,7 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
 	lead, err := c.svc.Configuration.GetLead(ctx, env.ID(), r.PathValue("lead"))
 	if err != nil {
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
+		if isNotFound(err) {
 			c.render(w, r, http.StatusNotFound, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev,
 				Error: "There is no lead “" + r.PathValue("lead") + "” in this environment.",
 				Data:  leadsData{Lead: r.PathValue("lead"), Recent: c.recentLeads(r, env)}})
@@ -186,7 +186,7 @@ func (c *Console) recording(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	rec, obj, err := c.svc.Callbacks.Recording(r.Context(), envID, id)
 	if err != nil {
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindNotFound {
+		if isNotFound(err) {
 			c.notFound(w, r)
 			return
 		}

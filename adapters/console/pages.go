@@ -23,7 +23,7 @@ func (c *Console) environment(w http.ResponseWriter, r *http.Request, s session)
 		env, err = c.svc.Configuration.GetEnvironment(r.Context(), id)
 	}
 	if err != nil {
-		if de, ok := domain.AsError(err); (ok && de.Kind == domain.KindNotFound) || errors.Is(err, errBadEnv) {
+		if isNotFound(err) || errors.Is(err, errBadEnv) {
 			c.render(w, r, http.StatusNotFound, "message", view{Title: "No such environment", CSRF: s.CSRF,
 				Data: message{Heading: "No such environment", Text: "There is no environment “" + id + "”. The CRM creates environments through the API.",
 					Link: Path, LinkText: "Back to the environments"}})
@@ -34,6 +34,12 @@ func (c *Console) environment(w http.ResponseWriter, r *http.Request, s session)
 	}
 	return env, &envView{ID: env.ID(), Name: env.Name(), TimeZone: env.TimeZone().String(),
 		CallConnectEnabled: env.CallConnectEnabled(), Base: envBase(env.ID())}, true
+}
+
+// isNotFound reports whether err says that what was asked for does not exist.
+func isNotFound(err error) bool {
+	de, ok := domain.AsError(err)
+	return ok && de.Kind == domain.KindNotFound
 }
 
 // failed shows an error page for an action or a read that failed.
