@@ -470,7 +470,8 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// On a phone-sized screen the pages fit the width.
 	b.do("phone", chromedp.EmulateViewport(390, 844))
-	for _, path := range []string{"/console/env/acme/", "/console/env/acme/calls", "/console/env/acme/calls/" + id, "/console/env/acme/leads/l1"} {
+	for _, path := range []string{"/console/env/acme/", "/console/env/acme/calls", "/console/env/acme/calls/" + id, "/console/env/acme/leads/l1",
+		"/console/env/acme/monitor"} {
 		b.open(path)
 		wide := eval[[]string](b, `[...document.querySelectorAll('body *')]
 			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.parentElement.closest('.scroll'))
