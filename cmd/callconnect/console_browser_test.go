@@ -470,9 +470,9 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// On a phone-sized screen the pages fit the width.
 	b.do("phone", chromedp.EmulateViewport(390, 844))
-	for _, path := range []string{"/console/env/acme/", "/console/env/acme/calls", "/console/env/acme/calls/" + id, "/console/env/acme/leads/l1",
-		"/console/env/acme/monitor"} {
-		b.open(path)
+	for _, page := range []struct{ name, path string }{{"overview", "/console/env/acme/"}, {"calls", "/console/env/acme/calls"},
+		{"call", "/console/env/acme/calls/" + id}, {"lead", "/console/env/acme/leads/l1"}, {"monitor", "/console/env/acme/monitor"}} {
+		b.open(page.path)
 		wide := eval[[]string](b, `[...document.querySelectorAll('body *')]
 			.filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.parentElement.closest('.scroll'))
 			.map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))`)
@@ -480,10 +480,10 @@ func TestConsoleInABrowser(t *testing.T) {
 			wide = append(wide, "the page scrolls sideways")
 		}
 		if len(wide) > 0 {
-			t.Errorf("%s is wider than a phone's screen: %v", path, wide)
+			t.Errorf("%s is wider than a phone's screen: %v", page.path, wide)
 		}
+		b.checkPage("phone-" + page.name)
 	}
-	b.checkPage("overview-phone")
 	b.do("desktop", chromedp.EmulateViewport(1280, 900))
 
 	// Deactivating asks first; then the button is disabled for everyone.
