@@ -317,3 +317,34 @@ func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
 		t.Fatal("the audio differs")
 	}
 }
+
+// A partner may post the call's result before the 2xx of the request that
+// announced the call comes back: the call stays completed, and the attempt
+// still lands on its timeline with its exchange.
+func TestResultBeforeTheDeliveryAnswerKeepsTheAttempt(t *testing.T) {
+	ctx := context.Background()
+	f := newCallbacksFixture(t)
+	call, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.partner.onCall = func() {
+		if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{}); err != nil {
+			t.Errorf("result while on the wire: %v", err)
+		}
+	}
+	f.drain(t)
+	got, err := f.calls.GetCall(ctx, "acme", call.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status() != domain.CallNotCompleted {
+		t.Fatalf("status %s, want %s", got.Status(), domain.CallNotCompleted)
+	}
+	if a := got.Attempts(); len(a) != 1 || a[0].StatusCode != 200 || a[0].Error != "" {
+		t.Fatalf("attempts %+v, want the one 200", a)
+	}
+	if len(f.partner.got) != 1 {
+		t.Fatalf("%d requests to the partner, want 1", len(f.partner.got))
+	}
+}

@@ -219,9 +219,12 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 		}
 		if call.Status() != domain.CallDelivering {
 			// Something settled the call while we were on the wire (a
-			// result from the partner, say): keep the record, not the status.
+			// result from the partner, say): keep the attempt, not its status.
+			if err := call.LateAttempt(attempt); err != nil {
+				return err
+			}
 			out.Call, out.RetryIn = call, 0
-			return nil
+			return r.PutCall(ctx, call)
 		}
 		switch out.Verdict {
 		case domain.VerdictDelivered:

@@ -165,6 +165,21 @@ func (c *Call) Delivered(a Attempt) error {
 	return nil
 }
 
+// LateAttempt records an attempt whose answer came back after something
+// else had already settled the call — typically the partner's result
+// callback, which can arrive before the 2xx of the request that announced
+// the call. The status stays as it is; the attempt is kept so that the
+// call's timeline shows every request that was sent. A call still being
+// delivered records its attempts through Delivered, Retry or GiveUp.
+func (c *Call) LateAttempt(a Attempt) error {
+	if c.status == CallDelivering {
+		return &Error{Kind: KindConflict, Code: CodeInvalidTransition, Field: "status",
+			Message: "the call is being delivered: record the attempt with its outcome"}
+	}
+	c.record(a)
+	return nil
+}
+
 // Retry records a failed attempt that will be tried again: the call waits, queued.
 func (c *Call) Retry(a Attempt) error {
 	if err := c.transition(CallQueued); err != nil {

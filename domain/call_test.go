@@ -279,3 +279,23 @@ func TestRedactAndTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLateAttemptKeepsTheStatus(t *testing.T) {
+	c := newQueuedCall(t)
+	if err := c.StartAttempt(clickAt); err != nil {
+		t.Fatal(err)
+	}
+	a := domain.Attempt{At: clickAt, StatusCode: 200, Duration: time.Millisecond}
+	if err := c.LateAttempt(a); err == nil {
+		t.Fatal("a delivering call took a late attempt instead of an outcome")
+	}
+	if err := domain.RecordCallResult(&c, domain.OutcomeCompleted, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.LateAttempt(a); err != nil {
+		t.Fatal(err)
+	}
+	if c.Status() != domain.CallCompleted || len(c.Attempts()) != 1 || c.Attempts()[0] != a {
+		t.Fatalf("%s %+v", c.Status(), c.Attempts())
+	}
+}
