@@ -89,10 +89,7 @@ func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.
 		if !p.day.Before(before) {
 			break
 		}
-		err := s.withShortLocks(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{p.name}.Sanitize())
-			return err
-		})
+		err := s.dropPartition(ctx, p.name)
 		if err != nil {
 			return dropped, fmt.Errorf("postgres: dropping the monitor's partition %s: %w", p.name, err)
 		}
@@ -134,6 +131,32 @@ func (s *Store) withShortLocks(ctx context.Context, fn func(pgx.Tx) error) error
 			}
 			return fn(tx)
 		})
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
+			return err
+		}
+	}
+	return err
+}
+
+// dropPartition drops one day's partition in a transaction of its own whose
+// lock wait gives way after partitionLockTimeout (tried partitionTries
+// times). The statements go in one round trip: without arguments, pgx sends
+// them in one simple-protocol message, which PostgreSQL runs as one
+// implicit transaction, so set_config(..., true) lasts until its end.
+func (s *Store) dropPartition(ctx context.Context, name string) error {
+	stmt := fmt.Sprintf("SELECT set_config('lock_timeout', '%dms', true); DROP TABLE IF EXISTS %s",
+		partitionLockTimeout.Milliseconds(), pgx.Identifier{name}.Sanitize())
+	var err error
+	for try := range partitionTries {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(time.Duration(try) * partitionLockTimeout):
+			}
+		}
+		_, err = s.pool.Exec(ctx, stmt)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
 			return err

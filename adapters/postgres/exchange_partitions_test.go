@@ -175,7 +175,7 @@ func TestRetentionDropsPartitions(t *testing.T) {
 	}
 }
 
-func putEnv(t *testing.T, s ports.Store, id string) {
+func putEnv(t testing.TB, s ports.Store, id string) {
 	t.Helper()
 	env, err := domain.NewEnvironment(domain.EnvironmentInput{ID: id, Name: "Env", PublicBaseURL: "https://crm.example.com"})
 	if err != nil {

@@ -89,6 +89,27 @@ func (r *repositories) ListExchanges(ctx context.Context, envID string, f domain
 	if limit <= 0 {
 		return nil, fmt.Errorf("postgres: ListExchanges: limit %d, want at least 1", limit)
 	}
+	query, args := listExchangesQuery(envID, f, after, limit)
+	rows, err := r.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing exchanges: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Exchange, error) {
+		var e domain.Exchange
+		var ms int64
+		err := row.Scan(&e.ID, &e.EnvID, &e.Direction, &e.Method, &e.URL, &e.StatusCode, &ms,
+			&e.CallID, &e.LeadID, &e.OccurredAt, &e.Error)
+		e.Duration = time.Duration(ms) * time.Millisecond
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing exchanges: %w", err)
+	}
+	return out, nil
+}
+
+// listExchangesQuery is ListExchanges' statement and its arguments.
+func listExchangesQuery(envID string, f domain.ExchangeFilter, after domain.ExchangeCursor, limit int) (string, []any) {
 	var q strings.Builder
 	args := []any{envID}
 	q.WriteString(`SELECT ` + exchangeSummaryColumns + ` FROM exchanges WHERE env_id = $1`)
@@ -127,22 +148,7 @@ func (r *repositories) ListExchanges(ctx context.Context, envID string, f domain
 	args = append(args, limit)
 	q.WriteString(" ORDER BY occurred_at DESC, id DESC LIMIT $" + strconv.Itoa(len(args)))
 
-	rows, err := r.tx.Query(ctx, q.String(), args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing exchanges: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Exchange, error) {
-		var e domain.Exchange
-		var ms int64
-		err := row.Scan(&e.ID, &e.EnvID, &e.Direction, &e.Method, &e.URL, &e.StatusCode, &ms,
-			&e.CallID, &e.LeadID, &e.OccurredAt, &e.Error)
-		e.Duration = time.Duration(ms) * time.Millisecond
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing exchanges: %w", err)
-	}
-	return out, nil
+	return q.String(), args
 }
 
 // GetExchange reads one exchange whole.
