@@ -86,7 +86,10 @@ type CallbackBody struct {
 // nor a recording is ever held whole in memory, and each byte is read, decoded
 // and hashed once. Nothing is stored yet (the callback's method does it, if
 // the callback is applied). A failure of r, or of the audio store, is
-// returned as it is; the body, never nil, must be closed all the same.
+// returned as it is, and so is a body with more recordings than a callback
+// may carry (domain.MaxCallbackRecordings: refused as it is read, before a
+// spool is opened for each). On an error the spools opened are already
+// discarded; the body, never nil, must be closed all the same.
 func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, error) {
 	b := &CallbackBody{spools: map[int]ports.AudioSpool{}}
 	var err error
@@ -98,6 +101,9 @@ func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, er
 		b.spools[i] = sp
 		return sp, nil
 	})
+	if err != nil {
+		b.Close()
+	}
 	return b, err
 }
 

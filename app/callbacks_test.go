@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -347,4 +348,106 @@ func TestResultBeforeTheDeliveryAnswerKeepsTheAttempt(t *testing.T) {
 	if len(f.partner.got) != 1 {
 		t.Fatalf("%d requests to the partner, want 1", len(f.partner.got))
 	}
+}
+
+// countingSpools counts the spools an audio store opens, and those still
+// open.
+type countingSpools struct {
+	ports.AudioStore
+	opened, open int
+}
+
+func (c *countingSpools) Spool(ctx context.Context) (ports.AudioSpool, error) {
+	sp, err := c.AudioStore.Spool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.opened++
+	c.open++
+	return &countedSpool{AudioSpool: sp, c: c}, nil
+}
+
+type countedSpool struct {
+	ports.AudioSpool
+	c      *countingSpools
+	closed bool
+}
+
+func (s *countedSpool) Close() error {
+	if !s.closed {
+		s.closed = true
+		s.c.open--
+	}
+	return s.AudioSpool.Close()
+}
+
+// manyRecordings is a task callback with n interactions, each with a tiny
+// recording.
+func manyRecordings(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
+	for i := range n {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"audio_base64": "AAAA"}`)
+	}
+	sb.WriteString(`]}`)
+	return sb.String()
+}
+
+// spoolFiles lists the spools' temporary files left in dir.
+func spoolFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".spool") {
+			left = append(left, e.Name())
+		}
+	}
+	return left
+}
+
+// A small body of thousands of tiny recordings must not open a spool (a
+// file) for each: it is refused as soon as it has more recordings than a
+// callback may carry, and the spools opened until then are gone.
+func TestTooManyRecordingsAreRefusedAsRead(t *testing.T) {
+	f := newCallbacksFixture(t)
+	dir := t.TempDir()
+	fs, err := audiostore.NewFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio := &countingSpools{AudioStore: fs}
+	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
+	b, err := cbs.Receive(t.Context(), strings.NewReader(manyRecordings(5000)))
+	defer b.Close()
+	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindInvalid || de.Field != "interacoes" {
+		t.Fatalf("Receive: %v, want an invalid interacoes", err)
+	}
+	if audio.opened > domain.MaxCallbackRecordings {
+		t.Fatalf("%d spools opened for a callback that may carry %d recordings", audio.opened, domain.MaxCallbackRecordings)
+	}
+	if audio.open != 0 {
+		t.Fatalf("%d spools still open after the refusal", audio.open)
+	}
+	if left := spoolFiles(t, dir); len(left) != 0 {
+		t.Fatalf("spool files left: %v", left)
+	}
+	var objects int
+	_ = fs.List(t.Context(), func(string, time.Time) error { objects++; return nil })
+	if objects != 0 || len(f.history(t)) != 0 {
+		t.Fatalf("%d objects and %d history entries written", objects, len(f.history(t)))
+	}
+
+	// As many recordings as interactions allowed are read.
+	b2, err := cbs.Receive(t.Context(), strings.NewReader(manyRecordings(domain.MaxInteractions)))
+	if err != nil {
+		t.Fatalf("Receive of %d recordings: %v", domain.MaxInteractions, err)
+	}
+	b2.Close()
 }

@@ -11,9 +11,14 @@ import (
 // format's signature needs.
 const AudioSniffLen = 64 << 10
 
-// audioOutLen is how many decoded bytes audioDecoder collects before it
-// hands them to its sink.
-const audioOutLen = 256 << 10
+// audioOutLen is how many decoded bytes audioDecoder collects, at most,
+// before it hands them to its sink. Its buffers start at audioOutFirst and
+// double with each chunk: a body may carry dozens of tiny recordings, and
+// each must not cost two buffers of the size a long one writes best in.
+const (
+	audioOutFirst = 4 << 10
+	audioOutLen   = 256 << 10
+)
 
 // Phases of audioDecoder, in the order a string goes through them.
 const (
@@ -322,7 +327,11 @@ func (d *audioDecoder) emit(bs ...byte) {
 // and goes on decoding into a second buffer meanwhile: decoding, writing and
 // hashing (the sink's business) then overlap. There is one write in flight
 // at most; false when sink failed.
-func (d *audioDecoder) flush() bool {
+func (d *audioDecoder) flush() bool { return d.flushTo(true) }
+
+// flushTo is flush; with async false the sink writes before it returns
+// (the last chunk: nothing is left to overlap it with).
+func (d *audioDecoder) flushTo(async bool) bool {
 	d.wait()
 	if d.sinkErr != nil {
 		return false
@@ -332,13 +341,26 @@ func (d *audioDecoder) flush() bool {
 	}
 	if len(d.out) > 0 {
 		d.size += int64(len(d.out))
-		full, done := d.out, make(chan error, 1)
-		go func() { done <- d.sink(full) }()
-		d.inFlight = done
-		d.out, d.spare = d.spare, full
+		full := d.out
+		if !async {
+			if err := d.sink(full); err != nil {
+				d.sinkErr = err
+				return false
+			}
+		} else {
+			done := make(chan error, 1)
+			go func() { done <- d.sink(full) }()
+			d.inFlight = done
+			d.out, d.spare = d.spare, full
+		}
 	}
-	if d.out == nil {
-		d.out = make([]byte, 0, audioOutLen)
+	// The next buffer is twice the last one, up to audioOutLen.
+	want := audioOutFirst
+	if c := max(cap(d.out), cap(d.spare)); c > 0 {
+		want = min(2*c, audioOutLen)
+	}
+	if cap(d.out) < want {
+		d.out = make([]byte, 0, want)
 	}
 	d.out = d.out[:0]
 	return true
@@ -402,7 +424,7 @@ func (d *audioDecoder) finish() (blank bool) {
 		d.emit(byte(d.acc>>10), byte(d.acc>>2))
 	}
 	if !d.failed() {
-		d.flush()
+		d.flushTo(false)
 	}
 	return false
 }

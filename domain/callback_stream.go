@@ -87,6 +87,20 @@ func (b *CallbackBody) WithAudioReferences(limit int, ref func(*PartnerAudio) st
 	return out
 }
 
+// MaxCallbackRecordings bounds the "audio_base64" strings ReadCallbackBody
+// takes from one body: one per interaction, and the result's own. Each may
+// open a spool, so a body of many tiny recordings must be cut short as it is
+// read, not refused later by the parsers once every spool is open.
+const MaxCallbackRecordings = MaxInteractions + 1
+
+// tooManyRecordings is ReadCallbackBody's error for a body with more than
+// MaxCallbackRecordings recordings, named as the parsers name too many
+// interactions.
+func tooManyRecordings() *Error {
+	return invalid("interacoes", "must have at most %d interactions (a callback carries at most %d recordings)",
+		MaxInteractions, MaxCallbackRecordings)
+}
+
 // readChunk is how much of the body ReadCallbackBody asks for at a time.
 const readChunk = 128 << 10
 
@@ -99,7 +113,9 @@ const maxAudioKeyEscaped = len(audioField) * 6
 // document) is decoded as it arrives, with maxAudio as DecodeAudioBase64's
 // limit, its bytes written to the writer open returns for it (called once
 // per recording, when its first decoded bytes are ready); a failure of r,
-// open or a writer stops the reading and is returned. A malformed body is
+// open or a writer stops the reading and is returned, and so does a body
+// with more than MaxCallbackRecordings recordings (a *Error naming
+// "interacoes", at the first string too many). A malformed body is
 // not an error here: the parsers report it. The body returned is never nil:
 // on an error it holds what was read.
 func ReadCallbackBody(r io.Reader, maxAudio int64, open func(index int) (io.Writer, error)) (*CallbackBody, error) {
@@ -228,6 +244,9 @@ func (s *splitter) write(p []byte) error {
 
 // startAudio begins a recording's string; its opening quote is in json.
 func (s *splitter) startAudio(at int64) error {
+	if len(s.body.audios) >= MaxCallbackRecordings {
+		return tooManyRecordings()
+	}
 	a := &PartnerAudio{Index: len(s.body.audios), start: len(s.body.json) - 1}
 	s.body.audios = append(s.body.audios, a)
 	s.body.json = strconv.AppendInt(s.body.json, int64(a.Index), 10)

@@ -44,6 +44,11 @@ func streamed(t *testing.T, body []byte, n int, max int64) (*domain.CallbackBody
 		bufs[i] = &bytes.Buffer{}
 		return bufs[i], nil
 	})
+	if de, ok := domain.AsError(err); ok && de.Field == "interacoes" && len(b.Audios()) == domain.MaxCallbackRecordings {
+		// More recordings than a callback may carry: refused as read,
+		// before the parsers see the body.
+		return nil, nil
+	}
 	if err != nil {
 		t.Fatalf("ReadCallbackBody: %v", err)
 	}
@@ -103,6 +108,9 @@ func errString(err error) string {
 func compareStreamed(t *testing.T, body []byte, n int, max int64) {
 	t.Helper()
 	b, bufs := streamed(t, body, n, max)
+	if b == nil {
+		return
+	}
 
 	want, werr := domain.ParseLeadCallback(body)
 	got, gerr := b.ParseLead()
@@ -295,4 +303,91 @@ func FuzzReadCallbackBody(f *testing.F) {
 		}
 		compareStreamed(t, body, n, max%(1<<20))
 	})
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// capWriter keeps the largest capacity of the chunks written to it: the
+// decoder's buffer.
+type capWriter struct{ maxCap int }
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	w.maxCap = max(w.maxCap, cap(p))
+	return len(p), nil
+}
+
+// A body of many tiny recordings is refused as it is read, at the first
+// recording too many: no more writers are opened, nor the rest read.
+func TestReadCallbackBodyStopsAtTooManyRecordings(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
+	for i := range 20_000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"audio_base64": "AAAA"}`)
+	}
+	sb.WriteString(`]}`)
+	src := &countingReader{r: strings.NewReader(sb.String())}
+	opened := 0
+	b, err := domain.ReadCallbackBody(src, 1<<20, func(int) (io.Writer, error) {
+		opened++
+		return io.Discard, nil
+	})
+	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindInvalid || de.Field != "interacoes" {
+		t.Fatalf("error %v, want an invalid interacoes", err)
+	}
+	if opened != domain.MaxCallbackRecordings || len(b.Audios()) != domain.MaxCallbackRecordings {
+		t.Fatalf("%d writers opened, %d recordings kept; want %d", opened, len(b.Audios()), domain.MaxCallbackRecordings)
+	}
+	if src.n > 256<<10 {
+		t.Fatalf("read %d bytes of a body refused in its first kilobytes", src.n)
+	}
+
+	// As many as a callback may carry are read: MaxInteractions, and the
+	// result's own.
+	sb.Reset()
+	sb.WriteString(`{"status": "realizada", "audio_base64": "AAAA", "interacoes": [`)
+	for i := range domain.MaxInteractions {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"audio_base64": "AAAA"}`)
+	}
+	sb.WriteString(`]}`)
+	b, _ = streamed(t, []byte(sb.String()), 1<<10, 1<<20)
+	if b == nil || len(b.Audios()) != domain.MaxCallbackRecordings {
+		t.Fatal("a body with as many recordings as allowed was refused")
+	}
+}
+
+// A tiny recording costs a small buffer; a long one is written in large
+// chunks all the same.
+func TestReadCallbackBodyBufferGrows(t *testing.T) {
+	large := base64.StdEncoding.EncodeToString(make([]byte, 2<<20))
+	body := `{"interacoes": [{"audio_base64": "AAAA"}, {"audio_base64": "` + large + `"}]}`
+	ws := []*capWriter{}
+	_, err := domain.ReadCallbackBody(strings.NewReader(body), 4<<20, func(int) (io.Writer, error) {
+		ws = append(ws, &capWriter{})
+		return ws[len(ws)-1], nil
+	})
+	if err != nil || len(ws) != 2 {
+		t.Fatalf("%v, %d writers", err, len(ws))
+	}
+	if ws[0].maxCap > 4<<10 {
+		t.Fatalf("a 3-byte recording was decoded into a buffer of %d bytes", ws[0].maxCap)
+	}
+	if ws[1].maxCap < 256<<10 {
+		t.Fatalf("a 2 MiB recording was written in chunks of %d bytes at most", ws[1].maxCap)
+	}
 }

@@ -2,14 +2,17 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +60,8 @@ type rigConfig struct {
 	maxAudio    int64
 	maxCallback int64
 	rateLimit   int
+	// wrapAudio, when set, stands between the API and the audio store.
+	wrapAudio func(ports.AudioStore) ports.AudioStore
 }
 
 // callbackRig is the API on the in-memory store and a filesystem audio
@@ -65,20 +70,27 @@ type callbackRig struct {
 	*client
 	store *memory.Store
 	audio *audiostore.FS
-	token string // the partner token's plaintext
-	tokID string
+	// audioDir is the audio store's root, where spools keep their files.
+	audioDir string
+	token    string // the partner token's plaintext
+	tokID    string
 }
 
 func newCallbackRig(t testing.TB, cfg rigConfig) *callbackRig {
 	t.Helper()
 	store := memory.NewStore()
-	audio, err := audiostore.NewFS(t.TempDir())
+	dir := t.TempDir()
+	audio, err := audiostore.NewFS(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var served ports.AudioStore = audio
+	if cfg.wrapAudio != nil {
+		served = cfg.wrapAudio(audio)
+	}
 	h := httpapi.New(httpapi.Config{AdminToken: adminToken, MaxCallbackBytes: cfg.maxCallback, PartnerRateLimit: cfg.rateLimit},
-		callbackServices(store, audio, memory.NewClock(t0), memory.NewRandom(7), cfg.maxAudio), httpapi.Ops{})
-	r := &callbackRig{client: &client{t: t, handler: h, token: adminToken}, store: store, audio: audio}
+		callbackServices(store, served, memory.NewClock(t0), memory.NewRandom(7), cfg.maxAudio), httpapi.Ops{})
+	r := &callbackRig{client: &client{t: t, handler: h, token: adminToken}, store: store, audio: audio, audioDir: dir}
 	r.setUp()
 	return r
 }
@@ -607,4 +619,54 @@ func testMP3SHA256(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return domain.AudioKey(b)
+}
+
+// countingSpools counts the spools an audio store opens.
+type countingSpools struct {
+	ports.AudioStore
+	opened atomic.Int64
+}
+
+func (c *countingSpools) Spool(ctx context.Context) (ports.AudioSpool, error) {
+	c.opened.Add(1)
+	return c.AudioStore.Spool(ctx)
+}
+
+// A valid partner's small body of thousands of tiny recordings (the
+// reviewer's ~500 KB of {"audio_base64":"AAAA"}) is refused with a 422
+// naming interacoes after a bounded number of spools, and leaves nothing:
+// no history, no object, no spool file.
+func TestTooManyRecordingsRefused(t *testing.T) {
+	spools := &countingSpools{}
+	r := newCallbackRig(t, rigConfig{maxAudio: 4096, maxCallback: 1 << 20, wrapAudio: func(a ports.AudioStore) ports.AudioStore {
+		spools.AudioStore = a
+		return spools
+	}})
+	var sb strings.Builder
+	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
+	for i := range 21_000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`{"audio_base64":"AAAA"}`)
+	}
+	sb.WriteString(`]}`)
+	wantProblem(t, r.partner("/api/cvio/lead_tarefas/cadastrar", sb.String()), 422, "invalid_field", "body.interacoes")
+	if n := spools.opened.Load(); n > domain.MaxCallbackRecordings {
+		t.Fatalf("%d spools opened for one callback", n)
+	}
+	r.noHistory("1", "2")
+	n := 0
+	if err := r.audio.List(t.Context(), func(string, time.Time) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("audio left in the store: %d (%v)", n, err)
+	}
+	entries, err := os.ReadDir(r.audioDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".spool") {
+			t.Fatalf("spool file left: %s", e.Name())
+		}
+	}
 }
