@@ -16,15 +16,19 @@ import (
 )
 
 // newMonitorRig is the callback rig with its Calls at hand, to deliver.
-func newMonitorRig(t *testing.T) (*callbackRig, *app.Calls) {
+func newMonitorRig(t *testing.T, cfg ...rigConfig) (*callbackRig, *app.Calls) {
 	t.Helper()
+	var c rigConfig
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
 	store := memory.NewStore()
 	audio, err := audiostore.NewFS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := callbackServices(store, audio, memory.NewClock(t0), memory.NewRandom(7), 0)
-	h := httpapi.New(httpapi.Config{AdminToken: adminToken}, svc, httpapi.Ops{})
+	svc := callbackServices(store, audio, memory.NewClock(t0), memory.NewRandom(7), c.maxAudio)
+	h := httpapi.New(httpapi.Config{AdminToken: adminToken, MaxCallbackBytes: c.maxCallback, PartnerRateLimit: c.rateLimit}, svc, httpapi.Ops{})
 	r := &callbackRig{client: &client{t: t, handler: h, token: adminToken}, store: store, audio: audio}
 	r.setUp()
 	return r, svc.Calls
@@ -185,5 +189,33 @@ func TestMonitorFiltersAndPages(t *testing.T) {
 		t.Run(c.query, func(t *testing.T) {
 			wantProblem(t, r.get(env+"/monitor/exchanges?"+c.query), http.StatusUnprocessableEntity, c.code, c.location)
 		})
+	}
+}
+
+// TestMonitorKeepsRefusedCallbacks: a body over the limit (413) and a
+// callback over the token's rate (429) are in the monitor too, credentials
+// redacted.
+func TestMonitorKeepsRefusedCallbacks(t *testing.T) {
+	r, _ := newMonitorRig(t, rigConfig{maxAudio: 4096, maxCallback: 64 << 10, rateLimit: 2})
+	big := `{"telefone": "48999476359", "interacoes": [{"descricao": "` + strings.Repeat("x", 70<<10) + `"}]}`
+	wantProblem(t, r.partner("/api/cvio/lead_tarefas/cadastrar", big), http.StatusRequestEntityTooLarge, "body_too_large", "")
+	r.ok(r.partner("/api/cvio/lead_tarefas/cadastrar", contractTaskBody))
+	res := r.partner("/api/cvio/lead_tarefas/cadastrar", contractTaskBody)
+	if res.Status != http.StatusTooManyRequests {
+		t.Fatalf("third callback within the minute at 2 a minute: %s", res)
+	}
+	items, _ := r.exchanges("direction=in&status=4xx")
+	if got := summaries(items); got != "in 429, in 413" {
+		t.Fatalf("refused callbacks in the monitor: [%s], want [in 429, in 413]", got)
+	}
+	for _, it := range items {
+		d := r.ok(r.get(env + "/monitor/exchanges/" + it["id"].(string)))
+		h := d["request_headers"].(map[string]any)
+		if tok := h["Token"].([]any); len(tok) != 1 || tok[0] != domain.Redacted {
+			t.Errorf("exchange %v: token header %v", it["status_code"], h["Token"])
+		}
+		if body := d["request_body"].(string); len(body) > domain.MaxExchangeBody+len(domain.TruncatedMarker) {
+			t.Errorf("exchange %v keeps a body of %d bytes", it["status_code"], len(body))
+		}
 	}
 }

@@ -25,8 +25,11 @@ import (
 // (dropping its partition) takes under 1 % of what a DELETE of the same
 // rows from a plain table takes, measured side by side in the same run.
 //
-// The benchmark does a fixed amount of work whatever b.N is (run it with
-// -benchtime 1x); its figures are reported with b.ReportMetric:
+// The benchmark does a fixed amount of work whatever b.N is:
+//
+//	go test -run '^$' -bench Monitor -benchtime 1x ./adapters/postgres
+//
+// Its figures are reported with b.ReportMetric:
 //
 //	first-page-p99-ms   a filtered first page (direction, status class), p99
 //	deep-page-p99-ms    the same filter, from cursors 10 to 28 days deep, p99

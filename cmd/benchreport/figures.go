@@ -34,6 +34,7 @@ var benchtimes = map[string]string{
 	"BenchmarkTaskCallbacks16":  "1x",
 	"BenchmarkRecording20MiB":   "1x",
 	"BenchmarkServiceProcesses": "2000x",
+	"BenchmarkMonitor":          "1x",
 }
 
 func atMost(limit float64) func(_, _, ratio float64) bool {
@@ -45,6 +46,27 @@ func atLeast(limit float64) func(_, _, ratio float64) bool {
 }
 
 var figures = []figure{
+	{
+		What: "monitor: filtered first page, p99 (1,000,000 exchanges over 30 days)", Bench: "Monitor", Unit: "first-page-p99-ms",
+		BaseValue: 50, Baseline: "the goal, 50 ms", Goal: "≤ 50 ms", Met: func(n, _, _ float64) bool { return n <= 50 },
+	},
+	{
+		What: "monitor: page deep in the cursor, p99", Bench: "Monitor", Unit: "deep-page-p99-ms",
+		BaseValue: 50, Baseline: "the goal, 50 ms", Goal: "≤ 50 ms", Met: func(n, _, _ float64) bool { return n <= 50 },
+	},
+	{
+		What: "monitor: a lead's first page, p99", Bench: "Monitor", Unit: "lead-page-p99-ms",
+		BaseValue: 50, Baseline: "the goal, 50 ms", Goal: "≤ 50 ms", Met: func(n, _, _ float64) bool { return n <= 50 },
+	},
+	{
+		What: "monitor: purge a day of 100,000 exchanges (drop its partition)", Bench: "Monitor", Unit: "drop-ms",
+		BaseUnit: "delete-ms", Baseline: "DELETE of the same rows from a plain table, same run", RatioUnit: "drop/delete",
+		Goal: "< 0.01 × baseline", Met: func(_, _, ratio float64) bool { return ratio < 0.01 },
+	},
+	{
+		What: "monitor: purge a day, against DELETE and the VACUUM that frees its space", Bench: "Monitor", Unit: "drop-ms",
+		BaseUnit: "delete+vacuum-ms", Baseline: "DELETE + VACUUM of the plain table, same run", RatioUnit: "drop/(delete+vacuum)",
+	},
 	{
 		What: "click to partner, p50 latency", Bench: "ClickToPartner", Unit: "p50-ms",
 		BaseUnit: "floor-p50-ms", Baseline: "plain net/http POST to the same partner", RatioUnit: "p50-ratio",
