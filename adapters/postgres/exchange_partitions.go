@@ -113,40 +113,35 @@ func (s *Store) addPartition(ctx context.Context, day time.Time) (bool, error) {
 }
 
 // withShortLocks runs fn in a transaction whose lock waits give way after
-// partitionLockTimeout, and tries again (partitionTries in all) when one
-// did.
+// partitionLockTimeout, and tries again (see retryLockTimeouts).
 func (s *Store) withShortLocks(ctx context.Context, fn func(pgx.Tx) error) error {
-	var err error
-	for try := range partitionTries {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(try) * partitionLockTimeout):
-			}
-		}
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return retryLockTimeouts(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", partitionLockTimeout.Milliseconds())); err != nil {
 				return err
 			}
 			return fn(tx)
 		})
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
-			return err
-		}
-	}
-	return err
+	})
 }
 
 // dropPartition drops one day's partition in a transaction of its own whose
-// lock wait gives way after partitionLockTimeout (tried partitionTries
-// times). The statements go in one round trip: without arguments, pgx sends
-// them in one simple-protocol message, which PostgreSQL runs as one
-// implicit transaction, so set_config(..., true) lasts until its end.
+// lock wait gives way after partitionLockTimeout (see retryLockTimeouts).
+// The statements go in one round trip: without arguments, pgx sends them
+// in one simple-protocol message, which PostgreSQL runs as one implicit
+// transaction, so set_config(..., true) lasts until its end.
 func (s *Store) dropPartition(ctx context.Context, name string) error {
 	stmt := fmt.Sprintf("SELECT set_config('lock_timeout', '%dms', true); DROP TABLE IF EXISTS %s",
 		partitionLockTimeout.Milliseconds(), pgx.Identifier{name}.Sanitize())
+	return retryLockTimeouts(ctx, func() error {
+		_, err := s.pool.Exec(ctx, stmt)
+		return err
+	})
+}
+
+// retryLockTimeouts runs fn, and again (partitionTries in all, waiting a
+// little longer each time) while it fails for a lock_timeout.
+func retryLockTimeouts(ctx context.Context, fn func() error) error {
 	var err error
 	for try := range partitionTries {
 		if try > 0 {
@@ -156,7 +151,7 @@ func (s *Store) dropPartition(ctx context.Context, name string) error {
 			case <-time.After(time.Duration(try) * partitionLockTimeout):
 			}
 		}
-		_, err = s.pool.Exec(ctx, stmt)
+		err = fn()
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
 			return err

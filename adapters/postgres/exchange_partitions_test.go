@@ -2,11 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -190,5 +192,52 @@ func recordExchange(t *testing.T, s ports.Store, e domain.Exchange) {
 	t.Helper()
 	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.RecordExchange(ctx, e) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRetentionGivesWayToALongQuery: while a transaction reads the
+// exchanges, dropping a day gives up after a short lock wait (so the
+// statements queued behind the drop are not held up for long) and leaves
+// the day for the next run, which drops it.
+func TestRetentionGivesWayToALongQuery(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putEnv(t, s, "env-1")
+	day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
+		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: day.Add(time.Hour)})
+	if _, err := s.PrepareExchangeDays(t.Context(), day, day); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := reader.QueryRow(t.Context(), `SELECT count(*) FROM exchanges`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.DropExchangeDays(t.Context(), day.AddDate(0, 0, 2))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		t.Fatalf("DropExchangeDays under a long reader: %v, want a lock timeout", err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("DropExchangeDays gave up after %s", waited)
+	}
+	if got := partitionsOf(t, pool); got["old"] != "exchanges_p20260201" {
+		t.Fatalf("after the refused drop: %v", got)
+	}
+	if err := reader.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := s.DropExchangeDays(t.Context(), day.AddDate(0, 0, 2))
+	if err != nil || len(dropped) != 1 {
+		t.Fatalf("the next run: %v, %v", dropped, err)
+	}
+	if got := partitionsOf(t, pool); len(got) != 0 {
+		t.Errorf("after the next run: %v", got)
 	}
 }
