@@ -21,6 +21,12 @@ import (
 //
 // A transaction that sent nothing commits and rolls back without a round
 // trip. Savepoints (Begin) are sent like any statement.
+//
+// A pipeline that fails before its statement ran (the context was already
+// cancelled, the connection broke) may have lost BEGIN or queued writes on
+// the way: the transaction is then broken, and every later call fails with
+// that error, Commit too, so that nothing after it runs outside the
+// transaction or commits without what was lost. Rollback still ends it.
 type lazyTx struct {
 	conn  *pgx.Conn
 	begin string // the BEGIN statement, sent with the first statement
@@ -29,6 +35,19 @@ type lazyTx struct {
 	pending    []deferredWrite
 	savepoints int
 	closed     bool
+	broken     error // why the transaction can no longer be used
+}
+
+// usable is nil while statements may be sent: the transaction is neither
+// closed nor broken.
+func (t *lazyTx) usable() error {
+	switch {
+	case t.closed:
+		return pgx.ErrTxClosed
+	case t.broken != nil:
+		return fmt.Errorf("postgres: the transaction is broken: %w", t.broken)
+	}
+	return nil
 }
 
 var _ pgx.Tx = (*lazyTx)(nil)
@@ -54,8 +73,8 @@ func newLazyTx(conn *pgx.Conn, begin string) *lazyTx {
 
 // deferWrite queues a write to go with the next statement or the COMMIT.
 func (t *lazyTx) deferWrite(sql string, args []any, fail func(error) error) error {
-	if t.closed {
-		return pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return err
 	}
 	t.pending = append(t.pending, deferredWrite{sql: sql, args: args, fail: fail})
 	return nil
@@ -75,10 +94,12 @@ func (t *lazyTx) direct() bool { return t.begun && len(t.pending) == 0 }
 
 // send sends what is queued (BEGIN, deferred writes), then sql, in one
 // pipeline, and returns the results positioned at sql's. On an error of
-// what was queued, the results are closed and that error returned.
+// what was queued, the results are closed and that error returned; the
+// transaction is then broken (what was queued may never have reached the
+// server).
 func (t *lazyTx) send(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
-	if t.closed {
-		return nil, pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return nil, err
 	}
 	b := &pgx.Batch{}
 	begin := !t.begun
@@ -95,21 +116,25 @@ func (t *lazyTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 	if begin {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return nil, fmt.Errorf("postgres: begin: %w", err)
+			err = fmt.Errorf("postgres: begin: %w", err)
+			t.broken = err
+			return nil, err
 		}
 	}
 	for _, w := range writes {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return nil, w.fail(err)
+			err = w.fail(err)
+			t.broken = err
+			return nil, err
 		}
 	}
 	return br, nil
 }
 
 func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if t.closed {
-		return pgconn.CommandTag{}, pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	if t.direct() {
 		return t.conn.Exec(ctx, sql, args...)
@@ -126,8 +151,8 @@ func (t *lazyTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if t.closed {
-		return nil, pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return nil, err
 	}
 	if t.direct() {
 		return t.conn.Query(ctx, sql, args...)
@@ -148,7 +173,7 @@ func (t *lazyTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if t.direct() && !t.closed {
+	if t.direct() && t.usable() == nil {
 		return t.conn.QueryRow(ctx, sql, args...)
 	}
 	rows, err := t.Query(ctx, sql, args...)
@@ -158,8 +183,8 @@ func (t *lazyTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 // flush sends what is queued, alone, before an operation that cannot be
 // pipelined with it.
 func (t *lazyTx) flush(ctx context.Context) error {
-	if t.closed {
-		return pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return err
 	}
 	if t.direct() {
 		return nil
@@ -197,6 +222,9 @@ func (t *lazyTx) Conn() *pgx.Conn { return t.conn }
 
 // Begin starts a savepoint.
 func (t *lazyTx) Begin(ctx context.Context) (pgx.Tx, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
 	t.savepoints++
 	sp := &savepoint{tx: t, n: t.savepoints}
 	if _, err := t.Exec(ctx, fmt.Sprintf("savepoint sp_%d", sp.n)); err != nil {
@@ -207,11 +235,11 @@ func (t *lazyTx) Begin(ctx context.Context) (pgx.Tx, error) {
 
 // Commit sends COMMIT with whatever is queued; a transaction that sent
 // nothing has nothing to commit. When the commit fails with the
-// transaction still open (a queued write failed), the transaction stays
-// usable for Rollback.
+// transaction still open (a queued write failed, or the transaction is
+// broken), the transaction stays usable for Rollback.
 func (t *lazyTx) Commit(ctx context.Context) error {
-	if t.closed {
-		return pgx.ErrTxClosed
+	if err := t.usable(); err != nil {
+		return err
 	}
 	if !t.begun && len(t.pending) == 0 {
 		t.closed = true
