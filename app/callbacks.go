@@ -79,6 +79,7 @@ const (
 type CallbackBody struct {
 	*domain.CallbackBody
 	spools map[int]ports.AudioSpool
+	stored map[int]string // the keys of the recordings stored, by PartnerAudio.Index
 }
 
 // Receive reads a callback's body from r to its end, decoding each
@@ -91,7 +92,7 @@ type CallbackBody struct {
 // spool is opened for each). On an error the spools opened are already
 // discarded; the body, never nil, must be closed all the same.
 func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, error) {
-	b := &CallbackBody{spools: map[int]ports.AudioSpool{}}
+	b := &CallbackBody{spools: map[int]ports.AudioSpool{}, stored: map[int]string{}}
 	var err error
 	b.CallbackBody, err = domain.ReadCallbackBody(r, s.cfg.MaxAudioBytes, func(i int) (io.Writer, error) {
 		sp, err := s.audio.Spool(ctx)
@@ -106,6 +107,14 @@ func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, er
 	}
 	return b, err
 }
+
+// StoredSHA256 is the content address (SHA-256, lowercase hex) of the
+// recording at index (its PartnerAudio.Index) once this request stored it,
+// and "" when it stored none there. A recording is matched to the answer's
+// recording_sha256s by it: the answer leaves out the recordings of
+// duplicate interactions, so the order of the body's recordings is not the
+// order of the answer's.
+func (b *CallbackBody) StoredSHA256(index int) string { return b.stored[index] }
 
 // Close discards the spools; the recordings stored stay.
 func (b *CallbackBody) Close() {
@@ -464,6 +473,7 @@ func (s *Callbacks) storeAudio(ctx context.Context, body *CallbackBody, audio *d
 	if err != nil {
 		return nil, fmt.Errorf("storing the recording: %w", err)
 	}
+	body.stored[audio.Index] = key
 	return &storedAudio{key: key, size: size, contentType: ct, spool: sp}, nil
 }
 

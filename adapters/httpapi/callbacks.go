@@ -269,7 +269,7 @@ func (h *handlers) serveCallback(w http.ResponseWriter, r *http.Request, rt call
 type inboundExchange struct {
 	envID  string
 	callID string
-	body   *domain.CallbackBody // nil when the body was not read
+	body   *app.CallbackBody // nil when the body was not read
 	answer []byte
 }
 
@@ -329,7 +329,7 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	}
 	body, err := h.svc.Callbacks.Receive(ctx, src)
 	defer body.Close()
-	x.body = body.CallbackBody
+	x.body = body
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
@@ -516,9 +516,18 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 		LeadID:         ans.LeadID,
 		OccurredAt:     start,
 		RequestHeaders: r.Header.Clone(),
-		RequestBody:    string(withAudioReferences(x.body, ans.RecordingIDs, ans.SHA256s, domain.MaxExchangeBody)),
+		RequestBody:    string(exchangeBody(x.body, ans.RecordingIDs, ans.SHA256s)),
 		ResponseBody:   string(cw.body.Bytes()),
 	})
+}
+
+// exchangeBody is the callback's body as the monitor keeps it: cut, the
+// audio replaced by references to the recordings stored.
+func exchangeBody(body *app.CallbackBody, recordingIDs, sha256s []string) []byte {
+	if body == nil {
+		return nil
+	}
+	return withAudioReferences(body.CallbackBody, body.StoredSHA256, recordingIDs, sha256s, domain.MaxExchangeBody)
 }
 
 // capturingWriter keeps the status and the start of the body written.

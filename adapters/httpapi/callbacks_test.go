@@ -379,6 +379,53 @@ func TestRecordingWithJSONEscapes(t *testing.T) {
 	}
 }
 
+// A body holding the same recording twice (the second interaction a
+// duplicate of the first, so stored once) and a different one: the monitor's
+// references name, each, the recording that holds their content, although
+// the answer lists fewer recordings than the body has.
+func TestMonitorReferencesMatchRecordingsByContent(t *testing.T) {
+	r := newCallbackRig(t, rigConfig{})
+	other := append(append([]byte{}, testMP3...), bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x64}, 100)...)
+	otherBase64 := base64.StdEncoding.EncodeToString(other)
+	body := `{"email": "testeaudio8@teste.com", "interacoes": [
+ {"tipo": "L", "descricao": "Primeira ligação", "audio_base64": "` + testMP3Base64 + `"},
+ {"tipo": "L", "descricao": "Primeira ligação", "audio_base64": "` + testMP3Base64 + `"},
+ {"tipo": "L", "descricao": "Segunda ligação", "audio_base64": "` + otherBase64 + `"}]}`
+	res := r.partner("/api/cvio/lead", body)
+	ans := r.ok(res)
+	ids, shas := ans["recording_ids"].([]any), ans["recording_sha256s"].([]any)
+	if len(ids) != 2 || len(shas) != 2 || shas[0] != domain.AudioKey(testMP3) || shas[1] != domain.AudioKey(other) || ans["duplicates"] != 1.0 {
+		t.Fatalf("answer: %v", ans)
+	}
+	var kept *domain.Exchange
+	for _, e := range r.store.Exchanges("acme") {
+		if e.Direction == domain.Inbound && e.URL == "/api/cvio/lead" && e.ResponseBody == string(res.Body) {
+			kept = &e
+		}
+	}
+	if kept == nil {
+		t.Fatal("the callback is not in the monitor")
+	}
+	var got struct {
+		Interacoes []struct {
+			Audio string `json:"audio_base64"`
+		} `json:"interacoes"`
+	}
+	if err := json.Unmarshal([]byte(kept.RequestBody), &got); err != nil {
+		t.Fatalf("the kept body is no longer JSON: %v\n%s", err, kept.RequestBody)
+	}
+	first := fmt.Sprintf("[audio: %d base64 chars; recording %s; sha256 %s]", len(testMP3Base64), ids[0], shas[0])
+	want := []string{first, first, fmt.Sprintf("[audio: %d base64 chars; recording %s; sha256 %s]", len(otherBase64), ids[1], shas[1])}
+	if len(got.Interacoes) != len(want) {
+		t.Fatalf("kept body: %s", kept.RequestBody)
+	}
+	for i, w := range want {
+		if got.Interacoes[i].Audio != w {
+			t.Errorf("reference %d:\n got %s\nwant %s", i, got.Interacoes[i].Audio, w)
+		}
+	}
+}
+
 func TestCallResults(t *testing.T) {
 	r := newCallbackRig(t, rigConfig{})
 	done := r.placeCall("1")
