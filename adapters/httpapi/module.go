@@ -17,21 +17,35 @@ import (
 type ServerConfig struct {
 	Addr            string        // listen address, host:port
 	PublicURL       string        // where clients reach it, for the start-up banner
-	ShutdownTimeout time.Duration // how long in-flight requests may take to finish on stop
+	ShutdownTimeout time.Duration // how long in-flight requests may take to finish on stop, after the drain
 	Banner          io.Writer     // receives the human-readable start-up message; nil for none
 	Console         bool          // the operator console is served (its URL goes in the banner)
+	// DrainPeriod is how long, on stop, the server goes on accepting and
+	// serving requests while /readyz answers 503, so that a load balancer
+	// takes the instance out of rotation before its listener closes (a
+	// connection waiting to be accepted then is reset). 0 stops accepting
+	// at once.
+	DrainPeriod time.Duration
 }
 
 // Module provides the service's http.Handler (from Config, Services and Ops
 // in the graph) and runs it in an *http.Server: it listens when the app
-// starts, so a taken port stops start-up, and on stop it stops accepting and
-// waits for in-flight requests up to ShutdownTimeout.
+// starts, so a taken port stops start-up. On stop it drains: /readyz
+// answers 503 while requests are still accepted and served for
+// DrainPeriod, then it stops accepting and waits for in-flight requests up
+// to ShutdownTimeout. Modules listed before it (the job workers) stop after.
 var Module = fx.Module("httpapi",
-	fx.Provide(New),
+	fx.Provide(newDrain, newHandlerForFx),
 	fx.Invoke(runServer),
 )
 
-func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, logger *slog.Logger) {
+// newHandlerForFx is New, its readiness failing once the server drains.
+func newHandlerForFx(cfg Config, svc Services, ops Ops, d *drain) http.Handler {
+	ops.Ready = d.ready(ops.Ready)
+	return New(cfg, svc, ops)
+}
+
+func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, d *drain, logger *slog.Logger) {
 	srv := NewServer(sc.Addr, h)
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	lc.Append(fx.Hook{
@@ -56,6 +70,16 @@ func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, logger *slog.Lo
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
+			d.begin()
+			if sc.DrainPeriod > 0 {
+				logger.Info("stopping: /readyz answers 503 while requests are still served", "drain_ms", sc.DrainPeriod.Milliseconds())
+				wait := time.NewTimer(sc.DrainPeriod)
+				select {
+				case <-wait.C:
+				case <-ctx.Done():
+					wait.Stop()
+				}
+			}
 			if sc.ShutdownTimeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, sc.ShutdownTimeout)

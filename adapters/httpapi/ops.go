@@ -45,9 +45,10 @@ func (h *handlers) registerOps(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Readiness",
-		Description: "Answers 200 when the database is reachable and its migrations are current, and a 503 problem (code `not_ready`) saying what failed otherwise.",
-		Tags:        []string{tagOperations},
-		Errors:      []int{http.StatusMethodNotAllowed, http.StatusServiceUnavailable},
+		Description: "Answers 200 when the database is reachable and its migrations are current, and a 503 problem (code `not_ready`) saying what failed otherwise. " +
+			"A stopping service answers 503 too while it drains: it still serves requests for a short while, so that a load balancer can take it out of rotation first.",
+		Tags:   []string{tagOperations},
+		Errors: []int{http.StatusMethodNotAllowed, http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*StatusOutput, error) {
 		if h.ops.Ready == nil {
 			return okStatus(), nil

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,5 +34,31 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
+	}
+}
+
+// errDraining is what readiness says while the server drains.
+var errDraining = errors.New("the service is shutting down")
+
+// drain is a server's shutdown state. Once it has begun, readiness fails,
+// so that load balancers stop sending requests while the server still
+// accepts and serves them.
+type drain struct{ begun atomic.Bool }
+
+func newDrain() *drain { return &drain{} }
+
+func (d *drain) begin() { d.begun.Store(true) }
+
+// ready wraps a readiness check (nil: always ready) so that it fails once
+// the drain has begun.
+func (d *drain) ready(check func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if d.begun.Load() {
+			return errDraining
+		}
+		if check == nil {
+			return nil
+		}
+		return check(ctx)
 	}
 }

@@ -33,6 +33,7 @@ type Config struct {
 	MaxBodyBytes         int64
 	ShutdownTimeout      time.Duration
 	MonitorRetention     time.Duration
+	ShutdownDrain        time.Duration
 	LogLevel             slog.Level
 }
 
@@ -73,7 +74,8 @@ var settings = []setting{
 	{"CALLCONNECT_MAX_CALLBACK_BYTES", "75497472", "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)"},
 	{"CALLCONNECT_PARTNER_RATE_LIMIT", "600", "partner callbacks per minute per token (and per address before authentication)"},
 	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
-	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service waits for in-flight work"},
+	{"CALLCONNECT_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long /readyz answers 503 while requests are still accepted and served, before the listener closes; 0s closes it at once"},
+	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service then waits for in-flight work"},
 	{"CALLCONNECT_MONITOR_RETENTION", "720h", "how long the integration monitor keeps exchanges (whole UTC days; at least 24h)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 }
@@ -126,6 +128,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.DispatchDeadline = duration("CALLCONNECT_DISPATCH_DEADLINE")
 	c.RetryMinBackoff = duration("CALLCONNECT_RETRY_MIN_BACKOFF")
 	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
+	if d, err := time.ParseDuration(get("CALLCONNECT_SHUTDOWN_DRAIN")); err != nil || d < 0 || d > 10*time.Minute {
+		bad("CALLCONNECT_SHUTDOWN_DRAIN", "must be a Go duration from 0s to 10m such as 5s, got %q", get("CALLCONNECT_SHUTDOWN_DRAIN"))
+	} else {
+		c.ShutdownDrain = d
+	}
 	c.PartnerConnect = duration("CALLCONNECT_PARTNER_CONNECT_TIMEOUT")
 	c.PartnerTimeout = duration("CALLCONNECT_PARTNER_TIMEOUT")
 	c.MonitorRetention = duration("CALLCONNECT_MONITOR_RETENTION")

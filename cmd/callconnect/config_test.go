@@ -22,7 +22,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.DispatchDeadline != 2*time.Minute || c.RetryMinBackoff != time.Second ||
-		c.MaxBodyBytes != 1<<20 || c.AllowPrivatePartners || c.AllowHTTPPartners || c.PublicURL != "http://127.0.0.1:8080" {
+		c.MaxBodyBytes != 1<<20 || c.AllowPrivatePartners || c.AllowHTTPPartners || c.PublicURL != "http://127.0.0.1:8080" ||
+		c.ShutdownDrain != 5*time.Second || c.ShutdownTimeout != 30*time.Second {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if err := c.RequireServe(); err == nil {
@@ -52,6 +53,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 		"CALLCONNECT_S3_ENDPOINT":                "s3.example.com",
 		"CALLCONNECT_MAX_AUDIO_BYTES":            "lots",
 		"CALLCONNECT_MONITOR_RETENTION":          "12h",
+		"CALLCONNECT_SHUTDOWN_DRAIN":             "-1s",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
@@ -59,7 +61,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 	for _, name := range []string{"HTTP_ADDR", "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "CALLCONNECT_DISPATCH_DEADLINE",
 		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL",
 		"CALLCONNECT_PARTNER_TIMEOUT", "CALLCONNECT_DELIVERY_WORKERS", "CALLCONNECT_PARTNER_RATE_LIMIT", "CALLCONNECT_S3_BUCKET",
-		"CALLCONNECT_MAX_AUDIO_BYTES", "CALLCONNECT_MONITOR_RETENTION"} {
+		"CALLCONNECT_MAX_AUDIO_BYTES", "CALLCONNECT_MONITOR_RETENTION", "CALLCONNECT_SHUTDOWN_DRAIN"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%s", name, err)
 		}
@@ -73,6 +75,7 @@ func TestLoadConfigServeReady(t *testing.T) {
 		"CALLCONNECT_SECRETS_KEY":             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS": "true",
 		"CALLCONNECT_DISPATCH_DEADLINE":       "30s",
+		"CALLCONNECT_SHUTDOWN_DRAIN":          "0s",
 		"LOG_LEVEL":                           "debug",
 	}))
 	if err != nil {
@@ -81,7 +84,7 @@ func TestLoadConfigServeReady(t *testing.T) {
 	if err := c.RequireServe(); err != nil {
 		t.Fatal(err)
 	}
-	if !c.AllowHTTPPartners || c.DispatchDeadline != 30*time.Second || len(c.SecretsKey) != 32 {
+	if !c.AllowHTTPPartners || c.DispatchDeadline != 30*time.Second || len(c.SecretsKey) != 32 || c.ShutdownDrain != 0 {
 		t.Fatalf("values not read: %+v", c)
 	}
 }

@@ -563,11 +563,11 @@ func TestFaultFailingAudioStoreWritesNothing(t *testing.T) {
 }
 
 // 4. SIGTERM while clicks arrive and partners upload recordings: the
-// uploads under way when the signal comes finish (200, in the history), no
-// click is processed without its answer reaching the client (a click the
-// closing listener refuses or resets creates no call), the process exits
-// cleanly, and every accepted click is delivered afterwards by the next
-// process.
+// clicks go on being served through a short drain, the uploads under way
+// when the signal comes finish (200, in the history), no click is processed
+// without its answer reaching the client (a click the closing listener
+// refuses or resets creates no call), the process exits cleanly, and every
+// accepted click is delivered afterwards by the next process.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	t.Parallel()
 	rounds := faultSize(1, 5)
@@ -579,7 +579,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // deliveries in flight when the signal comes
 		return http.StatusAccepted
 	}
-	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000"}, deliveryEnv...)
+	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000", "CALLCONNECT_SHUTDOWN_DRAIN=300ms"}, deliveryEnv...)
 	p := startServiceEnv(t, url, env)
 	configure(t, p, fake.srv.URL+"/calls", 1)
 	token := callbackLead(t, p)

@@ -29,9 +29,11 @@ import (
 	"callconnect/domain"
 )
 
-// serve runs the service until SIGINT or SIGTERM, then drains: the HTTP
+// serve runs the service until SIGINT or SIGTERM, then drains: /readyz
+// answers 503 while the HTTP server still accepts and serves requests for
+// the drain period (so that load balancers stop sending first); then the
 // server stops accepting, in-flight requests finish (up to the shutdown
-// timeout), and the database pool closes last.
+// timeout), the delivery workers stop, and the database pool closes last.
 func serve(cfg Config, getenv func(string) string, runMigrations bool, stdout, stderr io.Writer) int {
 	fxApp := fx.New(options(cfg, getenv, runMigrations, stdout, stderr)...)
 	if err := fxApp.Err(); err != nil {
@@ -62,7 +64,8 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			cfg,
 			telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
-			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout, Banner: stdout, Console: true},
+			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout,
+				DrainPeriod: cfg.ShutdownDrain, Banner: stdout, Console: true},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff},
 			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version,
@@ -82,7 +85,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			return &fxevent.SlogLogger{Logger: l}
 		}),
 		fx.StartTimeout(2 * time.Minute),
-		fx.StopTimeout(cfg.ShutdownTimeout + 5*time.Second),
+		fx.StopTimeout(cfg.ShutdownDrain + cfg.ShutdownTimeout + 5*time.Second),
 		telemetry.Module,
 		fx.Provide(func(t *telemetry.SQLTracer) pgx.QueryTracer { return t }),
 		fx.Provide(func(reg prometheus.Registerer) postgres.ExchangeCounter { return telemetry.NewExchangeMetrics(reg) }),

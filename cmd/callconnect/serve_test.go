@@ -76,6 +76,9 @@ func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args .
 		"CALLCONNECT_SECRETS_KEY="+base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"OTEL_TRACES_EXPORTER=", "OTEL_EXPORTER_OTLP_ENDPOINT=",
 		"CALLCONNECT_RECORDINGS_DIR="+t.TempDir(),
+		// A short drain keeps the tests that stop the service fast; a test
+		// may set its own.
+		"CALLCONNECT_SHUTDOWN_DRAIN=100ms",
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	stdout, err := cmd.StdoutPipe()
@@ -200,6 +203,68 @@ func TestServeMigratesServesAndDrainsOnSIGTERM(t *testing.T) {
 	p.stop(t)
 	if !strings.Contains(p.stderr.String(), `"msg":"draining HTTP"`) {
 		t.Fatalf("the service must log that it drains:\n%s", p.stderr)
+	}
+}
+
+// On SIGTERM the service first drains: /readyz answers 503, so that a load
+// balancer stops sending, while new connections are still accepted and
+// their requests served; the listener closes only after the drain period,
+// and the process exits 0.
+func TestSIGTERMDrainsReadinessBeforeTheListenerCloses(t *testing.T) {
+	pool := pgtest.NewEmptyPool(t)
+	const drain = 3 * time.Second
+	p := startServiceEnv(t, pool.Config().ConnString(), []string{"CALLCONNECT_SHUTDOWN_DRAIN=" + drain.String()})
+	base := "http://" + p.addr
+	// faultClient opens a new connection for each request: each one must
+	// be accepted by the listener.
+	if code, body, err := send(faultClient, http.MethodGet, base+"/readyz", ""); err != nil || code != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM: %d %s %v", code, body, err)
+	}
+	signalled := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	var body []byte
+	for time.Since(signalled) < drain {
+		var err error
+		code, body, err = send(faultClient, http.MethodGet, base+"/readyz", "")
+		if err != nil {
+			t.Fatalf("/readyz %s after SIGTERM, within the drain: %v\n%s", time.Since(signalled), err, p.stderr)
+		}
+		if code != http.StatusOK {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"not_ready"`) || !strings.Contains(string(body), "shutting down") {
+		t.Fatalf("/readyz must answer 503 not_ready while the service drains: %d %s", code, body)
+	}
+	code, body, err := send(faultClient, http.MethodPut, base+"/v1/environments/acme",
+		`{"name":"Acme","public_base_url":"https://acme.example.com"}`, "Authorization", "Bearer "+testAdminToken)
+	if err != nil || code/100 != 2 {
+		t.Fatalf("a request on a new connection %s after SIGTERM, within the drain, must be served: %d %s %v", time.Since(signalled), code, body, err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Fatalf("SIGTERM must end the service cleanly, got %v\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("service did not stop within 30s of SIGTERM\n%s", p.stderr)
+	}
+	if took := time.Since(signalled); took < drain {
+		t.Fatalf("the service stopped %s after SIGTERM, before its %s drain ended", took, drain)
+	}
+	var name string
+	if err := pool.QueryRow(context.Background(), `SELECT name FROM environments WHERE id = 'acme'`).Scan(&name); err != nil || name != "Acme" {
+		t.Fatalf("the request served during the drain was not kept: %q %v", name, err)
+	}
+	logs := p.stderr.String()
+	notReady, closing := strings.Index(logs, `/readyz answers 503`), strings.Index(logs, `"msg":"draining HTTP"`)
+	if notReady < 0 || closing < notReady {
+		t.Fatalf("the service must log the drain, then the closing of its listener:\n%s", logs)
 	}
 }
 
