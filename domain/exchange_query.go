@@ -122,6 +122,14 @@ func (c ExchangeCursor) String() string {
 	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
+// A cursor's time lies in years 1 to 9999, as every time the service
+// records does: a forged one outside them would otherwise reach the database
+// as a timestamp it cannot hold.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+)
+
 // ParseExchangeCursor reads what String wrote; "" is the start of the list.
 func ParseExchangeCursor(s string) (ExchangeCursor, error) {
 	if s == "" {
@@ -138,7 +146,7 @@ func ParseExchangeCursor(s string) (ExchangeCursor, error) {
 	}
 	micros, id, ok := strings.Cut(string(raw), ".")
 	n, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || !ValidID(id) {
+	if !ok || err != nil || !ValidID(id) || n < minCursorMicros || n >= maxCursorMicros {
 		return ExchangeCursor{}, bad
 	}
 	return ExchangeCursor{OccurredAt: time.UnixMicro(n).UTC(), ID: id}, nil

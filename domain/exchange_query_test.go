@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,5 +39,23 @@ func TestExchangeCursorRoundTrip(t *testing.T) {
 		if _, err := domain.ParseExchangeCursor(bad); err == nil {
 			t.Errorf("ParseExchangeCursor(%q) succeeded", bad)
 		}
+	}
+}
+
+// A cursor forged with a time no database timestamp holds is refused as a
+// bad cursor (422 naming cursor), not passed on to fail as a 500.
+func TestExchangeCursorOutOfRange(t *testing.T) {
+	valid := domain.ExchangeCursor{OccurredAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC), ID: "e1"}.String()
+	prefix := valid[:strings.LastIndex(valid, ".")+1] // the cursor's version mark
+	for _, micros := range []string{"-9000000000000000000", "9000000000000000000", "-62135596800000001", "253402300800000000"} {
+		forged := prefix + base64.RawURLEncoding.EncodeToString([]byte(micros+".e1"))
+		_, err := domain.ParseExchangeCursor(forged)
+		if de, ok := domain.AsError(err); !ok || de.Field != "cursor" || de.Kind != domain.KindInvalid {
+			t.Errorf("cursor at %s µs: %v, want an invalid cursor", micros, err)
+		}
+	}
+	edge := prefix + base64.RawURLEncoding.EncodeToString([]byte("-62135596800000000.e1"))
+	if got, err := domain.ParseExchangeCursor(edge); err != nil || got.OccurredAt.Year() != 1 {
+		t.Errorf("cursor at the first instant of year 1: %+v, %v", got, err)
 	}
 }
