@@ -19,8 +19,9 @@ import (
 var _ ports.ExchangeRetention = (*Store)(nil)
 
 // Partition maintenance changes the schema, which takes locks the monitor's
-// readers and writers may have to wait for: a DROP of a day's partition
-// needs the exchanges table ACCESS EXCLUSIVE for the moment it takes, and
+// readers and writers may have to wait for: a DETACH of a day's partition
+// needs the exchanges table ACCESS EXCLUSIVE for the moment it takes (the
+// DROP of the detached table after it does not; see dropPartition), and
 // while it waits for that lock every later statement on exchanges queues
 // behind it. So each change runs in a transaction of its own with a short
 // lock_timeout: if a long query holds the table, the change gives way after
@@ -89,7 +90,7 @@ func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.
 		if !p.day.Before(before) {
 			break
 		}
-		err := s.dropPartition(ctx, p.name)
+		err := s.dropPartition(ctx, p)
 		if err != nil {
 			return dropped, fmt.Errorf("postgres: dropping the monitor's partition %s: %w", p.name, err)
 		}
@@ -125,18 +126,32 @@ func (s *Store) withShortLocks(ctx context.Context, fn func(pgx.Tx) error) error
 	})
 }
 
-// dropPartition drops one day's partition in a transaction of its own whose
-// lock wait gives way after partitionLockTimeout (see retryLockTimeouts).
-// The statements go in one round trip: without arguments, pgx sends them
-// in one simple-protocol message, which PostgreSQL runs as one implicit
-// transaction, so set_config(..., true) lasts until its end.
-func (s *Store) dropPartition(ctx context.Context, name string) error {
-	stmt := fmt.Sprintf("SELECT set_config('lock_timeout', '%dms', true); DROP TABLE IF EXISTS %s",
-		partitionLockTimeout.Milliseconds(), pgx.Identifier{name}.Sanitize())
-	return retryLockTimeouts(ctx, func() error {
-		_, err := s.pool.Exec(ctx, stmt)
-		return err
-	})
+// dropPartition purges one day in two transactions. The first DETACHes the
+// partition: catalog work only, during which exchanges is locked (its lock
+// wait gives way after partitionLockTimeout, see retryLockTimeouts). The
+// second DROPs the detached table, whose files go at its commit, which
+// takes time in proportion to the day's size; nobody else uses that table,
+// so no reader or writer of exchanges waits for it. A purge that stops
+// between the two leaves a detached table, which the next one drops.
+//
+// The statements of each go in one round trip: without arguments, pgx sends
+// them in one simple-protocol message, which PostgreSQL runs as one
+// implicit transaction, so set_config(..., true) lasts until its end.
+func (s *Store) dropPartition(ctx context.Context, p dayPartition) error {
+	table := pgx.Identifier{p.name}.Sanitize()
+	if p.attached {
+		detach := fmt.Sprintf("SELECT set_config('lock_timeout', '%dms', true); ALTER TABLE exchanges DETACH PARTITION %s",
+			partitionLockTimeout.Milliseconds(), table)
+		err := retryLockTimeouts(ctx, func() error {
+			_, err := s.pool.Exec(ctx, detach)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	_, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+table)
+	return err
 }
 
 // retryLockTimeouts runs fn, and again (partitionTries in all, waiting a
@@ -175,33 +190,33 @@ func (s *Store) defaultPartitionDays(ctx context.Context, before time.Time) ([]t
 }
 
 type dayPartition struct {
-	name string
-	day  time.Time
+	name     string
+	day      time.Time
+	attached bool // false: detached by a purge that did not get to drop it
 }
 
-// dayPartitions lists the exchanges_pYYYYMMDD partitions, oldest first.
-// (A catalog query: sqlc's catalog does not know pg_inherits.)
+// dayPartitions lists the exchanges_pYYYYMMDD tables, oldest first: the
+// partitions, and any a purge detached but did not drop. (A catalog query:
+// sqlc's catalog does not know pg_class.)
 func (s *Store) dayPartitions(ctx context.Context) ([]dayPartition, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'exchanges'::regclass ORDER BY c.relname`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	rows, err := s.pool.Query(ctx, `SELECT c.relname::text, c.relispartition FROM pg_class c
+		WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'exchanges'::regclass)
+		AND c.relkind = 'r' AND c.relname ~ '^exchanges_p[0-9]{8}$' ORDER BY c.relname`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
 	}
 	var out []dayPartition
-	for _, name := range names {
-		digits, ok := strings.CutPrefix(name, partitionPrefix)
-		if !ok {
-			continue // exchanges_default
+	var name string
+	var attached bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &attached}, func() error {
+		day, err := time.Parse("20060102", strings.TrimPrefix(name, partitionPrefix))
+		if err == nil {
+			out = append(out, dayPartition{name: name, day: day, attached: attached})
 		}
-		day, err := time.Parse("20060102", digits)
-		if err != nil {
-			continue
-		}
-		out = append(out, dayPartition{name: name, day: day})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
 	}
 	return out, nil
 }

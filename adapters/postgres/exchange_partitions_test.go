@@ -241,3 +241,26 @@ func TestRetentionGivesWayToALongQuery(t *testing.T) {
 		t.Errorf("after the next run: %v", got)
 	}
 }
+
+// TestRetentionDropsWhatAPurgeLeftDetached: a purge that stopped between
+// its DETACH and its DROP left a table; the next purge drops it.
+func TestRetentionDropsWhatAPurgeLeftDetached(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	day := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	if _, err := s.PrepareExchangeDays(t.Context(), day, day); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), `ALTER TABLE exchanges DETACH PARTITION exchanges_p20260115`); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := s.DropExchangeDays(t.Context(), day.AddDate(0, 0, 1))
+	if err != nil || len(dropped) != 1 || !dropped[0].Equal(day) {
+		t.Fatalf("DropExchangeDays: %v, %v; want %s", dropped, err, day)
+	}
+	var exists bool
+	if err := pool.QueryRow(t.Context(), `SELECT to_regclass('exchanges_p20260115') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Errorf("the detached table is still there (%v, %v)", exists, err)
+	}
+}
