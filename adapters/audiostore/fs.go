@@ -279,25 +279,10 @@ func (s *FS) List(ctx context.Context, fn func(key string, written time.Time) er
 // the past, an hour say, so that no Put in progress loses its file). It
 // returns how many it removed.
 func (s *FS) RemoveTemp(ctx context.Context, before time.Time) (int, error) {
-	removed := 0
 	// Spools keep their files in the root, the rest beside their objects.
-	root, err := os.ReadDir(s.root)
+	removed, err := removeSpoolFiles(s.root, before)
 	if err != nil {
-		return 0, fmt.Errorf("audio store: list: %w", err)
-	}
-	for _, e := range root {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), spoolPrefix+tempInfix) {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil || !fi.ModTime().Before(before) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(s.root, e.Name())); err == nil {
-			removed++
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return removed, err
-		}
+		return removed, err
 	}
 	err = s.walk(ctx, func(dir string, e fs.DirEntry) error {
 		if !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), tempInfix) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,17 @@ type S3Config struct {
 	// Logger hears of temporary objects that could not be removed; nil: silence.
 	Logger *slog.Logger
 	// SpoolDir is where Spool keeps a recording while it arrives, before
-	// it is uploaded; empty: os.TempDir().
+	// it is uploaded (CALLCONNECT_S3_SPOOL_DIR); empty: DefaultS3SpoolDir.
+	// NewS3 creates it (mode 0700). RemoveTemp sweeps the spool files a
+	// process that died left there, so it should be the service's alone.
 	SpoolDir string
 }
+
+// DefaultS3SpoolDir is the spool directory of S3 when none is configured:
+// a directory of its own in the system's temporary directory ($TMPDIR, else
+// /tmp), local scratch space even on a replica without a data volume, where
+// the sweep touches nothing but the service's files.
+func DefaultS3SpoolDir() string { return filepath.Join(os.TempDir(), "callconnect-spool") }
 
 // maxPut is the most one S3 PUT takes (Amazon's limit). Recordings are far
 // smaller; see S3.Put for why there is no multipart upload.
@@ -128,7 +137,10 @@ func NewS3(cfg S3Config) (*S3, error) {
 	}
 	spoolDir := cfg.SpoolDir
 	if spoolDir == "" {
-		spoolDir = os.TempDir()
+		spoolDir = DefaultS3SpoolDir()
+	}
+	if err := os.MkdirAll(spoolDir, dirMode); err != nil {
+		return nil, fmt.Errorf("audio store: S3 spool directory: %w", err)
 	}
 	return &S3{client: client, bucket: cfg.Bucket, prefix: prefix, region: cfg.Region, createBucket: cfg.CreateBucket, log: logger,
 		spoolDir: spoolDir}, nil
@@ -317,11 +329,15 @@ func (s *S3) List(ctx context.Context, fn func(key string, written time.Time) er
 }
 
 // RemoveTemp removes the temporary objects that Puts cut short left behind,
-// if they were written before the given time (give one well in the past, an
-// hour say, so that no Put in progress loses its object). It returns how
-// many it removed.
+// and the spool files in SpoolDir that a process that died left behind, if
+// they were written before the given time (give one well in the past, an
+// hour say, so that no Put or request in progress loses its object or
+// file). It returns how many it removed.
 func (s *S3) RemoveTemp(ctx context.Context, before time.Time) (int, error) {
-	removed := 0
+	removed, err := removeSpoolFiles(s.spoolDir, before)
+	if err != nil {
+		return removed, err
+	}
 	opts := minio.ListObjectsOptions{Prefix: s.tempPrefix(), Recursive: true}
 	for obj := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
 		if obj.Err != nil {

@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -257,5 +260,73 @@ func TestNewS3RefusesHalfAConfig(t *testing.T) {
 		if _, err := audiostore.NewS3(cfg); err == nil {
 			t.Errorf("NewS3(%+v) succeeded", cfg)
 		}
+	}
+}
+
+// Spool files a process that died left in the spool directory are swept
+// with the temporary objects, once old enough; nothing else there is.
+func TestS3RemoveTempSweepsLeftoverSpools(t *testing.T) {
+	dir := t.TempDir()
+	cfg := s3Config(newFakeS3(t, nil), "recordings")
+	cfg.SpoolDir = dir
+	s, err := audiostore.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnsureBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A spool in progress keeps its file in the spool directory.
+	sp, err := s.Spool(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if _, err := sp.Write(content(100, 1)); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{".spool.tmp-crashed", "notes.txt"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("left"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.RemoveTemp(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("RemoveTemp = %d, %v; want 1", n, err)
+	}
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if len(left) != 2 || !slices.Contains(left, "notes.txt") || slices.Contains(left, ".spool.tmp-crashed") {
+		t.Fatalf("left in the spool directory: %v; want notes.txt and the spool in progress", left)
+	}
+	if _, _, err := sp.Store(t.Context(), "audio/mpeg"); err != nil {
+		t.Fatalf("the spool in progress: %v", err)
+	}
+}
+
+// Without a spool directory, spools go to a directory of their own in the
+// system's temporary directory.
+func TestS3DefaultSpoolDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	s, err := audiostore.NewS3(s3Config(newFakeS3(t, nil), ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := s.Spool(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	entries, err := os.ReadDir(filepath.Join(tmp, "callconnect-spool"))
+	if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), ".spool.tmp-") {
+		t.Fatalf("spool directory %v (%v), want one spool file", entries, err)
 	}
 }

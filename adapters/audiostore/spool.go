@@ -8,13 +8,43 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"callconnect/ports"
 )
 
 // spoolPrefix starts the names of the files that spools keep their content in.
 const spoolPrefix = ".spool"
+
+// removeSpoolFiles removes the spools' files in dir last written before
+// the given time: what a process that died while reading a recording left.
+// Nothing else in dir is touched. It returns how many it removed.
+func removeSpoolFiles(dir string, before time.Time) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("audio store: list: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), spoolPrefix+tempInfix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(before) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			removed++
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
 
 // parallelHashMin is the smallest write a spool hashes on another goroutine.
 const parallelHashMin = 64 << 10

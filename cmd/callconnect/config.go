@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"callconnect/adapters/audiostore"
 )
 
 // Config is everything the service reads from its environment.
@@ -42,6 +44,17 @@ type Config struct {
 type S3Settings struct {
 	Endpoint, Bucket, AccessKey, SecretKey, Region, Prefix string
 	UseSSL                                                 bool
+	// SpoolDir keeps recordings while they arrive, before their upload;
+	// empty: audiostore.DefaultS3SpoolDir.
+	SpoolDir string
+}
+
+// AudioStore is the audio store's configuration: the recordings directory,
+// or the S3 bucket when one is configured.
+func (c Config) AudioStore() audiostore.Config {
+	return audiostore.Config{Dir: c.RecordingsDir, S3: audiostore.S3Config{Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket,
+		AccessKey: c.S3.AccessKey, SecretKey: c.S3.SecretKey, Region: c.S3.Region, UseSSL: c.S3.UseSSL, Prefix: c.S3.Prefix,
+		SpoolDir: c.S3.SpoolDir}}
 }
 
 // setting documents one environment variable; the README's table mirrors this list.
@@ -70,6 +83,7 @@ var settings = []setting{
 	{"CALLCONNECT_S3_REGION", "", "S3 region (asked of the server when empty)"},
 	{"CALLCONNECT_S3_USE_SSL", "true", "talk https to the S3 endpoint"},
 	{"CALLCONNECT_S3_PREFIX", "", "prefix of the recordings' object names"},
+	{"CALLCONNECT_S3_SPOOL_DIR", "", "local directory recordings wait in until uploaded to S3, its old leftovers swept hourly (empty: callconnect-spool in $TMPDIR, else /tmp)"},
 	{"CALLCONNECT_MAX_AUDIO_BYTES", "52428800", "largest decoded recording a partner may send (50 MiB)"},
 	{"CALLCONNECT_MAX_CALLBACK_BYTES", "75497472", "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)"},
 	{"CALLCONNECT_PARTNER_RATE_LIMIT", "600", "partner callbacks per minute per token (and per address before authentication)"},
@@ -167,7 +181,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.PartnerRateLimit = rate
 	c.S3 = S3Settings{Endpoint: get("CALLCONNECT_S3_ENDPOINT"), Bucket: get("CALLCONNECT_S3_BUCKET"),
 		AccessKey: get("CALLCONNECT_S3_ACCESS_KEY"), SecretKey: get("CALLCONNECT_S3_SECRET_KEY"),
-		Region: get("CALLCONNECT_S3_REGION"), Prefix: get("CALLCONNECT_S3_PREFIX"), UseSSL: boolean("CALLCONNECT_S3_USE_SSL")}
+		Region: get("CALLCONNECT_S3_REGION"), Prefix: get("CALLCONNECT_S3_PREFIX"), UseSSL: boolean("CALLCONNECT_S3_USE_SSL"),
+		SpoolDir: get("CALLCONNECT_S3_SPOOL_DIR")}
 	if (c.S3.Endpoint == "") != (c.S3.Bucket == "") {
 		bad("CALLCONNECT_S3_BUCKET", "CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET go together: set both or neither")
 	}

@@ -112,3 +112,20 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// The S3 settings reach the audio store, its spool directory included.
+func TestS3SettingsReachTheAudioStore(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{"CALLCONNECT_S3_ENDPOINT": "s3.example.com", "CALLCONNECT_S3_BUCKET": "recordings",
+		"CALLCONNECT_S3_PREFIX": "cc", "CALLCONNECT_S3_SPOOL_DIR": "/var/spool/callconnect"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.AudioStore()
+	if !a.UsesS3() || a.S3.Endpoint != "s3.example.com" || a.S3.Bucket != "recordings" || a.S3.Prefix != "cc" ||
+		a.S3.SpoolDir != "/var/spool/callconnect" || !a.S3.UseSSL {
+		t.Fatalf("audio store configuration %+v", a)
+	}
+	if d, _ := LoadConfig(envOf(nil)); d.AudioStore().S3.SpoolDir != "" || d.AudioStore().Dir != ".data/recordings" {
+		t.Fatalf("default audio store configuration %+v", d.AudioStore())
+	}
+}

@@ -75,8 +75,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			jobs.Config{MaxWorkers: cfg.DeliveryWorkers, JobTimeout: cfg.PartnerTimeout + 3*time.Second},
 			app.CallbacksConfig{MaxAudioBytes: cfg.MaxAudioBytes},
 			app.MonitorRetentionConfig{Retention: cfg.MonitorRetention},
-			audiostore.Config{Dir: cfg.RecordingsDir, S3: audiostore.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket,
-				AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, Region: cfg.S3.Region, UseSSL: cfg.S3.UseSSL, Prefix: cfg.S3.Prefix}},
+			cfg.AudioStore(),
 		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			if cfg.LogLevel > slog.LevelDebug {
