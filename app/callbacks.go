@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -287,7 +288,8 @@ type storedAudio struct {
 // decode and store the recordings (outside the transaction: the object is
 // written before its row commits); then, in one transaction, find the
 // target, change the call, add the history and keep the answer. Objects
-// that end up without a row are deleted.
+// that end up without a row are deleted: all of them when the transaction
+// fails, those of the interactions left out as duplicates when it commits.
 func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *CallbackBody, interactions []domain.PartnerInteraction,
 	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
 	changeCall func(*domain.Call) error) ([]byte, error) {
@@ -318,7 +320,9 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 	}
 
 	var answer []byte
+	var duplicated []string // keys of the recordings of duplicates
 	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		duplicated = duplicated[:0]
 		env, err := r.GetEnvironment(ctx, tok.EnvID())
 		if err != nil {
 			return envNotFound(err, tok.EnvID())
@@ -360,6 +364,9 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			}
 			if dup {
 				ans.Duplicates++
+				if rec != nil && !slices.Contains(duplicated, rec.SHA256()) {
+					duplicated = append(duplicated, rec.SHA256())
+				}
 				continue
 			}
 			if rec != nil {
@@ -412,6 +419,10 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 		}
 		return nil, err
 	}
+	// A duplicate's recording was stored before the transaction could tell;
+	// a row (the original's, usually) may still refer to its content, which
+	// cleanup checks under the content lock.
+	s.cleanup(context.WithoutCancel(ctx), duplicated)
 	return answer, nil
 }
 

@@ -451,3 +451,52 @@ func TestTooManyRecordingsAreRefusedAsRead(t *testing.T) {
 	}
 	b2.Close()
 }
+
+// The recording of an interaction left out as a duplicate was stored before
+// the transaction could tell: once it commits, the object goes unless a row
+// refers to it. (The history outlives the recordings it mentions, so the
+// interaction repeated may be one whose recording row is gone.)
+func TestDuplicateLeavesNoUnreferencedAudio(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	key := domain.AudioKey(mp3)
+	past, err := domain.NewInteraction(domain.InteractionInput{ID: "i-past", EnvID: "acme", LeadID: "l1", Type: domain.InteractionTypeCall,
+		Description: "x", RecordingID: "r-gone", RecordingSHA256: key, OccurredAt: f.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return r.AddInteraction(ctx, past) }); err != nil {
+		t.Fatal(err)
+	}
+	objects := func() (n int) {
+		_ = f.audio.List(ctx, func(string, time.Time) error { n++; return nil })
+		return n
+	}
+	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
+	ans, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := answerOf(t, ans); a.Duplicates != 1 || len(a.RecordingIDs) != 0 {
+		t.Fatalf("answer %+v, want the interaction left out as a duplicate", a)
+	}
+	if n := objects(); n != 0 {
+		t.Fatalf("%d objects left that no recording refers to", n)
+	}
+
+	// A duplicate whose content a row does refer to keeps it.
+	body2 := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "y", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
+	if _, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body2), "", app.Idempotent{}); err != nil {
+		t.Fatal(err)
+	}
+	ans, err = f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body2), "", app.Idempotent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := answerOf(t, ans); a.Duplicates != 1 {
+		t.Fatalf("answer %+v, want a duplicate", a)
+	}
+	if n := objects(); n != 1 {
+		t.Fatalf("%d objects, want the one a recording refers to", n)
+	}
+}
