@@ -231,8 +231,10 @@ func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
 		}
 	}
 	for _, id := range ids[:5] {
-		if status, attempts := a.callStatus(t, id); status != "delivered" || attempts != 1 {
-			t.Fatalf("call %s: %s after %d attempts", id, status, attempts)
+		// The partner has it; the delivering process writes the 2xx down just after.
+		waitFor(t, 20*time.Second, "call "+id+" recorded delivered", func() bool { s, _ := a.callStatus(t, id); return s == "delivered" })
+		if _, attempts := a.callStatus(t, id); attempts != 1 {
+			t.Fatalf("call %s delivered after %d attempts, want 1", id, attempts)
 		}
 	}
 	a.stop(t)
@@ -254,11 +256,18 @@ func TestAcceptedClicksWaitForADeliveringProcess(t *testing.T) {
 	}
 	api.kill(t)
 	worker := startServiceEnv(t, url, deliveryEnv)
-	waitFor(t, 20*time.Second, "the waiting calls are delivered", func() bool { _, n := fake.counts(); return n == 3 })
-	for _, id := range ids {
-		if status, _ := worker.callStatus(t, id); status != "delivered" {
-			t.Fatalf("call %s is %s", id, status)
+	waitFor(t, 20*time.Second, "the waiting calls reach the partner", func() bool { _, n := fake.counts(); return n == 3 })
+	// The partner has the requests; the worker writes each 2xx down just after.
+	waitFor(t, 20*time.Second, "the waiting calls are recorded delivered", func() bool {
+		for _, id := range ids {
+			if status, _ := worker.callStatus(t, id); status != "delivered" {
+				return false
+			}
 		}
+		return true
+	})
+	if _, n := fake.counts(); n != 3 {
+		t.Fatalf("the partner got %d requests for 3 calls", n)
 	}
 	worker.stop(t)
 }
