@@ -384,16 +384,8 @@ func (s *countedSpool) Close() error {
 // manyRecordings is a task callback with n interactions, each with a tiny
 // recording.
 func manyRecordings(n int) string {
-	var sb strings.Builder
-	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
-	for i := range n {
-		if i > 0 {
-			sb.WriteString(",")
-		}
-		sb.WriteString(`{"audio_base64": "AAAA"}`)
-	}
-	sb.WriteString(`]}`)
-	return sb.String()
+	return `{"telefone": "48999476359", "interacoes": [` +
+		strings.TrimSuffix(strings.Repeat(`{"audio_base64": "AAAA"},`, n), ",") + `]}`
 }
 
 // spoolFiles lists the spools' temporary files left in dir.

@@ -329,16 +329,10 @@ func (w *capWriter) Write(p []byte) (int, error) {
 // A body of many tiny recordings is refused as it is read, at the first
 // recording too many: no more writers are opened, nor the rest read.
 func TestReadCallbackBodyStopsAtTooManyRecordings(t *testing.T) {
-	var sb strings.Builder
-	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
-	for i := range 20_000 {
-		if i > 0 {
-			sb.WriteString(",")
-		}
-		sb.WriteString(`{"audio_base64": "AAAA"}`)
+	recordings := func(n int) string {
+		return `"interacoes": [` + strings.TrimSuffix(strings.Repeat(`{"audio_base64": "AAAA"},`, n), ",") + `]}`
 	}
-	sb.WriteString(`]}`)
-	src := &countingReader{r: strings.NewReader(sb.String())}
+	src := &countingReader{r: strings.NewReader(`{"telefone": "48999476359", ` + recordings(20_000))}
 	opened := 0
 	b, err := domain.ReadCallbackBody(src, 1<<20, func(int) (io.Writer, error) {
 		opened++
@@ -356,16 +350,7 @@ func TestReadCallbackBodyStopsAtTooManyRecordings(t *testing.T) {
 
 	// As many as a callback may carry are read: MaxInteractions, and the
 	// result's own.
-	sb.Reset()
-	sb.WriteString(`{"status": "realizada", "audio_base64": "AAAA", "interacoes": [`)
-	for i := range domain.MaxInteractions {
-		if i > 0 {
-			sb.WriteString(",")
-		}
-		sb.WriteString(`{"audio_base64": "AAAA"}`)
-	}
-	sb.WriteString(`]}`)
-	b, _ = streamed(t, []byte(sb.String()), 1<<10, 1<<20)
+	b, _ = streamed(t, []byte(`{"status": "realizada", "audio_base64": "AAAA", `+recordings(domain.MaxInteractions)), 1<<10, 1<<20)
 	if b == nil || len(b.Audios()) != domain.MaxCallbackRecordings {
 		t.Fatal("a body with as many recordings as allowed was refused")
 	}

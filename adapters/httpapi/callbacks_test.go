@@ -689,16 +689,9 @@ func TestTooManyRecordingsRefused(t *testing.T) {
 		spools.AudioStore = a
 		return spools
 	}})
-	var sb strings.Builder
-	sb.WriteString(`{"telefone": "48999476359", "interacoes": [`)
-	for i := range 21_000 {
-		if i > 0 {
-			sb.WriteString(",")
-		}
-		sb.WriteString(`{"audio_base64":"AAAA"}`)
-	}
-	sb.WriteString(`]}`)
-	wantProblem(t, r.partner("/api/cvio/lead_tarefas/cadastrar", sb.String()), 422, "invalid_field", "body.interacoes")
+	body := `{"telefone": "48999476359", "interacoes": [` +
+		strings.TrimSuffix(strings.Repeat(`{"audio_base64":"AAAA"},`, 21_000), ",") + `]}`
+	wantProblem(t, r.partner("/api/cvio/lead_tarefas/cadastrar", body), 422, "invalid_field", "body.interacoes")
 	if n := spools.opened.Load(); n > domain.MaxCallbackRecordings {
 		t.Fatalf("%d spools opened for one callback", n)
 	}
