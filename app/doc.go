@@ -11,6 +11,18 @@ import (
 	"callconnect/ports"
 )
 
+// Services are the use cases together, as the HTTP API and the operator
+// console take them: both are built on the same ones.
+type Services struct {
+	Configuration *Configuration
+	Telephony     *Telephony
+	CallButtons   *CallButtons
+	Calls         *Calls
+	PartnerTokens *PartnerTokens
+	Callbacks     *Callbacks
+	Monitor       *Monitor
+}
+
 // notFound turns a repository's ErrNotFound into the domain error clients see;
 // other errors pass through.
 func notFound(err error, code, field, what string) error {

@@ -47,15 +47,7 @@ type Config struct {
 }
 
 // Services are the use cases the console is built on.
-type Services struct {
-	Configuration *app.Configuration
-	Telephony     *app.Telephony
-	CallButtons   *app.CallButtons
-	Calls         *app.Calls
-	PartnerTokens *app.PartnerTokens
-	Callbacks     *app.Callbacks
-	Monitor       *app.Monitor
-}
+type Services = app.Services
 
 // Path is where the console is served; every route is under it.
 const Path = "/console/"

@@ -59,15 +59,7 @@ type Config struct {
 }
 
 // Services are the use cases the operations expose.
-type Services struct {
-	Configuration *app.Configuration
-	Telephony     *app.Telephony
-	CallButtons   *app.CallButtons
-	Calls         *app.Calls
-	PartnerTokens *app.PartnerTokens
-	Callbacks     *app.Callbacks
-	Monitor       *app.Monitor
-}
+type Services = app.Services
 
 // Ops are the operational hooks.
 type Ops struct {

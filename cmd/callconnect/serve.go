@@ -160,6 +160,12 @@ type UseCases struct {
 	Monitor       *app.Monitor
 }
 
+// services gathers the use cases from the graph.
+func (u UseCases) services() app.Services {
+	return app.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
+		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor}
+}
+
 // httpInputs is what the HTTP module serves, gathered from the graph.
 type httpInputs struct {
 	fx.In
@@ -177,16 +183,14 @@ type httpInputs struct {
 // (derived from the secrets key) and the use cases.
 func consoleParts(cfg Config, logger *slog.Logger, u UseCases) (console.Config, console.Services) {
 	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger},
-		console.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
-			PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor}
+		u.services()
 }
 
 // httpParts gives the HTTP module what it serves: the configuration, the use
 // cases, readiness, metrics and the telemetry middleware.
 func httpParts(in httpInputs) (httpapi.Config, httpapi.Services, httpapi.Ops) {
 	return httpConfig(in.Config, in.Logger),
-		httpapi.Services{Configuration: in.Configuration, Telephony: in.Telephony, CallButtons: in.CallButtons, Calls: in.Calls,
-			PartnerTokens: in.PartnerTokens, Callbacks: in.Callbacks, Monitor: in.Monitor},
+		in.services(),
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
 			Metrics: telemetry.MetricsHandler(in.Registry),
