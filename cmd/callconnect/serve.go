@@ -95,6 +95,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		appModule,
 		migrationsModule(runMigrations),
 		jobsModule(cfg.DeliveryWorkers),
+		fx.Provide(UseCases.services),
 		fx.Provide(consoleParts),
 		console.Module,
 		fx.Provide(httpParts),
@@ -160,7 +161,8 @@ type UseCases struct {
 	Monitor       *app.Monitor
 }
 
-// services gathers the use cases from the graph.
+// services gathers the use cases from the graph into the one app.Services
+// that the HTTP API and the console both take.
 func (u UseCases) services() app.Services {
 	return app.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
 		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor}
@@ -169,7 +171,6 @@ func (u UseCases) services() app.Services {
 // httpInputs is what the HTTP module serves, gathered from the graph.
 type httpInputs struct {
 	fx.In
-	UseCases
 	Config   Config
 	Logger   *slog.Logger
 	Pool     *pgxpool.Pool
@@ -180,17 +181,15 @@ type httpInputs struct {
 
 // consoleParts gives the console what it is built on: the admin token it
 // signs operators in with, the key its session cookies are signed with
-// (derived from the secrets key) and the use cases.
-func consoleParts(cfg Config, logger *slog.Logger, u UseCases) (console.Config, console.Services) {
-	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger},
-		u.services()
+// (derived from the secrets key) and where it is served.
+func consoleParts(cfg Config, logger *slog.Logger) console.Config {
+	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger}
 }
 
-// httpParts gives the HTTP module what it serves: the configuration, the use
-// cases, readiness, metrics and the telemetry middleware.
-func httpParts(in httpInputs) (httpapi.Config, httpapi.Services, httpapi.Ops) {
+// httpParts gives the HTTP module what it serves besides the use cases: the
+// configuration, readiness, metrics and the telemetry middleware.
+func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 	return httpConfig(in.Config, in.Logger),
-		in.services(),
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
 			Metrics: telemetry.MetricsHandler(in.Registry),
