@@ -64,20 +64,12 @@ func exchangeString(e domain.Exchange) string {
 
 func wantExchanges(t *testing.T, what string, got []domain.Exchange, want ...domain.Exchange) {
 	t.Helper()
-	g := make([]string, len(got))
-	for n, e := range got {
-		g[n] = exchangeString(e)
+	for _, e := range got {
 		if e.RequestHeaders == nil {
 			t.Errorf("%s: exchange %s: the headers are nil, want a map (empty when there are none)", what, e.ID)
 		}
 	}
-	w := make([]string, len(want))
-	for n, e := range want {
-		w[n] = exchangeString(e)
-	}
-	if gs, ws := strings.Join(g, "\n     "), strings.Join(w, "\n     "); gs != ws {
-		t.Errorf("%s:\n got %s\nwant %s", what, gs, ws)
-	}
+	wantList(t, what, exchangeString, got, want)
 }
 
 func testExchangeRoundTrip(t *testing.T, h Harness) {

@@ -298,15 +298,21 @@ func wantLead(t *testing.T, what string, got, want domain.Lead) {
 
 func wantIntegrations(t *testing.T, what string, got []domain.Integration, want ...domain.Integration) {
 	t.Helper()
-	g := make([]string, len(got))
-	for i, in := range got {
-		g[i] = integrationString(in)
+	wantList(t, what, integrationString, got, want)
+}
+
+// wantList checks got against want in order, each element as str prints
+// it, and shows both lists one element a line when they differ.
+func wantList[T any](t *testing.T, what string, str func(T) string, got, want []T) {
+	t.Helper()
+	lines := func(xs []T) string {
+		s := make([]string, len(xs))
+		for i, x := range xs {
+			s[i] = str(x)
+		}
+		return strings.Join(s, "\n     ")
 	}
-	w := make([]string, len(want))
-	for i, in := range want {
-		w[i] = integrationString(in)
-	}
-	if gs, ws := strings.Join(g, "\n     "), strings.Join(w, "\n     "); gs != ws {
+	if gs, ws := lines(got), lines(want); gs != ws {
 		t.Errorf("%s:\n got %s\nwant %s", what, gs, ws)
 	}
 }

@@ -72,17 +72,7 @@ func interactionString(i domain.Interaction) string {
 
 func wantInteractions(t *testing.T, what string, got []domain.Interaction, want ...domain.Interaction) {
 	t.Helper()
-	g := make([]string, len(got))
-	for n, i := range got {
-		g[n] = interactionString(i)
-	}
-	w := make([]string, len(want))
-	for n, i := range want {
-		w[n] = interactionString(i)
-	}
-	if gs, ws := strings.Join(g, "\n     "), strings.Join(w, "\n     "); gs != ws {
-		t.Errorf("%s:\n got %s\nwant %s", what, gs, ws)
-	}
+	wantList(t, what, interactionString, got, want)
 }
 
 func listInteractions(t *testing.T, s ports.Store, envID, leadID string) []domain.Interaction {

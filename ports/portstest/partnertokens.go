@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,17 +47,7 @@ func tokenString(tok domain.PartnerToken) string {
 
 func wantTokens(t *testing.T, what string, got []domain.PartnerToken, want ...domain.PartnerToken) {
 	t.Helper()
-	g := make([]string, len(got))
-	for n, tok := range got {
-		g[n] = tokenString(tok)
-	}
-	w := make([]string, len(want))
-	for n, tok := range want {
-		w[n] = tokenString(tok)
-	}
-	if gs, ws := strings.Join(g, "\n     "), strings.Join(w, "\n     "); gs != ws {
-		t.Errorf("%s:\n got %s\nwant %s", what, gs, ws)
-	}
+	wantList(t, what, tokenString, got, want)
 }
 
 func getPartnerToken(t *testing.T, s ports.Store, id string) (tok domain.PartnerToken, err error) {
