@@ -35,11 +35,7 @@ func (MonitorRetentionArgs) InsertOpts() river.InsertOpts {
 // interval however many processes run the jobs module; the maintenance
 // queue works one job at a time.
 func MonitorRetentionPeriodicJob() *river.PeriodicJob {
-	return river.NewPeriodicJob(
-		river.PeriodicInterval(MonitorRetentionInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return MonitorRetentionArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "monitor_retention", RunOnStart: true},
-	)
+	return maintenanceJob(MonitorRetentionArgs{}, MonitorRetentionInterval)
 }
 
 // RetentionMetrics count the retention's work:

@@ -44,10 +44,16 @@ func (SweepRecordingsArgs) InsertOpts() river.InsertOpts {
 // elected leader only, so the sweep runs once per interval however many
 // processes run the jobs module.
 func SweepRecordingsPeriodicJob() *river.PeriodicJob {
+	return maintenanceJob(SweepRecordingsArgs{}, SweepRecordingsInterval)
+}
+
+// maintenanceJob is the periodic job of an upkeep task: args every
+// interval, and once as the client becomes leader, identified by its kind.
+func maintenanceJob(args river.JobArgs, interval time.Duration) *river.PeriodicJob {
 	return river.NewPeriodicJob(
-		river.PeriodicInterval(SweepRecordingsInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return SweepRecordingsArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "sweep_recordings", RunOnStart: true},
+		river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return args, nil },
+		&river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: true},
 	)
 }
 
