@@ -158,7 +158,7 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 			return nil // settled meanwhile: nothing to deliver
 		}
 		var integ domain.Integration
-		active := dc.CallConnect != nil && dc.CallConnect.Active() && dc.Env.CallConnectEnabled()
+		active := domain.CallConnectLive(dc.Env, dc.CallConnect)
 		if active {
 			integ = *dc.CallConnect
 		}

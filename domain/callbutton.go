@@ -19,6 +19,14 @@ type CallButton struct {
 	Reason  ButtonReason
 }
 
+// CallConnectLive reports whether calls of env go out through callConnect:
+// it is env's Call Connect integration, active, and support keeps the
+// feature enabled for env (rule 3). callConnect may be nil.
+func CallConnectLive(env Environment, callConnect *Integration) bool {
+	return callConnect != nil && callConnect.active && callConnect.IsCallConnect() &&
+		env.callConnectEnabled && callConnect.envID == env.id
+}
+
 // DecideCallButton applies rule 5 of the contract, in its order:
 //  1. a user who is not an owner and not a manager does not see the button;
 //  2. a manager who is not linked to the lead sees it disabled;
@@ -33,7 +41,7 @@ func DecideCallButton(env Environment, lead Lead, user User, callConnect *Integr
 	if !lead.IsOwnedBy(user) {
 		return CallButton{Visible: user.role == RoleManager && user.envID == lead.envID, Reason: ReasonNotOwner}
 	}
-	if callConnect == nil || !callConnect.active || !callConnect.IsCallConnect() || !env.callConnectEnabled || callConnect.envID != env.id {
+	if !CallConnectLive(env, callConnect) {
 		return CallButton{Visible: true, Reason: ReasonIntegrationInactive}
 	}
 	switch callConnect.dialMode {
