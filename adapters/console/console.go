@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"callconnect/adapters/httpapi"
 	"callconnect/app"
 	"callconnect/domain"
 )
@@ -49,8 +50,9 @@ type Config struct {
 // Services are the use cases the console is built on.
 type Services = app.Services
 
-// Path is where the console is served; every route is under it.
-const Path = "/console/"
+// Path is where the console is served (where the HTTP server mounts it);
+// every route is under it.
+const Path = httpapi.ConsolePath
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -318,9 +320,8 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, _ session) {
 // which is logged.
 func (c *Console) problemText(r *http.Request, err error) (int, string) {
 	if de, ok := domain.AsError(err); ok {
-		status := map[domain.Kind]int{domain.KindInvalid: http.StatusUnprocessableEntity, domain.KindNotFound: http.StatusNotFound,
-			domain.KindForbidden: http.StatusForbidden, domain.KindConflict: http.StatusConflict}[de.Kind]
-		if status == 0 {
+		status, ok := httpapi.StatusOf(de.Kind)
+		if !ok {
 			status = http.StatusBadRequest
 		}
 		text := de.Message

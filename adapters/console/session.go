@@ -17,7 +17,7 @@ import (
 const (
 	sessionCookie = "callconnect_console"
 	signInCookie  = "callconnect_console_signin"
-	cookiePath    = "/console/"
+	cookiePath    = Path
 )
 
 // session is what the signed session cookie carries. Nothing is stored on

@@ -54,6 +54,14 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindUnsupported:     http.StatusUnsupportedMediaType,
 }
 
+// StatusOf is the HTTP status of a domain error of kind k, as the API
+// answers it (and the console, which shows the same errors); false for a
+// kind the table does not know.
+func StatusOf(k domain.Kind) (int, bool) {
+	status, ok := kindStatus[k]
+	return status, ok
+}
+
 // statusCode is the code of a failure the HTTP layer (or huma) detects, by status.
 var statusCode = map[int]string{
 	http.StatusBadRequest:                   codeBadRequest,
