@@ -337,3 +337,25 @@ func TestStorageRaceBecomesConflict(t *testing.T) {
 		t.Fatal("the storage error must be translated, not leaked")
 	}
 }
+
+// GetLeads reads several leads in one go, leaving out the ids that are not
+// leads of the environment.
+func TestGetLeads(t *testing.T) {
+	ctx := context.Background()
+	f := setupButtons(t, "phone")
+	leads, err := f.config.GetLeads(ctx, "acme", []string{"l2", "missing", "l1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, l := range leads {
+		names[l.ID()] = l.Name()
+	}
+	if len(leads) != 2 || names["l1"] != "Lead" || names["l2"] != "Lead 2" {
+		t.Fatalf("GetLeads: %v", names)
+	}
+	_, err = f.config.GetLeads(ctx, "nope", []string{"l1"})
+	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeEnvironmentNotFound {
+		t.Fatalf("an unknown environment: %v", err)
+	}
+}

@@ -100,6 +100,21 @@ func (s *Configuration) GetLead(ctx context.Context, envID, leadID string) (doma
 	return l, err
 }
 
+// GetLeads returns those of ids that are leads of the environment, in one
+// read; ids that are not are left out.
+func (s *Configuration) GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error) {
+	var leads []domain.Lead
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if _, err := r.GetEnvironment(ctx, envID); err != nil {
+			return envNotFound(err, envID)
+		}
+		var err error
+		leads, err = r.GetLeads(ctx, envID, ids)
+		return err
+	})
+	return leads, err
+}
+
 // MaxEnvironmentPage is the most environments one ListEnvironments returns.
 const MaxEnvironmentPage = 500
 

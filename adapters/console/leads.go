@@ -27,17 +27,29 @@ func (c *Console) recentLeads(r *http.Request, env domain.Environment) []recentL
 		return nil
 	}
 	var out []recentLead
+	var ids []string
 	seen := map[string]bool{}
 	for _, call := range page.Calls {
-		if seen[call.LeadID()] || len(out) == 20 {
+		if len(out) == 20 {
+			break
+		}
+		if seen[call.LeadID()] {
 			continue
 		}
 		seen[call.LeadID()] = true
-		rl := recentLead{ID: call.LeadID(), LastCall: formatTime(call.ClickedAt(), env.TimeZone()), Status: string(call.Status())}
-		if lead, err := c.svc.Configuration.GetLead(r.Context(), env.ID(), call.LeadID()); err == nil {
-			rl.Name = lead.Name()
-		}
-		out = append(out, rl)
+		ids = append(ids, call.LeadID())
+		out = append(out, recentLead{ID: call.LeadID(), LastCall: formatTime(call.ClickedAt(), env.TimeZone()), Status: string(call.Status())})
+	}
+	leads, err := c.svc.Configuration.GetLeads(r.Context(), env.ID(), ids)
+	if err != nil {
+		c.cfg.Logger.WarnContext(r.Context(), "console: reading the latest calls' leads failed", "error", err)
+	}
+	names := make(map[string]string, len(leads))
+	for _, l := range leads {
+		names[l.ID()] = l.Name()
+	}
+	for i := range out {
+		out[i].Name = names[out[i].ID]
 	}
 	return out
 }
