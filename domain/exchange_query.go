@@ -118,8 +118,34 @@ func (c ExchangeCursor) String() string {
 	if c.IsZero() {
 		return ""
 	}
-	raw := strconv.FormatInt(c.OccurredAt.UnixMicro(), 10) + "." + c.ID
+	return EncodeKeyset(c.OccurredAt, c.ID)
+}
+
+// EncodeKeyset encodes a keyset position — a time and an id, as the
+// monitor's and the calls' newest-first lists page by — as an opaque,
+// URL-safe token; DecodeKeyset reads it back.
+func EncodeKeyset(at time.Time, id string) string {
+	raw := strconv.FormatInt(at.UnixMicro(), 10) + "." + id
 	return cursorPrefix + base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// DecodeKeyset reads what EncodeKeyset wrote; false for anything else,
+// including a time outside the years a timestamp of the service holds.
+func DecodeKeyset(s string) (time.Time, string, bool) {
+	body, ok := strings.CutPrefix(s, cursorPrefix)
+	if !ok {
+		return time.Time{}, "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	micros, id, ok := strings.Cut(string(raw), ".")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || !ValidID(id) || n < minCursorMicros || n >= maxCursorMicros {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(n).UTC(), id, true
 }
 
 // A cursor's time lies in years 1 to 9999, as every time the service
@@ -135,21 +161,11 @@ func ParseExchangeCursor(s string) (ExchangeCursor, error) {
 	if s == "" {
 		return ExchangeCursor{}, nil
 	}
-	bad := invalid("cursor", "is not a cursor this service gave out (use next_cursor of the previous page as it is)")
-	body, ok := strings.CutPrefix(s, cursorPrefix)
+	at, id, ok := DecodeKeyset(s)
 	if !ok {
-		return ExchangeCursor{}, bad
+		return ExchangeCursor{}, invalid("cursor", "is not a cursor this service gave out (use next_cursor of the previous page as it is)")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return ExchangeCursor{}, bad
-	}
-	micros, id, ok := strings.Cut(string(raw), ".")
-	n, err := strconv.ParseInt(micros, 10, 64)
-	if !ok || err != nil || !ValidID(id) || n < minCursorMicros || n >= maxCursorMicros {
-		return ExchangeCursor{}, bad
-	}
-	return ExchangeCursor{OccurredAt: time.UnixMicro(n).UTC(), ID: id}, nil
+	return ExchangeCursor{OccurredAt: at, ID: id}, nil
 }
 
 // DayStart is the start of t's day in UTC: the monitor keeps and drops

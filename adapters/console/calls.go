@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -77,22 +76,16 @@ func (q callsQuery) filter(tz *time.Location) (ports.CallFilter, string) {
 	return f, ""
 }
 
-// cursor encodes a position in the list for the next page's link.
-func encodeCursor(c *ports.CallCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.ClickedAt.UnixMicro(), 10) + ":" + c.ID))
-}
+// encodeCursor encodes a position in the list for the next page's link,
+// as the monitor's cursors are (domain.EncodeKeyset).
+func encodeCursor(c *ports.CallCursor) string { return domain.EncodeKeyset(c.ClickedAt, c.ID) }
 
 func decodeCursor(s string) (*ports.CallCursor, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
+	at, id, ok := domain.DecodeKeyset(s)
+	if !ok {
 		return nil, false
 	}
-	at, id, ok := strings.Cut(string(b), ":")
-	micros, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || !domain.ValidID(id) {
-		return nil, false
-	}
-	return &ports.CallCursor{ClickedAt: time.UnixMicro(micros), ID: id}, true
+	return &ports.CallCursor{ClickedAt: at, ID: id}, true
 }
 
 func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -288,5 +289,24 @@ func TestMonitorFiltersAndRows(t *testing.T) {
 	}
 	if res := f.do("GET", "/console/env/acme/monitor/nope", nil); res.StatusCode != http.StatusNotFound {
 		t.Fatalf("an unknown exchange: %d", res.StatusCode)
+	}
+}
+
+// The calls list's page links carry the same keyset cursor as the monitor's:
+// one the service made opens its page, a damaged or forged one (a time no
+// timestamp holds) is a 400 that says so, never a server error.
+func TestCallsPageLinks(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	f.signIn(token)
+	good := domain.EncodeKeyset(t0, "c1")
+	if res := f.do("GET", "/console/env/acme/calls?before="+good, nil); res.StatusCode != http.StatusOK {
+		t.Fatalf("a page link the service made: %d", res.StatusCode)
+	}
+	forged := good[:strings.LastIndex(good, ".")+1] + base64.RawURLEncoding.EncodeToString([]byte("-9000000000000000000.c1"))
+	for _, before := range []string{"garbage", forged} {
+		res := f.do("GET", "/console/env/acme/calls?before="+url.QueryEscape(before), nil)
+		if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The page link is damaged") {
+			t.Errorf("before=%s: %d\n%s", before, res.StatusCode, body)
+		}
 	}
 }
