@@ -156,6 +156,11 @@ type envView struct {
 	Base               string // the environment's console path, no trailing slash
 }
 
+func newEnvView(e domain.Environment) envView {
+	return envView{ID: e.ID(), Name: e.Name(), TimeZone: e.TimeZone().String(),
+		CallConnectEnabled: e.CallConnectEnabled(), Base: envBase(e.ID())}
+}
+
 // parsePages parses each page with the layout it fills in.
 func parsePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))

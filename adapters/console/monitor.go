@@ -120,12 +120,7 @@ func (c *Console) listExchanges(r *http.Request, env domain.Environment, base st
 	}
 	tz := env.TimeZone()
 	for _, e := range page.Items {
-		row := exchangeRow{ID: e.ID, At: formatTime(e.OccurredAt, tz), Direction: string(e.Direction), Method: e.Method, URL: e.URL,
-			Call: e.CallID, Lead: e.LeadID, Error: e.Error, Status: e.StatusCode, StatusClass: statusClass(e.StatusCode)}
-		if e.Duration > 0 {
-			row.Duration = e.Duration.Round(time.Millisecond).String()
-		}
-		d.Rows = append(d.Rows, row)
+		d.Rows = append(d.Rows, newExchangeRow(e, tz))
 	}
 	v := q.values()
 	if page.NextCursor != "" {
@@ -195,11 +190,7 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s session) {
 		c.failed(w, r, s, err)
 		return
 	}
-	d := exchangeData{exchangeRow: exchangeRow{ID: e.ID, At: formatTime(e.OccurredAt, env.TimeZone()), Direction: string(e.Direction),
-		Method: e.Method, URL: e.URL, Call: e.CallID, Lead: e.LeadID, Error: e.Error, Status: e.StatusCode, StatusClass: statusClass(e.StatusCode)}}
-	if e.Duration > 0 {
-		d.Duration = e.Duration.Round(time.Millisecond).String()
-	}
+	d := exchangeData{exchangeRow: newExchangeRow(e, env.TimeZone())}
 	names := make([]string, 0, len(e.RequestHeaders))
 	for k := range e.RequestHeaders {
 		names = append(names, k)
@@ -210,4 +201,14 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	d.RequestBody, d.ResponseBody = prettyJSON([]byte(e.RequestBody)), prettyJSON([]byte(e.ResponseBody))
 	c.render(w, r, http.StatusOK, "exchange", view{Title: "Exchange " + e.ID, Nav: "monitor", CSRF: s.CSRF, Env: ev, Data: d})
+}
+
+// newExchangeRow is how the monitor shows an exchange, times in tz.
+func newExchangeRow(e domain.Exchange, tz *time.Location) exchangeRow {
+	row := exchangeRow{ID: e.ID, At: formatTime(e.OccurredAt, tz), Direction: string(e.Direction), Method: e.Method, URL: e.URL,
+		Call: e.CallID, Lead: e.LeadID, Error: e.Error, Status: e.StatusCode, StatusClass: statusClass(e.StatusCode)}
+	if e.Duration > 0 {
+		row.Duration = e.Duration.Round(time.Millisecond).String()
+	}
+	return row
 }

@@ -32,8 +32,8 @@ func (c *Console) environment(w http.ResponseWriter, r *http.Request, s session)
 		c.failed(w, r, s, err)
 		return env, nil, false
 	}
-	return env, &envView{ID: env.ID(), Name: env.Name(), TimeZone: env.TimeZone().String(),
-		CallConnectEnabled: env.CallConnectEnabled(), Base: envBase(env.ID())}, true
+	ev := newEnvView(env)
+	return env, &ev, true
 }
 
 // isNotFound reports whether err says that what was asked for does not exist.
@@ -67,8 +67,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s session) {
 		data.Next = Path + "?after=" + url.QueryEscape(envs[len(envs)-1].ID())
 	}
 	for _, e := range envs {
-		data.Environments = append(data.Environments, envView{ID: e.ID(), Name: e.Name(), TimeZone: e.TimeZone().String(),
-			CallConnectEnabled: e.CallConnectEnabled(), Base: envBase(e.ID())})
+		data.Environments = append(data.Environments, newEnvView(e))
 	}
 	c.render(w, r, http.StatusOK, "home", view{Title: "Environments", CSRF: s.CSRF, Data: data})
 }
