@@ -13,8 +13,16 @@ import (
 // SQLSTATE codes the repositories translate.
 const (
 	foreignKeyViolation = "23503"
+	notNullViolation    = "23502"
 	uniqueViolation     = "23505"
+	undefinedTable      = "42P01"
 )
+
+// isSQLState tells whether err is PostgreSQL's error of that SQLSTATE.
+func isSQLState(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
 
 // oneActiveIndex is the partial unique index that enforces rule 1.
 const oneActiveIndex = "telephony_integrations_one_active"
@@ -28,13 +36,15 @@ func notFound(err error, what string) error {
 }
 
 // writeError translates a failed write: a row of an environment that does not
-// exist (every foreign key of the schema points at environments) is
-// ports.ErrNotFound, a second active integration is ports.ErrActiveElsewhere.
+// exist is ports.ErrNotFound (every foreign key of the schema points at
+// environments; an exchange, which has none, looks its environment up and
+// leaves env_id NULL when there is none), a second active integration is
+// ports.ErrActiveElsewhere.
 func writeError(err error, envID, what string) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == foreignKeyViolation:
+		case pgErr.Code == foreignKeyViolation, pgErr.Code == notNullViolation && pgErr.ColumnName == "env_id":
 			return fmt.Errorf("environment %q: %w", envID, ports.ErrNotFound)
 		case pgErr.Code == uniqueViolation && pgErr.ConstraintName == oneActiveIndex:
 			return fmt.Errorf("environment %q: %w", envID, ports.ErrActiveElsewhere)

@@ -4,95 +4,145 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
 	"callconnect/ports"
 )
 
 var _ ports.ExchangeRetention = (*Store)(nil)
 
-// Partition maintenance changes the schema, which takes locks the monitor's
-// readers and writers may have to wait for: a DETACH of a day's partition
-// needs the exchanges table ACCESS EXCLUSIVE for the moment it takes (the
-// DROP of the detached table after it does not; see dropPartition), and
-// while it waits for that lock every later statement on exchanges queues
-// behind it. So each change runs in a transaction of its own with a short
-// lock_timeout: if a long query holds the table, the change gives way after
-// partitionLockTimeout (the queue behind it moves on) and is tried again a
-// little later, and failing that, at the next run of the maintenance job.
+// The monitor's exchanges are a table partitioned by UTC day of occurred_at
+// (migrations 00005 and 00007): exchanges_pYYYYMMDD holds a day. A day is
+// made ready ahead (PrepareExchangeDays, the maintenance job) or, failing
+// that, by the first exchange recorded on it (Store.readyDay), and aged out
+// whole (DropExchangeDays): never deleted row by row.
 //
-// DETACH PARTITION CONCURRENTLY, which would not need the strong lock, is
-// not an option: PostgreSQL refuses it when the table has a default
-// partition, which exchanges keeps so that recording never fails.
-const (
-	partitionLockTimeout = 500 * time.Millisecond
-	partitionTries       = 3
-)
-
-// lockNotAvailable is lock_timeout's SQLSTATE.
-const lockNotAvailable = "55P03"
+// No step of it makes a reader or writer of exchanges wait:
+//
+//   - ATTACH PARTITION, which readies a day, locks exchanges in SHARE UPDATE
+//     EXCLUSIVE mode, which conflicts with no read or write.
+//   - DETACH PARTITION ... CONCURRENTLY, the purge, takes the same lock, and
+//     then waits for the transactions that may still see the day to end;
+//     statements started meanwhile no longer see it, and go on. (A plain
+//     DETACH would take ACCESS EXCLUSIVE on exchanges, and every statement
+//     on it would queue behind it while it waits for a long query.)
+//   - DROP TABLE of the detached day, which frees its files (the part whose
+//     time grows with the day's size), locks nothing but that table.
+//
+// A purge cut short between the two transactions of a concurrent detach
+// leaves the day "pending detach": the next purge FINALIZEs it. One cut
+// short after the DETACH leaves a free-standing table: the next one drops it.
 
 // partitionPrefix starts the name of every day partition: exchanges_pYYYYMMDD.
 const partitionPrefix = "exchanges_p"
 
+// partitionName is the name of the day's partition.
+func partitionName(day time.Time) string {
+	return partitionPrefix + day.UTC().Format("20060102")
+}
+
+// readyDayLockTimeout bounds how long recording an exchange on a day without
+// a partition waits to attach one (behind a purge's detach, say).
+const readyDayLockTimeout = 2 * time.Second
+
 // PrepareExchangeDays creates the day partitions of from..through that do
-// not exist yet, and those of the days the default partition caught rows of
-// (moving the rows into them).
+// not exist yet.
 func (s *Store) PrepareExchangeDays(ctx context.Context, from, through time.Time) (int, error) {
-	caught, err := s.defaultPartitionDays(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		return 0, err
-	}
-	days := caught
-	for d := domain.DayStart(from); !d.After(through); d = d.AddDate(0, 0, 1) {
-		days = append(days, d)
-	}
 	made := 0
-	for _, d := range days {
-		ok, err := s.addPartition(ctx, d)
+	for d := domain.DayStart(from); !d.After(through); d = d.AddDate(0, 0, 1) {
+		ok, err := addPartition(ctx, s.pool, d)
 		if err != nil {
 			return made, err
 		}
 		if ok {
 			made++
 		}
+		s.days.add(d)
 	}
 	return made, nil
 }
 
-// DropExchangeDays drops the partitions of the days that ended at or before
-// cutoff, one at a time; rows of those days the default partition caught
-// get their day's partition first, so that they go too.
+// DropExchangeDays ages out the days that ended at or before cutoff: it
+// purges them (DetachExchangeDays) and then frees their storage
+// (DropDetachedExchangeDays). It returns the days whose exchanges are gone
+// from the monitor, oldest first, even when freeing the storage of some of
+// them failed (the next run frees it).
 func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
-	before := domain.DayStart(cutoff)
-	caught, err := s.defaultPartitionDays(ctx, before)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range caught {
-		if _, err := s.addPartition(ctx, d); err != nil {
-			return nil, err
-		}
-	}
+	detached, detachErr := s.DetachExchangeDays(ctx, cutoff)
+	dropped, dropErr := s.DropDetachedExchangeDays(ctx, cutoff)
+	gone := append(detached, dropped...)
+	slices.SortFunc(gone, time.Time.Compare)
+	return slices.CompactFunc(gone, time.Time.Equal), errors.Join(detachErr, dropErr)
+}
+
+// DetachExchangeDays is the purge: the partitions of the days that ended at
+// or before cutoff leave exchanges, DETACHed CONCURRENTLY, one at a time,
+// and with them every exchange of those days. It returns those days, oldest
+// first. Their tables stay until DropDetachedExchangeDays.
+//
+// Each detach waits, without holding anyone up, for the transactions that
+// may still read the day; ctx bounds that wait. A detach interrupted there
+// is finished by the next call.
+func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
 	parts, err := s.dayPartitions(ctx)
 	if err != nil {
 		return nil, err
 	}
+	before := domain.DayStart(cutoff)
+	var detached []time.Time
+	for _, p := range parts {
+		if !p.day.Before(before) {
+			break
+		}
+		s.days.remove(p.day)
+		var stmt string
+		switch p.state {
+		case partitionAttached:
+			stmt = "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " CONCURRENTLY"
+		case partitionDetaching:
+			stmt = "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " FINALIZE"
+		default:
+			continue
+		}
+		// Without arguments pgx sends the statement alone in a simple-protocol
+		// message: outside any transaction block, as CONCURRENTLY needs.
+		// "Not a partition" (42P01): the detach was finished meanwhile, by
+		// the session of a purge cut short that carried on after all.
+		if _, err := s.pool.Exec(ctx, stmt); err != nil && !isSQLState(err, undefinedTable) {
+			return detached, fmt.Errorf("postgres: detaching the monitor's partition %s: %w", p.name, err)
+		}
+		detached = append(detached, p.day)
+	}
+	return detached, nil
+}
+
+// DropDetachedExchangeDays frees the storage of the days before cutoff that
+// a purge detached: it drops their tables, and returns those days, oldest
+// first. Nobody else uses those tables, so nobody waits for the drops; their
+// time is the filesystem's, freeing the files.
+func (s *Store) DropDetachedExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
+	parts, err := s.dayPartitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	before := domain.DayStart(cutoff)
 	var dropped []time.Time
 	for _, p := range parts {
 		if !p.day.Before(before) {
 			break
 		}
-		err := s.dropPartition(ctx, p)
-		if err != nil {
-			return dropped, fmt.Errorf("postgres: dropping the monitor's partition %s: %w", p.name, err)
+		if p.state != partitionDetached {
+			continue
+		}
+		if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{p.name}.Sanitize()); err != nil {
+			return dropped, fmt.Errorf("postgres: dropping the monitor's detached partition %s: %w", p.name, err)
 		}
 		dropped = append(dropped, p.day)
 	}
@@ -101,105 +151,132 @@ func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.
 
 // addPartition creates the day's partition unless it exists (see
 // exchanges_add_partition in the migrations) and says whether it did.
-func (s *Store) addPartition(ctx context.Context, day time.Time) (bool, error) {
+func addPartition(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, day time.Time) (bool, error) {
 	var made bool
-	err := s.withShortLocks(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT exchanges_add_partition($1::date)`,
-			pgtype.Date{Time: day, Valid: true}).Scan(&made)
-	})
+	err := q.QueryRow(ctx, `SELECT exchanges_add_partition($1::date)`, pgtype.Date{Time: day, Valid: true}).Scan(&made)
 	if err != nil {
 		return false, fmt.Errorf("postgres: adding the monitor's partition of %s: %w", day.Format(time.DateOnly), err)
 	}
 	return made, nil
 }
 
-// withShortLocks runs fn in a transaction whose lock waits give way after
-// partitionLockTimeout, and tries again (see retryLockTimeouts).
-func (s *Store) withShortLocks(ctx context.Context, fn func(pgx.Tx) error) error {
-	return retryLockTimeouts(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", partitionLockTimeout.Milliseconds())); err != nil {
-				return err
-			}
-			return fn(tx)
-		})
-	})
-}
-
-// dropPartition purges one day in two transactions. The first DETACHes the
-// partition: catalog work only, during which exchanges is locked (its lock
-// wait gives way after partitionLockTimeout, see retryLockTimeouts). The
-// second DROPs the detached table, whose files go at its commit, which
-// takes time in proportion to the day's size; nobody else uses that table,
-// so no reader or writer of exchanges waits for it. A purge that stops
-// between the two leaves a detached table, which the next one drops.
+// readyDay makes sure the day (UTC midnight) has its partition before an
+// exchange of it is recorded in tx: there is no default partition to catch
+// a row of a day without one, and recording must not fail. The maintenance
+// job readies the days ahead, so this normally finds the partition there,
+// once a day per process (one read in tx); s.days remembers it.
 //
-// The statements of each go in one round trip: without arguments, pgx sends
-// them in one simple-protocol message, which PostgreSQL runs as one
-// implicit transaction, so set_config(..., true) lasts until its end.
-func (s *Store) dropPartition(ctx context.Context, p dayPartition) error {
-	table := pgx.Identifier{p.name}.Sanitize()
-	if p.attached {
-		detach := fmt.Sprintf("SELECT set_config('lock_timeout', '%dms', true); ALTER TABLE exchanges DETACH PARTITION %s",
-			partitionLockTimeout.Milliseconds(), table)
-		err := retryLockTimeouts(ctx, func() error {
-			_, err := s.pool.Exec(ctx, detach)
-			return err
-		})
-		if err != nil {
+// A missing partition is made on a connection of its own, not one of the
+// pool's: the caller's transaction holds one of those, and if every one
+// were held by a transaction waiting for this day, none would be left.
+func (s *Store) readyDay(ctx context.Context, tx *lazyTx, day time.Time) error {
+	if s.days.has(day) {
+		return nil
+	}
+	var attached bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_inherits
+		WHERE inhrelid = to_regclass($1) AND inhparent = 'exchanges'::regclass)`, partitionName(day)).Scan(&attached); err != nil {
+		return fmt.Errorf("postgres: looking for the monitor's partition of %s: %w", day.Format(time.DateOnly), err)
+	}
+	if !attached {
+		if err := s.makeDay(ctx, day); err != nil {
 			return err
 		}
+		// The partition was attached by another connection. A transaction
+		// that already holds its lock on exchanges (it recorded an exchange
+		// of another day) would go on routing rows with what it knew of the
+		// partitions; locking the new partition makes it catch up first.
+		if _, err := tx.Exec(ctx, "SELECT FROM "+pgx.Identifier{partitionName(day)}.Sanitize()+" LIMIT 0"); err != nil {
+			return fmt.Errorf("postgres: reading the monitor's new partition of %s: %w", day.Format(time.DateOnly), err)
+		}
 	}
-	_, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+table)
+	s.days.add(day)
+	return nil
+}
+
+// makeDay creates the day's partition on a connection of its own, one day
+// at a time per process.
+func (s *Store) makeDay(ctx context.Context, day time.Time) error {
+	s.days.making.Lock()
+	defer s.days.making.Unlock()
+	if s.days.has(day) {
+		return nil
+	}
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["lock_timeout"] = fmt.Sprint(readyDayLockTimeout.Milliseconds())
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("postgres: connecting to add the monitor's partition of %s: %w", day.Format(time.DateOnly), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = addPartition(ctx, conn, day)
 	return err
 }
 
-// retryLockTimeouts runs fn, and again (partitionTries in all, waiting a
-// little longer each time) while it fails for a lock_timeout.
-func retryLockTimeouts(ctx context.Context, fn func() error) error {
-	var err error
-	for try := range partitionTries {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return errors.Join(err, ctx.Err())
-			case <-time.After(time.Duration(try) * partitionLockTimeout):
+// readyDays are the days this process knows have their partition.
+type readyDays struct {
+	mu     sync.Mutex
+	days   map[time.Time]struct{}
+	making sync.Mutex // one makeDay at a time
+}
+
+func (r *readyDays) has(day time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.days[day]
+	return ok
+}
+
+// add remembers the day; days long past are forgotten, so that the set
+// stays small (they would not be recorded on any more; if they were, the
+// check is only made again).
+func (r *readyDays) add(day time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.days == nil {
+		r.days = make(map[time.Time]struct{})
+	}
+	r.days[day] = struct{}{}
+	if len(r.days) > 64 {
+		for d := range r.days {
+			if d.Before(day.AddDate(0, 0, -2)) {
+				delete(r.days, d)
 			}
 		}
-		err = fn()
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
-			return err
-		}
 	}
-	return err
 }
 
-// defaultPartitionDays are the UTC days of the rows the default partition
-// holds from before the bound.
-func (s *Store) defaultPartitionDays(ctx context.Context, before time.Time) ([]time.Time, error) {
-	dates, err := gen.New(s.pool).DefaultPartitionDays(ctx, before)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading the monitor's default partition: %w", err)
-	}
-	days := make([]time.Time, 0, len(dates))
-	for _, d := range dates {
-		days = append(days, domain.DayStart(d.Time))
-	}
-	return days, nil
+// remove forgets the day (its partition is being detached).
+func (r *readyDays) remove(day time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.days, day)
 }
+
+// partitionState is where a day's table stands.
+type partitionState int
+
+const (
+	partitionAttached  partitionState = iota // a partition of exchanges
+	partitionDetaching                       // a concurrent detach began and did not finish
+	partitionDetached                        // a free-standing table, left to drop
+)
 
 type dayPartition struct {
-	name     string
-	day      time.Time
-	attached bool // false: detached by a purge that did not get to drop it
+	name  string
+	day   time.Time
+	state partitionState
 }
 
 // dayPartitions lists the exchanges_pYYYYMMDD tables, oldest first: the
 // partitions, and any a purge detached but did not drop. (A catalog query:
 // sqlc's catalog does not know pg_class.)
 func (s *Store) dayPartitions(ctx context.Context) ([]dayPartition, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname::text, c.relispartition FROM pg_class c
+	rows, err := s.pool.Query(ctx, `SELECT c.relname::text, i.inhrelid IS NOT NULL, coalesce(i.inhdetachpending, false)
+		FROM pg_class c
+		LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'exchanges'::regclass
 		WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'exchanges'::regclass)
 		AND c.relkind = 'r' AND c.relname ~ '^exchanges_p[0-9]{8}$' ORDER BY c.relname`)
 	if err != nil {
@@ -207,12 +284,20 @@ func (s *Store) dayPartitions(ctx context.Context) ([]dayPartition, error) {
 	}
 	var out []dayPartition
 	var name string
-	var attached bool
-	_, err = pgx.ForEachRow(rows, []any{&name, &attached}, func() error {
+	var attached, pending bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &attached, &pending}, func() error {
 		day, err := time.Parse("20060102", strings.TrimPrefix(name, partitionPrefix))
-		if err == nil {
-			out = append(out, dayPartition{name: name, day: day, attached: attached})
+		if err != nil {
+			return nil
 		}
+		p := dayPartition{name: name, day: day, state: partitionDetached}
+		switch {
+		case pending:
+			p.state = partitionDetaching
+		case attached:
+			p.state = partitionAttached
+		}
+		out = append(out, p)
 		return nil
 	})
 	if err != nil {

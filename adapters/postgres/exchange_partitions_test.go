@@ -2,13 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -110,6 +110,71 @@ func TestPartitioningKeepsExchanges(t *testing.T) {
 	}
 }
 
+// TestPurgeMigrationKeepsExchanges: 00007 moves what the default partition
+// caught into day partitions, drops the default partition and the foreign
+// keys from exchanges (and from a day a purge left detached) to
+// environments, and keeps every row; down, it puts both back.
+func TestPurgeMigrationKeepsExchanges(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewEmptyPool(t)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	p := provider(t, db)
+	if _, err := p.UpTo(t.Context(), 6); err != nil {
+		t.Fatalf("up to 6: %v", err)
+	}
+	_, err := pool.Exec(t.Context(), `
+		INSERT INTO environments (id, name, public_base_url, time_zone) VALUES ('env-1', 'Env', 'https://crm.example.com', 'UTC');
+		SELECT exchanges_add_partition('2026-01-15');
+		ALTER TABLE exchanges DETACH PARTITION exchanges_p20260115;
+		INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, occurred_at) VALUES
+		('caught', 'env-1', 'in', 'POST', '/api/cvio/lead', 401, 2, '2026-02-01 10:00:00+00'),
+		('today', 'env-1', 'out', 'POST', 'https://p.example.com', 200, 9, now())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := "exchanges_p" + domain.DayStart(time.Now()).Format("20060102")
+	if got := partitionsOf(t, pool); got["caught"] != "exchanges_default" || got["today"] != today {
+		t.Fatalf("before 00007: %v", got)
+	}
+	keysToEnvironments := func() []string {
+		rows, err := pool.Query(t.Context(), `SELECT conrelid::regclass::text FROM pg_constraint
+			WHERE contype = 'f' AND confrelid = 'environments'::regclass AND conrelid::regclass::text LIKE 'exchanges%' ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if got := keysToEnvironments(); !slices.Contains(got, "exchanges") || !slices.Contains(got, "exchanges_p20260115") {
+		t.Fatalf("foreign keys before 00007: %q", got)
+	}
+	if _, err := p.UpByOne(t.Context()); err != nil {
+		t.Fatalf("up to 7: %v", err)
+	}
+	if got, want := partitionsOf(t, pool), map[string]string{"caught": "exchanges_p20260201", "today": today}; !mapsEqual(got, want) {
+		t.Errorf("after 00007: %v, want %v", got, want)
+	}
+	if tableExists(t, pool, "exchanges_default") {
+		t.Error("the default partition is still there")
+	}
+	if got := keysToEnvironments(); len(got) != 0 {
+		t.Errorf("foreign keys to environments after 00007: %q", got)
+	}
+	if _, err := p.Down(t.Context()); err != nil {
+		t.Fatalf("down from 7: %v", err)
+	}
+	if got := partitionsOf(t, pool); len(got) != 2 {
+		t.Errorf("after going down: %v", got)
+	}
+	if !tableExists(t, pool, "exchanges_default") || !slices.Contains(keysToEnvironments(), "exchanges") {
+		t.Errorf("going down did not restore the default partition and the key: %q", keysToEnvironments())
+	}
+}
+
 func mapsEqual(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -124,8 +189,8 @@ func mapsEqual(a, b map[string]string) bool {
 
 // TestRetentionDropsPartitions checks how the store ages exchanges out: a
 // day past the retention is a partition dropped (the table is gone, not
-// emptied), rows the default partition caught move to their day's
-// partition, and days within the retention keep theirs.
+// emptied), and days within the retention keep theirs. Recording on a day
+// that has no partition yet makes it.
 func TestRetentionDropsPartitions(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
@@ -139,19 +204,16 @@ func TestRetentionDropsPartitions(t *testing.T) {
 	}
 	record("old", time.Date(2026, 2, 1, 10, 0, 0, 0, time.UTC))
 	record("kept", time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
-	if got := partitionsOf(t, pool); got["old"] != "exchanges_default" || got["kept"] != "exchanges_default" {
-		t.Fatalf("before any partition of their days: %v, want both in exchanges_default", got)
+	want := map[string]string{"old": "exchanges_p20260201", "kept": "exchanges_p20260301"}
+	if got := partitionsOf(t, pool); !mapsEqual(got, want) {
+		t.Fatalf("recorded on days without a partition: %v, want %v", got, want)
 	}
 	made, err := s.PrepareExchangeDays(t.Context(), now.AddDate(0, 0, -1), now.AddDate(0, 0, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if made != 7 { // 18 to 22 March, and the days of the two caught rows
-		t.Errorf("PrepareExchangeDays made %d partitions, want 7", made)
-	}
-	want := map[string]string{"old": "exchanges_p20260201", "kept": "exchanges_p20260301"}
-	if got := partitionsOf(t, pool); !mapsEqual(got, want) {
-		t.Errorf("after PrepareExchangeDays: %v, want %v", got, want)
+	if made != 5 { // 18 to 22 March
+		t.Errorf("PrepareExchangeDays made %d partitions, want 5", made)
 	}
 	if made, err := s.PrepareExchangeDays(t.Context(), now.AddDate(0, 0, -1), now.AddDate(0, 0, 3)); err != nil || made != 0 {
 		t.Errorf("PrepareExchangeDays again: %d, %v; want 0 made", made, err)
@@ -168,12 +230,76 @@ func TestRetentionDropsPartitions(t *testing.T) {
 	if slices.Contains(names, "exchanges_p20260201") || !slices.Contains(names, "exchanges_p20260301") || !slices.Contains(names, "exchanges_p20260318") {
 		t.Errorf("partitions after the drop: %q; want 20260201 gone, 20260301 and 20260318 kept", names)
 	}
-	var exists bool
-	if err := pool.QueryRow(t.Context(), `SELECT to_regclass('exchanges_p20260201') IS NOT NULL`).Scan(&exists); err != nil || exists {
-		t.Errorf("the dropped partition's table still exists (%v, %v)", exists, err)
+	if tableExists(t, pool, "exchanges_p20260201") {
+		t.Error("the dropped partition's table still exists")
 	}
 	if got := partitionsOf(t, pool); !mapsEqual(got, map[string]string{"kept": "exchanges_p20260301"}) {
 		t.Errorf("rows after the drop: %v", got)
+	}
+	// A day that was dropped is made again when an exchange of it comes.
+	record("late", time.Date(2026, 2, 1, 11, 0, 0, 0, time.UTC))
+	if got := partitionsOf(t, pool); got["late"] != "exchanges_p20260201" {
+		t.Errorf("recorded on a dropped day: %v", got)
+	}
+}
+
+func tableExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
+	t.Helper()
+	var exists bool
+	if err := pool.QueryRow(t.Context(), `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
+// TestRecordingMakesItsDayWithAFullPool: the partition of a day nobody
+// readied is made on a connection of the store's own, so a transaction
+// recording on that day gets it even when it holds the pool's only
+// connection; and every exchange of the day lands in it, from two stores
+// (two processes) at once.
+func TestRecordingMakesItsDayWithAFullPool(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.NewPool(t).Config()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	one, two := newStore(t, pool, testKey), newStore(t, pool, testKey)
+	putEnv(t, one, "env-1")
+	day := time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for n := range 20 {
+		s := one
+		if n%2 == 1 {
+			s = two
+		}
+		wg.Go(func() {
+			errs <- s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+				return r.RecordExchange(ctx, domain.Exchange{ID: fmt.Sprintf("x%d", n), EnvID: "env-1", Direction: domain.Outbound,
+					Method: "POST", URL: "https://p.example.com", StatusCode: 200, OccurredAt: day.Add(time.Duration(n) * time.Minute)})
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("recording on a day without a partition: %v", err)
+		}
+	}
+	got := partitionsOf(t, pool)
+	if len(got) != 20 {
+		t.Fatalf("%d exchanges recorded, want 20: %v", len(got), got)
+	}
+	for id, part := range got {
+		if part != "exchanges_p20260504" {
+			t.Errorf("exchange %s is in %s", id, part)
+		}
 	}
 }
 
@@ -195,50 +321,205 @@ func recordExchange(t *testing.T, s ports.Store, e domain.Exchange) {
 	}
 }
 
-// TestRetentionGivesWayToALongQuery: while a transaction reads the
-// exchanges, dropping a day gives up after a short lock wait (so the
-// statements queued behind the drop are not held up for long) and leaves
-// the day for the next run, which drops it.
-func TestRetentionGivesWayToALongQuery(t *testing.T) {
+// waitPending waits until a concurrent detach of the partition has done its
+// first half (the partition is pending detach), and fails the test after a
+// while.
+func waitPending(t *testing.T, pool *pgxpool.Pool, name string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var pending bool
+		err := pool.QueryRow(t.Context(), `SELECT coalesce((SELECT inhdetachpending FROM pg_inherits
+			WHERE inhrelid = to_regclass($1)), false)`, name).Scan(&pending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never became pending detach", name)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPurgeBlocksNobody: while a long transaction that read the exchanges
+// is open, the purge of an old day waits for it, and meanwhile writers
+// record exchanges (and read environments, and write calls) and readers
+// list the monitor without waiting for the purge; the purged day is already
+// out of what they see. When the long transaction ends, the purge finishes.
+func TestPurgeBlocksNobody(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewPool(t)
 	s := newStore(t, pool, testKey)
 	putEnv(t, s, "env-1")
-	day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	old := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	today := domain.DayStart(time.Now())
 	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
-		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: day.Add(time.Hour)})
-	if _, err := s.PrepareExchangeDays(t.Context(), day, day); err != nil {
+		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
+	if _, err := s.PrepareExchangeDays(t.Context(), today, today); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := pool.Begin(t.Context())
+	long, err := pool.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer long.Rollback(context.WithoutCancel(t.Context()))
 	var n int
-	if err := reader.QueryRow(t.Context(), `SELECT count(*) FROM exchanges`).Scan(&n); err != nil {
+	if err := long.QueryRow(t.Context(), `SELECT count(*) FROM exchanges`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the long transaction's read: %d, %v", n, err)
+	}
+
+	type result struct {
+		dropped []time.Time
+		err     error
+	}
+	purged := make(chan result, 1)
+	go func() {
+		dropped, err := s.DropExchangeDays(t.Context(), old.AddDate(0, 0, 2))
+		purged <- result{dropped, err}
+	}()
+	waitPending(t, pool, "exchanges_p20260201")
+
+	// Writers and readers go on; each gets 10 s, far more than it needs.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for n := range 5 {
+		err := s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+			if _, err := r.GetEnvironment(ctx, "env-1"); err != nil {
+				return err
+			}
+			return r.RecordExchange(ctx, domain.Exchange{ID: fmt.Sprintf("new%d", n), EnvID: "env-1", Direction: domain.Outbound,
+				Method: "POST", URL: "https://p.example.com", StatusCode: 200, OccurredAt: time.Now()})
+		})
+		if err != nil {
+			t.Fatalf("recording while the purge waits: %v", err)
+		}
+	}
+	var seen []string
+	err = s.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		items, err := r.ListExchanges(ctx, "env-1", domain.ExchangeFilter{}, domain.ExchangeCursor{}, 100)
+		for _, e := range items {
+			seen = append(seen, e.ID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listing while the purge waits: %v", err)
+	}
+	slices.Sort(seen)
+	if want := []string{"new0", "new1", "new2", "new3", "new4"}; !slices.Equal(seen, want) {
+		t.Errorf("listed while the purge waits: %q, want %q (the purged day out)", seen, want)
+	}
+	select {
+	case r := <-purged:
+		t.Fatalf("the purge finished while a transaction that may read the day was open: %v, %v", r.dropped, r.err)
+	default:
+	}
+
+	if err := long.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	_, err = s.DropExchangeDays(t.Context(), day.AddDate(0, 0, 2))
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
-		t.Fatalf("DropExchangeDays under a long reader: %v, want a lock timeout", err)
+	r := <-purged
+	if r.err != nil || len(r.dropped) != 1 || !r.dropped[0].Equal(old) {
+		t.Fatalf("the purge: %v, %v; want %s", r.dropped, r.err, old)
 	}
-	if waited := time.Since(start); waited > 10*time.Second {
-		t.Errorf("DropExchangeDays gave up after %s", waited)
+	if tableExists(t, pool, "exchanges_p20260201") {
+		t.Error("the purged day's table still exists")
 	}
-	if got := partitionsOf(t, pool); got["old"] != "exchanges_p20260201" {
-		t.Fatalf("after the refused drop: %v", got)
-	}
-	if err := reader.Rollback(t.Context()); err != nil {
+}
+
+// TestPurgeCutShortIsFinished: a purge stopped while its detach waits (its
+// context ends) leaves the day pending detach, out of the monitor already;
+// the next run finishes the detach and drops the table.
+func TestPurgeCutShortIsFinished(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putEnv(t, s, "env-1")
+	old := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
+		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
+	long, err := pool.Begin(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	dropped, err := s.DropExchangeDays(t.Context(), day.AddDate(0, 0, 2))
-	if err != nil || len(dropped) != 1 {
-		t.Fatalf("the next run: %v, %v", dropped, err)
+	defer long.Rollback(context.WithoutCancel(t.Context()))
+	if _, err := long.Exec(t.Context(), `SELECT count(*) FROM exchanges`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	purged := make(chan error, 1)
+	go func() {
+		_, err := s.DropExchangeDays(ctx, old.AddDate(0, 0, 2))
+		purged <- err
+	}()
+	waitPending(t, pool, "exchanges_p20260201")
+	cancel()
+	if err := <-purged; err == nil {
+		t.Fatal("a purge whose context ended while it waited reported no error")
+	}
+	var pending bool
+	if err := pool.QueryRow(t.Context(), `SELECT inhdetachpending FROM pg_inherits
+		WHERE inhrelid = 'exchanges_p20260201'::regclass`).Scan(&pending); err != nil || !pending {
+		t.Fatalf("after the cut-short purge: pending %v, %v; want the detach left pending", pending, err)
 	}
 	if got := partitionsOf(t, pool); len(got) != 0 {
-		t.Errorf("after the next run: %v", got)
+		t.Errorf("the monitor still shows %v", got)
+	}
+	if err := long.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := s.DropExchangeDays(t.Context(), old.AddDate(0, 0, 2))
+	if err != nil || len(dropped) != 1 || !dropped[0].Equal(old) {
+		t.Fatalf("the next run: %v, %v; want %s", dropped, err, old)
+	}
+	if tableExists(t, pool, "exchanges_p20260201") {
+		t.Error("the day's table is still there")
+	}
+}
+
+// TestDroppingADetachedDayLocksNothingElse: freeing a purged day's storage
+// takes no lock that a click or a callback holds: it goes through while a
+// transaction that wrote an exchange and a call and read its environment
+// is open (with a foreign key from exchanges to environments, it would wait
+// for ACCESS EXCLUSIVE on environments).
+func TestDroppingADetachedDayLocksNothingElse(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putEnv(t, s, "env-1")
+	old := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
+		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
+	if _, err := s.DetachExchangeDays(t.Context(), old.AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	today := domain.DayStart(time.Now())
+	if _, err := s.PrepareExchangeDays(t.Context(), today, today); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(context.WithoutCancel(t.Context()))
+	if _, err := writer.Exec(t.Context(), `SELECT id FROM environments WHERE id = 'env-1' FOR KEY SHARE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Exec(t.Context(), `INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, occurred_at)
+		VALUES ('open', 'env-1', 'out', 'POST', 'https://p.example.com', 200, 1, now())`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	dropped, err := s.DropDetachedExchangeDays(ctx, old.AddDate(0, 0, 1))
+	if err != nil || len(dropped) != 1 || !dropped[0].Equal(old) {
+		t.Fatalf("dropping the detached day beside an open writer: %v, %v; want %s", dropped, err, old)
+	}
+	if tableExists(t, pool, "exchanges_p20260115") {
+		t.Error("the detached day's table is still there")
 	}
 }
 

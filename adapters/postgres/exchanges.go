@@ -56,6 +56,12 @@ func (r *repositories) RecordExchange(ctx context.Context, e domain.Exchange) er
 		ResponseBody:   optional(storableText(e.ResponseBody)),
 		Error:          optional(storableText(e.Error)),
 	}
+	if r.readOnly {
+		return errReadOnly
+	}
+	if err := r.store.readyDay(ctx, r.tx, domain.DayStart(e.OccurredAt)); err != nil {
+		return err
+	}
 	if err := r.writeHot(e.EnvID, "exchange", func(q *gen.Queries) error { return q.RecordExchange(ctx, params) }); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type Store struct {
 	box      *secretBox
 	enqueuer Enqueuer
 	counter  ExchangeCounter // nil: nothing counts exchanges
+	days     readyDays       // the monitor's days known to have their partition
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -112,7 +113,7 @@ func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ct
 		defer cancel()
 		_ = tx.Rollback(rctx) // on failure the connection is closed, which ends the transaction too
 	}()
-	repos := &repositories{q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
+	repos := &repositories{store: s, q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
 	if err := fn(ctx, repos); err != nil {
 		return err
 	}
@@ -133,6 +134,7 @@ var errReadOnly = errors.New("postgres: a write inside Store.Read, which is read
 
 // repositories is every repository bound to one transaction.
 type repositories struct {
+	store    *Store
 	q        *gen.Queries
 	tx       *lazyTx
 	box      *secretBox

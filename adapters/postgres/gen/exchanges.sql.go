@@ -8,38 +8,7 @@ package gen
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgtype"
 )
-
-const defaultPartitionDays = `-- name: DefaultPartitionDays :many
-SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day
-FROM exchanges_default
-WHERE occurred_at < $1
-ORDER BY day
-`
-
-// The UTC days of the rows the default partition caught (normally none),
-// before a bound (or all of them with 'infinity').
-func (q *Queries) DefaultPartitionDays(ctx context.Context, before time.Time) ([]pgtype.Date, error) {
-	rows, err := q.db.Query(ctx, defaultPartitionDays, before)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []pgtype.Date
-	for rows.Next() {
-		var day pgtype.Date
-		if err := rows.Scan(&day); err != nil {
-			return nil, err
-		}
-		items = append(items, day)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
 
 const getExchange = `-- name: GetExchange :one
 SELECT id, env_id, direction, method, url, status_code, duration_ms, call_id, lead_id, occurred_at,
@@ -80,12 +49,12 @@ func (q *Queries) GetExchange(ctx context.Context, arg GetExchangeParams) (Excha
 const recordExchange = `-- name: RecordExchange :exec
 INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, call_id, lead_id,
                        occurred_at, request_headers, request_body, response_body, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+VALUES ($1, (SELECT e.id FROM environments e WHERE e.id = $14::text),
+        $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 `
 
 type RecordExchangeParams struct {
 	ID             string
-	EnvID          string
 	Direction      string
 	Method         string
 	Url            string
@@ -98,12 +67,15 @@ type RecordExchangeParams struct {
 	RequestBody    *string
 	ResponseBody   *string
 	Error          *string
+	EnvID          string
 }
 
+// The environment is looked up rather than referenced by a foreign key (see
+// migration 00007): an unknown one leaves env_id NULL, which the column
+// refuses (23502 on env_id, which the store reports as not found).
 func (q *Queries) RecordExchange(ctx context.Context, arg RecordExchangeParams) error {
 	_, err := q.db.Exec(ctx, recordExchange,
 		arg.ID,
-		arg.EnvID,
 		arg.Direction,
 		arg.Method,
 		arg.Url,
@@ -116,6 +88,7 @@ func (q *Queries) RecordExchange(ctx context.Context, arg RecordExchangeParams) 
 		arg.RequestBody,
 		arg.ResponseBody,
 		arg.Error,
+		arg.EnvID,
 	)
 	return err
 }

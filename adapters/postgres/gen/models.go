@@ -50,23 +50,6 @@ type Exchange struct {
 	Error          *string
 }
 
-type ExchangesDefault struct {
-	ID             string
-	EnvID          string
-	Direction      string
-	Method         string
-	Url            string
-	StatusCode     int32
-	DurationMs     int64
-	CallID         *string
-	LeadID         *string
-	OccurredAt     time.Time
-	RequestHeaders []byte
-	RequestBody    *string
-	ResponseBody   *string
-	Error          *string
-}
-
 type IdempotencyKey struct {
 	Scope       string
 	Key         string
