@@ -183,8 +183,8 @@ type Exchanges interface {
 }
 
 // ExchangeRetention ages the monitor's exchanges out a whole UTC day at a
-// time (PostgreSQL: a day is a partition, dropped at once, never deleted
-// row by row). It works outside the Store's transactions.
+// time (PostgreSQL: a day is a partition, detached and dropped at once,
+// never deleted row by row). It works outside the Store's transactions.
 type ExchangeRetention interface {
 	// PrepareExchangeDays readies the UTC days from through (inclusive) to
 	// be recorded and dropped cheaply, and returns how many were not ready.

@@ -91,7 +91,7 @@ func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.
 // may still read the day; ctx bounds that wait. A detach interrupted there
 // is finished by the next call.
 func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
-	parts, err := s.dayPartitions(ctx)
+	parts, err := s.attachedDays(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,14 +102,9 @@ func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]tim
 			break
 		}
 		s.days.remove(p.day)
-		var stmt string
-		switch p.state {
-		case partitionAttached:
-			stmt = "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " CONCURRENTLY"
-		case partitionDetaching:
+		stmt := "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " CONCURRENTLY"
+		if p.state == partitionDetaching {
 			stmt = "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " FINALIZE"
-		default:
-			continue
 		}
 		// Without arguments pgx sends the statement alone in a simple-protocol
 		// message: outside any transaction block, as CONCURRENTLY needs.
@@ -128,7 +123,7 @@ func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]tim
 // first. Nobody else uses those tables, so nobody waits for the drops; their
 // time is the filesystem's, freeing the files.
 func (s *Store) DropDetachedExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
-	parts, err := s.dayPartitions(ctx)
+	parts, err := s.detachedDays(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +132,6 @@ func (s *Store) DropDetachedExchangeDays(ctx context.Context, cutoff time.Time) 
 	for _, p := range parts {
 		if !p.day.Before(before) {
 			break
-		}
-		if p.state != partitionDetached {
-			continue
 		}
 		if _, err := s.pool.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{p.name}.Sanitize()); err != nil {
 			return dropped, fmt.Errorf("postgres: dropping the monitor's detached partition %s: %w", p.name, err)
@@ -270,38 +262,54 @@ type dayPartition struct {
 	state partitionState
 }
 
-// dayPartitions lists the exchanges_pYYYYMMDD tables, oldest first: the
-// partitions, and any a purge detached but did not drop. (A catalog query:
-// sqlc's catalog does not know pg_class.)
-func (s *Store) dayPartitions(ctx context.Context) ([]dayPartition, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname::text, i.inhrelid IS NOT NULL, coalesce(i.inhdetachpending, false)
-		FROM pg_class c
-		LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND i.inhparent = 'exchanges'::regclass
-		WHERE c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'exchanges'::regclass)
-		AND c.relkind = 'r' AND c.relname ~ '^exchanges_p[0-9]{8}$' ORDER BY c.relname`)
+// attachedDays lists the day partitions of exchanges, oldest first, each
+// attached or pending detach. (Catalog queries: sqlc's catalog does not
+// know pg_inherits or pg_class. This one reads pg_inherits alone, a small
+// table, so that a purge costs little besides its detach.)
+func (s *Store) attachedDays(ctx context.Context) ([]dayPartition, error) {
+	// In one round trip (the simple protocol; the default would prepare
+	// the statement first on each connection it meets).
+	rows, err := s.pool.Query(ctx, `SELECT inhrelid::regclass::text, inhdetachpending FROM pg_inherits
+		WHERE inhparent = 'exchanges'::regclass`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
 	}
+	return collectDays(rows, func(pending bool) partitionState {
+		if pending {
+			return partitionDetaching
+		}
+		return partitionAttached
+	})
+}
+
+// detachedDays lists the day tables a purge detached and did not drop yet,
+// oldest first.
+func (s *Store) detachedDays(ctx context.Context) ([]dayPartition, error) {
+	rows, err := s.pool.Query(ctx, `SELECT relname::text, false FROM pg_class
+		WHERE relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'exchanges'::regclass)
+		AND relkind = 'r' AND NOT relispartition AND relname ~ '^exchanges_p[0-9]{8}$'`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listing the monitor's detached days: %w", err)
+	}
+	return collectDays(rows, func(bool) partitionState { return partitionDetached })
+}
+
+// collectDays reads (table name, flag) rows into day tables, oldest first,
+// skipping names that are not a day's.
+func collectDays(rows pgx.Rows, state func(flag bool) partitionState) ([]dayPartition, error) {
 	var out []dayPartition
 	var name string
-	var attached, pending bool
-	_, err = pgx.ForEachRow(rows, []any{&name, &attached, &pending}, func() error {
+	var flag bool
+	_, err := pgx.ForEachRow(rows, []any{&name, &flag}, func() error {
 		day, err := time.Parse("20060102", strings.TrimPrefix(name, partitionPrefix))
-		if err != nil {
-			return nil
+		if err == nil && strings.HasPrefix(name, partitionPrefix) {
+			out = append(out, dayPartition{name: name, day: day, state: state(flag)})
 		}
-		p := dayPartition{name: name, day: day, state: partitionDetached}
-		switch {
-		case pending:
-			p.state = partitionDetaching
-		case attached:
-			p.state = partitionAttached
-		}
-		out = append(out, p)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
+		return nil, fmt.Errorf("postgres: listing the monitor's day tables: %w", err)
 	}
+	slices.SortFunc(out, func(a, b dayPartition) int { return a.day.Compare(b.day) })
 	return out, nil
 }
