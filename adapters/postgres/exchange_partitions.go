@@ -28,11 +28,13 @@ var _ ports.ExchangeRetention = (*Store)(nil)
 //
 //   - ATTACH PARTITION, which readies a day, locks exchanges in SHARE UPDATE
 //     EXCLUSIVE mode, which conflicts with no read or write.
-//   - DETACH PARTITION ... CONCURRENTLY, the purge, takes the same lock, and
-//     then waits for the transactions that may still see the day to end;
-//     statements started meanwhile no longer see it, and go on. (A plain
-//     DETACH would take ACCESS EXCLUSIVE on exchanges, and every statement
-//     on it would queue behind it while it waits for a long query.)
+//   - DETACH PARTITION ... CONCURRENTLY, the purge, takes the same lock for
+//     each of its two short transactions, and between them waits, holding
+//     no lock on any table, for the transactions that may still see the day
+//     to end; statements started meanwhile no longer see it, and go on.
+//     (A plain DETACH would take ACCESS EXCLUSIVE on exchanges, and every
+//     statement on it would queue behind it while it waits for a long
+//     query.)
 //   - DROP TABLE of the detached day, which frees its files (the part whose
 //     time grows with the day's size), locks nothing but that table.
 //
