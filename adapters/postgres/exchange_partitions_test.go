@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -344,32 +345,49 @@ func waitPending(t *testing.T, pool *pgxpool.Pool, name string) {
 	}
 }
 
-// TestPurgeBlocksNobody: while a long transaction that read the exchanges
-// is open, the purge of an old day waits for it, and meanwhile writers
-// record exchanges (and read environments, and write calls) and readers
-// list the monitor without waiting for the purge; the purged day is already
-// out of what they see. When the long transaction ends, the purge finishes.
-func TestPurgeBlocksNobody(t *testing.T) {
-	t.Parallel()
+// withAnOldDay is a store whose environment env-1 has one exchange, "old",
+// on 1 February 2026 (its partition made as it was recorded), and today's
+// partition ready.
+func withAnOldDay(t *testing.T) (*pgxpool.Pool, *postgres.Store, time.Time) {
+	t.Helper()
 	pool := pgtest.NewPool(t)
 	s := newStore(t, pool, testKey)
 	putEnv(t, s, "env-1")
 	old := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	today := domain.DayStart(time.Now())
 	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
 		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
+	today := domain.DayStart(time.Now())
 	if _, err := s.PrepareExchangeDays(t.Context(), today, today); err != nil {
 		t.Fatal(err)
 	}
-	long, err := pool.Begin(t.Context())
+	return pool, s, old
+}
+
+// openReader begins a transaction that has read the exchanges (count
+// them: want) and stays open until the test rolls it back or ends.
+func openReader(t *testing.T, pool *pgxpool.Pool, want int) pgx.Tx {
+	t.Helper()
+	tx, err := pool.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer long.Rollback(context.WithoutCancel(t.Context()))
+	t.Cleanup(func() { _ = tx.Rollback(context.WithoutCancel(t.Context())) })
 	var n int
-	if err := long.QueryRow(t.Context(), `SELECT count(*) FROM exchanges`).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("the long transaction's read: %d, %v", n, err)
+	if err := tx.QueryRow(t.Context(), `SELECT count(*) FROM exchanges`).Scan(&n); err != nil || n != want {
+		t.Fatalf("the open transaction's read: %d exchanges, %v; want %d", n, err, want)
 	}
+	return tx
+}
+
+// TestPurgeBlocksNobody: while a long transaction that read the exchanges
+// is open, the purge of an old day waits for it, and meanwhile writers
+// read their environment and record exchanges, and readers list the
+// monitor, without waiting for the purge; the purged day is already
+// out of what they see. When the long transaction ends, the purge finishes.
+func TestPurgeBlocksNobody(t *testing.T) {
+	t.Parallel()
+	pool, s, old := withAnOldDay(t)
+	long := openReader(t, pool, 1)
 
 	type result struct {
 		dropped []time.Time
@@ -398,7 +416,7 @@ func TestPurgeBlocksNobody(t *testing.T) {
 		}
 	}
 	var seen []string
-	err = s.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
 		items, err := r.ListExchanges(ctx, "env-1", domain.ExchangeFilter{}, domain.ExchangeCursor{}, 100)
 		for _, e := range items {
 			seen = append(seen, e.ID)
@@ -435,20 +453,8 @@ func TestPurgeBlocksNobody(t *testing.T) {
 // the next run finishes the detach and drops the table.
 func TestPurgeCutShortIsFinished(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	s := newStore(t, pool, testKey)
-	putEnv(t, s, "env-1")
-	old := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
-	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
-		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
-	long, err := pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer long.Rollback(context.WithoutCancel(t.Context()))
-	if _, err := long.Exec(t.Context(), `SELECT count(*) FROM exchanges`); err != nil {
-		t.Fatal(err)
-	}
+	pool, s, old := withAnOldDay(t)
+	long := openReader(t, pool, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	purged := make(chan error, 1)
 	go func() {
@@ -482,22 +488,13 @@ func TestPurgeCutShortIsFinished(t *testing.T) {
 
 // TestDroppingADetachedDayLocksNothingElse: freeing a purged day's storage
 // takes no lock that a click or a callback holds: it goes through while a
-// transaction that wrote an exchange and a call and read its environment
-// is open (with a foreign key from exchanges to environments, it would wait
+// transaction that recorded an exchange and holds its environment (as a
+// foreign key check would) is open (with a foreign key from exchanges to environments, it would wait
 // for ACCESS EXCLUSIVE on environments).
 func TestDroppingADetachedDayLocksNothingElse(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewPool(t)
-	s := newStore(t, pool, testKey)
-	putEnv(t, s, "env-1")
-	old := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
-	recordExchange(t, s, domain.Exchange{ID: "old", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
-		URL: "/api/cvio/lead", StatusCode: 401, OccurredAt: old.Add(time.Hour)})
+	pool, s, old := withAnOldDay(t)
 	if _, err := s.DetachExchangeDays(t.Context(), old.AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	today := domain.DayStart(time.Now())
-	if _, err := s.PrepareExchangeDays(t.Context(), today, today); err != nil {
 		t.Fatal(err)
 	}
 	writer, err := pool.Begin(t.Context())
@@ -518,7 +515,7 @@ func TestDroppingADetachedDayLocksNothingElse(t *testing.T) {
 	if err != nil || len(dropped) != 1 || !dropped[0].Equal(old) {
 		t.Fatalf("dropping the detached day beside an open writer: %v, %v; want %s", dropped, err, old)
 	}
-	if tableExists(t, pool, "exchanges_p20260115") {
+	if tableExists(t, pool, "exchanges_p20260201") {
 		t.Error("the detached day's table is still there")
 	}
 }
