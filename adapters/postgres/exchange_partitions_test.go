@@ -440,11 +440,18 @@ func TestPurgeBlocksNobody(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := <-purged
-	if r.err != nil || len(r.dropped) != 1 || !r.dropped[0].Equal(old) {
-		t.Fatalf("the purge: %v, %v; want %s", r.dropped, r.err, old)
+	wantGone(t, pool, "the purge", r.dropped, r.err, old)
+}
+
+// wantGone checks that a purge reported the day, and only it, without an
+// error, and that the day's table is gone.
+func wantGone(t *testing.T, pool *pgxpool.Pool, what string, days []time.Time, err error, day time.Time) {
+	t.Helper()
+	if err != nil || len(days) != 1 || !days[0].Equal(day) {
+		t.Fatalf("%s: %v, %v; want %s", what, days, err, day.Format(time.DateOnly))
 	}
-	if tableExists(t, pool, "exchanges_p20260201") {
-		t.Error("the purged day's table still exists")
+	if name := "exchanges_p" + day.Format("20060102"); tableExists(t, pool, name) {
+		t.Errorf("%s: the table %s is still there", what, name)
 	}
 }
 
@@ -478,19 +485,14 @@ func TestPurgeCutShortIsFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped, err := s.DropExchangeDays(t.Context(), old.AddDate(0, 0, 2))
-	if err != nil || len(dropped) != 1 || !dropped[0].Equal(old) {
-		t.Fatalf("the next run: %v, %v; want %s", dropped, err, old)
-	}
-	if tableExists(t, pool, "exchanges_p20260201") {
-		t.Error("the day's table is still there")
-	}
+	wantGone(t, pool, "the next run", dropped, err, old)
 }
 
 // TestDroppingADetachedDayLocksNothingElse: freeing a purged day's storage
 // takes no lock that a click or a callback holds: it goes through while a
 // transaction that recorded an exchange and holds its environment (as a
-// foreign key check would) is open (with a foreign key from exchanges to environments, it would wait
-// for ACCESS EXCLUSIVE on environments).
+// foreign key check would) is open. (With a foreign key from exchanges to
+// environments, it would wait for ACCESS EXCLUSIVE on environments.)
 func TestDroppingADetachedDayLocksNothingElse(t *testing.T) {
 	t.Parallel()
 	pool, s, old := withAnOldDay(t)
@@ -512,12 +514,7 @@ func TestDroppingADetachedDayLocksNothingElse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	dropped, err := s.DropDetachedExchangeDays(ctx, old.AddDate(0, 0, 1))
-	if err != nil || len(dropped) != 1 || !dropped[0].Equal(old) {
-		t.Fatalf("dropping the detached day beside an open writer: %v, %v; want %s", dropped, err, old)
-	}
-	if tableExists(t, pool, "exchanges_p20260201") {
-		t.Error("the detached day's table is still there")
-	}
+	wantGone(t, pool, "dropping the detached day beside an open writer", dropped, err, old)
 }
 
 // TestRetentionDropsWhatAPurgeLeftDetached: a purge that stopped between
