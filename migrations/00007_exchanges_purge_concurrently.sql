@@ -18,10 +18,8 @@
 --   environments are never deleted.
 
 -- +goose Up
-ALTER TABLE exchanges DROP CONSTRAINT IF EXISTS exchanges_env_id_fkey1;
-
--- Tables of days a purge detached but did not drop yet kept their own copy
--- of the key: it goes too.
+-- The key of exchanges goes, and the copy of it that the table of a day a
+-- purge detached but did not drop yet kept of its own.
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -31,7 +29,7 @@ BEGIN
         SELECT c.relname, k.conname
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
         WHERE k.contype = 'f' AND k.confrelid = 'environments'::regclass
-          AND c.relname ~ '^exchanges_p[0-9]{8}$' AND NOT c.relispartition
+          AND (c.oid = 'exchanges'::regclass OR (c.relname ~ '^exchanges_p[0-9]{8}$' AND NOT c.relispartition))
     LOOP
         EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', fk.relname, fk.conname);
     END LOOP;
@@ -41,9 +39,12 @@ $$;
 
 -- The rows the default partition caught go to their days' partitions (the
 -- function of 00005 moves them), and the emptied default partition goes.
+-- Rows it still holds then are of days whose table a purge had already
+-- detached (days past the retention): they go as their day went.
 SELECT exchanges_add_partition(day)
 FROM (SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date AS day FROM exchanges_default) AS days
 ORDER BY day;
+DELETE FROM exchanges_default;
 ALTER TABLE exchanges DETACH PARTITION exchanges_default;
 DROP TABLE exchanges_default;
 
@@ -53,7 +54,10 @@ DROP TABLE exchanges_default;
 -- PARTITION OF: ATTACH locks exchanges in SHARE UPDATE EXCLUSIVE mode, which
 -- lets every reader and writer carry on (CREATE ... PARTITION OF would take
 -- ACCESS EXCLUSIVE). The bounds, given first as a CHECK, let ATTACH skip
--- scanning the new table.
+-- scanning the new table. Sessions making a day (replicas meeting a day
+-- nobody readied) take turns on that same lock, taken first, so that the
+-- second finds the first's table rather than failing to create it (taking
+-- the lock also brings the session's view of the catalog up to date).
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION exchanges_add_partition(day date) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -62,6 +66,10 @@ DECLARE
     lo   timestamptz := day::timestamp AT TIME ZONE 'UTC';
     hi   timestamptz := (day + 1)::timestamp AT TIME ZONE 'UTC';
 BEGIN
+    IF to_regclass(quote_ident(part)) IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    LOCK TABLE ONLY exchanges IN SHARE UPDATE EXCLUSIVE MODE;
     IF to_regclass(quote_ident(part)) IS NOT NULL THEN
         RETURN false;
     END IF;
@@ -75,6 +83,22 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
+-- The code of 00005 cannot finish a concurrent detach left pending: finish
+-- them here.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    part text;
+BEGIN
+    FOR part IN
+        SELECT inhrelid::regclass::text FROM pg_inherits
+        WHERE inhparent = 'exchanges'::regclass AND inhdetachpending
+    LOOP
+        EXECUTE format('ALTER TABLE exchanges DETACH PARTITION %s FINALIZE', part);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION exchanges_add_partition(day date) RETURNS boolean
 LANGUAGE plpgsql AS $$

@@ -38,9 +38,13 @@ var _ ports.ExchangeRetention = (*Store)(nil)
 //   - DROP TABLE of the detached day, which frees its files (the part whose
 //     time grows with the day's size), locks nothing but that table.
 //
-// A purge cut short between the two transactions of a concurrent detach
-// leaves the day "pending detach": the next purge FINALIZEs it. One cut
-// short after the DETACH leaves a free-standing table: the next one drops it.
+// A detach interrupted on the server between its two transactions (a
+// restart, a cancelled statement) leaves the day "pending detach", already
+// out of every query: the next purge FINALIZEs it. FINALIZE waits for every
+// older snapshot while holding the SHARE UPDATE EXCLUSIVE lock that ATTACH
+// needs, so it gives up after finalizeTimeout (the day is tried again at
+// the next run) rather than hold up the making of a day. A purge cut short
+// after its DETACH leaves a free-standing table: the next one drops it.
 
 // partitionPrefix starts the name of every day partition: exchanges_pYYYYMMDD.
 const partitionPrefix = "exchanges_p"
@@ -51,8 +55,12 @@ func partitionName(day time.Time) string {
 }
 
 // readyDayLockTimeout bounds how long recording an exchange on a day without
-// a partition waits to attach one (behind a purge's detach, say).
+// a partition waits to attach one (behind a FINALIZE, say, which holds the
+// lock ATTACH needs for at most finalizeTimeout).
 const readyDayLockTimeout = 2 * time.Second
+
+// finalizeTimeout bounds a FINALIZE of a detach left pending (see above).
+const finalizeTimeout = time.Second
 
 // PrepareExchangeDays creates the day partitions of from..through that do
 // not exist yet.
@@ -90,8 +98,9 @@ func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.
 // first. Their tables stay until DropDetachedExchangeDays.
 //
 // Each detach waits, without holding anyone up, for the transactions that
-// may still read the day; ctx bounds that wait. A detach interrupted there
-// is finished by the next call.
+// may still read the day. If ctx ends meanwhile, the call returns, and the
+// detach goes on on the server (pgx drops the connection; the server
+// notices once the statement is over) and completes there.
 func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
 	parts, err := s.attachedDays(ctx)
 	if err != nil {
@@ -104,12 +113,15 @@ func (s *Store) DetachExchangeDays(ctx context.Context, cutoff time.Time) ([]tim
 			break
 		}
 		s.days.remove(p.day)
+		// Without arguments pgx sends the statements in one simple-protocol
+		// message: a lone statement runs outside any transaction block, as
+		// CONCURRENTLY needs; several run as one implicit transaction, which
+		// set_config(..., true) lasts until the end of.
 		stmt := "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " CONCURRENTLY"
 		if p.state == partitionDetaching {
-			stmt = "ALTER TABLE exchanges DETACH PARTITION " + pgx.Identifier{p.name}.Sanitize() + " FINALIZE"
+			stmt = fmt.Sprintf("SELECT set_config('statement_timeout', '%d', true); ALTER TABLE exchanges DETACH PARTITION %s FINALIZE",
+				finalizeTimeout.Milliseconds(), pgx.Identifier{p.name}.Sanitize())
 		}
-		// Without arguments pgx sends the statement alone in a simple-protocol
-		// message: outside any transaction block, as CONCURRENTLY needs.
 		// "Not a partition" (42P01): the detach was finished meanwhile, by
 		// the session of a purge cut short that carried on after all.
 		if _, err := s.pool.Exec(ctx, stmt); err != nil && !isSQLState(err, undefinedTable) {
@@ -191,10 +203,14 @@ func (s *Store) readyDay(ctx context.Context, tx *lazyTx, day time.Time) error {
 }
 
 // makeDay creates the day's partition on a connection of its own, one day
-// at a time per process.
+// at a time per process (and per database: see exchanges_add_partition).
 func (s *Store) makeDay(ctx context.Context, day time.Time) error {
-	s.days.making.Lock()
-	defer s.days.making.Unlock()
+	select {
+	case s.days.making <- struct{}{}:
+		defer func() { <-s.days.making }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if s.days.has(day) {
 		return nil
 	}
@@ -213,7 +229,7 @@ func (s *Store) makeDay(ctx context.Context, day time.Time) error {
 type readyDays struct {
 	mu     sync.Mutex
 	days   map[time.Time]struct{}
-	making sync.Mutex // one makeDay at a time
+	making chan struct{} // one makeDay at a time: a slot, made by NewStore
 }
 
 func (r *readyDays) has(day time.Time) bool {
@@ -266,13 +282,14 @@ type dayPartition struct {
 
 // attachedDays lists the day partitions of exchanges, oldest first, each
 // attached or pending detach. (Catalog queries: sqlc's catalog does not
-// know pg_inherits or pg_class. This one reads pg_inherits alone, a small
+// know pg_inherits or pg_class. This one starts from pg_inherits, a small
 // table, so that a purge costs little besides its detach.)
 func (s *Store) attachedDays(ctx context.Context) ([]dayPartition, error) {
 	// In one round trip (the simple protocol; the default would prepare
 	// the statement first on each connection it meets).
-	rows, err := s.pool.Query(ctx, `SELECT inhrelid::regclass::text, inhdetachpending FROM pg_inherits
-		WHERE inhparent = 'exchanges'::regclass`, pgx.QueryExecModeSimpleProtocol)
+	rows, err := s.pool.Query(ctx, `SELECT c.relname::text, i.inhdetachpending
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'exchanges'::regclass`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing the monitor's partitions: %w", err)
 	}

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -112,9 +114,11 @@ func TestPartitioningKeepsExchanges(t *testing.T) {
 }
 
 // TestPurgeMigrationKeepsExchanges: 00007 moves what the default partition
-// caught into day partitions, drops the default partition and the foreign
-// keys from exchanges (and from a day a purge left detached) to
-// environments, and keeps every row; down, it puts both back.
+// caught into day partitions (rows of a day a purge already detached go as
+// that day went), drops the default partition and the foreign keys from
+// exchanges (and from a day a purge left detached) to environments, and
+// keeps every other row; down, it finishes a detach left pending (which
+// 00005's code could not) and puts the default partition and the key back.
 func TestPurgeMigrationKeepsExchanges(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
@@ -130,12 +134,13 @@ func TestPurgeMigrationKeepsExchanges(t *testing.T) {
 		ALTER TABLE exchanges DETACH PARTITION exchanges_p20260115;
 		INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, occurred_at) VALUES
 		('caught', 'env-1', 'in', 'POST', '/api/cvio/lead', 401, 2, '2026-02-01 10:00:00+00'),
+		('purged', 'env-1', 'in', 'POST', '/api/cvio/lead', 401, 2, '2026-01-15 10:00:00+00'),
 		('today', 'env-1', 'out', 'POST', 'https://p.example.com', 200, 9, now())`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	today := "exchanges_p" + domain.DayStart(time.Now()).Format("20060102")
-	if got := partitionsOf(t, pool); got["caught"] != "exchanges_default" || got["today"] != today {
+	if got := partitionsOf(t, pool); got["caught"] != "exchanges_default" || got["purged"] != "exchanges_default" || got["today"] != today {
 		t.Fatalf("before 00007: %v", got)
 	}
 	keysToEnvironments := func() []string {
@@ -165,14 +170,52 @@ func TestPurgeMigrationKeepsExchanges(t *testing.T) {
 	if got := keysToEnvironments(); len(got) != 0 {
 		t.Errorf("foreign keys to environments after 00007: %q", got)
 	}
+	leavePending(t, pool, "exchanges_p20260201")
 	if _, err := p.Down(t.Context()); err != nil {
 		t.Fatalf("down from 7: %v", err)
 	}
-	if got := partitionsOf(t, pool); len(got) != 2 {
-		t.Errorf("after going down: %v", got)
+	if got := partitionsOf(t, pool); !mapsEqual(got, map[string]string{"today": today}) {
+		t.Errorf("after going down: %v, want today's only (the pending day detached)", got)
 	}
 	if !tableExists(t, pool, "exchanges_default") || !slices.Contains(keysToEnvironments(), "exchanges") {
 		t.Errorf("going down did not restore the default partition and the key: %q", keysToEnvironments())
+	}
+}
+
+// leavePending leaves the partition pending detach, as a concurrent detach
+// that the server stopped while it waited for an open transaction does.
+func leavePending(t *testing.T, pool *pgxpool.Pool, name string) {
+	t.Helper()
+	reader, err := pool.BeginTx(t.Context(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Exec(t.Context(), `SELECT count(*) FROM exchanges`); err != nil {
+		t.Fatal(err)
+	}
+	detached := make(chan error, 1)
+	go func() {
+		_, err := pool.Exec(t.Context(), "ALTER TABLE exchanges DETACH PARTITION "+name+" CONCURRENTLY")
+		detached <- err
+	}()
+	waitPending(t, pool, name)
+	cancelDetach(t, pool)
+	if err := <-detached; err == nil {
+		t.Fatal("the cancelled detach reported no error")
+	}
+	if err := reader.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cancelDetach has the server cancel the concurrent detach under way in the
+// test's database.
+func cancelDetach(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	var cancelled bool
+	if err := pool.QueryRow(t.Context(), `SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%DETACH PARTITION%CONCURRENTLY%'`).Scan(&cancelled); err != nil || !cancelled {
+		t.Fatalf("cancelling the waiting detach: %v, %v", cancelled, err)
 	}
 }
 
@@ -253,49 +296,55 @@ func tableExists(t *testing.T, pool *pgxpool.Pool, name string) bool {
 	return exists
 }
 
-// TestRecordingMakesItsDayWithAFullPool: the partition of a day nobody
-// readied is made on a connection of the store's own, so a transaction
-// recording on that day gets it even when it holds the pool's only
-// connection; and every exchange of the day lands in it, from two stores
-// (two processes) at once.
-func TestRecordingMakesItsDayWithAFullPool(t *testing.T) {
+// TestRecordingMakesItsDay: the partition of a day nobody readied is made
+// for the first exchange recorded on it, while two processes (two stores,
+// each with its own pool) record on that day at once: every exchange lands
+// in the day's partition, and none fails. One of the pools has a single
+// connection: the partition is made on a connection of the store's own, so
+// a transaction holding the pool's only connection still gets it.
+func TestRecordingMakesItsDay(t *testing.T) {
 	t.Parallel()
-	cfg := pgtest.NewPool(t).Config()
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	base := pgtest.NewPool(t)
+	pools := make([]*pgxpool.Pool, 2)
+	for n, conns := range []int32{1, 8} {
+		cfg := base.Config()
+		cfg.MaxConns = conns
+		pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		pools[n] = pool
 	}
-	t.Cleanup(pool.Close)
-	one, two := newStore(t, pool, testKey), newStore(t, pool, testKey)
-	putEnv(t, one, "env-1")
+	stores := []*postgres.Store{newStore(t, pools[0], testKey), newStore(t, pools[1], testKey)}
+	putEnv(t, stores[0], "env-1")
 	day := time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
+	const exchanges = 24
+	start := make(chan struct{})
+	errs := make(chan error, exchanges)
 	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for n := range 20 {
-		s := one
-		if n%2 == 1 {
-			s = two
-		}
+	for n := range exchanges {
 		wg.Go(func() {
-			errs <- s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+			<-start
+			errs <- stores[n%2].Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 				return r.RecordExchange(ctx, domain.Exchange{ID: fmt.Sprintf("x%d", n), EnvID: "env-1", Direction: domain.Outbound,
 					Method: "POST", URL: "https://p.example.com", StatusCode: 200, OccurredAt: day.Add(time.Duration(n) * time.Minute)})
 			})
 		})
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			t.Fatalf("recording on a day without a partition: %v", err)
+			t.Errorf("recording on a day without a partition: %v", err)
 		}
 	}
-	got := partitionsOf(t, pool)
-	if len(got) != 20 {
-		t.Fatalf("%d exchanges recorded, want 20: %v", len(got), got)
+	got := partitionsOf(t, base)
+	if len(got) != exchanges {
+		t.Fatalf("%d exchanges recorded, want %d: %v", len(got), exchanges, got)
 	}
 	for id, part := range got {
 		if part != "exchanges_p20260504" {
@@ -364,10 +413,11 @@ func withAnOldDay(t *testing.T) (*pgxpool.Pool, *postgres.Store, time.Time) {
 }
 
 // openReader begins a transaction that has read the exchanges (count
-// them: want) and stays open until the test rolls it back or ends.
+// them: want) and stays open, holding its lock on exchanges and its
+// snapshot (REPEATABLE READ), until the test rolls it back or ends.
 func openReader(t *testing.T, pool *pgxpool.Pool, want int) pgx.Tx {
 	t.Helper()
-	tx, err := pool.Begin(t.Context())
+	tx, err := pool.BeginTx(t.Context(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,23 +505,26 @@ func wantGone(t *testing.T, pool *pgxpool.Pool, what string, days []time.Time, e
 	}
 }
 
-// TestPurgeCutShortIsFinished: a purge stopped while its detach waits (its
-// context ends) leaves the day pending detach, out of the monitor already;
-// the next run finishes the detach and drops the table.
+// TestPurgeCutShortIsFinished: a detach the server stops while it waits
+// (as a restart or a cancelled statement would) leaves the day pending
+// detach, out of the monitor already. While an old snapshot is open, the
+// next run's FINALIZE gives up after a moment, and meanwhile a day nobody
+// readied is still made for the exchange recorded on it; once the snapshot
+// is gone, the next run finishes the detach and drops the table.
 func TestPurgeCutShortIsFinished(t *testing.T) {
 	t.Parallel()
 	pool, s, old := withAnOldDay(t)
 	long := openReader(t, pool, 1)
-	ctx, cancel := context.WithCancel(t.Context())
+	cutoff := old.AddDate(0, 0, 2)
 	purged := make(chan error, 1)
 	go func() {
-		_, err := s.DropExchangeDays(ctx, old.AddDate(0, 0, 2))
+		_, err := s.DropExchangeDays(t.Context(), cutoff)
 		purged <- err
 	}()
 	waitPending(t, pool, "exchanges_p20260201")
-	cancel()
+	cancelDetach(t, pool)
 	if err := <-purged; err == nil {
-		t.Fatal("a purge whose context ended while it waited reported no error")
+		t.Fatal("a purge whose detach the server cancelled reported no error")
 	}
 	var pending bool
 	if err := pool.QueryRow(t.Context(), `SELECT inhdetachpending FROM pg_inherits
@@ -481,11 +534,51 @@ func TestPurgeCutShortIsFinished(t *testing.T) {
 	if got := partitionsOf(t, pool); len(got) != 0 {
 		t.Errorf("the monitor still shows %v", got)
 	}
+
+	go func() {
+		_, err := s.DropExchangeDays(t.Context(), cutoff)
+		purged <- err
+	}()
+	waitQuery(t, pool, "%DETACH PARTITION%FINALIZE%")
+	other := newStore(t, pool, testKey) // another process: it knows no day yet
+	recordExchange(t, other, domain.Exchange{ID: "unreadied", EnvID: "env-1", Direction: domain.Inbound, Method: "POST",
+		URL: "/api/cvio/lead", StatusCode: 200, OccurredAt: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)})
+	if err := <-purged; !isSQLState(err, "57014") {
+		t.Fatalf("FINALIZE under an old snapshot: %v, want a statement timeout", err)
+	}
+
 	if err := long.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	dropped, err := s.DropExchangeDays(t.Context(), old.AddDate(0, 0, 2))
-	wantGone(t, pool, "the next run", dropped, err, old)
+	dropped, err := s.DropExchangeDays(t.Context(), cutoff)
+	wantGone(t, pool, "the run after the snapshot ended", dropped, err, old)
+}
+
+// waitQuery waits until a statement like pattern runs in the test's
+// database, and fails the test after a while.
+func waitQuery(t *testing.T, pool *pgxpool.Pool, pattern string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var running bool
+		err := pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE $1)`, pattern).Scan(&running)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement like %q ran", pattern)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func isSQLState(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
 // TestDroppingADetachedDayLocksNothingElse: freeing a purged day's storage

@@ -39,7 +39,7 @@ func NewStore(pool *pgxpool.Pool, secretsKey []byte, opts ...Option) (*Store, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, box: box}
+	s := &Store{pool: pool, box: box, days: readyDays{making: make(chan struct{}, 1)}}
 	for _, opt := range opts {
 		opt(s)
 	}
