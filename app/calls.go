@@ -262,21 +262,18 @@ func callNotFound(err error, callID string) error {
 }
 
 // CallRecording returns the id of the call's latest recording, "" when the
-// partner has sent none. It reads the history of the call's lead.
+// partner has sent none: the recording of the newest entry of the lead's
+// history that belongs to the call and has one. It reads that one entry,
+// not the lead's whole history.
 func (s *Calls) CallRecording(ctx context.Context, envID string, call domain.Call) (string, error) {
 	var id string
 	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-		history, err := r.ListInteractions(ctx, envID, call.LeadID())
-		if err != nil {
-			return err
+		var err error
+		id, err = r.LatestCallRecording(ctx, envID, call.LeadID(), call.ID())
+		if errors.Is(err, ports.ErrNotFound) {
+			id, err = "", nil
 		}
-		for _, in := range history { // newest first
-			if in.CallID() == call.ID() && in.RecordingID() != "" {
-				id = in.RecordingID()
-				return nil
-			}
-		}
-		return nil
+		return err
 	})
 	return id, err
 }

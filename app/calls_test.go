@@ -316,3 +316,60 @@ func TestListCallsPages(t *testing.T) {
 	_, err = f.calls.List(ctx, "nowhere", ports.CallFilter{})
 	wantCode(t, err, domain.KindNotFound, domain.CodeEnvironmentNotFound)
 }
+
+// TestCallRecordingIsTheCallsLatest: a call's recording is the one of the
+// newest entry of its lead's history that belongs to the call and has one;
+// newer entries without one, and other calls' recordings, do not count.
+func TestCallRecordingIsTheCallsLatest(t *testing.T) {
+	f := newCallsFixture(t, app.CallsConfig{})
+	ctx := context.Background()
+	place := func(lead, user string) domain.Call {
+		t.Helper()
+		c, err := f.calls.Place(ctx, "acme", lead, user, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first, second, other := place("l1", "b1"), place("l1", "m1"), place("l2", "m1")
+	at := time.Date(2026, 3, 19, 14, 0, 0, 0, time.UTC)
+	entry := func(id, callID, recordingID string, at time.Time) domain.Interaction {
+		t.Helper()
+		in := domain.InteractionInput{ID: id, EnvID: "acme", LeadID: "l1", Type: domain.InteractionTypeCall,
+			CallID: callID, RecordingID: recordingID, OccurredAt: at}
+		if recordingID != "" {
+			in.RecordingSHA256 = strings.Repeat("a", 64)
+		}
+		i, err := domain.NewInteraction(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	err := f.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		for _, i := range []domain.Interaction{
+			entry("i1", first.ID(), "rec-first-old", at),
+			entry("i2", first.ID(), "rec-first-new", at.Add(time.Minute)),
+			entry("i3", first.ID(), "", at.Add(2*time.Minute)),
+			entry("i4", second.ID(), "rec-second", at.Add(3*time.Minute)),
+			entry("i5", "", "rec-no-call", at.Add(4*time.Minute)),
+		} {
+			if err := r.AddInteraction(ctx, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		call domain.Call
+		want string
+	}{{first, "rec-first-new"}, {second, "rec-second"}, {other, ""}} {
+		got, err := f.calls.CallRecording(ctx, "acme", c.call)
+		if err != nil || got != c.want {
+			t.Errorf("CallRecording of %s: %q, %v; want %q", c.call.ID(), got, err, c.want)
+		}
+	}
+}

@@ -215,6 +215,12 @@ type History interface {
 	// ListInteractions returns the lead's history, newest first (then by id
 	// descending).
 	ListInteractions(ctx context.Context, envID, leadID string) ([]domain.Interaction, error)
+	// LatestCallRecording returns the recording id of the lead's newest
+	// interaction (in ListInteractions' order) that belongs to the call and
+	// has a recording; ErrNotFound when none does. Interactions of the call
+	// on other leads are not looked at. It reads one row, however long the
+	// lead's history.
+	LatestCallRecording(ctx context.Context, envID, leadID, callID string) (string, error)
 	// HasInteraction reports whether the lead already has an interaction
 	// with that Fingerprint.
 	HasInteraction(ctx context.Context, envID, leadID, fingerprint string) (bool, error)

@@ -40,3 +40,12 @@ SELECT pg_advisory_xact_lock(hashtextextended('recording:' || @sha256::text, 0))
 -- RecordingsWithSHA256 counts across environments, on recordings_sha256.
 -- name: RecordingsWithSHA256 :one
 SELECT count(*) FROM recordings WHERE sha256 = $1;
+
+-- LatestCallRecording is the recording of the newest interaction of the lead
+-- that belongs to the call and carries one, in ListInteractions' order.
+-- name: LatestCallRecording :one
+SELECT recording_id::text
+FROM interactions
+WHERE env_id = $1 AND lead_id = $2 AND call_id = sqlc.arg(call_id)::text AND recording_id IS NOT NULL
+ORDER BY occurred_at DESC, id DESC
+LIMIT 1;

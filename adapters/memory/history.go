@@ -163,6 +163,21 @@ func (r *repositories) ListInteractions(_ context.Context, envID, leadID string)
 	return out, nil
 }
 
+// LatestCallRecording walks the lead's history in ListInteractions' order.
+// An empty callID matches nothing, as the PostgreSQL adapter's NULL does not.
+func (r *repositories) LatestCallRecording(ctx context.Context, envID, leadID, callID string) (string, error) {
+	history, err := r.ListInteractions(ctx, envID, leadID)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range history {
+		if callID != "" && in.CallID() == callID && in.RecordingID() != "" {
+			return in.RecordingID(), nil
+		}
+	}
+	return "", fmt.Errorf("memory: recording of call %q of lead %q of environment %q: %w", callID, leadID, envID, ports.ErrNotFound)
+}
+
 func (r *repositories) HasInteraction(_ context.Context, envID, leadID, fingerprint string) (bool, error) {
 	if err := r.check(false); err != nil {
 		return false, err

@@ -57,6 +57,14 @@ func (r *repositories) ListInteractions(ctx context.Context, envID, leadID strin
 	return out, nil
 }
 
+func (r *repositories) LatestCallRecording(ctx context.Context, envID, leadID, callID string) (string, error) {
+	id, err := r.q.LatestCallRecording(ctx, gen.LatestCallRecordingParams{EnvID: envID, LeadID: leadID, CallID: callID})
+	if err != nil {
+		return "", notFound(err, fmt.Sprintf("recording of call %q of lead %q of environment %q", callID, leadID, envID))
+	}
+	return id, nil
+}
+
 func interactionFromRow(row gen.Interaction) (domain.Interaction, error) {
 	in := domain.InteractionInput{
 		ID:              row.ID,

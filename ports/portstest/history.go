@@ -198,6 +198,92 @@ func testHasInteraction(t *testing.T, s ports.Store) {
 	wantInteractions(t, "ListInteractions after a rollback", listInteractions(t, s, "env-a", "l1"), full)
 }
 
+// callInteraction belongs to callID ("" for none) and has recordingID as its
+// recording ("" for none).
+func callInteraction(t *testing.T, envID, leadID, id, callID, recordingID string, at time.Time) domain.Interaction {
+	t.Helper()
+	in := domain.InteractionInput{ID: id, EnvID: envID, LeadID: leadID, CallID: callID, RecordingID: recordingID, OccurredAt: at}
+	if recordingID != "" {
+		in.RecordingSHA256 = audioA
+	}
+	return newInteraction(t, in)
+}
+
+func latestCallRecording(t *testing.T, s ports.Store, envID, leadID, callID string) (id string, err error) {
+	t.Helper()
+	read(t, s, func(ctx context.Context, r ports.Repositories) error {
+		id, err = r.LatestCallRecording(ctx, envID, leadID, callID)
+		return nil
+	})
+	return id, err
+}
+
+// testLatestCallRecording: the recording of the newest interaction of the
+// call that has one, in ListInteractions' order, on the lead asked only.
+func testLatestCallRecording(t *testing.T, s ports.Store) {
+	at := historyAt
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"),
+		// Call c1 on lead l1: two recordings at the same instant (the id
+		// breaks the tie, descending in byte order: "a" before "B"), an
+		// older one, and a newer entry without a recording.
+		callInteraction(t, "env-a", "l1", "B", "c1", "rec-tie-B", at.In(manaus)),
+		callInteraction(t, "env-a", "l1", "a", "c1", "rec-tie-a", at.In(time.UTC)),
+		callInteraction(t, "env-a", "l1", "z", "c1", "rec-old", at.Add(-time.Hour)),
+		callInteraction(t, "env-a", "l1", "i-later", "c1", "", at.Add(time.Minute)),
+		// Newer recordings that are not c1's on l1: another call of the
+		// lead, no call at all, c1's id on another lead, another environment.
+		callInteraction(t, "env-a", "l1", "i-c2", "c2", "rec-c2", at.Add(2*time.Hour)),
+		callInteraction(t, "env-a", "l1", "i-none", "", "rec-none", at.Add(2*time.Hour)),
+		callInteraction(t, "env-a", "l2", "i-l2", "c1", "rec-l2", at.Add(2*time.Hour)),
+		callInteraction(t, "env-b", "l1", "i-b", "c1", "rec-b", at.Add(2*time.Hour)),
+		// Call c3 on lead l1 has entries, none with a recording.
+		callInteraction(t, "env-a", "l1", "i-c3", "c3", "", at.Add(3*time.Hour)),
+	)
+	for _, c := range []struct{ env, lead, call, want string }{
+		{"env-a", "l1", "c1", "rec-tie-a"},
+		{"env-a", "l1", "c2", "rec-c2"},
+		{"env-a", "l2", "c1", "rec-l2"},
+		{"env-b", "l1", "c1", "rec-b"},
+	} {
+		got, err := latestCallRecording(t, s, c.env, c.lead, c.call)
+		if err != nil || got != c.want {
+			t.Errorf("LatestCallRecording(%s, %s, %s): %q, %v; want %q", c.env, c.lead, c.call, got, err, c.want)
+		}
+	}
+	for _, c := range []struct{ env, lead, call, what string }{
+		{"env-a", "l1", "c3", "a call whose entries have no recording"},
+		{"env-a", "l1", "c9", "a call without entries"},
+		{"env-a", "l1", "", "no call"},
+		{"env-a", "l2", "c2", "a call of another lead"},
+		{"env-b", "l2", "c1", "a lead of another environment"},
+		{"env-missing", "l1", "c1", "a missing environment"},
+	} {
+		got, err := latestCallRecording(t, s, c.env, c.lead, c.call)
+		if got != "" {
+			t.Errorf("LatestCallRecording of %s: %q, want none", c.what, got)
+		}
+		wantNotFound(t, "LatestCallRecording of "+c.what, err)
+	}
+
+	// A newer recording of the call is found in the Tx that adds it, and
+	// not once that Tx rolled back.
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.AddInteraction(ctx, callInteraction(t, "env-a", "l1", "i-gone", "c1", "rec-gone", at.Add(time.Hour))); err != nil {
+			return err
+		}
+		if got, err := r.LatestCallRecording(ctx, "env-a", "l1", "c1"); err != nil || got != "rec-gone" {
+			t.Errorf("LatestCallRecording in the writing Tx: %q, %v; want its own write rec-gone", got, err)
+		}
+		return errAbort
+	})
+	if err == nil {
+		t.Fatal("the aborted Tx committed")
+	}
+	if got, err := latestCallRecording(t, s, "env-a", "l1", "c1"); err != nil || got != "rec-tie-a" {
+		t.Errorf("LatestCallRecording after a rollback: %q, %v; want rec-tie-a", got, err)
+	}
+}
+
 func newRecording(t *testing.T, in domain.RecordingInput) domain.Recording {
 	t.Helper()
 	if in.ContentType == "" {

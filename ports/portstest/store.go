@@ -57,6 +57,8 @@ type Harness struct {
 //     byte order and refuse a limit that is not positive;
 //   - LatestOpenCall breaks a tie in click time by id descending (byte
 //     order); undeliverable calls are open;
+//   - LatestCallRecording of "" (no call) finds nothing, not the recordings
+//     of interactions without a call;
 //   - partner token ids are global: PutPartnerToken with the id of another
 //     environment's token fails and changes nothing; in its own environment
 //     it replaces the token (a revocation); tokens created at the same
@@ -148,6 +150,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Interaction/Order", onStore(testInteractionOrder)},
 		{"Interaction/Isolation", onStore(testInteractionIsolation)},
 		{"Interaction/HasInteraction", onStore(testHasInteraction)},
+		{"Recording/LatestOfCall", onStore(testLatestCallRecording)},
 		{"Recording/RoundTrip", onStore(testRecordingRoundTrip)},
 		{"Recording/WithSHA256", onStore(testRecordingsWithSHA256)},
 		{"Recording/LockContent", onStore(testLockRecordingContent)},

@@ -106,6 +106,29 @@ func (q *Queries) HasInteraction(ctx context.Context, arg HasInteractionParams) 
 	return exists, err
 }
 
+const latestCallRecording = `-- name: LatestCallRecording :one
+SELECT recording_id::text
+FROM interactions
+WHERE env_id = $1 AND lead_id = $2 AND call_id = $3::text AND recording_id IS NOT NULL
+ORDER BY occurred_at DESC, id DESC
+LIMIT 1
+`
+
+type LatestCallRecordingParams struct {
+	EnvID  string
+	LeadID string
+	CallID string
+}
+
+// LatestCallRecording is the recording of the newest interaction of the lead
+// that belongs to the call and carries one, in ListInteractions' order.
+func (q *Queries) LatestCallRecording(ctx context.Context, arg LatestCallRecordingParams) (string, error) {
+	row := q.db.QueryRow(ctx, latestCallRecording, arg.EnvID, arg.LeadID, arg.CallID)
+	var recording_id string
+	err := row.Scan(&recording_id)
+	return recording_id, err
+}
+
 const listInteractions = `-- name: ListInteractions :many
 SELECT env_id, id, lead_id, type, description, task_name, task_due_at, task_status,
        task_priority, task_responsible_type, task_responsible_id, task_reminder,
