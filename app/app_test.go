@@ -359,3 +359,61 @@ func TestGetLeads(t *testing.T) {
 		t.Fatalf("an unknown environment: %v", err)
 	}
 }
+
+// TestDecideForOwnersIsDecidePerOwner: each owner the lead names gets, from
+// one read, the button Decide gives that user; a missing user none.
+func TestDecideForOwnersIsDecidePerOwner(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"phone", "extension"} {
+		f := setupButtons(t, mode)
+		// l3 names a manager as its broker (not linked: rule 5 goes by role)
+		// and an agency that is not a user; l4 names nobody.
+		must(t)(f.config.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l3", Name: "Lead 3", BrokerID: "m2", AgencyID: "gone"}))
+		must(t)(f.config.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l4", Name: "Lead 4"}))
+		for _, c := range []struct {
+			lead  string
+			roles []domain.Role
+			ids   []string
+		}{
+			{"l1", []domain.Role{domain.RoleManager, domain.RoleBroker, domain.RoleAgency}, []string{"m1", "b1", "a1"}},
+			{"l2", []domain.Role{domain.RoleManager, domain.RoleBroker, domain.RoleAgency}, []string{"m1", "b3", "a1"}},
+			{"l3", []domain.Role{domain.RoleBroker, domain.RoleAgency}, []string{"m2", "gone"}},
+			{"l4", nil, nil},
+		} {
+			got, err := f.buttons.DecideForOwners(ctx, "acme", c.lead)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", mode, c.lead, err)
+			}
+			if got.Lead.ID() != c.lead {
+				t.Errorf("%s/%s: the lead read is %q", mode, c.lead, got.Lead.ID())
+			}
+			if len(got.Owners) != len(c.ids) {
+				t.Fatalf("%s/%s: %d owners, want %d: %+v", mode, c.lead, len(got.Owners), len(c.ids), got.Owners)
+			}
+			for i, o := range got.Owners {
+				if o.Role != c.roles[i] || o.UserID != c.ids[i] {
+					t.Errorf("%s/%s owner %d: %s %s, want %s %s", mode, c.lead, i, o.Role, o.UserID, c.roles[i], c.ids[i])
+				}
+				want, err := f.buttons.Decide(ctx, "acme", c.lead, o.UserID)
+				if o.User == nil {
+					if o.CallButton != (domain.CallButton{}) {
+						t.Errorf("%s/%s %s: a missing user got a button %+v", mode, c.lead, o.UserID, o.CallButton)
+					}
+					wantCode(t, err, domain.KindNotFound, domain.CodeUserNotFound)
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if o.User.ID() != o.UserID || o.CallButton != want {
+					t.Errorf("%s/%s %s: user %s, button %+v; Decide says %+v", mode, c.lead, o.UserID, o.User.ID(), o.CallButton, want)
+				}
+			}
+		}
+	}
+	f := setupButtons(t, "phone")
+	_, err := f.buttons.DecideForOwners(ctx, "acme", "nope")
+	wantCode(t, err, domain.KindNotFound, domain.CodeLeadNotFound)
+	_, err = f.buttons.DecideForOwners(ctx, "nowhere", "l1")
+	wantCode(t, err, domain.KindNotFound, domain.CodeEnvironmentNotFound)
+}

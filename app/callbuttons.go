@@ -42,6 +42,63 @@ func (s *CallButtons) Decide(ctx context.Context, envID, leadID, userID string) 
 	return out, err
 }
 
+// OwnerButton is one owner of a lead and the call button that owner sees.
+type OwnerButton struct {
+	// Role is the lead's field that names the owner: manager, broker or agency.
+	Role   domain.Role
+	UserID string
+	// User is nil when the environment has no user of that id; the button
+	// is then not decided (zero).
+	User *domain.User
+	domain.CallButton
+}
+
+// LeadOwners is a lead with the call button each of its owners sees.
+type LeadOwners struct {
+	Lead domain.Lead
+	// Owners are the lead's manager, broker and agency, in that order, those
+	// it names.
+	Owners []OwnerButton
+}
+
+// DecideForOwners reads the lead and decides the call button of each owner
+// it names, as Decide would for that user, in one read: every owner is read
+// once, together with the lead, the environment and its integration.
+func (s *CallButtons) DecideForOwners(ctx context.Context, envID, leadID string) (LeadOwners, error) {
+	var out LeadOwners
+	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		c, err := r.GetClickContext(ctx, envID, "", leadID) // no user pressed anything: the owners alone
+		if err != nil {
+			return envNotFound(err, envID)
+		}
+		if c.Lead == nil {
+			return notFound(ports.ErrNotFound, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
+		}
+		lead := *c.Lead
+		users := make(map[string]domain.User, len(c.Owners))
+		for _, u := range c.Owners {
+			users[u.ID()] = u
+		}
+		out = LeadOwners{Lead: lead}
+		for _, o := range []struct {
+			role domain.Role
+			id   string
+		}{{domain.RoleManager, lead.ManagerID()}, {domain.RoleBroker, lead.BrokerID()}, {domain.RoleAgency, lead.AgencyID()}} {
+			if o.id == "" {
+				continue
+			}
+			ob := OwnerButton{Role: o.role, UserID: o.id}
+			if u, ok := users[o.id]; ok {
+				ob.User = &u
+				ob.CallButton = domain.DecideCallButton(c.Env, lead, u, c.CallConnect)
+			}
+			out.Owners = append(out.Owners, ob)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // decision is rule 5 applied to one lead and user, with what it was decided on.
 type decision struct {
 	env    domain.Environment

@@ -125,7 +125,8 @@ type CallContexts interface {
 	// needs: the environment, the user userID, the lead leadID, the users
 	// among the lead's owners and the environment's Call Connect
 	// integration. ErrNotFound when the environment does not exist; a
-	// missing user or lead is a nil field.
+	// missing user or lead is a nil field. A userID of "" reads no user:
+	// the lead and its owners alone.
 	GetClickContext(ctx context.Context, envID, userID, leadID string) (ClickContext, error)
 	// LockCallForDelivery locks the call as LockCall does (and inside
 	// Store.Read only reads it) and reads with it its environment and the

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
+	"callconnect/ports"
 )
 
 const token = "console-admin-token-0123456789"
@@ -26,6 +28,7 @@ var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	t       *testing.T
 	clock   *memory.Clock
+	svc     console.Services
 	tokens  *app.PartnerTokens
 	handler http.Handler
 	cookies map[string]*http.Cookie
@@ -33,7 +36,11 @@ type fixture struct {
 
 // newFixture serves a console over in-memory services with one environment.
 func newFixture(t *testing.T, cfg console.Config) *fixture {
-	store := memory.NewStore()
+	return newFixtureOn(t, cfg, memory.NewStore())
+}
+
+// newFixtureOn is newFixture over store.
+func newFixtureOn(t *testing.T, cfg console.Config, store ports.Store) *fixture {
 	clock := memory.NewClock(t0)
 	random := memory.NewRandom(1)
 	svc := console.Services{
@@ -54,7 +61,7 @@ func newFixture(t *testing.T, cfg console.Config) *fixture {
 	}
 	cfg.Now = clock.Now
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	return &fixture{t: t, clock: clock, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
+	return &fixture{t: t, clock: clock, svc: svc, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
 }
 
 // do sends a request as a browser on the console's origin would, with the
@@ -308,5 +315,110 @@ func TestCallsPageLinks(t *testing.T) {
 		if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The page link is damaged") {
 			t.Errorf("before=%s: %d\n%s", before, res.StatusCode, body)
 		}
+	}
+}
+
+// userReads counts the store's reads of users, whichever method reads them.
+type userReads struct {
+	ports.Store
+	n *atomic.Int32
+}
+
+func (s userReads) Read(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
+	return s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, userReadsRepos{r, s.n}) })
+}
+
+func (s userReads) Tx(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
+	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, userReadsRepos{r, s.n}) })
+}
+
+type userReadsRepos struct {
+	ports.Repositories
+	n *atomic.Int32
+}
+
+func (r userReadsRepos) GetUser(ctx context.Context, envID, id string) (domain.User, error) {
+	r.n.Add(1)
+	return r.Repositories.GetUser(ctx, envID, id)
+}
+
+func (r userReadsRepos) GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error) {
+	r.n.Add(1)
+	return r.Repositories.GetUsers(ctx, envID, ids)
+}
+
+func (r userReadsRepos) GetClickContext(ctx context.Context, envID, userID, leadID string) (ports.ClickContext, error) {
+	r.n.Add(1)
+	return r.Repositories.GetClickContext(ctx, envID, userID, leadID)
+}
+
+// The lead page names each owner and says whether the call button is shown
+// to them, reading the owners once: one read of users, however many owners.
+func TestLeadPageOwners(t *testing.T) {
+	var reads atomic.Int32
+	f := newFixtureOn(t, console.Config{}, userReads{memory.NewStore(), &reads})
+	ctx := context.Background()
+	for _, u := range []domain.UserInput{
+		{ID: "admin", Name: "Admin", Role: "manager", CanManageIntegrations: true},
+		{ID: "g1", Name: "Gestora", Role: "manager", Phone: "48999476359"},
+		{ID: "c2", Name: "Corretor sem telefone", Role: "broker"},
+	} {
+		u.EnvID = "acme"
+		if _, err := f.svc.Configuration.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Configuration.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l1", Name: "Maria Lead",
+		ManagerID: "g1", BrokerID: "c2", AgencyID: "ag-gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Configuration.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l2", Name: "Pedro Lead", BrokerID: "g1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Telephony.PutIntegration(ctx, "acme", domain.ProviderCallConnect, "admin",
+		domain.IntegrationSettings{PartnerURL: "https://partner.example.com", DialMode: "phone"}); err != nil {
+		t.Fatal(err)
+	}
+	f.signIn(token)
+	owners := regexp.MustCompile(`(?s)<dt>(Manager|Broker|Agency)</dt><dd>(.*?)</dd>`)
+	page := func(lead string) []string {
+		t.Helper()
+		reads.Store(0)
+		res := f.do("GET", "/console/env/acme/leads/"+lead, nil)
+		body := text(t, res)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("lead %s: %d\n%s", lead, res.StatusCode, body)
+		}
+		if n := reads.Load(); n != 1 {
+			t.Errorf("lead %s: users were read %d times, want once", lead, n)
+		}
+		var got []string
+		for _, m := range owners.FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1]+": "+m[2])
+		}
+		return got
+	}
+	want := func(what string, got []string, want ...string) {
+		t.Helper()
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s, owners:\n%s\nwant:\n%s", what, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	want("inactive", page("l1"),
+		`Manager: Gestora <code>g1</code> — <span class="warn">Call button disabled: Call Connect is not active (integration_inactive)</span>`,
+		`Broker: Corretor sem telefone <code>c2</code> — <span class="warn">Call button disabled: Call Connect is not active (integration_inactive)</span>`,
+		`Agency: <code>ag-gone</code> — <span class="warn">unknown user</span>`)
+	if _, err := f.svc.Telephony.Activate(ctx, "acme", domain.ProviderCallConnect, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	want("active", page("l1"),
+		`Manager: Gestora <code>g1</code> — <span class="ok">Call button enabled</span>`,
+		`Broker: Corretor sem telefone <code>c2</code> — <span class="warn">Call button disabled: the user has no phone number (missing_phone)</span>`,
+		`Agency: <code>ag-gone</code> — <span class="warn">unknown user</span>`)
+	// Ownership goes by role (rule 5): a manager named as the broker is not linked.
+	want("one owner", page("l2"),
+		`Broker: Gestora <code>g1</code> — <span class="warn">Call button disabled: not linked to this lead (not_owner)</span>`)
+	if res := f.do("GET", "/console/env/acme/leads/nope", nil); res.StatusCode != http.StatusNotFound {
+		t.Errorf("a missing lead: %d", res.StatusCode)
 	}
 }

@@ -99,6 +99,9 @@ type leadData struct {
 	MoreCalls              string
 }
 
+// ownerRoles names the lead's owner fields.
+var ownerRoles = map[domain.Role]string{domain.RoleManager: "Manager", domain.RoleBroker: "Broker", domain.RoleAgency: "Agency"}
+
 // buttonText says what an owner sees on the lead: the call button's decision.
 func buttonText(b domain.CallButton) string {
 	switch {
@@ -122,7 +125,7 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	ctx := r.Context()
-	lead, err := c.svc.Configuration.GetLead(ctx, env.ID(), r.PathValue("lead"))
+	owned, err := c.svc.CallButtons.DecideForOwners(ctx, env.ID(), r.PathValue("lead"))
 	if err != nil {
 		if isNotFound(err) {
 			c.render(w, r, http.StatusNotFound, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev,
@@ -133,21 +136,16 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		c.failed(w, r, s, err)
 		return
 	}
+	lead := owned.Lead
 	tz := env.TimeZone()
 	d := leadData{ID: lead.ID(), Name: lead.Name(), Email: lead.Email(), Phone: lead.Phone().String()}
-	for _, o := range []struct{ role, id string }{{"Manager", lead.ManagerID()}, {"Broker", lead.BrokerID()}, {"Agency", lead.AgencyID()}} {
-		if o.id == "" {
-			continue
-		}
-		ov := ownerView{Role: o.role, ID: o.id}
-		if u, err := c.svc.Configuration.GetUser(ctx, env.ID(), o.id); err == nil {
-			ov.Name = u.Name()
-		}
-		b, err := c.svc.CallButtons.Decide(ctx, env.ID(), lead.ID(), o.id)
-		if err != nil {
+	for _, o := range owned.Owners {
+		ov := ownerView{Role: ownerRoles[o.Role], ID: o.UserID}
+		if o.User == nil {
 			ov.Button = "unknown user"
 		} else {
-			ov.Button, ov.Enabled = buttonText(b), b.Enabled
+			ov.Name = o.User.Name()
+			ov.Button, ov.Enabled = buttonText(o.CallButton), o.Enabled
 		}
 		d.Owners = append(d.Owners, ov)
 	}

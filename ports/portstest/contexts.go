@@ -96,6 +96,8 @@ func testClickContext(t *testing.T, s ports.Store) {
 			ports.ClickContext{Env: envA, User: &manager, Lead: &orphan, Owners: []domain.User{broker}, CallConnect: &cc}},
 		{"a missing user", "env-a", "nobody", "l1",
 			ports.ClickContext{Env: envA, Lead: &lead, Owners: []domain.User{manager, broker, agency}, CallConnect: &cc}},
+		{"no user (an empty id)", "env-a", "", "l1",
+			ports.ClickContext{Env: envA, Lead: &lead, Owners: []domain.User{manager, broker, agency}, CallConnect: &cc}},
 		{"a missing lead", "env-a", manager.ID(), "nothing",
 			ports.ClickContext{Env: envA, User: &manager, CallConnect: &cc}},
 		{"another environment's user id", "env-a", "au.9", "l1",
