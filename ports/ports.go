@@ -253,8 +253,8 @@ type Idempotency interface {
 	// GetIdempotentAnswer returns the stored answer; ErrNotFound if none.
 	// The store has no clock: it returns an answer whatever its age, and
 	// the caller treats one older than IdempotencyRetention (by CreatedAt,
-	// against its Clock) as absent. Expired answers are deleted by a
-	// periodic clean-up of the adapter's own.
+	// against its Clock) as absent. Expired answers are deleted later, by
+	// the periodic clean-up (IdempotencyExpiry).
 	GetIdempotentAnswer(ctx context.Context, scope, key string) (IdempotentAnswer, error)
 	// PutIdempotentAnswer stores the answer. When the key already holds an
 	// answer that is not expired (its CreatedAt is less than
@@ -267,6 +267,18 @@ type Idempotency interface {
 
 // IdempotencyRetention is how long an Idempotency-Key's first answer is kept.
 const IdempotencyRetention = 24 * time.Hour
+
+// IdempotencyExpiry deletes the answers past IdempotencyRetention. It works
+// outside the Store's transactions: each call is a short one of its own.
+type IdempotencyExpiry interface {
+	// DeleteIdempotencyKeysBefore deletes up to limit answers whose
+	// CreatedAt is before cutoff, in one short transaction, and returns how
+	// many it deleted: fewer than limit once none is left. An answer
+	// stored at or after cutoff stays, even one that replaced, meanwhile,
+	// an expired answer under the same key. A limit that is not positive
+	// is refused.
+	DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
 
 // ErrIdempotencyConflict: another request with the same key got there first.
 var ErrIdempotencyConflict = errors.New("idempotency key used concurrently")

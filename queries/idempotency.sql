@@ -19,5 +19,17 @@ ON CONFLICT (scope, key) DO UPDATE SET
     created_at   = excluded.created_at
 WHERE idempotency_keys.created_at <= sqlc.arg(expired_before)::timestamptz;
 
+-- DeleteIdempotencyKeysBefore deletes up to max_rows answers stored
+-- before the cut-off, the oldest first (idempotency_keys_created finds them),
+-- so that one statement never holds a large transaction. The outer test of
+-- created_at is re-checked on a row a concurrent PutIdempotentAnswer has
+-- just replaced: the fresh answer stays.
 -- name: DeleteIdempotencyKeysBefore :execrows
-DELETE FROM idempotency_keys WHERE created_at < $1;
+DELETE FROM idempotency_keys
+WHERE created_at < sqlc.arg(cutoff)::timestamptz
+  AND (scope, key) IN (
+    SELECT expired.scope, expired.key FROM idempotency_keys AS expired
+    WHERE expired.created_at < sqlc.arg(cutoff)::timestamptz
+    ORDER BY expired.created_at
+    LIMIT sqlc.arg(max_rows)::integer
+  );

@@ -286,17 +286,30 @@ func (r *repositories) PutIdempotentAnswer(_ context.Context, a ports.Idempotent
 // storable reports whether a text column accepts s.
 func storable(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
 
-// DeleteIdempotencyKeysBefore deletes the answers stored before cutoff, as
-// the PostgreSQL store's periodic clean-up does, and says how many.
-func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+var _ ports.IdempotencyExpiry = (*Store)(nil)
+
+// DeleteIdempotencyKeysBefore deletes up to limit answers stored before
+// cutoff, the oldest first, in one transaction, as the PostgreSQL store
+// does, and says how many.
+func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("memory: deleting expired idempotency keys: the limit must be positive, got %d", limit)
+	}
 	var n int64
 	err := s.Tx(ctx, func(_ context.Context, pr ports.Repositories) error {
 		r := pr.(*repositories)
+		var expired []answerKey
 		for k, a := range r.state.answers {
 			if a.CreatedAt.Before(cutoff) {
-				delete(r.state.answers, k)
-				n++
+				expired = append(expired, k)
 			}
+		}
+		slices.SortFunc(expired, func(a, b answerKey) int {
+			return r.state.answers[a].CreatedAt.Compare(r.state.answers[b].CreatedAt)
+		})
+		for _, k := range expired[:min(limit, len(expired))] {
+			delete(r.state.answers, k)
+			n++
 		}
 		return nil
 	})

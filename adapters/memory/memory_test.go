@@ -16,7 +16,7 @@ import (
 func TestStore(t *testing.T) {
 	portstest.RunStore(t, func(*testing.T) portstest.Harness {
 		s := memory.NewStore()
-		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges, Retention: s}
+		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges, Retention: s, Expiry: s}
 	})
 }
 
@@ -151,36 +151,5 @@ func TestStoredIntegrationDoesNotAlias(t *testing.T) {
 	*list()[0].Secrets()[1].ExpiresAt = time.Time{}
 	if got := list()[0].Secrets()[1].ExpiresAt; !got.Equal(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("stored expiry changed through a pointer the caller held: %v", got)
-	}
-}
-
-func TestDeleteIdempotencyKeysBefore(t *testing.T) {
-	s := memory.NewStore()
-	ctx := context.Background()
-	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	err := s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		for key, at := range map[string]time.Time{"old": t0.Add(-25 * time.Hour), "edge": t0.Add(-24 * time.Hour), "new": t0} {
-			a := ports.IdempotentAnswer{Scope: "env-a/lead", Key: key, RequestHash: "h", StatusCode: 200, CreatedAt: at}
-			if err := r.PutIdempotentAnswer(ctx, a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := s.DeleteIdempotencyKeysBefore(ctx, t0.Add(-ports.IdempotencyRetention))
-	if err != nil || n != 1 {
-		t.Fatalf("DeleteIdempotencyKeysBefore: %d, %v; want 1 deleted", n, err)
-	}
-	for key, want := range map[string]error{"old": ports.ErrNotFound, "edge": nil, "new": nil} {
-		err := s.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-			_, err := r.GetIdempotentAnswer(ctx, "env-a/lead", key)
-			return err
-		})
-		if !errors.Is(err, want) {
-			t.Errorf("GetIdempotentAnswer(%s) after the clean-up: %v, want %v", key, err, want)
-		}
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"callconnect/adapters/postgres/gen"
@@ -66,10 +67,18 @@ func checkIdempotentAnswer(a ports.IdempotentAnswer) error {
 	return nil
 }
 
-// DeleteIdempotencyKeysBefore deletes the answers stored before cutoff (now
-// less ports.IdempotencyRetention, for a periodic job) and says how many.
-func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time) (int64, error) {
-	n, err := gen.New(s.pool).DeleteIdempotencyKeysBefore(ctx, cutoff)
+var _ ports.IdempotencyExpiry = (*Store)(nil)
+
+// DeleteIdempotencyKeysBefore deletes up to limit answers stored before
+// cutoff, the oldest first, in one statement (its own transaction), and says
+// how many.
+func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("postgres: deleting expired idempotency keys: the limit must be positive, got %d", limit)
+	}
+	n, err := gen.New(s.pool).DeleteIdempotencyKeysBefore(ctx, gen.DeleteIdempotencyKeysBeforeParams{
+		Cutoff: cutoff, MaxRows: int32(min(limit, math.MaxInt32)),
+	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: deleting expired idempotency keys: %w", err)
 	}

@@ -2,7 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,33 +10,76 @@ import (
 	"callconnect/ports"
 )
 
-func TestDeleteIdempotencyKeysBefore(t *testing.T) {
+// TestDeleteIdempotencyKeysBeforeSparesAReplacedAnswer: the clean-up picks
+// an expired answer while a callback is replacing it with a fresh one under
+// the same key. The DELETE waits for the callback's transaction and, once
+// it commits, finds the row no longer expired: the fresh answer stays.
+func TestDeleteIdempotencyKeysBeforeSparesAReplacedAnswer(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, pgtest.NewPool(t), testKey)
-	t0 := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
-	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-		for key, at := range map[string]time.Time{"old": t0.Add(-25 * time.Hour), "edge": t0.Add(-24 * time.Hour), "new": t0} {
-			a := ports.IdempotentAnswer{Scope: "env-a/lead", Key: key, RequestHash: "h", StatusCode: 200, CreatedAt: at}
-			if err := r.PutIdempotentAnswer(ctx, a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	now := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-ports.IdempotencyRetention)
+	old := ports.IdempotentAnswer{Scope: "env-a/lead", Key: "k", RequestHash: "h1", StatusCode: 200, Body: []byte("old"), CreatedAt: cutoff.Add(-time.Hour)}
+	fresh := ports.IdempotentAnswer{Scope: "env-a/lead", Key: "k", RequestHash: "h2", StatusCode: 201, Body: []byte("fresh"), CreatedAt: now}
+	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutIdempotentAnswer(ctx, old) }); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.DeleteIdempotencyKeysBefore(t.Context(), t0.Add(-ports.IdempotencyRetention))
-	if err != nil || n != 1 {
-		t.Fatalf("DeleteIdempotencyKeysBefore: %d, %v; want 1 deleted", n, err)
-	}
-	for key, want := range map[string]error{"old": ports.ErrNotFound, "edge": nil, "new": nil} {
-		err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-			_, err := r.GetIdempotentAnswer(ctx, "env-a/lead", key)
-			return err
+
+	replaced, commit, callbackDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	release := sync.OnceFunc(func() { close(commit) })
+	defer release() // a failing test lets the callback's transaction end
+	go func() {
+		callbackDone <- s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			if err := r.PutIdempotentAnswer(ctx, fresh); err != nil {
+				return err
+			}
+			close(replaced)
+			<-commit
+			return nil
 		})
-		if !errors.Is(err, want) {
-			t.Errorf("GetIdempotentAnswer(%s) after the clean-up: %v, want %v", key, err, want)
+	}()
+	select {
+	case <-replaced:
+	case err := <-callbackDone:
+		t.Fatalf("the callback's transaction: %v", err)
+	}
+	type result struct {
+		n   int64
+		err error
+	}
+	deleted := make(chan result, 1)
+	go func() {
+		n, err := s.DeleteIdempotencyKeysBefore(t.Context(), cutoff, 10)
+		deleted <- result{n, err}
+	}()
+	// The DELETE must be waiting for the callback's row lock before the
+	// callback commits, or the test proves nothing.
+	for waiting := 0; waiting == 0; {
+		err := pool.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM idempotency_keys%'`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
 		}
+		select {
+		case r := <-deleted:
+			t.Fatalf("DeleteIdempotencyKeysBefore did not wait for the callback's transaction: %d, %v", r.n, r.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	release()
+	if err := <-callbackDone; err != nil {
+		t.Fatalf("the callback's transaction: %v", err)
+	}
+	if r := <-deleted; r.err != nil || r.n != 0 {
+		t.Errorf("DeleteIdempotencyKeysBefore: %d, %v; want 0 deleted", r.n, r.err)
+	}
+	var got ports.IdempotentAnswer
+	err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) (err error) {
+		got, err = r.GetIdempotentAnswer(ctx, "env-a/lead", "k")
+		return err
+	})
+	if err != nil || got.RequestHash != "h2" || string(got.Body) != "fresh" {
+		t.Errorf("after the clean-up: %+v, %v; want the fresh answer", got, err)
 	}
 }

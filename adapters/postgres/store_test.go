@@ -38,6 +38,7 @@ func TestStoreContract(t *testing.T) {
 		return portstest.Harness{
 			Store:          store,
 			Retention:      store,
+			Expiry:         store,
 			TakeDeliveries: func() []ports.Delivery { return takeDeliveries(t, pool) },
 			Exchanges:      func(envID string) []domain.Exchange { return storedExchanges(t, pool, envID) },
 		}

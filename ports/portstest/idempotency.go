@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -179,4 +180,88 @@ func testIdempotencyConcurrentFirstUse(t *testing.T, s ports.Store) {
 	if got.StatusCode != 200+winner || !bytes.Equal(got.Body, []byte(fmt.Sprint(winner))) {
 		t.Errorf("stored answer %s, want racer %d's", answerString(got), winner)
 	}
+}
+
+// testIdempotencyExpiry deletes the expired answers in batches, as the
+// periodic clean-up does: each call deletes at most its limit, only answers
+// stored before the cutoff, and the loop ends on a batch that comes back
+// short; the answers at or after the cutoff stay as they were.
+func testIdempotencyExpiry(t *testing.T, h Harness) {
+	s, expiry := h.Store, h.Expiry
+	cutoff := answeredAt.Add(-ports.IdempotencyRetention)
+	expired := []ports.IdempotentAnswer{
+		answer("env-a/lead", "a-week-ago", 200, `{"n":1}`, cutoff.Add(-6*24*time.Hour)),
+		answer("env-a/lead", "two-days-ago", 200, `{"n":2}`, cutoff.Add(-24*time.Hour)),
+		answer("env-b/lead", "an-hour-before", 422, `{"n":3}`, cutoff.Add(-time.Hour).In(manaus)),
+		answer("env-a/lead_tarefas", "just-before", 200, `{"n":4}`, cutoff.Add(-time.Microsecond)),
+		answer("env-b/lead_tarefas", "just-before", 201, `{"n":5}`, cutoff.Add(-time.Microsecond)),
+	}
+	// The first answer under "reused" expires and is replaced by a fresh one,
+	// which the clean-up keeps.
+	reusedFirst := answer("env-a/lead", "reused", 200, `{"first":true}`, cutoff.Add(-2*time.Hour))
+	kept := []ports.IdempotentAnswer{
+		answer("env-a/lead", "at-the-cutoff", 200, `{"n":6}`, cutoff),
+		answer("env-b/lead", "just-after", 200, `{"n":7}`, cutoff.Add(time.Microsecond)),
+		answer("env-a/lead", "now", 200, `{"n":8}`, answeredAt),
+		answer("env-a/lead", "reused", 201, `{"second":true}`, answeredAt.Add(-time.Minute)),
+	}
+	put(t, s, reusedFirst)
+	var values []any
+	for _, a := range slices.Concat(expired, kept) {
+		values = append(values, a)
+	}
+	put(t, s, values...)
+
+	remaining := func() int {
+		t.Helper()
+		n := 0
+		for _, a := range expired {
+			if _, err := getAnswer(t, s, a.Scope, a.Key); err == nil {
+				n++
+			} else {
+				wantNotFound(t, fmt.Sprintf("GetIdempotentAnswer(%s, %s)", a.Scope, a.Key), err)
+			}
+		}
+		return n
+	}
+	wantKept := func(what string) {
+		t.Helper()
+		for _, a := range kept {
+			wantAnswer(t, s, what+": "+a.Key, a)
+		}
+	}
+
+	for _, limit := range []int{0, -1} {
+		if n, err := expiry.DeleteIdempotencyKeysBefore(t.Context(), cutoff, limit); err == nil || n != 0 {
+			t.Errorf("DeleteIdempotencyKeysBefore with limit %d: %d, %v; want it refused", limit, n, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if n, err := expiry.DeleteIdempotencyKeysBefore(cancelled, cutoff, 10); err == nil || n != 0 {
+		t.Errorf("DeleteIdempotencyKeysBefore with a cancelled context: %d, %v; want an error", n, err)
+	}
+	if got := remaining(); got != len(expired) {
+		t.Fatalf("%d expired answers left after the refused calls, want all %d", got, len(expired))
+	}
+
+	// Batches of 2: 2, 2, then 1, which is short and ends the loop.
+	for i, want := range []int64{2, 2, 1} {
+		n, err := expiry.DeleteIdempotencyKeysBefore(t.Context(), cutoff, 2)
+		if err != nil {
+			t.Fatalf("batch %d: DeleteIdempotencyKeysBefore: %v", i, err)
+		}
+		if n != want {
+			t.Errorf("batch %d deleted %d answers, want %d", i, n, want)
+		}
+		if got, left := remaining(), len(expired)-2*i-int(want); got != left {
+			t.Errorf("after batch %d: %d expired answers left, want %d", i, got, left)
+		}
+		wantKept(fmt.Sprintf("after batch %d", i))
+	}
+	n, err := expiry.DeleteIdempotencyKeysBefore(t.Context(), cutoff, 2)
+	if err != nil || n != 0 {
+		t.Errorf("DeleteIdempotencyKeysBefore with nothing expired: %d, %v; want 0", n, err)
+	}
+	wantKept("after the clean-up")
 }

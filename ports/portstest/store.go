@@ -26,6 +26,8 @@ type Harness struct {
 	Exchanges func(envID string) []domain.Exchange
 	// Retention ages the store's exchanges out.
 	Retention ports.ExchangeRetention
+	// Expiry deletes the store's expired Idempotency-Key answers.
+	Expiry ports.IdempotencyExpiry
 }
 
 // RunStore runs the contract suite of ports.Store. Each subtest calls
@@ -68,6 +70,8 @@ type Harness struct {
 //   - PutIdempotentAnswer replaces an answer older than
 //     ports.IdempotencyRetention at the new answer's CreatedAt, and a
 //     conflict leaves the transaction usable;
+//   - DeleteIdempotencyKeysBefore with a cancelled context fails and
+//     deletes nothing;
 //   - PutPartnerToken, AddInteraction and PutRecording for an environment
 //     that does not exist fail with ports.ErrNotFound.
 func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
@@ -157,6 +161,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Idempotency/RoundTrip", onStore(testIdempotencyRoundTrip)},
 		{"Idempotency/Conflict", onStore(testIdempotencyConflict)},
 		{"Idempotency/Rollback", onStore(testIdempotencyRollback)},
+		{"Idempotency/Expiry", testIdempotencyExpiry},
 		{"Concurrency/IdempotencyFirstUse", onStore(testIdempotencyConcurrentFirstUse)},
 		{"Concurrency/ActivateUnderLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) })},
 		{"Concurrency/ActivateWithoutLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) })},

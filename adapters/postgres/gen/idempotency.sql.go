@@ -11,11 +11,28 @@ import (
 )
 
 const deleteIdempotencyKeysBefore = `-- name: DeleteIdempotencyKeysBefore :execrows
-DELETE FROM idempotency_keys WHERE created_at < $1
+DELETE FROM idempotency_keys
+WHERE created_at < $1::timestamptz
+  AND (scope, key) IN (
+    SELECT expired.scope, expired.key FROM idempotency_keys AS expired
+    WHERE expired.created_at < $1::timestamptz
+    ORDER BY expired.created_at
+    LIMIT $2::integer
+  )
 `
 
-func (q *Queries) DeleteIdempotencyKeysBefore(ctx context.Context, createdAt time.Time) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteIdempotencyKeysBefore, createdAt)
+type DeleteIdempotencyKeysBeforeParams struct {
+	Cutoff  time.Time
+	MaxRows int32
+}
+
+// DeleteIdempotencyKeysBefore deletes up to max_rows answers stored
+// before the cut-off, the oldest first (idempotency_keys_created finds them),
+// so that one statement never holds a large transaction. The outer test of
+// created_at is re-checked on a row a concurrent PutIdempotentAnswer has
+// just replaced: the fresh answer stays.
+func (q *Queries) DeleteIdempotencyKeysBefore(ctx context.Context, arg DeleteIdempotencyKeysBeforeParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteIdempotencyKeysBefore, arg.Cutoff, arg.MaxRows)
 	if err != nil {
 		return 0, err
 	}
