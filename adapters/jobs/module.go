@@ -27,7 +27,8 @@ import (
 // sweeps), the client also runs the recording sweep: a periodic job every
 // SweepRecordingsInterval, and once when a client becomes leader. With an
 // *app.MonitorRetention, it runs the monitor's retention the same way, every
-// MonitorRetentionInterval.
+// MonitorRetentionInterval; with an *app.IdempotencyKeyExpiry, it deletes the
+// expired Idempotency-Key answers every ExpireIdempotencyKeysInterval.
 var Module = fx.Module("jobs",
 	fx.Provide(
 		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
@@ -35,6 +36,7 @@ var Module = fx.Module("jobs",
 		newWorkerForFx,
 		newSweepWorkerForFx,
 		newRetentionWorkerForFx,
+		newIdempotencyExpiryWorkerForFx,
 		newWorkersForFx,
 		newClientForFx,
 	),
@@ -95,14 +97,46 @@ func newRetentionWorkerForFx(p retentionParams) (*MonitorRetentionWorker, error)
 	return NewMonitorRetentionWorker(p.Retention, metrics, p.Logger), nil
 }
 
-func newWorkersForFx(w *DeliverCallWorker, sweep *SweepRecordingsWorker, retention *MonitorRetentionWorker) (*river.Workers, error) {
-	workers, err := NewWorkers(w, sweep)
+type idempotencyExpiryParams struct {
+	fx.In
+	Expiry     *app.IdempotencyKeyExpiry `optional:"true"`
+	Registerer prometheus.Registerer
+}
+
+// newIdempotencyExpiryWorkerForFx returns the Idempotency-Key expiry's
+// worker, or nil when the graph has no *app.IdempotencyKeyExpiry.
+func newIdempotencyExpiryWorkerForFx(p idempotencyExpiryParams) (*ExpireIdempotencyKeysWorker, error) {
+	if p.Expiry == nil {
+		return nil, nil
+	}
+	metrics, err := NewIdempotencyExpiryMetrics(p.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	if retention != nil {
-		if err := river.AddWorkerSafely(workers, retention); err != nil {
+	return NewExpireIdempotencyKeysWorker(p.Expiry, metrics), nil
+}
+
+type workersParams struct {
+	fx.In
+	Delivery    *DeliverCallWorker
+	Sweep       *SweepRecordingsWorker
+	Retention   *MonitorRetentionWorker
+	Idempotency *ExpireIdempotencyKeysWorker
+}
+
+func newWorkersForFx(p workersParams) (*river.Workers, error) {
+	workers, err := NewWorkers(p.Delivery, p.Sweep)
+	if err != nil {
+		return nil, err
+	}
+	if p.Retention != nil {
+		if err := river.AddWorkerSafely(workers, p.Retention); err != nil {
 			return nil, fmt.Errorf("jobs: registering the monitor retention worker: %w", err)
+		}
+	}
+	if p.Idempotency != nil {
+		if err := river.AddWorkerSafely(workers, p.Idempotency); err != nil {
+			return nil, fmt.Errorf("jobs: registering the idempotency key expiry worker: %w", err)
 		}
 	}
 	return workers, nil
@@ -110,13 +144,14 @@ func newWorkersForFx(w *DeliverCallWorker, sweep *SweepRecordingsWorker, retenti
 
 type clientParams struct {
 	fx.In
-	Lifecycle fx.Lifecycle
-	Pool      *pgxpool.Pool
-	Workers   *river.Workers
-	Sweep     *SweepRecordingsWorker
-	Retention *MonitorRetentionWorker
-	Config    Config
-	Logger    *slog.Logger
+	Lifecycle   fx.Lifecycle
+	Pool        *pgxpool.Pool
+	Workers     *river.Workers
+	Sweep       *SweepRecordingsWorker
+	Retention   *MonitorRetentionWorker
+	Idempotency *ExpireIdempotencyKeysWorker
+	Config      Config
+	Logger      *slog.Logger
 }
 
 func newClientForFx(p clientParams) (*Client, error) {
@@ -129,6 +164,9 @@ func newClientForFx(p clientParams) (*Client, error) {
 	}
 	if p.Retention != nil {
 		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MonitorRetentionPeriodicJob())
+	}
+	if p.Idempotency != nil {
+		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), ExpireIdempotencyKeysPeriodicJob())
 	}
 	client, err := NewClient(p.Pool, p.Workers, cfg)
 	if err != nil {

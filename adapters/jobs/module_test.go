@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -235,5 +236,110 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 	}
 	if ok != 1 || dropped != 1 {
 		t.Errorf("metrics: %v ok runs and %v partitions dropped, want 1 and 1", ok, dropped)
+	}
+}
+
+// TestModuleExpiresIdempotencyKeys: with an *app.IdempotencyKeyExpiry in the
+// graph, jobs.Module deletes the expired Idempotency-Key answers on start,
+// by the graph's clock, in batches: the answers stored more than 24 hours
+// before now go, the others stay, and the metrics count the run and the
+// answers.
+func TestModuleExpiresIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	base := pgtest.NewPool(t)
+	now := time.Date(2026, 3, 19, 14, 0, 0, 0, time.UTC)
+	cutoff := now.Add(-ports.IdempotencyRetention)
+	reg := prometheus.NewRegistry()
+
+	preStore, err := postgres.NewStore(base, testSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]time.Time{
+		"expired-1": cutoff.Add(-time.Microsecond), "expired-2": cutoff.Add(-time.Hour), "expired-3": cutoff.Add(-24 * time.Hour),
+		"expired-4": cutoff.Add(-7 * 24 * time.Hour), "expired-5": cutoff.Add(-30 * 24 * time.Hour),
+		"at-the-cutoff": cutoff, "an-hour-old": now.Add(-time.Hour), "now": now,
+	}
+	err = preStore.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		for key, at := range answers {
+			a := ports.IdempotentAnswer{Scope: "env-1/lead", Key: key, RequestHash: "h", StatusCode: 200, Body: []byte(`{}`), CreatedAt: at}
+			if err := r.PutIdempotentAnswer(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fxApp := fxtest.New(t,
+		fx.Supply(
+			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
+			jobs.Config{MaxWorkers: 2},
+			testLogger(t),
+			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
+			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
+			app.IdempotencyExpiryConfig{Batch: 2},
+		),
+		postgres.Module,
+		jobs.Module,
+		fx.Provide(
+			func() ports.Clock { return fixedClock(now) },
+			app.NewIdempotencyKeyExpiry,
+			func(s ports.Store) *app.Calls {
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+			},
+		),
+	)
+	fxApp.RequireStart()
+	defer fxApp.RequireStop()
+
+	keys := func() []string {
+		rows, err := base.Query(ctx, `SELECT key FROM idempotency_keys ORDER BY key`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for len(keys()) != 3 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the expiry did not delete the expired answers: %q left", keys())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if got, want := fmt.Sprint(keys()), "[an-hour-old at-the-cutoff now]"; got != want {
+		t.Fatalf("answers after the expiry: %s, want %s", got, want)
+	}
+	var deleted, ok float64
+	for range 100 { // the metrics follow the run's last statement by a moment
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				switch {
+				case f.GetName() == "callconnect_idempotency_keys_deleted_total":
+					deleted = m.GetCounter().GetValue()
+				case f.GetName() == "callconnect_idempotency_expiry_runs_total" && m.GetLabel()[0].GetValue() == "ok":
+					ok = m.GetCounter().GetValue()
+				}
+			}
+		}
+		if ok >= 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ok != 1 || deleted != 5 {
+		t.Errorf("metrics: %v ok runs and %v answers deleted, want 1 and 5", ok, deleted)
 	}
 }

@@ -75,6 +75,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			jobs.Config{MaxWorkers: cfg.DeliveryWorkers, JobTimeout: cfg.PartnerTimeout + 3*time.Second},
 			app.CallbacksConfig{MaxAudioBytes: cfg.MaxAudioBytes},
 			app.MonitorRetentionConfig{Retention: cfg.MonitorRetention},
+			app.IdempotencyExpiryConfig{},
 			cfg.AudioStore(),
 		),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
@@ -146,6 +147,7 @@ var appModule = fx.Module("app",
 		app.NewMonitor,
 		app.NewRecordingSweeper,
 		app.NewMonitorRetention,
+		app.NewIdempotencyKeyExpiry,
 	),
 )
 

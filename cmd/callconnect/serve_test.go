@@ -195,9 +195,11 @@ func TestServeMigratesServesAndDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("/metrics must expose HTTP server metrics: %d", code)
 	}
 	// The monitor's metrics: exchanges recorded (the store counts them) and
-	// the retention job (registered with its worker).
+	// the retention job (registered with its worker); the Idempotency-Key
+	// expiry's, registered with its worker too.
 	for _, name := range []string{"callconnect_monitor_exchanges_total", "callconnect_monitor_retention_runs_total",
-		"callconnect_monitor_partitions_dropped_total"} {
+		"callconnect_monitor_partitions_dropped_total", "callconnect_idempotency_expiry_runs_total",
+		"callconnect_idempotency_keys_deleted_total"} {
 		if !strings.Contains(metrics, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}
