@@ -213,27 +213,7 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 	if got := ids(); got[0] != "kept" {
 		t.Fatalf("exchanges after the retention: %q, want [kept]", got)
 	}
-	var dropped, ok float64
-	for range 100 { // the metrics follow the run's last statement by a moment
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
-			for _, m := range f.GetMetric() {
-				switch {
-				case f.GetName() == "callconnect_monitor_partitions_dropped_total":
-					dropped = m.GetCounter().GetValue()
-				case f.GetName() == "callconnect_monitor_retention_runs_total" && m.GetLabel()[0].GetValue() == "ok":
-					ok = m.GetCounter().GetValue()
-				}
-			}
-		}
-		if ok >= 1 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ok, dropped := okRun(t, reg, "callconnect_monitor_retention_runs_total", "callconnect_monitor_partitions_dropped_total")
 	if ok != 1 || dropped != 1 {
 		t.Errorf("metrics: %v ok runs and %v partitions dropped, want 1 and 1", ok, dropped)
 	}
@@ -318,8 +298,18 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 	if got, want := fmt.Sprint(keys()), "[an-hour-old at-the-cutoff now]"; got != want {
 		t.Fatalf("answers after the expiry: %s, want %s", got, want)
 	}
-	var deleted, ok float64
-	for range 100 { // the metrics follow the run's last statement by a moment
+	ok, deleted := okRun(t, reg, "callconnect_idempotency_expiry_runs_total", "callconnect_idempotency_keys_deleted_total")
+	if ok != 1 || deleted != 5 {
+		t.Errorf("metrics: %v ok runs and %v answers deleted, want 1 and 5", ok, deleted)
+	}
+}
+
+// okRun waits (a little: the metrics follow a run's last statement by a
+// moment) for the counter runs{result="ok"} to reach 1, and returns it with
+// the counter named count.
+func okRun(t *testing.T, reg prometheus.Gatherer, runs, count string) (ok, n float64) {
+	t.Helper()
+	for range 100 {
 		families, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -327,9 +317,9 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 		for _, f := range families {
 			for _, m := range f.GetMetric() {
 				switch {
-				case f.GetName() == "callconnect_idempotency_keys_deleted_total":
-					deleted = m.GetCounter().GetValue()
-				case f.GetName() == "callconnect_idempotency_expiry_runs_total" && m.GetLabel()[0].GetValue() == "ok":
+				case f.GetName() == count:
+					n = m.GetCounter().GetValue()
+				case f.GetName() == runs && m.GetLabel()[0].GetValue() == "ok":
 					ok = m.GetCounter().GetValue()
 				}
 			}
@@ -339,7 +329,5 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if ok != 1 || deleted != 5 {
-		t.Errorf("metrics: %v ok runs and %v answers deleted, want 1 and 5", ok, deleted)
-	}
+	return ok, n
 }
