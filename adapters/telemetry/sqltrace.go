@@ -286,9 +286,12 @@ func truncateQuery(sql string) string {
 	if len(sql) <= maxQueryText {
 		return sql
 	}
-	cut := maxQueryText
-	for cut > 0 && !utf8.RuneStart(sql[cut]) {
-		cut--
+	// In UTF-8 a rune starts at most UTFMax-1 bytes back; text that has
+	// none there is not UTF-8, and is cut at the bound.
+	for cut := maxQueryText; cut > maxQueryText-utf8.UTFMax; cut-- {
+		if utf8.RuneStart(sql[cut]) {
+			return sql[:cut]
+		}
 	}
-	return sql[:cut]
+	return sql[:maxQueryText]
 }
