@@ -18,8 +18,7 @@ type ServerConfig struct {
 	Addr            string        // listen address, host:port
 	PublicURL       string        // where clients reach it, for the start-up banner
 	ShutdownTimeout time.Duration // how long in-flight requests may take to finish on stop, after the drain
-	Banner          io.Writer     // receives the human-readable start-up message; nil for none
-	Console         bool          // the operator console is served (its URL goes in the banner)
+	Banner          io.Writer     // receives the human-readable start-up message; nil for none; it names the console's URL when Ops has one
 	// DrainPeriod is how long, on stop, the server goes on accepting and
 	// serving requests while /readyz answers 503, so that a load balancer
 	// takes the instance out of rotation before its listener closes (a
@@ -45,7 +44,7 @@ func newHandlerForFx(cfg Config, svc Services, ops Ops, d *drain) http.Handler {
 	return New(cfg, svc, ops)
 }
 
-func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, d *drain, logger *slog.Logger) {
+func runServer(lc fx.Lifecycle, sc ServerConfig, ops Ops, h http.Handler, d *drain, logger *slog.Logger) {
 	srv := NewServer(sc.Addr, h)
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	lc.Append(fx.Hook{
@@ -62,7 +61,7 @@ func runServer(lc fx.Lifecycle, sc ServerConfig, h http.Handler, d *drain, logge
 			logger.Info("serving", "addr", ln.Addr().String(), "docs", sc.PublicURL+"/docs")
 			if sc.Banner != nil {
 				fmt.Fprintf(sc.Banner, "\nCall Connect is serving on %s\n  API docs: %s/docs\n  OpenAPI:  %s/openapi.json\n", ln.Addr(), sc.PublicURL, sc.PublicURL)
-				if sc.Console {
+				if ops.Console != nil {
 					fmt.Fprintf(sc.Banner, "  Console:  %s%s (sign in with the admin token)\n", sc.PublicURL, ConsolePath)
 				}
 				fmt.Fprintln(sc.Banner)

@@ -100,7 +100,7 @@ func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args .
 		var seen strings.Builder
 		for sc.Scan() {
 			seen.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "API docs:") {
+			if strings.Contains(sc.Text(), "Console:") { // the banner's last line
 				banner <- seen.String()
 			}
 		}
@@ -109,8 +109,8 @@ func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args .
 	go func() { p.done <- cmd.Wait() }()
 	select {
 	case b := <-banner:
-		if !strings.Contains(b, "http://"+addr+"/docs") {
-			t.Fatalf("the banner must print the /docs URL:\n%s", b)
+		if !strings.Contains(b, "http://"+addr+"/docs") || !strings.Contains(b, "http://"+addr+"/console/") {
+			t.Fatalf("the banner must print the /docs and /console/ URLs:\n%s", b)
 		}
 	case err := <-p.done:
 		p.done <- err
