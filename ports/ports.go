@@ -230,6 +230,13 @@ type History interface {
 	// RecordingsWithSHA256 counts the recordings, of any environment, whose
 	// content has that hash: an audio object is deleted only when none does.
 	RecordingsWithSHA256(ctx context.Context, sha256 string) (int, error)
+	// ReferencedAudio returns those of sha256s that some recording, of any
+	// environment, has as its content: each once, in no particular order.
+	// It is one read however many it is given, for the sweep to tell the
+	// few unreferenced objects of a batch from the many still in use; it
+	// takes no lock, so a caller deletes only after LockRecordingContent
+	// and RecordingsWithSHA256 agree.
+	ReferencedAudio(ctx context.Context, sha256s []string) ([]string, error)
 	// LockRecordingContent holds the content address sha256 until the
 	// transaction ends, across processes: a transaction that commits a
 	// recording row and one that deletes the unreferenced object take turns,

@@ -41,6 +41,11 @@ SELECT pg_advisory_xact_lock(hashtextextended('recording:' || @sha256::text, 0))
 -- name: RecordingsWithSHA256 :one
 SELECT count(*) FROM recordings WHERE sha256 = $1;
 
+-- ReferencedAudio is which of a batch of contents some recording has, in one
+-- scan of recordings_sha256.
+-- name: ReferencedAudio :many
+SELECT DISTINCT sha256 FROM recordings WHERE sha256 = ANY(@sha256s::text[]);
+
 -- LatestCallRecording is the recording of the newest interaction of the lead
 -- that belongs to the call and carries one, in ListInteractions' order.
 -- name: LatestCallRecording :one

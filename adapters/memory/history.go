@@ -225,6 +225,24 @@ func (r *repositories) LockRecordingContent(_ context.Context, _ string) error {
 	return r.check(true)
 }
 
+func (r *repositories) ReferencedAudio(_ context.Context, sha256s []string) ([]string, error) {
+	if err := r.check(false); err != nil {
+		return nil, err
+	}
+	wanted := make(map[string]bool, len(sha256s))
+	for _, sha := range sha256s {
+		wanted[sha] = true
+	}
+	var out []string
+	for _, rec := range r.state.recordings {
+		if sha := rec.SHA256(); wanted[sha] {
+			out = append(out, sha)
+			delete(wanted, sha) // each once
+		}
+	}
+	return out, nil
+}
+
 func (r *repositories) RecordingsWithSHA256(_ context.Context, sha256 string) (int, error) {
 	if err := r.check(false); err != nil {
 		return 0, err

@@ -153,3 +153,14 @@ func (r *repositories) RecordingsWithSHA256(ctx context.Context, sha256 string) 
 	}
 	return int(n), nil
 }
+
+func (r *repositories) ReferencedAudio(ctx context.Context, sha256s []string) ([]string, error) {
+	if len(sha256s) == 0 {
+		return nil, nil
+	}
+	refs, err := r.q.ReferencedAudio(ctx, sha256s)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: finding which of %d audio contents recordings refer to: %w", len(sha256s), err)
+	}
+	return refs, nil
+}

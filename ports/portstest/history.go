@@ -2,7 +2,9 @@ package portstest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,6 +385,69 @@ func testRecordingsWithSHA256(t *testing.T, s ports.Store) {
 	if got := recordingsWithSHA256(t, s, audioC); got != 0 {
 		t.Errorf("RecordingsWithSHA256 after a rollback: %d, want 0", got)
 	}
+}
+
+func referencedAudio(t *testing.T, s ports.Store, shas ...string) []string {
+	t.Helper()
+	var refs []string
+	read(t, s, func(ctx context.Context, r ports.Repositories) (err error) {
+		refs, err = r.ReferencedAudio(ctx, shas)
+		return err
+	})
+	slices.Sort(refs)
+	return refs
+}
+
+// testReferencedAudio: the contents of a batch that some recording has,
+// across environments, each once; what a recording no longer has, or a
+// rolled-back one never had, is not referenced.
+func testReferencedAudio(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"),
+		newRecording(t, domain.RecordingInput{ID: "r1", EnvID: "env-a", LeadID: "l1", SHA256: audioA}),
+		newRecording(t, domain.RecordingInput{ID: "r1", EnvID: "env-b", LeadID: "l9", SHA256: audioA}),
+		newRecording(t, domain.RecordingInput{ID: "r2", EnvID: "env-b", LeadID: "l9", CallID: "c2", SHA256: audioA}),
+		newRecording(t, domain.RecordingInput{ID: "r3", EnvID: "env-b", LeadID: "l9", SHA256: audioB}),
+	)
+	wantRefs := func(what string, got []string, want ...string) {
+		t.Helper()
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("ReferencedAudio %s: got %q, want %q", what, got, want)
+		}
+	}
+	wantRefs("of a batch with duplicates and an unknown content",
+		referencedAudio(t, s, audioA, audioC, audioB, audioA, strings.ToUpper(audioA)), audioA, audioB)
+	wantRefs("of an unknown content", referencedAudio(t, s, audioC))
+	wantRefs("of nothing", referencedAudio(t, s))
+
+	// A batch the size of the sweep's, the one referenced content last.
+	batch := make([]string, 0, 500)
+	for i := range cap(batch) - 1 {
+		batch = append(batch, fmt.Sprintf("%064x", i+2))
+	}
+	wantRefs("of a batch of 500", referencedAudio(t, s, append(batch, audioB)...), audioB)
+
+	// A transaction sees its own recording; once rolled back, it is gone.
+	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutRecording(ctx, newRecording(t, domain.RecordingInput{ID: "r9", EnvID: "env-a", LeadID: "l1", SHA256: audioC})); err != nil {
+			return err
+		}
+		refs, err := r.ReferencedAudio(ctx, []string{audioC, audioB})
+		if err != nil {
+			return err
+		}
+		slices.Sort(refs)
+		wantRefs("inside the Tx that wrote a recording", refs, audioB, audioC)
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		t.Fatalf("the aborted Tx: %v", err)
+	}
+	wantRefs("after a rollback", referencedAudio(t, s, audioC))
+
+	// A recording replaced with other content no longer refers to the old.
+	put(t, s, newRecording(t, domain.RecordingInput{ID: "r3", EnvID: "env-b", LeadID: "l9", SHA256: audioC}))
+	wantRefs("after its only recording changed content", referencedAudio(t, s, audioA, audioB, audioC), audioA, audioC)
 }
 
 // testLockRecordingContent: the content lock is taken in a transaction, is

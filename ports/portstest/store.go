@@ -157,6 +157,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Recording/LatestOfCall", onStore(testLatestCallRecording)},
 		{"Recording/RoundTrip", onStore(testRecordingRoundTrip)},
 		{"Recording/WithSHA256", onStore(testRecordingsWithSHA256)},
+		{"Recording/Referenced", onStore(testReferencedAudio)},
 		{"Recording/LockContent", onStore(testLockRecordingContent)},
 		{"Idempotency/RoundTrip", onStore(testIdempotencyRoundTrip)},
 		{"Idempotency/Conflict", onStore(testIdempotencyConflict)},

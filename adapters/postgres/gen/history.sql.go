@@ -240,3 +240,29 @@ func (q *Queries) RecordingsWithSHA256(ctx context.Context, sha256 string) (int6
 	err := row.Scan(&count)
 	return count, err
 }
+
+const referencedAudio = `-- name: ReferencedAudio :many
+SELECT DISTINCT sha256 FROM recordings WHERE sha256 = ANY($1::text[])
+`
+
+// ReferencedAudio is which of a batch of contents some recording has, in one
+// scan of recordings_sha256.
+func (q *Queries) ReferencedAudio(ctx context.Context, sha256s []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, referencedAudio, sha256s)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var sha256 string
+		if err := rows.Scan(&sha256); err != nil {
+			return nil, err
+		}
+		items = append(items, sha256)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
