@@ -169,40 +169,8 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fxApp := fxtest.New(t,
-		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
-			jobs.Config{MaxWorkers: 2},
-			testLogger(t),
-			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
-			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
-			app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour},
-		),
-		postgres.Module,
-		jobs.Module,
-		fx.Provide(
-			func() ports.Clock { return fixedClock(now) },
-			app.NewMonitorRetention,
-			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
-			},
-		),
-	)
-	fxApp.RequireStart()
-	defer fxApp.RequireStop()
-
-	ids := func() []string {
-		var out []string
-		rows, err := base.Query(ctx, `SELECT id FROM exchanges ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	startMaintenance(t, base, reg, now, app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour}, app.NewMonitorRetention)
+	ids := func() []string { return column(t, base, `SELECT id FROM exchanges ORDER BY id`) }
 	for len(ids()) != 1 {
 		select {
 		case <-ctx.Done():
@@ -255,39 +223,8 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fxApp := fxtest.New(t,
-		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
-			jobs.Config{MaxWorkers: 2},
-			testLogger(t),
-			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
-			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
-			app.IdempotencyExpiryConfig{Batch: 2},
-		),
-		postgres.Module,
-		jobs.Module,
-		fx.Provide(
-			func() ports.Clock { return fixedClock(now) },
-			app.NewIdempotencyKeyExpiry,
-			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
-			},
-		),
-	)
-	fxApp.RequireStart()
-	defer fxApp.RequireStop()
-
-	keys := func() []string {
-		rows, err := base.Query(ctx, `SELECT key FROM idempotency_keys ORDER BY key`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	startMaintenance(t, base, reg, now, app.IdempotencyExpiryConfig{Batch: 2}, app.NewIdempotencyKeyExpiry)
+	keys := func() []string { return column(t, base, `SELECT key FROM idempotency_keys ORDER BY key`) }
 	for len(keys()) != 3 {
 		select {
 		case <-ctx.Done():
@@ -330,4 +267,46 @@ func okRun(t *testing.T, reg prometheus.Gatherer, runs, count string) (ok, n flo
 		time.Sleep(20 * time.Millisecond)
 	}
 	return ok, n
+}
+
+// startMaintenance starts jobs.Module and postgres.Module on base, with the
+// graph's clock fixed at now, cfg supplied and newService (the constructor
+// of the maintenance service under test) provided; it stops with the test.
+func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry, now time.Time, cfg, newService any) {
+	t.Helper()
+	fxApp := fxtest.New(t,
+		fx.Supply(
+			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
+			jobs.Config{MaxWorkers: 2},
+			testLogger(t),
+			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
+			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
+			cfg,
+		),
+		postgres.Module,
+		jobs.Module,
+		fx.Provide(
+			func() ports.Clock { return fixedClock(now) },
+			newService,
+			func(s ports.Store) *app.Calls {
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+			},
+		),
+	)
+	fxApp.RequireStart()
+	t.Cleanup(fxApp.RequireStop)
+}
+
+// column reads a one-column query's text values.
+func column(t *testing.T, pool *pgxpool.Pool, query string) []string {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
