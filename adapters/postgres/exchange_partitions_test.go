@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
@@ -54,13 +55,7 @@ func dayPartitionNames(t *testing.T, pool *pgxpool.Pool) []string {
 // was, each in its day's partition, and the default partition is empty.
 func TestPartitioningKeepsExchanges(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewEmptyPool(t)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { db.Close() })
-	p := provider(t, db)
-	if _, err := p.UpTo(t.Context(), 4); err != nil {
-		t.Fatalf("up to 4: %v", err)
-	}
+	pool, p := migratedTo(t, 4)
 	_, err := pool.Exec(t.Context(), `
 		INSERT INTO environments (id, name, public_base_url, time_zone) VALUES ('env-1', 'Env', 'https://crm.example.com', 'UTC');
 		INSERT INTO exchanges (id, env_id, direction, method, url, status_code, duration_ms, call_id, lead_id, occurred_at,
@@ -121,13 +116,7 @@ func TestPartitioningKeepsExchanges(t *testing.T) {
 // 00005's code could not) and puts the default partition and the key back.
 func TestPurgeMigrationKeepsExchanges(t *testing.T) {
 	t.Parallel()
-	pool := pgtest.NewEmptyPool(t)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { db.Close() })
-	p := provider(t, db)
-	if _, err := p.UpTo(t.Context(), 6); err != nil {
-		t.Fatalf("up to 6: %v", err)
-	}
+	pool, p := migratedTo(t, 6)
 	_, err := pool.Exec(t.Context(), `
 		INSERT INTO environments (id, name, public_base_url, time_zone) VALUES ('env-1', 'Env', 'https://crm.example.com', 'UTC');
 		SELECT exchanges_add_partition('2026-01-15');
@@ -217,6 +206,20 @@ func cancelDetach(t *testing.T, pool *pgxpool.Pool) {
 		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%DETACH PARTITION%CONCURRENTLY%'`).Scan(&cancelled); err != nil || !cancelled {
 		t.Fatalf("cancelling the waiting detach: %v, %v", cancelled, err)
 	}
+}
+
+// migratedTo is a database of its own migrated up to the version, and the
+// migrations' provider on it.
+func migratedTo(t *testing.T, version int64) (*pgxpool.Pool, *goose.Provider) {
+	t.Helper()
+	pool := pgtest.NewEmptyPool(t)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	p := provider(t, db)
+	if _, err := p.UpTo(t.Context(), version); err != nil {
+		t.Fatalf("up to %d: %v", version, err)
+	}
+	return pool, p
 }
 
 func mapsEqual(a, b map[string]string) bool {
