@@ -76,10 +76,21 @@ func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
 	if u.Fragment != "" {
 		return "", invalid(field, "must not have a fragment")
 	}
+	// An IPv6 zone ("[fe80::1%25eth0]") names an interface of this machine:
+	// no partner is reached through one, and one the address parser does not
+	// take would slip past the check below.
+	if strings.Contains(u.Host, "%") {
+		return "", invalid(field, "must not carry an IPv6 zone")
+	}
 	if !p.AllowPrivate && IsInternalHost(u.Hostname()) {
 		return "", invalid(field, "must not point at a loopback, private, link-local or internal address")
 	}
-	return u.String(), nil
+	// What is stored is dialled later as written: it must read back the same.
+	out := u.String()
+	if again, err := url.Parse(out); err != nil || again.String() != out {
+		return "", invalid(field, "must be an absolute http(s) URL")
+	}
+	return out, nil
 }
 
 // IsInternalHost reports whether host (a name or an IP literal) obviously

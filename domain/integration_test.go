@@ -104,6 +104,8 @@ func TestParsePartnerURL(t *testing.T) {
 		{"ipv6 unique local fd", "https://[fd12:3456::1]/", strict, ""},
 		{"ipv6 link-local", "https://[fe80::1]/", strict, ""},
 		{"ipv6 link-local with zone", "https://[fe80::1%25eth0]/", strict, ""},
+		{"ipv6 zone, private allowed", "https://[fe80::1%25eth0]/", dev, ""},
+		{"ipv6 zone the address parser refuses", "https://[0::%25\x8e]/", strict, ""},
 		{"ipv6 unspecified", "https://[::]/", strict, ""},
 		{"ipv4-mapped loopback", "https://[::ffff:127.0.0.1]/", strict, ""},
 		{"ipv4-mapped metadata", "https://[::ffff:a9fe:a9fe]/", strict, ""},
