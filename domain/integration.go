@@ -80,7 +80,7 @@ func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
 	// no partner is reached through one, and one the address parser does not
 	// take would slip past the check below.
 	if strings.Contains(u.Host, "%") {
-		return "", invalid(field, "must not carry an IPv6 zone")
+		return "", invalid(field, "must not carry an IPv6 zone or a percent-encoded host")
 	}
 	if !p.AllowPrivate && IsInternalHost(u.Hostname()) {
 		return "", invalid(field, "must not point at a loopback, private, link-local or internal address")
@@ -88,7 +88,7 @@ func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
 	// What is stored is dialled later as written: it must read back the same.
 	out := u.String()
 	if again, err := url.Parse(out); err != nil || again.String() != out {
-		return "", invalid(field, "must be an absolute http(s) URL")
+		return "", invalid(field, "must read back as written once normalised; send it percent-encoded")
 	}
 	return out, nil
 }

@@ -9,6 +9,8 @@
 -- Built CONCURRENTLY, so that partners' callbacks go on adding to the history
 -- while it is built; that cannot run in a transaction. An attempt that failed
 -- half-way leaves an invalid index behind: it is dropped before building.
+-- On a large interactions table the build can outlast serve's start-up
+-- limit: run `callconnect migrate` first (see the README, Scaling).
 
 -- +goose NO TRANSACTION
 

@@ -21,15 +21,17 @@ WHERE idempotency_keys.created_at <= sqlc.arg(expired_before)::timestamptz;
 
 -- DeleteIdempotencyKeysBefore deletes up to max_rows answers stored
 -- before the cut-off, the oldest first (idempotency_keys_created finds them),
--- so that one statement never holds a large transaction. The outer test of
--- created_at is re-checked on a row a concurrent PutIdempotentAnswer has
--- just replaced: the fresh answer stays.
+-- so that one statement never holds a large transaction. The rows are
+-- picked by their place (ctid) in an initplan, so that each batch reads its
+-- own rows only, whatever plan the statement is given, however long the
+-- backlog. The outer test of created_at is re-checked on a row a concurrent
+-- PutIdempotentAnswer has just replaced: the fresh answer stays.
 -- name: DeleteIdempotencyKeysBefore :execrows
 DELETE FROM idempotency_keys
 WHERE created_at < sqlc.arg(cutoff)::timestamptz
-  AND (scope, key) IN (
-    SELECT expired.scope, expired.key FROM idempotency_keys AS expired
+  AND ctid = ANY (ARRAY(
+    SELECT expired.ctid FROM idempotency_keys AS expired
     WHERE expired.created_at < sqlc.arg(cutoff)::timestamptz
     ORDER BY expired.created_at
     LIMIT sqlc.arg(max_rows)::integer
-  );
+  ));

@@ -13,12 +13,12 @@ import (
 const deleteIdempotencyKeysBefore = `-- name: DeleteIdempotencyKeysBefore :execrows
 DELETE FROM idempotency_keys
 WHERE created_at < $1::timestamptz
-  AND (scope, key) IN (
-    SELECT expired.scope, expired.key FROM idempotency_keys AS expired
+  AND ctid = ANY (ARRAY(
+    SELECT expired.ctid FROM idempotency_keys AS expired
     WHERE expired.created_at < $1::timestamptz
     ORDER BY expired.created_at
     LIMIT $2::integer
-  )
+  ))
 `
 
 type DeleteIdempotencyKeysBeforeParams struct {
@@ -28,9 +28,11 @@ type DeleteIdempotencyKeysBeforeParams struct {
 
 // DeleteIdempotencyKeysBefore deletes up to max_rows answers stored
 // before the cut-off, the oldest first (idempotency_keys_created finds them),
-// so that one statement never holds a large transaction. The outer test of
-// created_at is re-checked on a row a concurrent PutIdempotentAnswer has
-// just replaced: the fresh answer stays.
+// so that one statement never holds a large transaction. The rows are
+// picked by their place (ctid) in an initplan, so that each batch reads its
+// own rows only, whatever plan the statement is given, however long the
+// backlog. The outer test of created_at is re-checked on a row a concurrent
+// PutIdempotentAnswer has just replaced: the fresh answer stays.
 func (q *Queries) DeleteIdempotencyKeysBefore(ctx context.Context, arg DeleteIdempotencyKeysBeforeParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteIdempotencyKeysBefore, arg.Cutoff, arg.MaxRows)
 	if err != nil {
