@@ -379,21 +379,27 @@ func recordExchange(t *testing.T, s ports.Store, e domain.Exchange) {
 // while.
 func waitPending(t *testing.T, pool *pgxpool.Pool, name string) {
 	t.Helper()
+	waitFor(t, pool, name+" to become pending detach", `SELECT coalesce((SELECT inhdetachpending FROM pg_inherits
+		WHERE inhrelid = to_regclass($1)), false)`, name)
+}
+
+// waitFor polls the query (one boolean) until it answers true, and fails
+// the test, naming what it waited for, after a while.
+func waitFor(t *testing.T, pool *pgxpool.Pool, what, query string, args ...any) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var pending bool
-		err := pool.QueryRow(t.Context(), `SELECT coalesce((SELECT inhdetachpending FROM pg_inherits
-			WHERE inhrelid = to_regclass($1)), false)`, name).Scan(&pending)
-		if err != nil {
+		var done bool
+		if err := pool.QueryRow(t.Context(), query, args...).Scan(&done); err != nil {
 			t.Fatal(err)
 		}
-		if pending {
+		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s never became pending detach", name)
+			t.Fatalf("waited in vain for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -561,22 +567,8 @@ func TestPurgeCutShortIsFinished(t *testing.T) {
 // database, and fails the test after a while.
 func waitQuery(t *testing.T, pool *pgxpool.Pool, pattern string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var running bool
-		err := pool.QueryRow(t.Context(), `SELECT EXISTS (SELECT FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE $1)`, pattern).Scan(&running)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if running {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no statement like %q ran", pattern)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, pool, "a statement like "+pattern, `SELECT EXISTS (SELECT FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE $1)`, pattern)
 }
 
 func isSQLState(err error, code string) bool {
