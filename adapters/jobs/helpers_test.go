@@ -281,16 +281,8 @@ func (w *world) waitFor(t testing.TB, ctx context.Context, callID string, status
 // jobStates lists the states of the delivery jobs of a call.
 func jobStates(t testing.TB, pool *pgxpool.Pool, callID string) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(),
+	return pgtest.Strings(t, pool,
 		`SELECT state::text FROM river_job WHERE kind = 'deliver_call' AND args->>'call_id' = $1 ORDER BY id`, callID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return states
 }
 
 // waitForJobs waits until every delivery job of the call is in a final

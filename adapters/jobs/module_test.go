@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -170,7 +169,7 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 	}
 
 	startMaintenance(t, base, reg, now, app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour}, app.NewMonitorRetention)
-	ids := func() []string { return column(t, base, `SELECT id FROM exchanges ORDER BY id`) }
+	ids := func() []string { return pgtest.Strings(t, base, `SELECT id FROM exchanges ORDER BY id`) }
 	for len(ids()) != 1 {
 		select {
 		case <-ctx.Done():
@@ -224,7 +223,7 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 	}
 
 	startMaintenance(t, base, reg, now, app.IdempotencyExpiryConfig{Batch: 2}, app.NewIdempotencyKeyExpiry)
-	keys := func() []string { return column(t, base, `SELECT key FROM idempotency_keys ORDER BY key`) }
+	keys := func() []string { return pgtest.Strings(t, base, `SELECT key FROM idempotency_keys ORDER BY key`) }
 	for len(keys()) != 3 {
 		select {
 		case <-ctx.Done():
@@ -295,18 +294,4 @@ func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry
 	)
 	fxApp.RequireStart()
 	t.Cleanup(fxApp.RequireStop)
-}
-
-// column reads a one-column query's text values.
-func column(t *testing.T, pool *pgxpool.Pool, query string) []string {
-	t.Helper()
-	rows, err := pool.Query(t.Context(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

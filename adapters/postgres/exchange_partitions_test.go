@@ -38,16 +38,8 @@ func partitionsOf(t *testing.T, pool *pgxpool.Pool) map[string]string {
 
 func dayPartitionNames(t *testing.T, pool *pgxpool.Pool) []string {
 	t.Helper()
-	rows, err := pool.Query(t.Context(), `SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	return pgtest.Strings(t, pool, `SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'exchanges'::regclass ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return names
 }
 
 // TestPartitioningKeepsExchanges migrates a database holding exchanges in
@@ -69,17 +61,7 @@ func TestPartitioningKeepsExchanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dump := func() []string {
-		rows, err := pool.Query(t.Context(), `SELECT e::text FROM exchanges e ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	dump := func() []string { return pgtest.Strings(t, pool, `SELECT e::text FROM exchanges e ORDER BY id`) }
 	before := dump()
 	if _, err := p.UpByOne(t.Context()); err != nil {
 		t.Fatalf("up to 5: %v", err)
@@ -133,16 +115,8 @@ func TestPurgeMigrationKeepsExchanges(t *testing.T) {
 		t.Fatalf("before 00007: %v", got)
 	}
 	keysToEnvironments := func() []string {
-		rows, err := pool.Query(t.Context(), `SELECT conrelid::regclass::text FROM pg_constraint
+		return pgtest.Strings(t, pool, `SELECT conrelid::regclass::text FROM pg_constraint
 			WHERE contype = 'f' AND confrelid = 'environments'::regclass AND conrelid::regclass::text LIKE 'exchanges%' ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return names
 	}
 	if got := keysToEnvironments(); !slices.Contains(got, "exchanges") || !slices.Contains(got, "exchanges_p20260115") {
 		t.Fatalf("foreign keys before 00007: %q", got)

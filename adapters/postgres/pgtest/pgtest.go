@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver pgtestdb connects with
 	"github.com/peterldowns/pgtestdb"
@@ -124,4 +125,19 @@ func (Migrator) Hash() (string, error) {
 // Migrate runs the goose migrations on the template database.
 func (Migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) error {
 	return postgres.MigrateDB(ctx, db)
+}
+
+// Strings runs a query of one text column and returns its values, failing
+// the test on an error.
+func Strings(t testing.TB, pool *pgxpool.Pool, query string, args ...any) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
