@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -74,63 +75,54 @@ const (
 	CodeLeadNotIdentified    = "lead_not_identified"
 )
 
-// CallbackBody is a callback's body as Receive read it: the JSON, and the
-// recordings in it, already in spools of the audio store. Close it when the
-// request is over.
-type CallbackBody struct {
-	*domain.CallbackBody
+// MaxAudioBytes is the largest decoded recording a callback may carry.
+func (s *Callbacks) MaxAudioBytes() int64 { return s.cfg.MaxAudioBytes }
+
+// Spools are the audio store's spools of one callback's recordings: the
+// partner protocol decodes each recording into the writer Open gives as the
+// body streams in, so neither the body nor a recording is ever held whole in
+// memory, and each byte is read, decoded and hashed once. Nothing is stored
+// until the callback is applied. Close them when the request is over.
+type Spools struct {
+	ctx    context.Context
+	audio  ports.AudioStore
 	spools map[int]ports.AudioSpool
-	stored map[int]string // the keys of the recordings stored, by PartnerAudio.Index
+	stored map[int]string // the keys of the recordings stored, by ReceivedAudio.Index
 }
 
-// Receive reads a callback's body from r to its end, decoding each
-// recording as it arrives into a spool of the audio store: neither the body
-// nor a recording is ever held whole in memory, and each byte is read, decoded
-// and hashed once. Nothing is stored yet (the callback's method does it, if
-// the callback is applied). A failure of r, or of the audio store, is
-// returned as it is, and so is a body with more recordings than a callback
-// may carry (domain.MaxCallbackRecordings: refused as it is read, before a
-// spool is opened for each). On an error the spools opened are already
-// discarded; the body, never nil, must be closed all the same.
-func (s *Callbacks) Receive(ctx context.Context, r io.Reader) (*CallbackBody, error) {
-	b := &CallbackBody{spools: map[int]ports.AudioSpool{}, stored: map[int]string{}}
-	var err error
-	b.CallbackBody, err = domain.ReadCallbackBody(r, s.cfg.MaxAudioBytes, func(i int) (io.Writer, error) {
-		sp, err := s.audio.Spool(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("spooling a recording: %w", err)
-		}
-		b.spools[i] = sp
-		return sp, nil
-	})
+// NewSpools starts the spools of one callback.
+func (s *Callbacks) NewSpools(ctx context.Context) *Spools {
+	return &Spools{ctx: ctx, audio: s.audio, spools: map[int]ports.AudioSpool{}, stored: map[int]string{}}
+}
+
+// Open opens the spool of the recording at index.
+func (sp *Spools) Open(index int) (io.Writer, error) {
+	w, err := sp.audio.Spool(sp.ctx)
 	if err != nil {
-		b.Close()
+		return nil, fmt.Errorf("spooling a recording: %w", err)
 	}
-	return b, err
+	sp.spools[index] = w
+	return w, nil
 }
 
 // StoredSHA256 is the content address (SHA-256, lowercase hex) of the
-// recording at index (its PartnerAudio.Index) once this request stored it,
+// recording at index (its ReceivedAudio.Index) once this request stored it,
 // and "" when it stored none there. A recording is matched to the answer's
 // recording_sha256s by it: the answer leaves out the recordings of
 // duplicate interactions, so the order of the body's recordings is not the
 // order of the answer's.
-func (b *CallbackBody) StoredSHA256(index int) string { return b.stored[index] }
+func (sp *Spools) StoredSHA256(index int) string { return sp.stored[index] }
 
 // Close discards the spools; the recordings stored stay.
-func (b *CallbackBody) Close() {
-	for _, sp := range b.spools {
-		_ = sp.Close()
+func (sp *Spools) Close() {
+	for _, w := range sp.spools {
+		_ = w.Close()
 	}
-	b.spools = nil
+	sp.spools = nil
 }
 
 // Task applies the task callback (POST /api/cvio/lead_tarefas/cadastrar).
-func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body *CallbackBody, queryCallID string, idem Idempotent) ([]byte, error) {
-	cb, err := body.ParseTask()
-	if err != nil {
-		return nil, err
-	}
+func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, cb domain.TaskCallback, body *Spools, queryCallID string, idem Idempotent) ([]byte, error) {
 	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
 	if err != nil {
 		return nil, err
@@ -142,11 +134,7 @@ func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, body *Cal
 
 // Lead applies the lead callback (POST /api/cvio/lead): the interactions,
 // and the lead's name and e-mail when the partner allows the change.
-func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body *CallbackBody, queryCallID string, idem Idempotent) ([]byte, error) {
-	cb, err := body.ParseLead()
-	if err != nil {
-		return nil, err
-	}
+func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain.LeadCallback, body *Spools, queryCallID string, idem Idempotent) ([]byte, error) {
 	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
 	if err != nil {
 		return nil, err
@@ -174,11 +162,7 @@ func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, body *Cal
 }
 
 // Result applies a call's result (POST /api/cvio/ligacoes/{idligacao}/resultado).
-func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, body *CallbackBody, idem Idempotent) ([]byte, error) {
-	cb, err := body.ParseResult()
-	if err != nil {
-		return nil, err
-	}
+func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, cb domain.ResultCallback, body *Spools, idem Idempotent) ([]byte, error) {
 	callID, err := domain.MergeCallID(pathCallID, queryCallID, cb.CallID)
 	if err != nil {
 		return nil, err
@@ -233,33 +217,17 @@ func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domai
 		}
 		return target{lead: lead, call: &call, by: "call"}, nil
 	}
-	var (
-		leads []domain.Lead
-		err   error
-		field string
-		by    string
-	)
-	switch {
-	case email != "":
-		leads, err = r.FindLeadsByEmail(ctx, env.ID(), email)
-		field, by = "email", "email"
-	case !phone.IsZero():
-		leads, err = r.FindLeadsByPhone(ctx, env.ID(), phone.NationalDigits())
-		field, by = "telefone", "phone"
-	default:
-		return target{}, &domain.Error{Kind: domain.KindInvalid, Code: CodeLeadNotIdentified, Field: "idligacao",
-			Message: "the callback names no call (idligacao) and no lead (email or telefone)"}
-	}
+	leads, field, by, err := findLead(ctx, r, env, email, phone)
 	if err != nil {
 		return target{}, err
 	}
 	switch len(leads) {
 	case 0:
-		return target{}, domain.NotFound(domain.CodeLeadNotFound, field, "no lead of this environment has this "+field)
+		return target{}, domain.NotFound(domain.CodeLeadNotFound, field, "no lead of this environment has this "+strings.TrimPrefix(field, "body."))
 	case 1:
 	default:
 		return target{}, &domain.Error{Kind: domain.KindConflict, Code: CodeLeadAmbiguous, Field: field,
-			Message: fmt.Sprintf("%d leads have this %s; send idligacao", len(leads), field)}
+			Message: fmt.Sprintf("%d leads have this %s; send idligacao", len(leads), strings.TrimPrefix(field, "body."))}
 	}
 	t := target{lead: leads[0], by: by}
 	call, err := r.LatestOpenCall(ctx, env.ID(), t.lead.ID())
@@ -276,6 +244,45 @@ func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domai
 	return t, nil
 }
 
+// findLead finds the leads a callback without a call id names: by e-mail,
+// then by phone — a partner that knows the lead's phone but holds an old
+// e-mail still finds it. field is where the search that decided was (the
+// e-mail's, or the phone's once the e-mail found nobody), by what found it.
+func findLead(ctx context.Context, r ports.Repositories, env domain.Environment, email string, phone domain.Phone) (leads []domain.Lead, field, by string, err error) {
+	if email == "" && phone.IsZero() {
+		return nil, "", "", &domain.Error{Kind: domain.KindInvalid, Code: CodeLeadNotIdentified, Field: "idligacao",
+			Message: "the callback names no call (idligacao) and no lead (email or telefone)"}
+	}
+	if email != "" {
+		leads, err = r.FindLeadsByEmail(ctx, env.ID(), email)
+		if err != nil || len(leads) > 0 || phone.IsZero() {
+			return leads, "body.email", "email", err
+		}
+	}
+	leads, err = r.FindLeadsByPhone(ctx, env.ID(), phone.NationalDigits())
+	return leads, "body.telefone", "phone", err
+}
+
+// settle changes the call as the callback's interactions report
+// (domain.CallbackOutcome: explicit status and motivo, then a recording,
+// then the article's words in a description). The same result again
+// changes nothing; words in a description never overturn a result the call
+// already has, while explicit fields or a recording that contradict it are
+// refused (409) as the result endpoint refuses them.
+func settle(call *domain.Call, interactions []domain.PartnerInteraction) error {
+	o, from, ok := domain.CallbackOutcome(interactions)
+	if !ok {
+		return nil
+	}
+	if call.Status() == o.Outcome.CallStatus() && (o.Outcome == domain.OutcomeCompleted || call.Reason() == o.Reason) {
+		return nil
+	}
+	if from == domain.OutcomeFromDescription && (call.Status() == domain.CallCompleted || call.Status() == domain.CallNotCompleted) {
+		return nil
+	}
+	return domain.RecordCallResult(call, o.Outcome, o.Reason)
+}
+
 // storedAudio is a recording written to the audio store before its row.
 type storedAudio struct {
 	key         string
@@ -290,7 +297,7 @@ type storedAudio struct {
 // target, change the call, add the history and keep the answer. Objects
 // that end up without a row are deleted: all of them when the transaction
 // fails, those of the interactions left out as duplicates when it commits.
-func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *CallbackBody, interactions []domain.PartnerInteraction,
+func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *Spools, interactions []domain.PartnerInteraction,
 	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
 	changeCall func(*domain.Call) error) ([]byte, error) {
 	scope := tok.EnvID() + "/" + kind
@@ -333,7 +340,6 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 		}
 		now := s.clock.Now()
 		ans := CallbackAnswer{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}
-		hasAudio := false
 		for i, pi := range interactions {
 			in := pi.Input(env.TimeZone())
 			in.ID, in.EnvID, in.LeadID, in.OccurredAt = s.random.NewID(), env.ID(), t.lead.ID(), now
@@ -342,7 +348,6 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			}
 			var rec *domain.Recording
 			if a := audios[i]; a != nil {
-				hasAudio = true
 				if err := s.ensureStored(ctx, r, a); err != nil {
 					return err
 				}
@@ -383,12 +388,10 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 		}
 		if t.call != nil {
 			call := *t.call
-			switch {
-			case changeCall != nil:
+			if changeCall != nil {
 				err = changeCall(&call)
-			case hasAudio && call.Status() != domain.CallCompleted:
-				// A recording means the call took place (rule 7).
-				err = domain.RecordCallResult(&call, domain.OutcomeCompleted, "")
+			} else {
+				err = settle(&call, interactions)
 			}
 			if err != nil {
 				return err
@@ -463,7 +466,7 @@ func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (
 
 // storeAudio checks one recording, decoded into its spool as the body was
 // read, and stores it under its content address.
-func (s *Callbacks) storeAudio(ctx context.Context, body *CallbackBody, audio *domain.PartnerAudio, field string, topLevel bool) (*storedAudio, error) {
+func (s *Callbacks) storeAudio(ctx context.Context, body *Spools, audio *domain.ReceivedAudio, field string, topLevel bool) (*storedAudio, error) {
 	if topLevel {
 		field = "audio_base64"
 	}

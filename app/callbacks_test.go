@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"callconnect/adapters/audiostore"
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
@@ -59,15 +60,49 @@ func (f *callbacksFixture) history(t *testing.T) []domain.Interaction {
 	return h
 }
 
-// receive reads body as the HTTP layer hands it to the callbacks.
-func receive(t *testing.T, cbs *app.Callbacks, body string) *app.CallbackBody {
+// receive reads body as the HTTP layer does: its recordings decoded into
+// the callbacks' spools as it streams in.
+func receive(t *testing.T, cbs *app.Callbacks, body string) (*cvio.CallbackBody, *app.Spools) {
 	t.Helper()
-	b, err := cbs.Receive(t.Context(), strings.NewReader(body))
+	sp := cbs.NewSpools(t.Context())
+	t.Cleanup(sp.Close)
+	b, err := cvio.ReadCallbackBody(strings.NewReader(body), cbs.MaxAudioBytes(), sp.Open)
 	if err != nil {
-		t.Fatalf("Receive: %v", err)
+		t.Fatalf("ReadCallbackBody: %v", err)
 	}
-	t.Cleanup(b.Close)
-	return b
+	return b, sp
+}
+
+// postTask, postLead and postResult hand a callback's body to the app as
+// the HTTP layer does.
+func postTask(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) ([]byte, error) {
+	t.Helper()
+	b, sp := receive(t, cbs, body)
+	cb, err := b.ParseTask()
+	if err != nil {
+		return nil, err
+	}
+	return cbs.Task(ctx, tok, cb, sp, query, idem)
+}
+
+func postLead(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) ([]byte, error) {
+	t.Helper()
+	b, sp := receive(t, cbs, body)
+	cb, err := b.ParseLead()
+	if err != nil {
+		return nil, err
+	}
+	return cbs.Lead(ctx, tok, cb, sp, query, idem)
+}
+
+func postResult(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, path, query, body string, idem app.Idempotent) ([]byte, error) {
+	t.Helper()
+	b, sp := receive(t, cbs, body)
+	cb, err := b.ParseResult()
+	if err != nil {
+		return nil, err
+	}
+	return cbs.Result(ctx, tok, path, query, cb, sp, idem)
 }
 
 func answerOf(t *testing.T, b []byte) app.CallbackAnswer {
@@ -118,7 +153,7 @@ const taskBody = `{"telefone": "+55 (48) 99947-6359", "interacoes": [{"tipo": "L
 
 func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 	f := newCallbacksFixture(t)
-	ans, err := f.cbs.Task(context.Background(), f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{})
+	ans, err := postTask(t, f.cbs, context.Background(), f.tok, taskBody, "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +169,7 @@ func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 		t.Fatalf("due at 14:00 in São Paulo: %v", due)
 	}
 	// The same result again without a key: no second entry.
-	ans, _ = f.cbs.Task(context.Background(), f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{})
+	ans, _ = postTask(t, f.cbs, context.Background(), f.tok, taskBody, "", app.Idempotent{})
 	if a := answerOf(t, ans); a.Duplicates != 1 || len(f.history(t)) != 1 {
 		t.Fatalf("duplicate: %s, %d entries", ans, len(f.history(t)))
 	}
@@ -150,7 +185,7 @@ func TestCallbackCorrelatesByIdligacao(t *testing.T) {
 	f.drain(t)
 	body := `{"permitir_alteracao": true, "nome": "Teste audio 8", "email": "testeaudio8@teste.com",
 	  "interacoes": [{"tipo": "L", "descricao": "Teste de Ligação", "audio_base64": "data:audio/mpeg;base64,` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	ans, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), call.ID(), app.Idempotent{})
+	ans, err := postLead(t, f.cbs, ctx, f.tok, body, call.ID(), app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +214,7 @@ func TestLeadCallbackByEmailKeepsTheLeadWithoutPermission(t *testing.T) {
 	f := newCallbacksFixture(t)
 	ctx := context.Background()
 	body := `{"permitir_alteracao": false, "nome": "Outro Nome", "email": "LEAD.teste@example.COM", "interacoes": [{"tipo": "L", "descricao": "x"}]}`
-	if _, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{}); err != nil {
+	if _, err := postLead(t, f.cbs, ctx, f.tok, body, "", app.Idempotent{}); err != nil {
 		t.Fatal(err)
 	}
 	lead, _ := f.config.GetLead(ctx, "acme", "l1")
@@ -193,7 +228,7 @@ func TestResultCallback(t *testing.T) {
 	ctx := context.Background()
 	call, _ := f.calls.Place(ctx, "acme", "l1", "b1", "")
 	f.drain(t)
-	ans, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{})
+	ans, err := postResult(t, f.cbs, ctx, f.tok, call.ID(), "", `{"status": "nao_realizada", "motivo": "Não atendida"}`, app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +237,14 @@ func TestResultCallback(t *testing.T) {
 		t.Fatalf("call: %s %s (%s)", got.Status(), got.Reason(), ans)
 	}
 	// A different result for a settled call is a conflict; the same one is not.
-	if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "nao_atendida"}`), app.Idempotent{}); err != nil {
+	if _, err := postResult(t, f.cbs, ctx, f.tok, call.ID(), "", `{"status": "nao_realizada", "motivo": "nao_atendida"}`, app.Idempotent{}); err != nil {
 		t.Fatalf("the same result again: %v", err)
 	}
-	_, err = f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "realizada"}`), app.Idempotent{})
+	_, err = postResult(t, f.cbs, ctx, f.tok, call.ID(), "", `{"status": "realizada"}`, app.Idempotent{})
 	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindConflict {
 		t.Fatalf("another result for a settled call: %v", err)
 	}
-	_, err = f.cbs.Result(ctx, f.tok, "nope", "", receive(t, f.cbs, `{"status": "realizada"}`), app.Idempotent{})
+	_, err = postResult(t, f.cbs, ctx, f.tok, "nope", "", `{"status": "realizada"}`, app.Idempotent{})
 	if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeCallNotFound {
 		t.Fatalf("unknown call: %v", err)
 	}
@@ -219,22 +254,22 @@ func TestIdempotencyKey(t *testing.T) {
 	f := newCallbacksFixture(t)
 	ctx := context.Background()
 	idem := app.Idempotent{Key: "k1", RequestHash: "h1"}
-	first, err := f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", idem)
+	first, err := postTask(t, f.cbs, ctx, f.tok, taskBody, "", idem)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", idem)
+	again, err := postTask(t, f.cbs, ctx, f.tok, taskBody, "", idem)
 	if err != nil || string(again) != string(first) {
 		t.Fatalf("replay: %s vs %s (%v)", again, first, err)
 	}
-	_, err = f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{Key: "k1", RequestHash: "h2"})
+	_, err = postTask(t, f.cbs, ctx, f.tok, taskBody, "", app.Idempotent{Key: "k1", RequestHash: "h2"})
 	if de, ok := domain.AsError(err); !ok || de.Code != app.CodeIdempotencyKeyReused {
 		t.Fatalf("same key, other request: %v", err)
 	}
 	if len(f.history(t)) != 1 {
 		t.Fatalf("%d history entries", len(f.history(t)))
 	}
-	_, err = f.cbs.Task(ctx, f.tok, receive(t, f.cbs, taskBody), "", app.Idempotent{Key: "bad\x00key", RequestHash: "h"})
+	_, err = postTask(t, f.cbs, ctx, f.tok, taskBody, "", app.Idempotent{Key: "bad\x00key", RequestHash: "h"})
 	if de, ok := domain.AsError(err); !ok || de.Field != "Idempotency-Key" {
 		t.Fatalf("a control character in the key: %v", err)
 	}
@@ -251,14 +286,14 @@ func TestBadAudioWritesNothing(t *testing.T) {
 		"too large": {append(append([]byte{}, mp3...), make([]byte, 8192)...), domain.CodeAudioTooLarge},
 	} {
 		body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(tc.audio) + `"}]}`
-		_, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{})
+		_, err := postLead(t, f.cbs, ctx, f.tok, body, "", app.Idempotent{})
 		if de, ok := domain.AsError(err); !ok || de.Code != tc.code || de.Field != "interacoes[0].audio_base64" {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// Stored audio whose row never commits (the call is unknown) is removed.
 	body := `{"status": "realizada", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}`
-	if _, err := f.cbs.Result(ctx, f.tok, "nope", "", receive(t, f.cbs, body), app.Idempotent{}); err == nil {
+	if _, err := postResult(t, f.cbs, ctx, f.tok, "nope", "", body, app.Idempotent{}); err == nil {
 		t.Fatal("unknown call accepted")
 	}
 	var objects int
@@ -304,7 +339,7 @@ func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
 	audio := &vanishingAudio{AudioStore: f.audio, vanished: map[string]bool{}}
 	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
 	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	ans, err := cbs.Lead(ctx, f.tok, receive(t, cbs, body), "", app.Idempotent{})
+	ans, err := postLead(t, cbs, ctx, f.tok, body, "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +365,7 @@ func TestResultBeforeTheDeliveryAnswerKeepsTheAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.partner.onCall = func() {
-		if _, err := f.cbs.Result(ctx, f.tok, call.ID(), "", receive(t, f.cbs, `{"status": "nao_realizada", "motivo": "Não atendida"}`), app.Idempotent{}); err != nil {
+		if _, err := postResult(t, f.cbs, ctx, f.tok, call.ID(), "", `{"status": "nao_realizada", "motivo": "Não atendida"}`, app.Idempotent{}); err != nil {
 			t.Errorf("result while on the wire: %v", err)
 		}
 	}
@@ -416,13 +451,14 @@ func TestTooManyRecordingsAreRefusedAsRead(t *testing.T) {
 	}
 	audio := &countingSpools{AudioStore: fs}
 	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
-	b, err := cbs.Receive(t.Context(), strings.NewReader(manyRecordings(5000)))
-	defer b.Close()
+	sp := cbs.NewSpools(t.Context())
+	_, err = cvio.ReadCallbackBody(strings.NewReader(manyRecordings(5000)), cbs.MaxAudioBytes(), sp.Open)
+	sp.Close()
 	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindInvalid || de.Field != "interacoes" {
-		t.Fatalf("Receive: %v, want an invalid interacoes", err)
+		t.Fatalf("ReadCallbackBody: %v, want an invalid interacoes", err)
 	}
-	if audio.opened > domain.MaxCallbackRecordings {
-		t.Fatalf("%d spools opened for a callback that may carry %d recordings", audio.opened, domain.MaxCallbackRecordings)
+	if audio.opened > cvio.MaxCallbackRecordings {
+		t.Fatalf("%d spools opened for a callback that may carry %d recordings", audio.opened, cvio.MaxCallbackRecordings)
 	}
 	if audio.open != 0 {
 		t.Fatalf("%d spools still open after the refusal", audio.open)
@@ -437,11 +473,11 @@ func TestTooManyRecordingsAreRefusedAsRead(t *testing.T) {
 	}
 
 	// As many recordings as interactions allowed are read.
-	b2, err := cbs.Receive(t.Context(), strings.NewReader(manyRecordings(domain.MaxInteractions)))
-	if err != nil {
-		t.Fatalf("Receive of %d recordings: %v", domain.MaxInteractions, err)
+	sp2 := cbs.NewSpools(t.Context())
+	defer sp2.Close()
+	if _, err := cvio.ReadCallbackBody(strings.NewReader(manyRecordings(domain.MaxInteractions)), cbs.MaxAudioBytes(), sp2.Open); err != nil {
+		t.Fatalf("ReadCallbackBody of %d recordings: %v", domain.MaxInteractions, err)
 	}
-	b2.Close()
 }
 
 // The recording of an interaction left out as a duplicate was stored before
@@ -465,7 +501,7 @@ func TestDuplicateLeavesNoUnreferencedAudio(t *testing.T) {
 		return n
 	}
 	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	ans, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body), "", app.Idempotent{})
+	ans, err := postLead(t, f.cbs, ctx, f.tok, body, "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,10 +514,10 @@ func TestDuplicateLeavesNoUnreferencedAudio(t *testing.T) {
 
 	// A duplicate whose content a row does refer to keeps it.
 	body2 := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "y", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
-	if _, err := f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body2), "", app.Idempotent{}); err != nil {
+	if _, err := postLead(t, f.cbs, ctx, f.tok, body2, "", app.Idempotent{}); err != nil {
 		t.Fatal(err)
 	}
-	ans, err = f.cbs.Lead(ctx, f.tok, receive(t, f.cbs, body2), "", app.Idempotent{})
+	ans, err = postLead(t, f.cbs, ctx, f.tok, body2, "", app.Idempotent{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,19 +26,20 @@ type Calls struct {
 	store  ports.Store
 	clock  ports.Clock
 	random ports.Random
-	client ports.PartnerClient
-	cfg    CallsConfig
+	client   ports.PartnerClient
+	payloads ports.CallPayloads
+	cfg      CallsConfig
 }
 
 // NewCalls builds the service.
-func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client ports.PartnerClient, cfg CallsConfig) *Calls {
+func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client ports.PartnerClient, payloads ports.CallPayloads, cfg CallsConfig) *Calls {
 	if cfg.DispatchDeadline <= 0 {
 		cfg.DispatchDeadline = 2 * time.Minute
 	}
 	if cfg.RetryMinBackoff <= 0 {
 		cfg.RetryMinBackoff = time.Second
 	}
-	return &Calls{store: store, clock: clock, random: random, client: client, cfg: cfg}
+	return &Calls{store: store, clock: clock, random: random, client: client, payloads: payloads, cfg: cfg}
 }
 
 // Place records a press of Ligar by userID on leadID and schedules its
@@ -62,7 +63,7 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		}
 		id := s.random.NewID()
 		now := s.clock.Now()
-		payload, err := domain.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: user, Owners: byID,
+		payload, err := s.payloads.CallPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: user, Owners: byID,
 			CallID: id, ClickedAt: now, DialMode: cc.DialMode()})
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
@@ -60,7 +61,7 @@ func newCallsFixture(t *testing.T, cfg app.CallsConfig) *callsFixture {
 	partner := &fakePartner{}
 	mem := f.store.(*memory.Store)
 	return &callsFixture{fixture: f, mem: mem, partner: partner,
-		calls: app.NewCalls(f.store, f.clock, memory.NewRandom(7), partner, cfg)}
+		calls: app.NewCalls(f.store, f.clock, memory.NewRandom(7), partner, cvio.Payloads{}, cfg)}
 }
 
 // drain runs the scheduled deliveries, as the queue's workers would,

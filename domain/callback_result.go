@@ -35,7 +35,7 @@ const MaxDurationSeconds = 24 * 60 * 60
 // masculine forms and the English codes (completed, not_completed) are
 // accepted too.
 func ParseResultOutcome(s string) (ResultOutcome, bool) {
-	switch foldWord(s) {
+	switch FoldWord(s) {
 	case "realizada", "realizado", "completed":
 		return OutcomeCompleted, true
 	case "nao_realizada", "nao_realizado", "not_completed":
@@ -73,16 +73,16 @@ func MapMotivo(s string) (reason string, freeText string) {
 	if s == "" {
 		return "", ""
 	}
-	if code, ok := motivos[foldWord(s)]; ok {
+	if code, ok := motivos[FoldWord(s)]; ok {
 		return code, ""
 	}
 	return CallReasonOther, s
 }
 
-// foldWord reduces a word as people type it to a comparable form: lower
+// FoldWord reduces a word as people type it to a comparable form: lower
 // case, Portuguese accents removed (precomposed or combining), and runs of
 // spaces, dashes, dots and underscores made one underscore, none at the ends.
-func foldWord(s string) string {
+func FoldWord(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	pendingSep := false
@@ -127,70 +127,13 @@ var unaccent = map[rune]byte{
 
 // ResultCallback is the body of POST /api/cvio/ligacoes/{idligacao}/resultado.
 type ResultCallback struct {
-	CallID          string        // idligacao in the body, if any (MergeCallID with the path)
-	Outcome         ResultOutcome // status
-	Reason          string        // CallReason* when not completed; "" when completed
-	ReasonText      string        // the partner's own words when motivo is not a known value
-	Description     string        // descricao
-	DurationSeconds *int64        // duracao_segundos; nil when absent
-	AudioBase64     string        // the recording as sent; see PartnerInteraction.AudioBase64
-	Audio           *PartnerAudio // the recording of a CallbackBody; see PartnerInteraction.Audio
-}
-
-// ParseResultCallback reads the result callback:
-//
-//	{"status": "realizada"|"nao_realizada", "motivo": "nao_atendida", "descricao": "...",
-//	 "duracao_segundos": 42, "audio_base64": "..."}
-//
-// status is required (ParseResultOutcome). motivo is mapped with MapMotivo
-// and only matters when the call was not completed; a not-completed result
-// without one gets CallReasonOther. duracao_segundos is a whole number of
-// seconds from 0 to a day, as a JSON number or a numeric string. Whether a
-// completed call must carry audio is the caller's rule, not the parser's.
-// The tolerance is that of ParseTaskCallback.
-func ParseResultCallback(body []byte) (ResultCallback, error) {
-	return parseResultCallback(&jsonReader{data: body})
-}
-
-func parseResultCallback(r *jsonReader) (ResultCallback, error) {
-	var c ResultCallback
-	status, motivo := "", ""
-	err := r.parseObject(func(r *jsonReader, key string) error {
-		var err error
-		switch {
-		case keyIs(key, "status"):
-			status, err = r.textField("status", MaxNameLength)
-		case keyIs(key, "motivo"):
-			motivo, err = r.textField("motivo", MaxNameLength)
-		case keyIs(key, "descricao"):
-			c.Description, err = r.descriptionField("descricao")
-		case keyIs(key, "duracao_segundos"):
-			c.DurationSeconds, err = r.intField("duracao_segundos", 0, MaxDurationSeconds)
-		case keyIs(key, "audio_base64"):
-			c.AudioBase64, c.Audio, err = r.audioField("audio_base64")
-		case keyIs(key, "idligacao"):
-			c.CallID, err = r.idField("idligacao")
-		}
-		return err
-	})
-	if err != nil {
-		return ResultCallback{}, err
-	}
-	if status == "" {
-		return ResultCallback{}, invalid("status", "is required: realizada or nao_realizada")
-	}
-	outcome, ok := ParseResultOutcome(status)
-	if !ok {
-		return ResultCallback{}, invalid("status", "must be realizada or nao_realizada")
-	}
-	c.Outcome = outcome
-	if outcome == OutcomeNotCompleted {
-		c.Reason, c.ReasonText = MapMotivo(motivo)
-		if c.Reason == "" {
-			c.Reason = CallReasonOther
-		}
-	}
-	return c, nil
+	CallID          string         // idligacao in the body, if any (MergeCallID with the path)
+	Outcome         ResultOutcome  // status
+	Reason          string         // CallReason* when not completed; "" when completed
+	ReasonText      string         // the partner's own words when motivo is not a known value
+	Description     string         // descricao
+	DurationSeconds *int64         // duracao_segundos; nil when absent
+	Audio           *ReceivedAudio // the recording; nil when none
 }
 
 // RecordCallResult ends c as the partner reported: completed, or not

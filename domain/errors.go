@@ -24,6 +24,8 @@ const (
 	KindTooLarge
 	// KindUnsupported: the content is of a type the service does not take.
 	KindUnsupported
+	// KindMalformed: the request cannot even be read (JSON that is not JSON).
+	KindMalformed
 )
 
 // Error is a rule violation with a stable, machine-readable code.

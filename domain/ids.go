@@ -63,3 +63,29 @@ func checkChars(field, s string, max int, multiline bool) error {
 	}
 	return nil
 }
+
+// CheckText checks one line of text for field: valid UTF-8, no control
+// characters, at most max bytes.
+func CheckText(field, s string, max int) error { return checkText(field, s, false, max) }
+
+// CheckMultiline is CheckText for text where line breaks are expected.
+func CheckMultiline(field, s string, max int) error { return checkMultiline(field, s, max) }
+
+// checkMultiline is checkText for text where line breaks are expected.
+func checkMultiline(field, s string, max int) error { return checkChars(field, s, max, true) }
+
+// ValidEmail reports whether s is a plain e-mail address.
+func ValidEmail(s string) bool { return validEmail(s) }
+
+// ValidTaskCode reports whether s is a CRM task code: up to
+// MaxTaskCodeLength ASCII letters (situacao, prioridade, tipo_responsavel).
+func ValidTaskCode(s string) bool { return len(s) <= MaxTaskCodeLength && isASCIILetters(s) }
+
+func isASCIILetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}

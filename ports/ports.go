@@ -347,6 +347,13 @@ type PartnerClient interface {
 	Deliver(ctx context.Context, req PartnerRequest) PartnerResponse
 }
 
+// CallPayloads makes the request body a partner receives for a call, in the
+// partner protocol's wire format. It is made once, at the click, so that
+// every retry sends the same bytes.
+type CallPayloads interface {
+	CallPayload(in domain.PartnerPayloadInput) ([]byte, error)
+}
+
 // AudioObject is a stored recording opened for reading; Seek makes HTTP
 // Range answers possible without reading what is skipped.
 type AudioObject struct {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"callconnect/adapters/console"
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
@@ -47,7 +48,7 @@ func newFixtureOn(t *testing.T, cfg console.Config, store ports.Store) *fixture 
 		Configuration: app.NewConfiguration(store),
 		Telephony:     app.NewTelephony(store, clock, random, domain.URLPolicy{}),
 		CallButtons:   app.NewCallButtons(store),
-		Calls:         app.NewCalls(store, clock, random, nil, app.CallsConfig{}),
+		Calls:         app.NewCalls(store, clock, random, nil, cvio.Payloads{}, app.CallsConfig{}),
 		PartnerTokens: app.NewPartnerTokens(store, clock, random),
 		Callbacks:     app.NewCallbacks(store, clock, random, nil, app.CallbacksConfig{}, nil),
 		Monitor:       app.NewMonitor(store, random, nil),

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"strconv"
 
-	"callconnect/domain"
+	"callconnect/adapters/cvio"
 )
 
 // withAudioReferences returns the body, for the monitor, with the string
@@ -12,7 +12,7 @@ import (
 // "[audio: 123456 base64 chars; recording 01J…; sha256 ab12…]". The output
 // is cut after limit bytes (the monitor keeps no more). The audio itself was
 // never kept: the body read holds references to it
-// (domain.ReadCallbackBody). A body that was not read is empty.
+// (cvio.ReadCallbackBody). A body that was not read is empty.
 //
 // A reference names the recording of the answer (recordingIDs, with their
 // content addresses sha256s in the same order) that holds its content:
@@ -23,7 +23,7 @@ import (
 // audio_base64 strings have no recording. The same content more than once
 // names the answer's recordings of it in order, and once they run out the
 // last of them (which holds the same bytes).
-func withAudioReferences(body *domain.CallbackBody, sha256Of func(index int) string, recordingIDs, sha256s []string, limit int) []byte {
+func withAudioReferences(body *cvio.CallbackBody, sha256Of func(index int) string, recordingIDs, sha256s []string, limit int) []byte {
 	if body == nil {
 		return nil
 	}
@@ -34,7 +34,7 @@ func withAudioReferences(body *domain.CallbackBody, sha256Of func(index int) str
 		}
 	}
 	named := map[string]int{} // how many references named each content so far
-	return body.WithAudioReferences(limit, func(a *domain.PartnerAudio) string {
+	return body.WithAudioReferences(limit, func(a *cvio.PartnerAudio) string {
 		ref := "[audio: " + strconv.FormatInt(a.EncodedLen, 10) + " base64 chars"
 		if sha256Of != nil {
 			sha := sha256Of(a.Index)

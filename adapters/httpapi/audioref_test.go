@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"callconnect/domain"
+	"callconnect/adapters/cvio"
 )
 
 // readBody reads body as a callback's is read, the recordings discarded.
-func readBody(t *testing.T, body []byte) *domain.CallbackBody {
+func readBody(t *testing.T, body []byte) *cvio.CallbackBody {
 	t.Helper()
-	b, err := domain.ReadCallbackBody(bytes.NewReader(body), 64<<20, func(int) (io.Writer, error) { return io.Discard, nil })
+	b, err := cvio.ReadCallbackBody(bytes.NewReader(body), 64<<20, func(int) (io.Writer, error) { return io.Discard, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

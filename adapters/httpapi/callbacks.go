@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"callconnect/adapters/cvio"
 	"callconnect/app"
 	"callconnect/domain"
 )
@@ -154,7 +154,7 @@ type CallbackAnswer struct {
 type callbackRoute struct {
 	op     huma.Operation
 	body   any // the documented body type's zero value
-	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error)
+	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error)
 	inPath bool // the call id travels in the path
 }
 
@@ -180,8 +180,12 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"tied to its most recent open call, if any." + common,
 			},
 			body: TaskCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
-				return h.svc.Callbacks.Task(ctx, tok, body, query, idem)
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+				cb, err := body.ParseTask()
+				if err != nil {
+					return nil, err
+				}
+				return h.svc.Callbacks.Task(ctx, tok, cb, spools, query, idem)
 			},
 		},
 		{
@@ -196,8 +200,12 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + common,
 			},
 			body: LeadCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
-				return h.svc.Callbacks.Lead(ctx, tok, body, query, idem)
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+				cb, err := body.ParseLead()
+				if err != nil {
+					return nil, err
+				}
+				return h.svc.Callbacks.Lead(ctx, tok, cb, spools, query, idem)
 			},
 		},
 		{
@@ -217,8 +225,12 @@ func (h *handlers) registerCallbacks(api huma.API) {
 			},
 			body:   ResultCallbackBody{},
 			inPath: true,
-			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *app.CallbackBody, query string, idem app.Idempotent) ([]byte, error) {
-				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, body, idem)
+			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+				cb, err := body.ParseResult()
+				if err != nil {
+					return nil, err
+				}
+				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, cb, spools, idem)
 			},
 		},
 	}
@@ -269,7 +281,8 @@ func (h *handlers) serveCallback(w http.ResponseWriter, r *http.Request, rt call
 type inboundExchange struct {
 	envID  string
 	callID string
-	body   *app.CallbackBody // nil when the body was not read
+	body   *cvio.CallbackBody // nil when the body was not read
+	spools *app.Spools        // the recordings' spools; nil when the body was not read
 	answer []byte
 }
 
@@ -302,14 +315,11 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.burst, 'f', -1, 64)))
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeProblem(w, r, newProblem(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
-				fmt.Sprintf("the body must be application/json, not %q", ct),
-				ProblemField{Location: "header.Content-Type", Message: "must be application/json", Value: shortScalar(ct)}))
-			return
-		}
-	}
+	// Any Content-Type is taken, or none: the body is read as JSON whatever
+	// it says. PHP's curl and `curl -d` send JSON as
+	// application/x-www-form-urlencoded, others as text/plain or text/json;
+	// a body that is not JSON is refused for what it is (400), not for its
+	// label.
 	if !h.bodies.acquire(tok.ID()) {
 		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
 		return
@@ -327,9 +337,10 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 		hash = newRequestHash(r)
 		src = io.TeeReader(src, hash)
 	}
-	body, err := h.svc.Callbacks.Receive(ctx, src)
-	defer body.Close()
-	x.body = body
+	spools := h.svc.Callbacks.NewSpools(ctx)
+	defer spools.Close()
+	body, err := cvio.ReadCallbackBody(src, h.svc.Callbacks.MaxAudioBytes(), spools.Open)
+	x.body, x.spools = body, spools
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
@@ -338,7 +349,7 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	if hash != nil {
 		idem.RequestHash = hex.EncodeToString(hash.Sum(nil))
 	}
-	answer, err := rt.apply(ctx, tok, r, body, query, idem)
+	answer, err := rt.apply(ctx, tok, r, body, spools, query, idem)
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
@@ -516,18 +527,18 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 		LeadID:         ans.LeadID,
 		OccurredAt:     start,
 		RequestHeaders: r.Header.Clone(),
-		RequestBody:    string(exchangeBody(x.body, ans.RecordingIDs, ans.SHA256s)),
+		RequestBody:    string(exchangeBody(x.body, x.spools, ans.RecordingIDs, ans.SHA256s)),
 		ResponseBody:   string(cw.body.Bytes()),
 	})
 }
 
 // exchangeBody is the callback's body as the monitor keeps it: cut, the
 // audio replaced by references to the recordings stored.
-func exchangeBody(body *app.CallbackBody, recordingIDs, sha256s []string) []byte {
+func exchangeBody(body *cvio.CallbackBody, spools *app.Spools, recordingIDs, sha256s []string) []byte {
 	if body == nil {
 		return nil
 	}
-	return withAudioReferences(body.CallbackBody, body.StoredSHA256, recordingIDs, sha256s, domain.MaxExchangeBody)
+	return withAudioReferences(body, spools.StoredSHA256, recordingIDs, sha256s, domain.MaxExchangeBody)
 }
 
 // capturingWriter keeps the status and the start of the body written.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"callconnect/adapters/audiostore"
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/httpapi"
 	"callconnect/adapters/memory"
 	"callconnect/app"
@@ -102,7 +103,7 @@ func callbackServices(store ports.Store, audio ports.AudioStore, clock ports.Clo
 		Configuration: app.NewConfiguration(store),
 		Telephony:     app.NewTelephony(store, clock, random, domain.URLPolicy{}),
 		CallButtons:   app.NewCallButtons(store),
-		Calls: app.NewCalls(store, clock, random, partner,
+		Calls: app.NewCalls(store, clock, random, partner, cvio.Payloads{},
 			app.CallsConfig{DispatchDeadline: dispatchDeadline, RetryMinBackoff: time.Second}),
 		PartnerTokens: app.NewPartnerTokens(store, clock, random),
 		Callbacks:     app.NewCallbacks(store, clock, random, audio, app.CallbacksConfig{MaxAudioBytes: maxAudio}, nil),

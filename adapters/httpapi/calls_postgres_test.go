@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/httpapi"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/system"
@@ -59,7 +60,7 @@ func TestCallsOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	partner := &fakePartner{status: http.StatusOK}
-	calls := app.NewCalls(store, system.Clock{}, system.NewRandom(), partner,
+	calls := app.NewCalls(store, system.Clock{}, system.NewRandom(), partner, cvio.Payloads{},
 		app.CallsConfig{DispatchDeadline: dispatchDeadline, RetryMinBackoff: time.Second})
 	svc := httpapi.Services{
 		Configuration: app.NewConfiguration(store),

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/httpapi"
 	"callconnect/adapters/memory"
 	"callconnect/adapters/telemetry"
@@ -83,7 +84,7 @@ func newCallsRig(t testing.TB, middleware ...func(http.Handler) http.Handler) *c
 	store := memory.NewStore()
 	clock := memory.NewClock(t0)
 	partner := &fakePartner{status: http.StatusOK}
-	calls := app.NewCalls(store, clock, memory.NewRandom(1), partner,
+	calls := app.NewCalls(store, clock, memory.NewRandom(1), partner, cvio.Payloads{},
 		app.CallsConfig{DispatchDeadline: dispatchDeadline, RetryMinBackoff: time.Second})
 	svc := servicesOn(store)
 	svc.Calls = calls

@@ -52,6 +52,7 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindUnauthenticated: http.StatusUnauthorized,
 	domain.KindTooLarge:        http.StatusRequestEntityTooLarge,
 	domain.KindUnsupported:     http.StatusUnsupportedMediaType,
+	domain.KindMalformed:       http.StatusBadRequest,
 }
 
 // StatusOf is the HTTP status of a domain error of kind k, as the API

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
@@ -176,7 +177,7 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 		opts.calls.RetryMinBackoff = 20 * time.Millisecond
 	}
 	w := &world{pool: pool, store: store, partner: partner, enqueuer: enq,
-		calls: app.NewCalls(store, system.Clock{}, system.NewRandom(), client, opts.calls)}
+		calls: app.NewCalls(store, system.Clock{}, system.NewRandom(), client, cvio.Payloads{}, opts.calls)}
 	w.seed(t)
 	return w
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"callconnect/adapters/audiostore"
+	"callconnect/adapters/cvio"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
@@ -52,7 +53,7 @@ func TestModule(t *testing.T) {
 		postgres.Module,
 		jobs.Module,
 		fx.Provide(func(s ports.Store) *app.Calls {
-			return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+			return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
 		}),
 		fx.Populate(&calls, &store, &pool),
 	)
@@ -108,7 +109,7 @@ func TestModuleSweepsRecordings(t *testing.T) {
 		fx.Provide(
 			app.NewRecordingSweeper,
 			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
 			},
 		),
 		fx.Populate(&pool),
@@ -288,7 +289,7 @@ func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry
 			func() ports.Clock { return fixedClock(now) },
 			newService,
 			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), app.CallsConfig{})
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
 			},
 		),
 	)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"callconnect/adapters/cvio"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		postgres.Module,
 		system.Module,
 		webhook.Module,
+		cvio.Module,
 		audiostore.Module,
 		appModule,
 		migrationsModule(runMigrations),

@@ -1,4 +1,4 @@
-package domain_test
+package cvio_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"callconnect/adapters/cvio"
 	"callconnect/domain"
 )
 
@@ -34,17 +35,17 @@ func (c *chunked) Read(p []byte) (int, error) {
 
 // streamed reads body through ReadCallbackBody, n bytes at a time, the
 // recordings into buffers.
-func streamed(t *testing.T, body []byte, n int, max int64) (*domain.CallbackBody, map[int]*bytes.Buffer) {
+func streamed(t *testing.T, body []byte, n int, max int64) (*cvio.CallbackBody, map[int]*bytes.Buffer) {
 	t.Helper()
 	bufs := map[int]*bytes.Buffer{}
-	b, err := domain.ReadCallbackBody(&chunked{b: body, n: max1(n)}, max, func(i int) (io.Writer, error) {
+	b, err := cvio.ReadCallbackBody(&chunked{b: body, n: max1(n)}, max, func(i int) (io.Writer, error) {
 		if bufs[i] != nil {
 			t.Fatalf("recording %d opened twice", i)
 		}
 		bufs[i] = &bytes.Buffer{}
 		return bufs[i], nil
 	})
-	if de, ok := domain.AsError(err); ok && de.Field == "interacoes" && len(b.Audios()) == domain.MaxCallbackRecordings {
+	if de, ok := domain.AsError(err); ok && de.Field == "interacoes" && len(b.Audios()) == cvio.MaxCallbackRecordings {
 		// More recordings than a callback may carry: refused as read,
 		// before the parsers see the body.
 		return nil, nil
@@ -60,22 +61,24 @@ func max1(n int) int { return max(n, 1) }
 // audioOutcome is what becomes of one recording: its bytes or its error.
 type audioOutcome struct {
 	present bool
-	bytes   []byte
+	size    int64
+	head    []byte
 	err     string
 }
 
-func wholeAudio(s string, max int64) audioOutcome {
-	if s == "" {
+// wholeAudio is what the whole-body parsers made of a recording: they
+// decode the string with DecodeAudioBase64.
+func wholeAudio(a *domain.ReceivedAudio) audioOutcome {
+	if a == nil {
 		return audioOutcome{}
 	}
-	b, err := domain.DecodeAudioBase64(s, max)
-	if err != nil {
-		return audioOutcome{present: true, err: errString(err)}
+	if a.Err != nil {
+		return audioOutcome{present: true, err: errString(a.Err)}
 	}
-	return audioOutcome{present: true, bytes: b}
+	return audioOutcome{present: true, size: a.Size, head: a.Head}
 }
 
-func streamedAudio(t *testing.T, a *domain.PartnerAudio, bufs map[int]*bytes.Buffer) audioOutcome {
+func streamedAudio(t *testing.T, a *domain.ReceivedAudio, bufs map[int]*bytes.Buffer) audioOutcome {
 	t.Helper()
 	if a == nil {
 		return audioOutcome{}
@@ -93,7 +96,7 @@ func streamedAudio(t *testing.T, a *domain.PartnerAudio, bufs map[int]*bytes.Buf
 	if !bytes.Equal(a.Head, got[:min(len(got), domain.AudioSniffLen)]) {
 		t.Fatalf("recording %d: Head is not the start of the bytes", a.Index)
 	}
-	return audioOutcome{present: true, bytes: got}
+	return audioOutcome{present: true, size: a.Size, head: a.Head}
 }
 
 func errString(err error) string {
@@ -112,7 +115,7 @@ func compareStreamed(t *testing.T, body []byte, n int, max int64) {
 		return
 	}
 
-	want, werr := domain.ParseLeadCallback(body)
+	want, werr := cvio.ParseLeadCallbackMax(body, max)
 	got, gerr := b.ParseLead()
 	compareInteractions(t, "lead", werr, gerr, want.Interactions, got.Interactions, max, bufs)
 	if werr == nil && gerr == nil {
@@ -122,18 +125,18 @@ func compareStreamed(t *testing.T, body []byte, n int, max int64) {
 		}
 	}
 
-	wt, werr := domain.ParseTaskCallback(body)
+	wt, werr := cvio.ParseTaskCallbackMax(body, max)
 	gt, gerr := b.ParseTask()
 	compareInteractions(t, "task", werr, gerr, wt.Interactions, gt.Interactions, max, bufs)
 
-	wr, werr := domain.ParseResultCallback(body)
+	wr, werr := cvio.ParseResultCallbackMax(body, max)
 	gr, gerr := b.ParseResult()
 	compareErrors(t, "result", werr, gerr)
 	if werr == nil {
-		if w, g := wholeAudio(wr.AudioBase64, max), streamedAudio(t, gr.Audio, bufs); !reflect.DeepEqual(w, g) {
+		if w, g := wholeAudio(wr.Audio), streamedAudio(t, gr.Audio, bufs); !reflect.DeepEqual(w, g) {
 			t.Fatalf("result audio: %+v, streamed %+v", short(w), short(g))
 		}
-		wr.AudioBase64, gr.Audio = "", nil
+		wr.Audio, gr.Audio = nil, nil
 		if !reflect.DeepEqual(wr, gr) {
 			t.Fatalf("result: %+v, streamed %+v", wr, gr)
 		}
@@ -159,13 +162,10 @@ func compareInteractions(t *testing.T, what string, werr, gerr error, want, got 
 	}
 	for i := range want {
 		w, g := want[i], got[i]
-		if wa, ga := wholeAudio(w.AudioBase64, max), streamedAudio(t, g.Audio, bufs); !reflect.DeepEqual(wa, ga) {
+		if wa, ga := wholeAudio(w.Audio), streamedAudio(t, g.Audio, bufs); !reflect.DeepEqual(wa, ga) {
 			t.Fatalf("%s: interaction %d: audio %+v, streamed %+v", what, i, short(wa), short(ga))
 		}
-		if g.AudioBase64 != "" {
-			t.Fatalf("%s: interaction %d: streamed text %q", what, i, g.AudioBase64)
-		}
-		w.AudioBase64, g.Audio = "", nil
+		w.Audio, g.Audio = nil, nil
 		if !reflect.DeepEqual(w, g) {
 			t.Fatalf("%s: interaction %d: %+v, streamed %+v", what, i, w, g)
 		}
@@ -173,7 +173,7 @@ func compareInteractions(t *testing.T, what string, werr, gerr error, want, got 
 }
 
 func short(o audioOutcome) string {
-	return fmt.Sprintf("present=%v %d bytes err=%q", o.present, len(o.bytes), o.err)
+	return fmt.Sprintf("present=%v %d bytes err=%q", o.present, o.size, o.err)
 }
 
 // audioVariants are texts of audio_base64 as JSON spells them, good and bad.
@@ -254,14 +254,15 @@ func TestReadCallbackBodyLargeRecording(t *testing.T) {
 	if ct, err := c.Audio.ContentType(); ct != domain.AudioWAV || err != nil {
 		t.Fatalf("content type %q %v", ct, err)
 	}
-	if want := int64(len(`data:audio/wav;base64,` + wrapped)); c.Audio.EncodedLen != want {
-		t.Fatalf("EncodedLen %d, want %d", c.Audio.EncodedLen, want)
+	want := int64(len(`data:audio/wav;base64,` + wrapped))
+	if got := b.Audios()[0].EncodedLen; got != want {
+		t.Fatalf("EncodedLen %d, want %d", got, want)
 	}
 	if len(b.JSON()) > 100 {
 		t.Fatalf("the JSON kept is %d bytes", len(b.JSON()))
 	}
-	got := string(b.WithAudioReferences(1<<10, func(a *domain.PartnerAudio) string { return fmt.Sprintf("[%d]", a.EncodedLen) }))
-	if want := fmt.Sprintf(`{"status": "realizada", "audio_base64": "[%d]", "descricao": "ok"}`, c.Audio.EncodedLen); got != want {
+	got := string(b.WithAudioReferences(1<<10, func(a *cvio.PartnerAudio) string { return fmt.Sprintf("[%d]", a.EncodedLen) }))
+	if want := fmt.Sprintf(`{"status": "realizada", "audio_base64": "[%d]", "descricao": "ok"}`, want); got != want {
 		t.Fatalf("with references: %s", got)
 	}
 }
@@ -270,15 +271,15 @@ func TestReadCallbackBodyLargeRecording(t *testing.T) {
 func TestReadCallbackBodyFailures(t *testing.T) {
 	body := `{"status": "realizada", "audio_base64": "` + strings.Repeat("QUJD", 100_000) + `"}`
 	boom := fmt.Errorf("disk full")
-	_, err := domain.ReadCallbackBody(strings.NewReader(body), 1<<20, func(int) (io.Writer, error) { return nil, boom })
+	_, err := cvio.ReadCallbackBody(strings.NewReader(body), 1<<20, func(int) (io.Writer, error) { return nil, boom })
 	if err != boom {
 		t.Fatalf("open failing: %v", err)
 	}
-	_, err = domain.ReadCallbackBody(strings.NewReader(body), 1<<20, func(int) (io.Writer, error) { return failingWriter{boom}, nil })
+	_, err = cvio.ReadCallbackBody(strings.NewReader(body), 1<<20, func(int) (io.Writer, error) { return failingWriter{boom}, nil })
 	if err != boom {
 		t.Fatalf("writer failing: %v", err)
 	}
-	b, err := domain.ReadCallbackBody(io.MultiReader(strings.NewReader(body[:50]), failingReader{io.ErrUnexpectedEOF}), 1<<20,
+	b, err := cvio.ReadCallbackBody(io.MultiReader(strings.NewReader(body[:50]), failingReader{io.ErrUnexpectedEOF}), 1<<20,
 		func(int) (io.Writer, error) { return io.Discard, nil })
 	if err != io.ErrUnexpectedEOF || b == nil || !strings.HasPrefix(string(b.JSON()), `{"status": "realizada", "audio_base64": "0`) {
 		t.Fatalf("reader failing: %v", err)
@@ -334,15 +335,15 @@ func TestReadCallbackBodyStopsAtTooManyRecordings(t *testing.T) {
 	}
 	src := &countingReader{r: strings.NewReader(`{"telefone": "48999476359", ` + recordings(20_000))}
 	opened := 0
-	b, err := domain.ReadCallbackBody(src, 1<<20, func(int) (io.Writer, error) {
+	b, err := cvio.ReadCallbackBody(src, 1<<20, func(int) (io.Writer, error) {
 		opened++
 		return io.Discard, nil
 	})
 	if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindInvalid || de.Field != "interacoes" {
 		t.Fatalf("error %v, want an invalid interacoes", err)
 	}
-	if opened != domain.MaxCallbackRecordings || len(b.Audios()) != domain.MaxCallbackRecordings {
-		t.Fatalf("%d writers opened, %d recordings kept; want %d", opened, len(b.Audios()), domain.MaxCallbackRecordings)
+	if opened != cvio.MaxCallbackRecordings || len(b.Audios()) != cvio.MaxCallbackRecordings {
+		t.Fatalf("%d writers opened, %d recordings kept; want %d", opened, len(b.Audios()), cvio.MaxCallbackRecordings)
 	}
 	if src.n > 256<<10 {
 		t.Fatalf("read %d bytes of a body refused in its first kilobytes", src.n)
@@ -351,7 +352,7 @@ func TestReadCallbackBodyStopsAtTooManyRecordings(t *testing.T) {
 	// As many as a callback may carry are read: MaxInteractions, and the
 	// result's own.
 	b, _ = streamed(t, []byte(`{"status": "realizada", "audio_base64": "AAAA", `+recordings(domain.MaxInteractions)), 1<<10, 1<<20)
-	if b == nil || len(b.Audios()) != domain.MaxCallbackRecordings {
+	if b == nil || len(b.Audios()) != cvio.MaxCallbackRecordings {
 		t.Fatal("a body with as many recordings as allowed was refused")
 	}
 }
@@ -362,7 +363,7 @@ func TestReadCallbackBodyBufferGrows(t *testing.T) {
 	large := base64.StdEncoding.EncodeToString(make([]byte, 2<<20))
 	body := `{"interacoes": [{"audio_base64": "AAAA"}, {"audio_base64": "` + large + `"}]}`
 	ws := []*capWriter{}
-	_, err := domain.ReadCallbackBody(strings.NewReader(body), 4<<20, func(int) (io.Writer, error) {
+	_, err := cvio.ReadCallbackBody(strings.NewReader(body), 4<<20, func(int) (io.Writer, error) {
 		ws = append(ws, &capWriter{})
 		return ws[len(ws)-1], nil
 	})

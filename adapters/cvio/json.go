@@ -1,6 +1,7 @@
-package domain
+package cvio
 
 import (
+	"callconnect/domain"
 	"fmt"
 	"strings"
 	"unicode/utf16"
@@ -25,10 +26,14 @@ type jsonReader struct {
 	data  []byte
 	pos   int
 	depth int
-	first *Error // the first semantic problem; syntax errors are returned instead
+	first *domain.Error // the first semantic problem; syntax errors are returned instead
 	// body is set when data is a CallbackBody's JSON: its recordings are
 	// references, and positions are mapped back to the body as sent.
 	body *CallbackBody
+	// For a whole body: the recordings met so far, and the largest a
+	// decoded one may be.
+	audios   int
+	maxAudio int64
 }
 
 // maxJSONDepth bounds nesting, so hostile input cannot exhaust the stack.
@@ -81,7 +86,8 @@ func (r *jsonReader) parseObject(member func(r *jsonReader, key string) error) e
 	}
 	r.ws()
 	if r.pos == len(r.data) {
-		return invalid("body", "is empty; a JSON object is expected")
+		return &domain.Error{Kind: domain.KindMalformed, Code: CodeMalformedJSON, Field: "body",
+			Message: "is empty; a JSON object is expected"}
 	}
 	if r.data[r.pos] != '{' {
 		if err := r.skip(); err != nil {
@@ -129,12 +135,12 @@ func (r *jsonReader) fail(field, format string, args ...any) {
 	}
 }
 
-// failWith records err (a *Error from a validator) as the first problem.
+// failWith records err (a *domain.Error from a validator) as the first problem.
 func (r *jsonReader) failWith(err error) {
 	if err == nil || r.first != nil {
 		return
 	}
-	if de, ok := AsError(err); ok {
+	if de, ok := domain.AsError(err); ok {
 		r.first = de
 		return
 	}

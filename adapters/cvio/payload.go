@@ -1,7 +1,8 @@
-package domain
+package cvio
 
 import (
 	"bytes"
+	"callconnect/domain"
 	"encoding/json"
 	"net/url"
 	"strconv"
@@ -58,73 +59,66 @@ type partnerPayload struct {
 	IDLigacao      string         `json:"idligacao"`
 	Acionador      partnerActor   `json:"acionador"`
 	ModoDiscagem   string         `json:"modo_discagem"`
+	// Teste is true on a test call only (sent from the console or the
+	// API to try the partner's endpoint); absent otherwise.
+	Teste bool `json:"teste,omitempty"`
 }
 
-// PartnerPayloadInput is what the partner JSON is built from.
-type PartnerPayloadInput struct {
-	Env       Environment
-	Lead      Lead
-	Actor     User            // who pressed Ligar
-	Owners    map[string]User // the lead's owners that exist, by user id
-	CallID    string
-	ClickedAt time.Time
-	DialMode  DialMode
-}
-
-// PartnerPayload builds the JSON of CONTRACT.md for one click. Ids and
+// PartnerPayload builds the JSON a partner receives for one click. Ids and
 // numbers are strings, absent values null, times in the environment's zone.
 // The owner slot matching the actor's role carries the actor (an agency user
 // fills the imobiliária slot).
-func PartnerPayload(in PartnerPayloadInput) ([]byte, error) {
-	loc := in.Env.timeZone
+func PartnerPayload(in domain.PartnerPayloadInput) ([]byte, error) {
+	loc := in.Env.TimeZone()
 	if loc == nil {
 		loc = time.UTC
 	}
-	l := in.Lead
+	l := in.Lead.Input()
 	p := partnerPayload{
-		IDLead:         l.id,
-		Gestor:         ownerObject(in.Owners, l.managerID),
-		Imobiliaria:    ownerObject(in.Owners, l.agencyID),
-		Corretor:       ownerObject(in.Owners, l.brokerID),
-		Nome:           l.name,
-		Email:          nullable(l.email),
-		Telefone:       nullable(l.phone.String()),
-		MidiaPrincipal: nullable(l.mainMedia),
-		Origem:         nullable(l.origin),
+		IDLead:         l.ID,
+		Gestor:         ownerObject(in.Owners, l.ManagerID),
+		Imobiliaria:    ownerObject(in.Owners, l.AgencyID),
+		Corretor:       ownerObject(in.Owners, l.BrokerID),
+		Nome:           l.Name,
+		Email:          nullable(l.Email),
+		Telefone:       nullable(wirePhone(in.Lead.Phone())),
+		MidiaPrincipal: nullable(l.MainMedia),
+		Origem:         nullable(l.Origin),
 		Empreendimento: []partnerRef{},
 		Data:           in.ClickedAt.In(loc).Format(PartnerTimeLayout),
-		CallbackLead:   callbackURL(in.Env.publicBaseURL, LeadCallbackPath, in.CallID),
-		CallbackTarefa: callbackURL(in.Env.publicBaseURL, TaskCallbackPath, in.CallID),
+		CallbackLead:   callbackURL(in.Env.PublicBaseURL(), LeadCallbackPath, in.CallID),
+		CallbackTarefa: callbackURL(in.Env.PublicBaseURL(), TaskCallbackPath, in.CallID),
 		IDLigacao:      in.CallID,
 		ModoDiscagem:   in.DialMode.Wire(),
+		Teste:          in.Test,
 	}
-	if l.stage != nil {
-		p.Situacao = &partnerRef{ID: l.stage.ID, Nome: nullable(l.stage.Name)}
+	if l.Stage != nil {
+		p.Situacao = &partnerRef{ID: l.Stage.ID, Nome: nullable(l.Stage.Name)}
 	}
-	if l.score != nil {
-		s := strconv.Itoa(*l.score)
+	if l.Score != nil {
+		s := strconv.Itoa(*l.Score)
 		p.Score = &s
 	}
-	if l.registeredAt != nil {
-		s := l.registeredAt.In(loc).Format(PartnerTimeLayout)
+	if l.RegisteredAt != nil {
+		s := l.RegisteredAt.In(loc).Format(PartnerTimeLayout)
 		p.DataCad = &s
 	}
-	for _, d := range l.developments {
+	for _, d := range l.Developments {
 		p.Empreendimento = append(p.Empreendimento, partnerRef{ID: d.ID, Nome: nullable(d.Name)})
 	}
 	actor := person(in.Actor)
-	switch in.Actor.role {
-	case RoleManager:
+	switch in.Actor.Role() {
+	case domain.RoleManager:
 		p.Gestor = actor
 		p.Acionador.Tipo = "gestor"
-	case RoleBroker:
+	case domain.RoleBroker:
 		p.Corretor = actor
 		p.Acionador.Tipo = "corretor"
-	case RoleAgency, RoleAgencyUser:
+	case domain.RoleAgency, domain.RoleAgencyUser:
 		p.Imobiliaria = actor
 		p.Acionador.Tipo = "imobiliaria"
 	}
-	p.Acionador.ID = in.Actor.id
+	p.Acionador.ID = in.Actor.ID()
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // URLs and names go out as written, not as \u0026
@@ -134,7 +128,10 @@ func PartnerPayload(in PartnerPayloadInput) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-func ownerObject(owners map[string]User, id string) *partnerPerson {
+// wirePhone is a phone as the partner receives it.
+func wirePhone(p domain.Phone) string { return p.String() }
+
+func ownerObject(owners map[string]domain.User, id string) *partnerPerson {
 	if id == "" {
 		return nil
 	}
@@ -145,8 +142,8 @@ func ownerObject(owners map[string]User, id string) *partnerPerson {
 	return &partnerPerson{ID: id}
 }
 
-func person(u User) *partnerPerson {
-	return &partnerPerson{ID: u.id, Nome: nullable(u.name), Telefone: nullable(u.phone.String()), Ramal: nullable(u.extension.String())}
+func person(u domain.User) *partnerPerson {
+	return &partnerPerson{ID: u.ID(), Nome: nullable(u.Name()), Telefone: nullable(wirePhone(u.Phone())), Ramal: nullable(u.Extension().String())}
 }
 
 func nullable(s string) *string {
@@ -158,15 +155,4 @@ func nullable(s string) *string {
 
 func callbackURL(base, path, callID string) string {
 	return base + path + "?idligacao=" + url.QueryEscape(callID)
-}
-
-// OwnerIDs returns the ids of the lead's owner slots that are set.
-func (l Lead) OwnerIDs() []string {
-	var ids []string
-	for _, id := range []string{l.managerID, l.brokerID, l.agencyID} {
-		if id != "" {
-			ids = append(ids, id)
-		}
-	}
-	return ids
 }

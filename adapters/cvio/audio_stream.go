@@ -1,6 +1,7 @@
-package domain
+package cvio
 
 import (
+	"callconnect/domain"
 	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
@@ -64,8 +65,8 @@ type audioDecoder struct {
 	rnLen int
 	one   [1]byte // an ASCII byte as a unit, without an allocation
 
-	err     *Error // why the text is not a recording; sticky
-	sinkErr error  // sink's failure; sticky
+	err     *domain.Error // why the text is not a recording; sticky
+	sinkErr error         // sink's failure; sticky
 
 	inFlight chan error // the write on its way, if any
 	spare    []byte     // the buffer it writes from is out's twin
@@ -83,18 +84,18 @@ func newAudioDecoder(max int64, sink func([]byte) error) *audioDecoder {
 
 func (d *audioDecoder) failed() bool { return d.err != nil || d.sinkErr != nil }
 
-func (d *audioDecoder) fail(err *Error) {
+func (d *audioDecoder) fail(err *domain.Error) {
 	if d.err == nil {
 		d.err = err
 	}
 }
 
-func audioTooLarge(max int64) *Error {
-	return &Error{Kind: KindTooLarge, Code: CodeAudioTooLarge, Field: audioField,
+func audioTooLarge(max int64) *domain.Error {
+	return &domain.Error{Kind: domain.KindTooLarge, Code: domain.CodeAudioTooLarge, Field: audioField,
 		Message: "the recording is larger than the limit of " + formatBytes(max)}
 }
 
-func audioBadChar(c byte, off int64) *Error {
+func audioBadChar(c byte, off int64) *domain.Error {
 	return invalid(audioField, "is not base64: unexpected character %q at offset %d", c, off)
 }
 

@@ -1,6 +1,7 @@
-package domain
+package cvio
 
 import (
+	"callconnect/domain"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ func (a *PartnerAudio) ContentType() (string, error) {
 	if a.Err != nil {
 		return "", a.Err
 	}
-	return CheckAudio(a.Head)
+	return domain.CheckAudio(a.Head)
 }
 
 // JSON is the body with each recording replaced by a reference.
@@ -91,14 +92,14 @@ func (b *CallbackBody) WithAudioReferences(limit int, ref func(*PartnerAudio) st
 // takes from one body: one per interaction, and the result's own. Each may
 // open a spool, so a body of many tiny recordings must be cut short as it is
 // read, not refused later by the parsers once every spool is open.
-const MaxCallbackRecordings = MaxInteractions + 1
+const MaxCallbackRecordings = domain.MaxInteractions + 1
 
 // tooManyRecordings is ReadCallbackBody's error for a body with more than
 // MaxCallbackRecordings recordings, named as the parsers name too many
 // interactions.
-func tooManyRecordings() *Error {
+func tooManyRecordings() *domain.Error {
 	return invalid("interacoes", "must have at most %d interactions (a callback carries at most %d recordings)",
-		MaxInteractions, MaxCallbackRecordings)
+		domain.MaxInteractions, MaxCallbackRecordings)
 }
 
 // readChunk is how much of the body ReadCallbackBody asks for at a time.
@@ -114,7 +115,7 @@ const maxAudioKeyEscaped = len(audioField) * 6
 // limit, its bytes written to the writer open returns for it (called once
 // per recording, when its first decoded bytes are ready); a failure of r,
 // open or a writer stops the reading and is returned, and so does a body
-// with more than MaxCallbackRecordings recordings (a *Error naming
+// with more than MaxCallbackRecordings recordings (a *domain.Error naming
 // "interacoes", at the first string too many). A malformed body is
 // not an error here: the parsers report it. The body returned is never nil:
 // on an error it holds what was read.
@@ -456,8 +457,12 @@ func (s *splitter) end() {
 	_ = s.cutAt(err, s.pos)
 }
 
+// CodeMalformedJSON is the error code of a body that is not JSON (400);
+// a well-formed body with a wrong field is domain.CodeInvalidField (422).
+const CodeMalformedJSON = "malformed_json"
+
 func jsonSyntaxError(pos int64, msg string) error {
-	return &Error{Kind: KindInvalid, Code: CodeInvalidField, Field: "body",
+	return &domain.Error{Kind: domain.KindMalformed, Code: CodeMalformedJSON, Field: "body",
 		Message: fmt.Sprintf("malformed JSON at byte %d: %s", pos, msg)}
 }
 
@@ -488,10 +493,12 @@ func (b *CallbackBody) audio(ref string) (*PartnerAudio, bool) {
 }
 
 // ParseTask reads the body as ParseTaskCallback does.
-func (b *CallbackBody) ParseTask() (TaskCallback, error) { return parseTaskCallback(b.reader()) }
+func (b *CallbackBody) ParseTask() (domain.TaskCallback, error) { return parseTaskCallback(b.reader()) }
 
 // ParseLead reads the body as ParseLeadCallback does.
-func (b *CallbackBody) ParseLead() (LeadCallback, error) { return parseLeadCallback(b.reader()) }
+func (b *CallbackBody) ParseLead() (domain.LeadCallback, error) { return parseLeadCallback(b.reader()) }
 
 // ParseResult reads the body as ParseResultCallback does.
-func (b *CallbackBody) ParseResult() (ResultCallback, error) { return parseResultCallback(b.reader()) }
+func (b *CallbackBody) ParseResult() (domain.ResultCallback, error) {
+	return parseResultCallback(b.reader())
+}

@@ -1,4 +1,4 @@
-package domain_test
+package cvio_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"callconnect/adapters/cvio"
 	"callconnect/domain"
 )
 
@@ -61,7 +62,7 @@ func payloadFixture(t *testing.T, actorRole string) []byte {
 	if actorRole == "agency_user" {
 		actor = mk("iu7", "Usuária da imobiliária", "agency_user", "i1")
 	}
-	b, err := domain.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: actor, Owners: owners,
+	b, err := cvio.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: actor, Owners: owners,
 		CallID: "01JABC", ClickedAt: time.Date(2020, 2, 4, 23, 0, 0, 0, time.UTC), DialMode: domain.DialByPhone})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +145,7 @@ func TestPartnerPayloadAbsentValuesAreNull(t *testing.T) {
 	env, _ := domain.NewEnvironment(domain.EnvironmentInput{ID: "acme", Name: "Acme", PublicBaseURL: "https://acme.example.com", TimeZone: "UTC"})
 	lead, _ := domain.NewLead(domain.LeadInput{EnvID: "acme", ID: "9", Name: "Bare", ManagerID: "g1", BrokerID: "ghost"})
 	actor, _ := domain.NewUser(domain.UserInput{EnvID: "acme", ID: "g1", Name: "G", Role: "manager", Extension: "7"})
-	b, err := domain.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: actor, Owners: map[string]domain.User{"g1": actor},
+	b, err := cvio.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: actor, Owners: map[string]domain.User{"g1": actor},
 		CallID: "x&y", ClickedAt: time.Date(2024, 3, 19, 14, 0, 5, 0, time.UTC), DialMode: domain.DialByExtension})
 	if err != nil {
 		t.Fatal(err)
