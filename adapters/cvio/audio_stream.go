@@ -7,11 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// AudioSniffLen is how much of the start of a recording decoded as it
-// arrives (ReadCallbackBody) is kept for SniffAudio: far more than any
-// format's signature needs.
-const AudioSniffLen = 64 << 10
-
 // audioOutLen is how many decoded bytes audioDecoder collects, at most,
 // before it hands them to its sink. Its buffers start at audioOutFirst and
 // double with each chunk: a body may carry dozens of tiny recordings, and
@@ -46,7 +41,7 @@ type audioDecoder struct {
 	maxSymbols int64
 	sink       func([]byte) error // the decoded bytes; its error stops the decoder
 	out        []byte
-	head       []byte // the first AudioSniffLen decoded bytes
+	head       []byte // the first domain.AudioSniffLen decoded bytes
 	size       int64  // decoded bytes handed to sink or in out
 
 	phase   int
@@ -337,8 +332,8 @@ func (d *audioDecoder) flushTo(async bool) bool {
 	if d.sinkErr != nil {
 		return false
 	}
-	if len(d.head) < AudioSniffLen {
-		d.head = append(d.head, d.out[:min(len(d.out), AudioSniffLen-len(d.head))]...)
+	if len(d.head) < domain.AudioSniffLen {
+		d.head = append(d.head, d.out[:min(len(d.out), domain.AudioSniffLen-len(d.head))]...)
 	}
 	if len(d.out) > 0 {
 		d.size += int64(len(d.out))

@@ -693,7 +693,7 @@ func TestTooManyRecordingsRefused(t *testing.T) {
 	body := `{"telefone": "48999476359", "interacoes": [` +
 		strings.TrimSuffix(strings.Repeat(`{"audio_base64":"AAAA"},`, 21_000), ",") + `]}`
 	wantProblem(t, r.partner("/api/cvio/lead_tarefas/cadastrar", body), 422, "invalid_field", "body.interacoes")
-	if n := spools.opened.Load(); n > domain.MaxCallbackRecordings {
+	if n := spools.opened.Load(); n > cvio.MaxCallbackRecordings {
 		t.Fatalf("%d spools opened for one callback", n)
 	}
 	r.noHistory("1", "2")
