@@ -195,6 +195,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerMonitor(api)
 	h.registerRecordings(api)
 	h.registerCallbacks(api)
+	registerPartnerWebhook(api)
 	return api
 }
 
