@@ -486,7 +486,10 @@ func callbackLocation(field string, inPath, inQuery bool) string {
 			return "query.idligacao"
 		}
 		return "body.idligacao"
-	case field == "token" || field == "email" || field == "env":
+	case field == "token" || field == "env":
+		// The credentials: the e-mail and token headers are one pair, and
+		// the token is what names the environment. (The body's "email" is
+		// the lead's, located in the body like every other member.)
 		return "header.token"
 	case field == "Idempotency-Key":
 		return "header.Idempotency-Key"
