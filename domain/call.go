@@ -8,10 +8,12 @@ import (
 // CallStatus is where a call is in its life:
 //
 //	queued → delivering → delivered → completed | not_completed
-//	            ↓ (retryable failure: back to queued)
-//	        undeliverable  (permanent refusal, or the dispatch deadline passed)
+//	            ↓ (retryable failure: back to queued)   ↓ (no result within the result deadline)
+//	        undeliverable                            no_result → completed | not_completed
+//	        (permanent refusal, or the dispatch deadline passed)
 //
-// An undeliverable call can be redelivered: it goes back to queued.
+// An undeliverable call can be redelivered: it goes back to queued. A
+// no_result call (sem retorno) still takes the partner's late result.
 type CallStatus string
 
 const (
@@ -21,10 +23,14 @@ const (
 	CallCompleted     CallStatus = "completed"
 	CallNotCompleted  CallStatus = "not_completed"
 	CallUndeliverable CallStatus = "undeliverable"
+	// CallNoResult: the partner accepted the call but reported no result
+	// within the result deadline (sem retorno).
+	CallNoResult CallStatus = "no_result"
 )
 
 // CallStatuses lists every status.
-var CallStatuses = []CallStatus{CallQueued, CallDelivering, CallDelivered, CallCompleted, CallNotCompleted, CallUndeliverable}
+var CallStatuses = []CallStatus{CallQueued, CallDelivering, CallDelivered, CallCompleted, CallNotCompleted, CallUndeliverable,
+	CallNoResult}
 
 // Reasons an undeliverable call carries.
 const (
@@ -38,6 +44,10 @@ const (
 	CodeCallNotFound      = "call_not_found"
 	CodeInvalidTransition = "invalid_call_transition"
 )
+
+// DefaultResultDeadline is how long after the partner accepted a call its
+// result may take before the call is no_result, unless configured.
+const DefaultResultDeadline = 2 * time.Hour
 
 // MaxRecordedError bounds the error text kept per attempt.
 const MaxRecordedError = 500
@@ -62,6 +72,12 @@ type Call struct {
 	deadline  time.Time
 	payload   []byte // the JSON sent to the partner, fixed at the click so every retry sends the same bytes
 	attempts  []Attempt
+	// deliveredAt is when the partner accepted the call: the end of the
+	// attempt it answered 2xx. Zero until then, and when not known. It is
+	// what the result deadline counts from, so it is kept apart from the
+	// attempts: a late attempt recorded after the call was settled may also
+	// carry a 2xx, and only the one that delivered the call counts.
+	deliveredAt time.Time
 }
 
 // NewCall records a click: a queued call whose delivery must happen before
@@ -101,6 +117,18 @@ func (c Call) Deadline() time.Time  { return c.deadline }
 func (c Call) Payload() []byte      { return append([]byte(nil), c.payload...) }
 func (c Call) Attempts() []Attempt  { return append([]Attempt(nil), c.attempts...) }
 
+// DeliveredAt is when the partner accepted the call (its 2xx came back);
+// zero when the call was never delivered, or when that is not known (a call
+// the partner's result reached before its delivery was recorded).
+func (c Call) DeliveredAt() time.Time { return c.deliveredAt }
+
+// WithDeliveredAt returns c with the time the partner accepted it, for
+// storage restoring a call (RestoreCall takes the rest).
+func (c Call) WithDeliveredAt(at time.Time) Call {
+	c.deliveredAt = at
+	return c
+}
+
 // WebhookID is the Standard Webhooks message id of the call's delivery: the
 // same for every retry, so the partner can recognise a repeat.
 func (c Call) WebhookID() string { return "msg_" + c.id }
@@ -128,6 +156,9 @@ func CanTransition(from, to CallStatus) bool {
 		return to == CallDelivering || to == CallDelivered || to == CallQueued || to == CallUndeliverable ||
 			to == CallCompleted || to == CallNotCompleted
 	case CallDelivered:
+		return to == CallCompleted || to == CallNotCompleted || to == CallNoResult
+	case CallNoResult:
+		// A late result still settles the call.
 		return to == CallCompleted || to == CallNotCompleted
 	case CallUndeliverable:
 		// Redelivered, or the partner placed the call after all.
@@ -155,13 +186,67 @@ func (c *Call) record(a Attempt) {
 	c.attempts = append(c.attempts, a)
 }
 
-// Delivered records a successful attempt.
+// Delivered records a successful attempt. The partner accepted the call
+// when its answer came back, at the attempt's end: the result deadline
+// counts from then.
 func (c *Call) Delivered(a Attempt) error {
 	if err := c.transition(CallDelivered); err != nil {
 		return err
 	}
 	c.reason = ""
+	c.deliveredAt = a.At.Add(a.Duration)
 	c.record(a)
+	return nil
+}
+
+// ResultDue is when a delivered call's result deadline passes: resultDeadline
+// after the partner accepted it. ok is false when the call has no such
+// deadline: it was never delivered, the time of its delivery is unknown, or
+// resultDeadline is not positive.
+func (c Call) ResultDue(resultDeadline time.Duration) (due time.Time, ok bool) {
+	if c.deliveredAt.IsZero() || resultDeadline <= 0 {
+		return time.Time{}, false
+	}
+	return c.deliveredAt.Add(resultDeadline), true
+}
+
+// StatusAt is the call's status as a reader at now sees it: a delivered call
+// whose result deadline has passed is no_result at once, before the
+// periodic job writes it down (MarkNoResult); any other call has its
+// stored status.
+func (c Call) StatusAt(now time.Time, resultDeadline time.Duration) CallStatus {
+	if c.status == CallDelivered {
+		if due, ok := c.ResultDue(resultDeadline); ok && !now.Before(due) {
+			return CallNoResult
+		}
+	}
+	return c.status
+}
+
+// MarkNoResult makes a delivered call no_result: the partner accepted it
+// but reported no result within resultDeadline. Before the deadline has
+// passed at now, or for a call that is not delivered, it is refused and the
+// call is left as it was.
+func (c *Call) MarkNoResult(now time.Time, resultDeadline time.Duration) error {
+	if resultDeadline <= 0 {
+		return invalid("result_deadline", "must be positive")
+	}
+	if c.status != CallDelivered {
+		return c.transition(CallNoResult) // refused, with the statuses named
+	}
+	due, ok := c.ResultDue(resultDeadline)
+	if !ok {
+		return &Error{Kind: KindConflict, Code: CodeInvalidTransition, Field: "status",
+			Message: "the time the partner accepted the call is not known"}
+	}
+	if now.Before(due) {
+		return &Error{Kind: KindConflict, Code: CodeInvalidTransition, Field: "status",
+			Message: fmt.Sprintf("the result deadline passes at %s", due.UTC().Format(time.RFC3339))}
+	}
+	if err := c.transition(CallNoResult); err != nil {
+		return err
+	}
+	c.reason = ""
 	return nil
 }
 

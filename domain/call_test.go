@@ -142,25 +142,45 @@ func TestAttemptErrorIsBounded(t *testing.T) {
 
 // The status machine, as a property: whatever sequence of operations is
 // applied, every status change is an allowed transition, a refused
-// operation changes nothing, and attempts are never lost.
+// operation changes nothing, and attempts are never lost. A call reads
+// no_result exactly when it is delivered and its result deadline has
+// passed (or it was marked so), it can be marked only then, and a late
+// result still settles it.
 func TestCallStatusMachineProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		c := newQueuedCall(&testing.T{})
 		now := clickAt
+		resultDeadline := time.Duration(rapid.IntRange(1, 600).Draw(t, "result_deadline_s")) * time.Second
 		attempts := 0
-		for i := 0; i < rapid.IntRange(1, 30).Draw(t, "steps"); i++ {
-			before := c.Status()
-			now = now.Add(time.Duration(rapid.IntRange(0, 90).Draw(t, "seconds")) * time.Second)
+		steps := rapid.IntRange(1, 30).Draw(t, "steps")
+		// Mostly seconds apart, as deliveries go; now and then hours, so
+		// that result deadlines pass.
+		waits := rapid.SampledFrom([]time.Duration{0, time.Second, 30 * time.Second, 90 * time.Second, 10 * time.Minute, 3 * time.Hour})
+		// Starting and delivering weigh more, so that many calls get as far
+		// as the partner, where the result deadline applies.
+		ops := rapid.SampledFrom([]int{0, 0, 0, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7})
+		for range steps {
+			before, beforeReason, beforeDelivered := c.Status(), c.Reason(), c.DeliveredAt()
+			now = now.Add(waits.Draw(t, "wait"))
+			overdue := before == domain.CallDelivered && !now.Before(beforeDelivered.Add(resultDeadline))
+			if got := c.StatusAt(now, resultDeadline); (got == domain.CallNoResult) != (overdue || before == domain.CallNoResult) ||
+				(got != domain.CallNoResult && got != before) {
+				t.Fatalf("StatusAt: %s call delivered at %s reads %s at %s (deadline %s)", before, beforeDelivered, got, now, resultDeadline)
+			}
 			var err error
 			recorded := false
-			switch rapid.IntRange(0, 5).Draw(t, "op") {
+			took := time.Duration(rapid.IntRange(0, 5000).Draw(t, "took_ms")) * time.Millisecond
+			switch ops.Draw(t, "op") {
 			case 0:
 				err = c.StartAttempt(now)
 				if err == nil && c.PastDeadline(now) {
 					t.Fatalf("attempt started past the deadline")
 				}
 			case 1:
-				err, recorded = c.Delivered(domain.Attempt{At: now, StatusCode: 200}), true
+				err, recorded = c.Delivered(domain.Attempt{At: now, StatusCode: 200, Duration: took}), true
+				if err == nil && !c.DeliveredAt().Equal(now.Add(took)) {
+					t.Fatalf("delivered at %s, want the attempt's end %s", c.DeliveredAt(), now.Add(took))
+				}
 			case 2:
 				err, recorded = c.Retry(domain.Attempt{At: now, StatusCode: 500}), true
 			case 3:
@@ -169,21 +189,97 @@ func TestCallStatusMachineProperty(t *testing.T) {
 				err = c.GiveUp(nil, domain.UndeliverableDeadlineExceeded)
 			case 5:
 				err = c.Redeliver(now, 2*time.Minute)
+			case 6:
+				err = c.MarkNoResult(now, resultDeadline)
+				if (err == nil) != overdue {
+					t.Fatalf("MarkNoResult of a %s call delivered at %s, at %s: %v (overdue %v)", before, beforeDelivered, now, err, overdue)
+				}
+			case 7:
+				if rapid.Bool().Draw(t, "completed") {
+					err = domain.RecordCallResult(&c, domain.OutcomeCompleted, "")
+				} else {
+					err = domain.RecordCallResult(&c, domain.OutcomeNotCompleted, domain.CallReasonNoAnswer)
+				}
+				if before == domain.CallDelivered || before == domain.CallNoResult {
+					if err != nil {
+						t.Fatalf("a result refused on a %s call: %v", before, err)
+					}
+				}
 			}
 			if err != nil {
-				if c.Status() != before {
-					t.Fatalf("refused operation changed %s to %s", before, c.Status())
+				if c.Status() != before || c.Reason() != beforeReason || !c.DeliveredAt().Equal(beforeDelivered) {
+					t.Fatalf("refused operation changed %s %q %s to %s %q %s", before, beforeReason, beforeDelivered,
+						c.Status(), c.Reason(), c.DeliveredAt())
 				}
 				continue
 			}
 			if c.Status() != before && !domain.CanTransition(before, c.Status()) {
 				t.Fatalf("illegal transition %s → %s", before, c.Status())
 			}
+			if (c.Status() == domain.CallDelivered || c.Status() == domain.CallNoResult) && c.DeliveredAt().IsZero() {
+				t.Fatalf("a %s call without the time it was delivered", c.Status())
+			}
 			if recorded {
 				attempts++
 			}
 			if len(c.Attempts()) != attempts {
 				t.Fatalf("attempts: %d, want %d", len(c.Attempts()), attempts)
+			}
+		}
+	})
+}
+
+// The result deadline, as a property: from a delivered call, whatever the
+// times and the order of marks, results and late attempts, the call reads
+// no_result exactly once the deadline has passed until a result settles it;
+// it is marked at most once, never before the deadline; and a result, late
+// or not, always settles it.
+func TestResultDeadlineProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		deadline := time.Duration(rapid.Int64Range(1, int64(48*time.Hour)).Draw(t, "deadline"))
+		c := newQueuedCall(&testing.T{})
+		took := time.Duration(rapid.Int64Range(0, int64(15*time.Second)).Draw(t, "took"))
+		if err := c.StartAttempt(clickAt); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delivered(domain.Attempt{At: clickAt, StatusCode: 200, Duration: took}); err != nil {
+			t.Fatal(err)
+		}
+		due := clickAt.Add(took).Add(deadline)
+		now := clickAt
+		settled, marked := false, false
+		for range rapid.IntRange(1, 20).Draw(t, "steps") {
+			now = now.Add(time.Duration(rapid.Int64Range(0, int64(3*deadline)).Draw(t, "wait")))
+			want := domain.CallDelivered
+			switch {
+			case settled:
+				want = c.Status()
+			case marked || !now.Before(due):
+				want = domain.CallNoResult
+			}
+			if got := c.StatusAt(now, deadline); got != want {
+				t.Fatalf("at %s (due %s): reads %s, want %s", now, due, got, want)
+			}
+			switch rapid.IntRange(0, 2).Draw(t, "op") {
+			case 0:
+				err := c.MarkNoResult(now, deadline)
+				if ok := !settled && !marked && !now.Before(due); ok != (err == nil) {
+					t.Fatalf("MarkNoResult at %s (due %s, marked %v, settled %v): %v", now, due, marked, settled, err)
+				}
+				marked = marked || err == nil
+			case 1:
+				err := domain.RecordCallResult(&c, domain.OutcomeNotCompleted, domain.CallReasonBusy)
+				if !settled && err != nil {
+					t.Fatalf("a result refused on a %s call: %v", c.Status(), err)
+				}
+				settled = settled || err == nil
+			case 2:
+				if err := c.LateAttempt(domain.Attempt{At: now, StatusCode: 200}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !c.DeliveredAt().Equal(clickAt.Add(took)) {
+				t.Fatalf("delivered at %s, want %s: only the delivering attempt counts", c.DeliveredAt(), clickAt.Add(took))
 			}
 		}
 	})
@@ -200,6 +296,8 @@ func TestCanTransitionTable(t *testing.T) {
 		{domain.CallDelivering, domain.CallCompleted}, {domain.CallDelivering, domain.CallNotCompleted},
 		{domain.CallDelivered, domain.CallCompleted}, {domain.CallDelivered, domain.CallNotCompleted},
 		{domain.CallUndeliverable, domain.CallQueued},
+		{domain.CallDelivered, domain.CallNoResult},
+		{domain.CallNoResult, domain.CallCompleted}, {domain.CallNoResult, domain.CallNotCompleted},
 	} {
 		allowed[p] = true
 	}
@@ -297,5 +395,111 @@ func TestLateAttemptKeepsTheStatus(t *testing.T) {
 	}
 	if c.Status() != domain.CallCompleted || len(c.Attempts()) != 1 || c.Attempts()[0] != a {
 		t.Fatalf("%s %+v", c.Status(), c.Attempts())
+	}
+}
+
+// deliveredCall is a call the partner accepted at acceptedAt: the attempt
+// started 250 ms before.
+func deliveredCall(t *testing.T, acceptedAt time.Time) domain.Call {
+	t.Helper()
+	c := newQueuedCall(t)
+	start := acceptedAt.Add(-250 * time.Millisecond)
+	if err := c.StartAttempt(clickAt); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delivered(domain.Attempt{At: start, StatusCode: 202, Duration: 250 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.DeliveredAt().Equal(acceptedAt) {
+		t.Fatalf("delivered at %s, want %s (the end of the attempt)", c.DeliveredAt(), acceptedAt)
+	}
+	return c
+}
+
+func TestNoResultOnceTheResultDeadlinePassed(t *testing.T) {
+	accepted := clickAt.Add(time.Second)
+	const deadline = 2 * time.Hour
+	for _, tc := range []struct {
+		name   string
+		call   func(t *testing.T) domain.Call
+		at     time.Time
+		want   domain.CallStatus
+		refuse bool // MarkNoResult refused
+	}{
+		{"just before the deadline", func(t *testing.T) domain.Call { return deliveredCall(t, accepted) },
+			accepted.Add(deadline - time.Nanosecond), domain.CallDelivered, true},
+		{"at the deadline", func(t *testing.T) domain.Call { return deliveredCall(t, accepted) },
+			accepted.Add(deadline), domain.CallNoResult, false},
+		{"a day later", func(t *testing.T) domain.Call { return deliveredCall(t, accepted) },
+			accepted.Add(24 * time.Hour), domain.CallNoResult, false},
+		{"queued, however late", func(t *testing.T) domain.Call { return newQueuedCall(t) },
+			accepted.Add(24 * time.Hour), domain.CallQueued, true},
+		{"completed, however late", func(t *testing.T) domain.Call {
+			c := deliveredCall(t, accepted)
+			if err := domain.RecordCallResult(&c, domain.OutcomeCompleted, ""); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, accepted.Add(24 * time.Hour), domain.CallCompleted, true},
+		{"delivered when, unknown", func(t *testing.T) domain.Call {
+			return domain.RestoreCall("acme", "c1", "1", "c1", domain.CallDelivered, "", clickAt, clickAt.Add(time.Minute), nil, nil)
+		}, accepted.Add(24 * time.Hour), domain.CallDelivered, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.call(t)
+			if got := c.StatusAt(tc.at, deadline); got != tc.want {
+				t.Errorf("StatusAt: %s, want %s", got, tc.want)
+			}
+			stored := c.Status()
+			err := c.MarkNoResult(tc.at, deadline)
+			if tc.refuse {
+				if de, ok := domain.AsError(err); !ok || de.Code != domain.CodeInvalidTransition {
+					t.Errorf("MarkNoResult: %v, want %s", err, domain.CodeInvalidTransition)
+				}
+				if c.Status() != stored {
+					t.Errorf("a refused MarkNoResult changed %s to %s", stored, c.Status())
+				}
+				return
+			}
+			if err != nil || c.Status() != domain.CallNoResult {
+				t.Fatalf("MarkNoResult: %v, status %s", err, c.Status())
+			}
+			if c.StatusAt(tc.at, deadline) != domain.CallNoResult || c.StatusAt(accepted, deadline) != domain.CallNoResult {
+				t.Error("a no_result call must read no_result whatever the time")
+			}
+		})
+	}
+	c := deliveredCall(t, accepted)
+	if err := c.MarkNoResult(accepted.Add(deadline), 0); err == nil {
+		t.Error("MarkNoResult without a deadline must be refused")
+	}
+	if got := c.StatusAt(accepted.Add(deadline), 0); got != domain.CallDelivered {
+		t.Errorf("StatusAt without a deadline: %s, want delivered", got)
+	}
+}
+
+func TestLateResultSettlesANoResultCall(t *testing.T) {
+	accepted := clickAt.Add(time.Second)
+	for _, tc := range []struct {
+		outcome    domain.ResultOutcome
+		reason     string
+		wantStatus domain.CallStatus
+	}{
+		{domain.OutcomeNotCompleted, domain.CallReasonNoAnswer, domain.CallNotCompleted},
+		{domain.OutcomeCompleted, "", domain.CallCompleted},
+	} {
+		c := deliveredCall(t, accepted)
+		if err := c.MarkNoResult(accepted.Add(3*time.Hour), 2*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := domain.RecordCallResult(&c, tc.outcome, tc.reason); err != nil {
+			t.Fatalf("a late %s result refused: %v", tc.outcome, err)
+		}
+		if c.Status() != tc.wantStatus || c.Reason() != tc.reason || !c.DeliveredAt().Equal(accepted) {
+			t.Errorf("after a late %s result: %s %q delivered at %s", tc.outcome, c.Status(), c.Reason(), c.DeliveredAt())
+		}
+		if err := c.MarkNoResult(accepted.Add(5*time.Hour), 2*time.Hour); err == nil {
+			t.Errorf("a %s call was marked no_result", c.Status())
+		}
 	}
 }

@@ -92,6 +92,14 @@ type Calls interface {
 	// ListCalls returns the environment's calls that f selects, newest
 	// first: by click time descending, then id descending (byte order).
 	ListCalls(ctx context.Context, envID string, f CallFilter) ([]domain.Call, error)
+	// LockCallsAwaitingResult returns up to limit delivered calls (status
+	// delivered) that the partner accepted at or before acceptedBy
+	// (domain.Call.DeliveredAt), earliest accepted first, and holds them as
+	// LockCall does until the transaction ends. A call another transaction
+	// holds is skipped, not waited for. Calls delivered at an unknown time
+	// are never returned. It fails inside Read, as writes do, and refuses a
+	// limit that is not positive.
+	LockCallsAwaitingResult(ctx context.Context, acceptedBy time.Time, limit int) ([]domain.Call, error)
 	// EnqueueDelivery schedules a delivery attempt of the call, durably and
 	// in the same transaction (the outbox): if the transaction commits, a
 	// worker will run it, even after a crash; if not, nothing is scheduled.
@@ -110,6 +118,12 @@ type CallFilter struct {
 	Before *CallCursor
 	// Limit is how many calls at most; it must be positive.
 	Limit int
+
+	// NoResultAcceptedBy, when not zero, makes Status see calls as they
+	// read then (domain.Call.StatusAt): a delivered call the partner
+	// accepted at or before NoResultAcceptedBy is taken for no_result,
+	// whether or not it was marked so yet. The calls come back as stored.
+	NoResultAcceptedBy time.Time
 }
 
 // CallCursor is the position of a call in the newest-first order.

@@ -1,5 +1,5 @@
 -- name: GetCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND id = $2;
 
@@ -7,15 +7,15 @@ WHERE env_id = $1 AND id = $2;
 -- writers of one call (a worker recording an attempt, a redeliver, a partner's
 -- result) take turns and the second reads what the first wrote.
 -- name: LockCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND id = $2
 FOR UPDATE;
 
 -- PutCall inserts or replaces the call with its attempts, in one statement.
 -- name: PutCall :exec
-INSERT INTO calls (env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO calls (env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, delivered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (env_id, id) DO UPDATE SET
     lead_id    = excluded.lead_id,
     user_id    = excluded.user_id,
@@ -25,11 +25,12 @@ ON CONFLICT (env_id, id) DO UPDATE SET
     deadline   = excluded.deadline,
     payload    = excluded.payload,
     attempts   = excluded.attempts,
+    delivered_at = excluded.delivered_at,
     updated_at = now();
 
 -- LatestOpenCall is the lead's newest call without a result, on calls_env_lead.
 -- name: LatestOpenCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND lead_id = $2 AND status NOT IN ('completed', 'not_completed')
 ORDER BY clicked_at DESC, id DESC
@@ -38,11 +39,15 @@ LIMIT 1;
 -- ListCalls is the console's list of an environment's calls, newest first,
 -- each filter applied only when given; on calls_env_clicked. The cursor
 -- (before_clicked_at, before_id) continues after the last call of a page.
+-- A delivered call the partner accepted at or before no_result_accepted_by is
+-- filtered as no_result, as it reads, before the job has marked it.
 -- name: ListCalls :many
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = sqlc.arg(env_id)
-  AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status)::text)
+  AND (sqlc.narg(status)::text IS NULL
+       OR CASE WHEN status = 'delivered' AND delivered_at <= sqlc.narg(no_result_accepted_by)::timestamptz THEN 'no_result'
+               ELSE status END = sqlc.narg(status)::text)
   AND (sqlc.narg(lead_id)::text IS NULL OR lead_id = sqlc.narg(lead_id)::text)
   AND (sqlc.narg(user_id)::text IS NULL OR user_id = sqlc.narg(user_id)::text)
   AND (sqlc.narg(clicked_from)::timestamptz IS NULL OR clicked_at >= sqlc.narg(clicked_from)::timestamptz)
@@ -92,3 +97,16 @@ LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = sqlc.arg(
 LEFT JOIN leads l ON l.env_id = e.id AND l.id = sqlc.arg(lead_id)
 LEFT JOIN users u ON u.env_id = e.id AND u.id IN (sqlc.arg(user_id), l.manager_id, l.broker_id, l.agency_id)
 WHERE e.id = sqlc.arg(env_id);
+
+-- LockCallsAwaitingResult is what the no_result job takes, a batch at a
+-- time: the delivered calls the partner accepted at or before accepted_by,
+-- earliest first, on calls_awaiting_result. A call another transaction
+-- holds (a result being recorded) is skipped rather than waited for: its
+-- writer settles it, or the next batch takes it.
+-- name: LockCallsAwaitingResult :many
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
+FROM calls
+WHERE status = 'delivered' AND delivered_at <= sqlc.arg(accepted_by)::timestamptz
+ORDER BY delivered_at
+LIMIT sqlc.arg(row_limit)
+FOR UPDATE SKIP LOCKED;

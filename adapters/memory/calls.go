@@ -55,8 +55,31 @@ func (r *repositories) PutCall(_ context.Context, c domain.Call) error {
 			Error: storableText(a.Error), Duration: a.Duration.Truncate(time.Millisecond)}
 	}
 	r.state.calls[key{c.EnvID(), c.ID()}] = domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(),
-		c.ClickedAt().Truncate(time.Microsecond), c.Deadline().Truncate(time.Microsecond), c.Payload(), attempts)
+		c.ClickedAt().Truncate(time.Microsecond), c.Deadline().Truncate(time.Microsecond), c.Payload(), attempts).
+		WithDeliveredAt(c.DeliveredAt().Truncate(time.Microsecond))
 	return nil
+}
+
+// LockCallsAwaitingResult needs no lock of its own either: nothing else
+// holds a call while the Tx holds the store's mutex, so none is skipped.
+// Calls accepted at the same instant come by environment, then id.
+func (r *repositories) LockCallsAwaitingResult(_ context.Context, acceptedBy time.Time, limit int) ([]domain.Call, error) {
+	if err := r.check(true); err != nil {
+		return nil, err
+	}
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	var out []domain.Call
+	for _, c := range r.state.calls {
+		if c.Status() == domain.CallDelivered && !c.DeliveredAt().IsZero() && !c.DeliveredAt().After(acceptedBy) {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b domain.Call) int {
+		return cmp.Or(a.DeliveredAt().Compare(b.DeliveredAt()), cmp.Compare(a.EnvID(), b.EnvID()), cmp.Compare(a.ID(), b.ID()))
+	})
+	return out[:min(limit, len(out))], nil
 }
 
 // EnqueueDelivery keeps d with the transaction: it joins the store's outbox

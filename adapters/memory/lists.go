@@ -64,7 +64,7 @@ func (r *repositories) ListCalls(_ context.Context, envID string, f ports.CallFi
 	}
 	var out []domain.Call
 	for k, c := range r.state.calls {
-		if k.env != envID || f.Status != "" && c.Status() != f.Status || f.LeadID != "" && c.LeadID() != f.LeadID ||
+		if k.env != envID || f.Status != "" && listedStatus(c, f) != f.Status || f.LeadID != "" && c.LeadID() != f.LeadID ||
 			f.UserID != "" && c.UserID() != f.UserID || !f.From.IsZero() && c.ClickedAt().Before(f.From) ||
 			!f.To.IsZero() && !c.ClickedAt().Before(f.To) {
 			continue
@@ -76,6 +76,16 @@ func (r *repositories) ListCalls(_ context.Context, envID string, f ports.CallFi
 	}
 	slices.SortFunc(out, func(a, b domain.Call) int { return newerFirst(a, b.ClickedAt(), b.ID()) })
 	return out[:min(f.Limit, len(out))], nil
+}
+
+// listedStatus is the status ListCalls filters c by: a delivered call
+// accepted at or before f.NoResultAcceptedBy counts as no_result.
+func listedStatus(c domain.Call, f ports.CallFilter) domain.CallStatus {
+	if c.Status() == domain.CallDelivered && !f.NoResultAcceptedBy.IsZero() && !c.DeliveredAt().IsZero() &&
+		!c.DeliveredAt().After(f.NoResultAcceptedBy) {
+		return domain.CallNoResult
+	}
+	return c.Status()
 }
 
 // newerFirst orders c against the position (at, id) newest first: negative

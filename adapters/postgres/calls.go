@@ -66,6 +66,9 @@ func (r *repositories) PutCall(ctx context.Context, c domain.Call) error {
 		Payload:   payload,
 		Attempts:  attempts,
 	}
+	if at := c.DeliveredAt(); !at.IsZero() {
+		params.DeliveredAt = &at
+	}
 	return r.writeHot(c.EnvID(), "call", func(q *gen.Queries) error { return q.PutCall(ctx, params) })
 }
 
@@ -134,8 +137,12 @@ func callFromRow(row gen.Call) (domain.Call, error) {
 		attempts = append(attempts, domain.Attempt{At: a.At.UTC(), StatusCode: a.StatusCode, Error: a.Error,
 			Duration: time.Duration(a.DurationMS) * time.Millisecond})
 	}
-	return domain.RestoreCall(row.EnvID, row.ID, row.LeadID, row.UserID, domain.CallStatus(row.Status), deref(row.Reason),
-		row.ClickedAt.UTC(), row.Deadline.UTC(), row.Payload, attempts), nil
+	c := domain.RestoreCall(row.EnvID, row.ID, row.LeadID, row.UserID, domain.CallStatus(row.Status), deref(row.Reason),
+		row.ClickedAt.UTC(), row.Deadline.UTC(), row.Payload, attempts)
+	if row.DeliveredAt != nil {
+		c = c.WithDeliveredAt(row.DeliveredAt.UTC())
+	}
+	return c, nil
 }
 
 // Enqueuer schedules call deliveries in the caller's transaction: the job
@@ -161,10 +168,35 @@ func (r *repositories) ListCalls(ctx context.Context, envID string, f ports.Call
 	if f.Before != nil {
 		params.BeforeClickedAt, params.BeforeID = &f.Before.ClickedAt, f.Before.ID
 	}
+	if !f.NoResultAcceptedBy.IsZero() {
+		params.NoResultAcceptedBy = &f.NoResultAcceptedBy
+	}
 	rows, err := r.q.ListCalls(ctx, params)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listing calls of environment %q: %w", envID, err)
 	}
+	return callsFromRows(rows)
+}
+
+// LockCallsAwaitingResult locks, FOR UPDATE SKIP LOCKED, the delivered calls
+// accepted at or before acceptedBy. It is no read: inside Store.Read it
+// fails, as writes do.
+func (r *repositories) LockCallsAwaitingResult(ctx context.Context, acceptedBy time.Time, limit int) ([]domain.Call, error) {
+	if r.readOnly {
+		return nil, errReadOnly
+	}
+	n, err := rowLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.q.LockCallsAwaitingResult(ctx, gen.LockCallsAwaitingResultParams{AcceptedBy: acceptedBy, RowLimit: n})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: locking the calls awaiting a result since %s: %w", acceptedBy.UTC().Format(time.RFC3339Nano), err)
+	}
+	return callsFromRows(rows)
+}
+
+func callsFromRows(rows []gen.Call) ([]domain.Call, error) {
 	out := make([]domain.Call, 0, len(rows))
 	for _, row := range rows {
 		c, err := callFromRow(row)

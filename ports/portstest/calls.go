@@ -57,7 +57,7 @@ func restoredCall(envID, id string) domain.Call {
 // withAttempt returns c with one more attempt, as storage sees it.
 func withAttempt(c domain.Call, a domain.Attempt) domain.Call {
 	return domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(), c.ClickedAt(), c.Deadline(),
-		c.Payload(), append(c.Attempts(), a))
+		c.Payload(), append(c.Attempts(), a)).WithDeliveredAt(c.DeliveredAt())
 }
 
 func getCall(t *testing.T, s ports.Store, envID, id string) (c domain.Call, err error) {
@@ -71,8 +71,12 @@ func getCall(t *testing.T, s ports.Store, envID, id string) (c domain.Call, err 
 
 func callString(c domain.Call) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "{env:%q id:%q lead:%q user:%q status:%q reason:%q clicked_at:%s deadline:%s payload:%q attempts:[",
-		c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(), instant(c.ClickedAt()), instant(c.Deadline()), c.Payload())
+	delivered := "unknown"
+	if !c.DeliveredAt().IsZero() {
+		delivered = instant(c.DeliveredAt())
+	}
+	fmt.Fprintf(&b, "{env:%q id:%q lead:%q user:%q status:%q reason:%q clicked_at:%s deadline:%s delivered_at:%s payload:%q attempts:[",
+		c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(), instant(c.ClickedAt()), instant(c.Deadline()), delivered, c.Payload())
 	for n, a := range c.Attempts() {
 		if n > 0 {
 			b.WriteByte(' ')

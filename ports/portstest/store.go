@@ -58,7 +58,10 @@ type Harness struct {
 //   - ListCalls, ListEnvironments and ListIntegrationManagers order ids in
 //     byte order and refuse a limit that is not positive;
 //   - LatestOpenCall breaks a tie in click time by id descending (byte
-//     order); undeliverable calls are open;
+//     order); undeliverable and no_result calls are open;
+//   - a call's DeliveredAt comes back to the microsecond, zero when unknown;
+//     LockCallsAwaitingResult takes the delivered calls of every
+//     environment, and never one that a concurrent transaction settled;
 //   - LatestCallRecording of "" (no call) finds nothing, not the recordings
 //     of interactions without a call;
 //   - partner token ids are global: PutPartnerToken with the id of another
@@ -115,6 +118,11 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Call/Rollback", onStore(testCallRollback)},
 		{"Call/List", onStore(testListCalls)},
 		{"Call/ListPages", onStore(testListCallsPages)},
+		{"Call/DeliveredAt", onStore(testCallDeliveredAt)},
+		{"Call/ListAsTheyRead", onStore(testListCallsAsTheyRead)},
+		{"Call/AwaitingResult", onStore(testLockCallsAwaitingResult)},
+		{"Call/AwaitingResultInRead", onStore(testLockCallsAwaitingResultInRead)},
+		{"Concurrency/AwaitingResultSettledMeanwhile", onStore(testAwaitingResultSettledMeanwhile)},
 		{"List/NeedsALimit", onStore(testListsNeedALimit)},
 		{"Environment/List", onStore(testListEnvironments)},
 		{"User/ListIntegrationManagers", onStore(testListIntegrationManagers)},

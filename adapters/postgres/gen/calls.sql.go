@@ -11,7 +11,7 @@ import (
 )
 
 const getCall = `-- name: GetCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND id = $2
 `
@@ -37,6 +37,7 @@ func (q *Queries) GetCall(ctx context.Context, arg GetCallParams) (Call, error) 
 		&i.Attempts,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveredAt,
 	)
 	return i, err
 }
@@ -162,7 +163,7 @@ func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams
 }
 
 const latestOpenCall = `-- name: LatestOpenCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND lead_id = $2 AND status NOT IN ('completed', 'not_completed')
 ORDER BY clicked_at DESC, id DESC
@@ -191,45 +192,52 @@ func (q *Queries) LatestOpenCall(ctx context.Context, arg LatestOpenCallParams) 
 		&i.Attempts,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveredAt,
 	)
 	return i, err
 }
 
 const listCalls = `-- name: ListCalls :many
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1
-  AND ($2::text IS NULL OR status = $2::text)
-  AND ($3::text IS NULL OR lead_id = $3::text)
-  AND ($4::text IS NULL OR user_id = $4::text)
-  AND ($5::timestamptz IS NULL OR clicked_at >= $5::timestamptz)
-  AND ($6::timestamptz IS NULL OR clicked_at < $6::timestamptz)
-  AND ($7::timestamptz IS NULL
-       OR clicked_at < $7::timestamptz
-       OR (clicked_at = $7::timestamptz AND id COLLATE "C" < $8::text))
+  AND ($2::text IS NULL
+       OR CASE WHEN status = 'delivered' AND delivered_at <= $3::timestamptz THEN 'no_result'
+               ELSE status END = $2::text)
+  AND ($4::text IS NULL OR lead_id = $4::text)
+  AND ($5::text IS NULL OR user_id = $5::text)
+  AND ($6::timestamptz IS NULL OR clicked_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR clicked_at < $7::timestamptz)
+  AND ($8::timestamptz IS NULL
+       OR clicked_at < $8::timestamptz
+       OR (clicked_at = $8::timestamptz AND id COLLATE "C" < $9::text))
 ORDER BY clicked_at DESC, id COLLATE "C" DESC
-LIMIT $9
+LIMIT $10
 `
 
 type ListCallsParams struct {
-	EnvID           string
-	Status          *string
-	LeadID          *string
-	UserID          *string
-	ClickedFrom     *time.Time
-	ClickedTo       *time.Time
-	BeforeClickedAt *time.Time
-	BeforeID        string
-	RowLimit        int32
+	EnvID              string
+	Status             *string
+	NoResultAcceptedBy *time.Time
+	LeadID             *string
+	UserID             *string
+	ClickedFrom        *time.Time
+	ClickedTo          *time.Time
+	BeforeClickedAt    *time.Time
+	BeforeID           string
+	RowLimit           int32
 }
 
 // ListCalls is the console's list of an environment's calls, newest first,
 // each filter applied only when given; on calls_env_clicked. The cursor
 // (before_clicked_at, before_id) continues after the last call of a page.
+// A delivered call the partner accepted at or before no_result_accepted_by is
+// filtered as no_result, as it reads, before the job has marked it.
 func (q *Queries) ListCalls(ctx context.Context, arg ListCallsParams) ([]Call, error) {
 	rows, err := q.db.Query(ctx, listCalls,
 		arg.EnvID,
 		arg.Status,
+		arg.NoResultAcceptedBy,
 		arg.LeadID,
 		arg.UserID,
 		arg.ClickedFrom,
@@ -258,6 +266,7 @@ func (q *Queries) ListCalls(ctx context.Context, arg ListCallsParams) ([]Call, e
 			&i.Attempts,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.DeliveredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -270,7 +279,7 @@ func (q *Queries) ListCalls(ctx context.Context, arg ListCallsParams) ([]Call, e
 }
 
 const lockCall = `-- name: LockCall :one
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
 FROM calls
 WHERE env_id = $1 AND id = $2
 FOR UPDATE
@@ -300,12 +309,13 @@ func (q *Queries) LockCall(ctx context.Context, arg LockCallParams) (Call, error
 		&i.Attempts,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.DeliveredAt,
 	)
 	return i, err
 }
 
 const lockCallForDelivery = `-- name: LockCallForDelivery :one
-SELECT c.env_id, c.id, c.lead_id, c.user_id, c.status, c.reason, c.clicked_at, c.deadline, c.payload, c.attempts, c.created_at, c.updated_at, e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
+SELECT c.env_id, c.id, c.lead_id, c.user_id, c.status, c.reason, c.clicked_at, c.deadline, c.payload, c.attempts, c.created_at, c.updated_at, c.delivered_at, e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
        i.provider        AS integration_provider,
        i.active          AS integration_active,
        i.partner_url     AS integration_partner_url,
@@ -354,6 +364,7 @@ func (q *Queries) LockCallForDelivery(ctx context.Context, arg LockCallForDelive
 		&i.Call.Attempts,
 		&i.Call.CreatedAt,
 		&i.Call.UpdatedAt,
+		&i.Call.DeliveredAt,
 		&i.Environment.ID,
 		&i.Environment.Name,
 		&i.Environment.PublicBaseUrl,
@@ -370,9 +381,62 @@ func (q *Queries) LockCallForDelivery(ctx context.Context, arg LockCallForDelive
 	return i, err
 }
 
+const lockCallsAwaitingResult = `-- name: LockCallsAwaitingResult :many
+SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
+FROM calls
+WHERE status = 'delivered' AND delivered_at <= $1::timestamptz
+ORDER BY delivered_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+`
+
+type LockCallsAwaitingResultParams struct {
+	AcceptedBy time.Time
+	RowLimit   int32
+}
+
+// LockCallsAwaitingResult is what the no_result job takes, a batch at a
+// time: the delivered calls the partner accepted at or before accepted_by,
+// earliest first, on calls_awaiting_result. A call another transaction
+// holds (a result being recorded) is skipped rather than waited for: its
+// writer settles it, or the next batch takes it.
+func (q *Queries) LockCallsAwaitingResult(ctx context.Context, arg LockCallsAwaitingResultParams) ([]Call, error) {
+	rows, err := q.db.Query(ctx, lockCallsAwaitingResult, arg.AcceptedBy, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Call
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.EnvID,
+			&i.ID,
+			&i.LeadID,
+			&i.UserID,
+			&i.Status,
+			&i.Reason,
+			&i.ClickedAt,
+			&i.Deadline,
+			&i.Payload,
+			&i.Attempts,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.DeliveredAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const putCall = `-- name: PutCall :exec
-INSERT INTO calls (env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+INSERT INTO calls (env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, delivered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (env_id, id) DO UPDATE SET
     lead_id    = excluded.lead_id,
     user_id    = excluded.user_id,
@@ -382,20 +446,22 @@ ON CONFLICT (env_id, id) DO UPDATE SET
     deadline   = excluded.deadline,
     payload    = excluded.payload,
     attempts   = excluded.attempts,
+    delivered_at = excluded.delivered_at,
     updated_at = now()
 `
 
 type PutCallParams struct {
-	EnvID     string
-	ID        string
-	LeadID    string
-	UserID    string
-	Status    string
-	Reason    *string
-	ClickedAt time.Time
-	Deadline  time.Time
-	Payload   []byte
-	Attempts  []byte
+	EnvID       string
+	ID          string
+	LeadID      string
+	UserID      string
+	Status      string
+	Reason      *string
+	ClickedAt   time.Time
+	Deadline    time.Time
+	Payload     []byte
+	Attempts    []byte
+	DeliveredAt *time.Time
 }
 
 // PutCall inserts or replaces the call with its attempts, in one statement.
@@ -411,6 +477,7 @@ func (q *Queries) PutCall(ctx context.Context, arg PutCallParams) error {
 		arg.Deadline,
 		arg.Payload,
 		arg.Attempts,
+		arg.DeliveredAt,
 	)
 	return err
 }

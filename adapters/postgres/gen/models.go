@@ -9,18 +9,19 @@ import (
 )
 
 type Call struct {
-	EnvID     string
-	ID        string
-	LeadID    string
-	UserID    string
-	Status    string
-	Reason    *string
-	ClickedAt time.Time
-	Deadline  time.Time
-	Payload   []byte
-	Attempts  []byte
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	EnvID       string
+	ID          string
+	LeadID      string
+	UserID      string
+	Status      string
+	Reason      *string
+	ClickedAt   time.Time
+	Deadline    time.Time
+	Payload     []byte
+	Attempts    []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	DeliveredAt *time.Time
 }
 
 type Environment struct {
