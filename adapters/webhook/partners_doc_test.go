@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,9 +148,10 @@ func newSecret(t *testing.T) string {
 // The guide's Go program, as a partner would copy it: go run in a module of
 // its own, standard library only.
 func TestPartnersDocGoSnippetVerifies(t *testing.T) {
+	// go test puts its own toolchain first on PATH.
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "go.mod"), "module exemplo\n\ngo 1.22\n")
