@@ -26,9 +26,8 @@ import "strings"
 // An area code is two digits, neither of them 0.
 //
 // Storage keeps String(), digits only: a foreign number of 11 digits or
-// fewer typed with '+' would read back as a Brazilian one. Such a phone is
-// rebuilt with ParsePhone("+" + p.String()), which gives p back for every
-// foreign p.
+// fewer typed with '+' would read back as a Brazilian one. Typed keeps the
+// '+' for whatever rebuilds a phone from text.
 type Phone struct {
 	digits  string
 	foreign bool
@@ -78,6 +77,17 @@ func (p Phone) IsZero() bool { return p.digits == "" }
 
 // Foreign reports whether the number is not Brazilian (see Phone).
 func (p Phone) Foreign() bool { return p.foreign }
+
+// Typed returns the text ParsePhone turns back into p: the digits, after a
+// '+' when the number is foreign. A value rebuilt from its Input, whose
+// phone is digits only, gets this instead, or a foreign number typed with
+// '+' comes back Brazilian.
+func (p Phone) Typed() string {
+	if p.foreign {
+		return "+" + p.digits
+	}
+	return p.digits
+}
 
 // Wire is the phone as partners receive it: for a Brazilian number the area
 // code and the number, digits only ("48999476359"), whatever prefix it was

@@ -181,12 +181,12 @@ func TestPropertyPhoneParseIsIdempotent(t *testing.T) {
 		if err != nil {
 			return
 		}
-		again, err := domain.ParsePhone("phone", stored(p))
+		again, err := domain.ParsePhone("phone", p.Typed())
 		if err != nil {
-			t.Fatalf("ParsePhone(%q) accepted, but its stored form %q is refused: %v", s, stored(p), err)
+			t.Fatalf("ParsePhone(%q) accepted, but its Typed %q is refused: %v", s, p.Typed(), err)
 		}
 		if again != p {
-			t.Fatalf("ParsePhone(%q) = %q (foreign %v), want %q (foreign %v)", stored(p), again, again.Foreign(), p, p.Foreign())
+			t.Fatalf("ParsePhone(%q) = %q (foreign %v), want %q (foreign %v)", p.Typed(), again, again.Foreign(), p, p.Foreign())
 		}
 		if n := len(p.String()); !p.IsZero() && (n < 8 || n > 15) {
 			t.Fatalf("ParsePhone(%q) = %q: %d digits", s, p, n)
@@ -232,22 +232,13 @@ func FuzzParsePhone(f *testing.F) {
 				t.Fatalf("ParsePhone(%q) = %q: not digits", s, d)
 			}
 		}
-		if again, err := domain.ParsePhone("telefone", stored(p)); err != nil || again != p {
-			t.Fatalf("ParsePhone(%q) = %q, but %q parses to %q, %v", s, d, stored(p), again, err)
+		if again, err := domain.ParsePhone("telefone", p.Typed()); err != nil || again != p {
+			t.Fatalf("ParsePhone(%q) = %q, but %q parses to %q, %v", s, d, p.Typed(), again, err)
 		}
 		if again, err := domain.ParsePhone("telefone", d); err != nil || again.Wire() != p.Wire() {
 			t.Fatalf("ParsePhone(%q).Wire() = %q, but its digits %q give %q, %v", s, p.Wire(), d, again.Wire(), err)
 		}
 	})
-}
-
-// stored is how a store keeps p so that it parses back to p: its digits,
-// after a '+' when it is foreign (see domain.Phone).
-func stored(p domain.Phone) string {
-	if p.Foreign() {
-		return "+" + p.String()
-	}
-	return p.String()
 }
 
 // TestPhoneWire pins the one form partners receive a phone in.
@@ -460,8 +451,8 @@ func TestPropertyForeignNumbersKeepTheirCountryCode(t *testing.T) {
 		if got := mustPhone(t, p.String()).Wire(); got != digits {
 			t.Fatalf("ParsePhone(%q).Wire() = %q, want %q", p.String(), got, digits)
 		}
-		if again := mustPhone(t, stored(p)); again != p {
-			t.Fatalf("ParsePhone(%q) = %q, want %q", stored(p), again, p)
+		if again := mustPhone(t, p.Typed()); again != p {
+			t.Fatalf("ParsePhone(%q) = %q, want %q", p.Typed(), again, p)
 		}
 	})
 }

@@ -14,15 +14,25 @@ import (
 	"callconnect/ports"
 )
 
-// FindLeadsByPhone compares each lead's phone without its country code
-// (domain.Phone.NationalDigits); ordered by id, as the PostgreSQL adapter.
-func (r *repositories) FindLeadsByPhone(_ context.Context, envID, national string) ([]domain.Lead, error) {
+// FindLeadsMatchingPhone compares each lead's domain.Phone.MatchKey; ordered
+// by id, as the PostgreSQL adapter.
+func (r *repositories) FindLeadsMatchingPhone(_ context.Context, envID string, phone domain.Phone) ([]domain.Lead, error) {
 	if err := r.check(false); err != nil {
 		return nil, err
 	}
+	key := phone.MatchKey()
 	return r.findLeads(envID, func(l domain.Lead) bool {
-		return national != "" && !l.Phone().IsZero() && l.Phone().NationalDigits() == national
+		return key != "" && l.Phone().MatchKey() == key
 	}), nil
+}
+
+// FindLeadsByPhone parses national and looks it up as FindLeadsMatchingPhone.
+func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
+	phone, err := domain.ParsePhone("phone", national)
+	if err != nil {
+		phone = domain.Phone{} // not a phone: no lead has it
+	}
+	return r.FindLeadsMatchingPhone(ctx, envID, phone)
 }
 
 // FindLeadsByEmail compares lowercased e-mails, as PostgreSQL's lower() does.

@@ -256,7 +256,8 @@ func (r *repositories) GetLeads(_ context.Context, envID string, ids []string) (
 }
 
 // PutLead stores a copy of l rebuilt from its input, so that nothing the
-// caller holds aliases the stored lead, with its time cut to microseconds.
+// caller holds aliases the stored lead, with its time cut to microseconds,
+// and its phone as typed: a foreign number keeps its '+'.
 func (r *repositories) PutLead(_ context.Context, l domain.Lead) error {
 	if err := r.check(true); err != nil {
 		return err
@@ -266,6 +267,7 @@ func (r *repositories) PutLead(_ context.Context, l domain.Lead) error {
 	}
 	in := l.Input()
 	in.RegisteredAt = truncate(in.RegisteredAt)
+	in.Phone = l.Phone().Typed()
 	stored, err := domain.NewLead(in)
 	if err != nil {
 		return fmt.Errorf("memory: lead %q: %w", l.ID(), err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
@@ -38,6 +39,7 @@ func (r *repositories) PutLead(ctx context.Context, l domain.Lead) error {
 		Name:         in.Name,
 		Email:        optional(in.Email),
 		Phone:        optional(in.Phone),
+		PhoneKey:     optional(l.Phone().MatchKey()),
 		RegisteredAt: in.RegisteredAt,
 		MainMedia:    optional(in.MainMedia),
 		Origin:       optional(in.Origin),
@@ -77,14 +79,19 @@ type development struct {
 }
 
 // leadFromRow rebuilds the lead through its validating constructor; see
-// environmentFromRow.
+// environmentFromRow. The column phone is digits only: a key starting with
+// '+' (domain.Phone.MatchKey of a foreign number) gives the '+' back.
 func leadFromRow(row gen.Lead) (domain.Lead, error) {
+	phone := deref(row.Phone)
+	if phone != "" && strings.HasPrefix(deref(row.PhoneKey), "+") {
+		phone = "+" + phone
+	}
 	in := domain.LeadInput{
 		EnvID:     row.EnvID,
 		ID:        row.ID,
 		Name:      row.Name,
 		Email:     deref(row.Email),
-		Phone:     deref(row.Phone),
+		Phone:     phone,
 		MainMedia: deref(row.MainMedia),
 		Origin:    deref(row.Origin),
 		ManagerID: deref(row.ManagerID),
@@ -117,18 +124,26 @@ func leadFromRow(row gen.Lead) (domain.Lead, error) {
 	return l, nil
 }
 
-// FindLeadsByPhone finds the leads whose phone, less a Brazilian country
-// code (domain.Phone.NationalDigits), is national: stored with or without the
-// 55. Ordered by id.
-func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
-	if national == "" {
+// FindLeadsMatchingPhone finds the leads whose phone_key is the phone's
+// domain.Phone.MatchKey. Ordered by id.
+func (r *repositories) FindLeadsMatchingPhone(ctx context.Context, envID string, phone domain.Phone) ([]domain.Lead, error) {
+	if phone.IsZero() {
 		return nil, nil
 	}
-	rows, err := r.q.FindLeadsByPhone(ctx, gen.FindLeadsByPhoneParams{EnvID: envID, National: national})
+	rows, err := r.q.FindLeadsByPhoneKey(ctx, gen.FindLeadsByPhoneKeyParams{EnvID: envID, PhoneKey: phone.MatchKey()})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: finding leads of environment %q by phone: %w", envID, err)
 	}
 	return leadsFromRows(rows)
+}
+
+// FindLeadsByPhone parses national and looks it up as FindLeadsMatchingPhone.
+func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
+	phone, err := domain.ParsePhone("phone", national)
+	if err != nil {
+		return nil, nil // not a phone: no lead has it
+	}
+	return r.FindLeadsMatchingPhone(ctx, envID, phone)
 }
 
 // FindLeadsByEmail finds the leads with that e-mail, compared with lower()

@@ -11,6 +11,16 @@ import (
 	"callconnect/ports"
 )
 
+func findLeadsMatchingPhone(t *testing.T, s ports.Store, envID string, phone domain.Phone) []domain.Lead {
+	t.Helper()
+	var leads []domain.Lead
+	read(t, s, func(ctx context.Context, r ports.Repositories) (err error) {
+		leads, err = r.FindLeadsMatchingPhone(ctx, envID, phone)
+		return err
+	})
+	return leads
+}
+
 func findLeadsByPhone(t *testing.T, s ports.Store, envID, national string) []domain.Lead {
 	t.Helper()
 	var leads []domain.Lead
@@ -31,47 +41,111 @@ func findLeadsByEmail(t *testing.T, s ports.Store, envID, email string) []domain
 	return leads
 }
 
-func national(t *testing.T, asked string) string {
+func parsePhone(t *testing.T, asked string) domain.Phone {
 	t.Helper()
 	p, err := domain.ParsePhone("telefone", asked)
 	if err != nil {
 		t.Fatalf("ParsePhone(%q): %v", asked, err)
 	}
-	return p.NationalDigits()
+	return p
 }
 
+// testFindLeadsByPhone: a partner finds a lead by its phone however either
+// side wrote it (+55 or 55, a trunk 0, a carrier code, a mobile without its
+// ninth digit), and no other number.
 func testFindLeadsByPhone(t *testing.T, s ports.Store) {
 	lead := func(env, id, phone string) domain.Lead {
 		return newLead(t, domain.LeadInput{EnvID: env, ID: id, Name: "Lead " + id, Phone: phone})
 	}
 	withCC := lead("env-a", "with-55", "+55 (48) 99947-6359") // stored 5548999476359
 	without := lead("env-a", "without-55", "48 99947-6359")   // stored 48999476359
-	short55 := lead("env-a", "short-55", "55 1234-5678")      // 10 digits: 55 is not a country code here
+	oldForm := lead("env-a", "no-ninth", "048 9947-6359")     // the same mobile, as once written
+	landline := lead("env-a", "landline", "(48) 3333-4444")
+	mobile := lead("env-a", "mobile", "(48) 93333-4444") // the landline's digits and a 9: another number
+	short55 := lead("env-a", "short-55", "55 1234-5678") // 10 digits: 55 is the area code here
 	short := lead("env-a", "short", "1234-5678")
-	double := lead("env-a", "double-55", "555548999476359") // national 5548999476359
+	double := lead("env-a", "double-55", "555548999476359") // country code given twice
+	us := lead("env-a", "us", "+1 (415) 555-0100")
+	usDigits := lead("env-a", "us-digits", "(14) 15555-0100") // a Brazilian number with the US number's digits
+	uk := lead("env-a", "uk", "+44 20 7946 0958")
 	noPhone := minimalLead(t, "env-a", "no-phone")
 	other := lead("env-b", "other", "5548999476359")
-	put(t, s, environment(t, "env-a"), environment(t, "env-b"), withCC, without, short55, short, double, noPhone, other)
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"),
+		withCC, without, oldForm, landline, mobile, short55, short, double, us, usDigits, uk, noPhone, other)
 
+	sameMobile := []domain.Lead{withCC, without, oldForm}
 	for _, c := range []struct {
 		env, asked string
 		want       []domain.Lead
 	}{
-		{"env-a", "48999476359", []domain.Lead{withCC, without}},
-		{"env-a", "+55 48 99947-6359", []domain.Lead{withCC, without}},
-		{"env-a", "(48) 99947.6359", []domain.Lead{withCC, without}},
-		{"env-b", "48 99947-6359", []domain.Lead{other}},
+		{"env-a", "+55 (48) 99947-6359", sameMobile},
+		{"env-a", "48999476359", sameMobile},
+		{"env-a", "048 99947-6359", sameMobile},
+		{"env-a", "0 21 48 99947 6359", sameMobile},
+		{"env-a", "021 48 999476359", sameMobile},
+		{"env-a", "4899476359", sameMobile},
+		{"env-a", "5548999476359", sameMobile},
+		{"env-a", "(48) 99947.6359", sameMobile},
+		{"env-a", "48 3333-4444", []domain.Lead{landline}},
+		{"env-a", "+55 48 3333 4444", []domain.Lead{landline}},
+		{"env-a", "0 15 48 3333-4444", []domain.Lead{landline}},
+		{"env-a", "48 93333-4444", []domain.Lead{mobile}},
+		{"env-a", "+1 415 555 0100", []domain.Lead{us}},
+		{"env-a", "14 15555-0100", []domain.Lead{usDigits}},
+		{"env-a", "014 15555 0100", []domain.Lead{usDigits}},
+		{"env-a", "+44 20 7946 0958", []domain.Lead{uk}},
+		{"env-a", "442079460958", []domain.Lead{uk}},
+		{"env-a", "20 7946 0958", nil},
 		{"env-a", "1234-5678", []domain.Lead{short}},
 		{"env-a", "5512345678", []domain.Lead{short55}},
 		{"env-a", "+55 55 48 99947-6359", []domain.Lead{double}},
 		{"env-a", "48 99947-6350", nil},
+		{"env-b", "48 99947-6359", []domain.Lead{other}},
 		{"env-c", "48999476359", nil},
 	} {
-		n := national(t, c.asked)
-		wantLeadSet(t, fmt.Sprintf("FindLeadsByPhone(%s, %q → %s)", c.env, c.asked, n), findLeadsByPhone(t, s, c.env, n), c.want...)
+		wantLeadSet(t, fmt.Sprintf("FindLeadsMatchingPhone(%s, %q)", c.env, c.asked),
+			findLeadsMatchingPhone(t, s, c.env, parsePhone(t, c.asked)), c.want...)
 	}
-	if got := findLeadsByPhone(t, s, "env-a", ""); len(got) != 0 {
-		t.Errorf("FindLeadsByPhone of no number: %d leads, want none (not the leads without a phone)", len(got))
+	if got := findLeadsMatchingPhone(t, s, "env-a", domain.Phone{}); len(got) != 0 {
+		t.Errorf("FindLeadsMatchingPhone of no phone: %d leads, want none (not the leads without a phone)", len(got))
+	}
+
+	// A foreign number read back and written again is still found by itself
+	// alone: its '+' is not lost on the way.
+	var again domain.Lead
+	read(t, s, func(ctx context.Context, r ports.Repositories) (err error) {
+		again, err = r.GetLead(ctx, "env-a", "us")
+		return err
+	})
+	if !again.Phone().Foreign() || again.Phone().Wire() != "14155550100" {
+		t.Errorf("lead us read back: phone %q foreign %v, want foreign 14155550100", again.Phone(), again.Phone().Foreign())
+	}
+	put(t, s, again)
+	wantLeadSet(t, "FindLeadsMatchingPhone(+1 415 555 0100) after the lead was written again",
+		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "+1 415 555 0100")), us)
+	wantLeadSet(t, "FindLeadsMatchingPhone(14 15555-0100) after the US lead was written again",
+		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "14 15555-0100")), usDigits)
+
+	// A lead whose phone changes is found by its new number only.
+	put(t, s, lead("env-a", "landline", "(48) 3025-1234"))
+	wantLeadSet(t, "FindLeadsMatchingPhone(48 3333-4444) after the landline changed",
+		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "48 3333-4444")))
+	wantLeadSet(t, "FindLeadsMatchingPhone(048 3025 1234) after the landline changed",
+		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "048 3025 1234")), lead("env-a", "landline", "(48) 3025-1234"))
+
+	// The lookup by digits, for callers that have no parsed phone.
+	for _, c := range []struct {
+		asked string
+		want  []domain.Lead
+	}{
+		{"48999476359", sameMobile},
+		{"048999476359", sameMobile},
+		{"02148999476359", sameMobile},
+		{"4899476359", sameMobile},
+		{"nonsense", nil},
+		{"", nil},
+	} {
+		wantLeadSet(t, fmt.Sprintf("FindLeadsByPhone(env-a, %q)", c.asked), findLeadsByPhone(t, s, "env-a", c.asked), c.want...)
 	}
 }
 

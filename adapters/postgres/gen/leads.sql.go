@@ -12,7 +12,7 @@ import (
 
 const findLeadsByEmail = `-- name: FindLeadsByEmail :many
 SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
-       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at, phone_key
 FROM leads
 WHERE env_id = $1 AND email IS NOT NULL AND lower(email) = lower($2::text)
 ORDER BY id
@@ -51,6 +51,7 @@ func (q *Queries) FindLeadsByEmail(ctx context.Context, arg FindLeadsByEmailPara
 			&i.AgencyID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PhoneKey,
 		); err != nil {
 			return nil, err
 		}
@@ -62,28 +63,23 @@ func (q *Queries) FindLeadsByEmail(ctx context.Context, arg FindLeadsByEmailPara
 	return items, nil
 }
 
-const findLeadsByPhone = `-- name: FindLeadsByPhone :many
+const findLeadsByPhoneKey = `-- name: FindLeadsByPhoneKey :many
 SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
-       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at, phone_key
 FROM leads
-WHERE env_id = $1
-  AND phone IN ($2::text, '55' || $2::text)
-  AND CASE WHEN length(phone) >= 12 AND phone LIKE '55%' THEN substr(phone, 3) ELSE phone END = $2::text
+WHERE env_id = $1 AND phone_key = $2::text
 ORDER BY id
 `
 
-type FindLeadsByPhoneParams struct {
+type FindLeadsByPhoneKeyParams struct {
 	EnvID    string
-	National string
+	PhoneKey string
 }
 
-// FindLeadsByPhone finds the leads whose phone, without the Brazilian country
-// code, is sqlc.arg(national): the phone is one of the two candidates (an
-// index condition on leads_env_phone), and the CASE is
-// domain.Phone.NationalDigits, which strips a leading 55 only from numbers of
-// 12 digits or more.
-func (q *Queries) FindLeadsByPhone(ctx context.Context, arg FindLeadsByPhoneParams) ([]Lead, error) {
-	rows, err := q.db.Query(ctx, findLeadsByPhone, arg.EnvID, arg.National)
+// FindLeadsByPhoneKey finds the leads whose phone has the key (domain.Phone's
+// MatchKey), on the index leads_env_phone_key.
+func (q *Queries) FindLeadsByPhoneKey(ctx context.Context, arg FindLeadsByPhoneKeyParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, findLeadsByPhoneKey, arg.EnvID, arg.PhoneKey)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +105,7 @@ func (q *Queries) FindLeadsByPhone(ctx context.Context, arg FindLeadsByPhonePara
 			&i.AgencyID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PhoneKey,
 		); err != nil {
 			return nil, err
 		}
@@ -122,7 +119,7 @@ func (q *Queries) FindLeadsByPhone(ctx context.Context, arg FindLeadsByPhonePara
 
 const getLead = `-- name: GetLead :one
 SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
-       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at, phone_key
 FROM leads
 WHERE env_id = $1 AND id = $2
 `
@@ -153,13 +150,14 @@ func (q *Queries) GetLead(ctx context.Context, arg GetLeadParams) (Lead, error) 
 		&i.AgencyID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PhoneKey,
 	)
 	return i, err
 }
 
 const getLeads = `-- name: GetLeads :many
 SELECT env_id, id, name, email, phone, score, registered_at, main_media, origin,
-       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at
+       stage_id, stage_name, developments, manager_id, broker_id, agency_id, created_at, updated_at, phone_key
 FROM leads
 WHERE env_id = $1 AND id = ANY($2::text[])
 `
@@ -197,6 +195,7 @@ func (q *Queries) GetLeads(ctx context.Context, arg GetLeadsParams) ([]Lead, err
 			&i.AgencyID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PhoneKey,
 		); err != nil {
 			return nil, err
 		}
@@ -209,13 +208,14 @@ func (q *Queries) GetLeads(ctx context.Context, arg GetLeadsParams) ([]Lead, err
 }
 
 const putLead = `-- name: PutLead :exec
-INSERT INTO leads (env_id, id, name, email, phone, score, registered_at, main_media, origin,
+INSERT INTO leads (env_id, id, name, email, phone, phone_key, score, registered_at, main_media, origin,
                    stage_id, stage_name, developments, manager_id, broker_id, agency_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (env_id, id) DO UPDATE SET
     name          = excluded.name,
     email         = excluded.email,
     phone         = excluded.phone,
+    phone_key     = excluded.phone_key,
     score         = excluded.score,
     registered_at = excluded.registered_at,
     main_media    = excluded.main_media,
@@ -235,6 +235,7 @@ type PutLeadParams struct {
 	Name         string
 	Email        *string
 	Phone        *string
+	PhoneKey     *string
 	Score        *int32
 	RegisteredAt *time.Time
 	MainMedia    *string
@@ -247,6 +248,8 @@ type PutLeadParams struct {
 	AgencyID     *string
 }
 
+// phone_key is domain.Phone.MatchKey, which only the service can compute
+// for a foreign number typed with '+' (migrations/00010_lead_phone_key.sql).
 func (q *Queries) PutLead(ctx context.Context, arg PutLeadParams) error {
 	_, err := q.db.Exec(ctx, putLead,
 		arg.EnvID,
@@ -254,6 +257,7 @@ func (q *Queries) PutLead(ctx context.Context, arg PutLeadParams) error {
 		arg.Name,
 		arg.Email,
 		arg.Phone,
+		arg.PhoneKey,
 		arg.Score,
 		arg.RegisteredAt,
 		arg.MainMedia,

@@ -99,6 +99,7 @@ type Lead struct {
 	AgencyID     *string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	PhoneKey     *string
 }
 
 type PartnerToken struct {
