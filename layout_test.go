@@ -28,6 +28,9 @@ import (
 //	migrations  nothing of the module
 //	cmd         anything
 //
+// domain and app never import a wire format (encoding/json): the partner
+// protocol's bytes are adapters/cvio's, the API's httpapi's.
+//
 // Tests may reach outward (app tests use adapters/memory, adapter tests use
 // ports/portstest), but no code outside cmd ever imports cmd. Only cmd and the
 // module.go (and module_test.go) of an adapter know fx.
@@ -45,6 +48,10 @@ var allowed = map[string][]string{
 	"cmd":        nil, // anything
 	"":           {},  // the root package: documentation and this test
 }
+
+// wireFormats are encodings that domain and app never speak: they take and
+// give typed values, and the adapters at the edge read and write the bytes.
+var wireFormats = []string{"encoding/json", "encoding/xml"}
 
 // fxModules are the import paths that only cmd and adapters' module.go know.
 var fxModules = []string{"go.uber.org/fx", "go.uber.org/dig"}
@@ -90,6 +97,9 @@ func TestDependencyRuleCatches(t *testing.T) {
 		{"domain imports a third-party module", pkg("m/domain", file("domain/a.go", false, "github.com/google/uuid")), true},
 		{"domain imports ports", pkg("m/domain", file("domain/a.go", false, "m/ports")), true},
 		{"domain imports cgo", pkg("m/domain", file("domain/a.go", false, "C")), true},
+		{"domain scans JSON", pkg("m/domain", file("domain/a.go", false, "encoding/json")), true},
+		{"app writes JSON", pkg("m/app", file("app/a.go", false, "encoding/json")), true},
+		{"app test reads JSON", pkg("m/app", file("app/a_test.go", true, "encoding/json")), false},
 		{"domain test uses rapid", pkg("m/domain", file("domain/a_test.go", true, "pgregory.net/rapid", "m/domain")), false},
 		{"ports imports domain", pkg("m/ports", file("ports/a.go", false, "m/domain", "context")), false},
 		{"ports imports app", pkg("m/ports", file("ports/a.go", false, "m/app")), true},
@@ -158,6 +168,9 @@ func checkImport(module, layer string, f goFile, imp string) string {
 			return "only cmd/ and an adapter's module.go know fx; constructors stay plain functions"
 		}
 		return ""
+	}
+	if (layer == "domain" || layer == "app") && !f.test && slices.Contains(wireFormats, imp) {
+		return "wire formats are the adapters' business (the partner protocol is adapters/cvio, the API's JSON is httpapi's): domain and app deal in typed values"
 	}
 	internal, ok := layerOf(module, imp)
 	if !ok && isModule(module, imp) {

@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,23 +25,24 @@ const DefaultMaxAudioBytes = 50 << 20
 // Callbacks applies what partners post back: tasks, lead updates and call
 // results, with their recordings, onto the lead's history.
 type Callbacks struct {
-	store  ports.Store
-	clock  ports.Clock
-	random ports.Random
-	audio  ports.AudioStore
-	cfg    CallbacksConfig
-	logger *slog.Logger
+	store    ports.Store
+	clock    ports.Clock
+	random   ports.Random
+	audio    ports.AudioStore
+	receipts ports.CallbackReceipts
+	cfg      CallbacksConfig
+	logger   *slog.Logger
 }
 
 // NewCallbacks builds the service.
-func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
+func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, receipts ports.CallbackReceipts, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
 	if cfg.MaxAudioBytes <= 0 {
 		cfg.MaxAudioBytes = DefaultMaxAudioBytes
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Callbacks{store: store, clock: clock, random: random, audio: audio, cfg: cfg, logger: logger}
+	return &Callbacks{store: store, clock: clock, random: random, audio: audio, receipts: receipts, cfg: cfg, logger: logger}
 }
 
 // Idempotent is a request's Idempotency-Key with a hash of what it asked
@@ -51,21 +50,6 @@ func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, aud
 type Idempotent struct {
 	Key         string
 	RequestHash string
-}
-
-// CallbackAnswer is what a callback answers; with an Idempotency-Key its
-// JSON is kept and answered again, byte for byte, to a repeat.
-type CallbackAnswer struct {
-	LeadID         string   `json:"lead_id"`
-	CallID         *string  `json:"call_id"`
-	CallStatus     *string  `json:"call_status"`
-	InteractionIDs []string `json:"interaction_ids"`
-	RecordingIDs   []string `json:"recording_ids"`
-	// RecordingSHA256s are the content addresses of RecordingIDs, in order.
-	RecordingSHA256s []string `json:"recording_sha256s"`
-	// Duplicates counts interactions left out because the lead already had
-	// exactly them (a repeated result).
-	Duplicates int `json:"duplicates"`
 }
 
 // Error codes of callbacks.
@@ -122,10 +106,10 @@ func (sp *Spools) Close() {
 }
 
 // Task applies the task callback (POST /api/cvio/lead_tarefas/cadastrar).
-func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, cb domain.TaskCallback, body *Spools, queryCallID string, idem Idempotent) ([]byte, error) {
+func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, cb domain.TaskCallback, body *Spools, queryCallID string, idem Idempotent) (domain.CallbackReceipt, error) {
 	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	return s.apply(ctx, tok, "task", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
 		return s.resolve(ctx, r, env, callID, "", cb.Phone)
@@ -134,10 +118,10 @@ func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, cb domain
 
 // Lead applies the lead callback (POST /api/cvio/lead): the interactions,
 // and the lead's name and e-mail when the partner allows the change.
-func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain.LeadCallback, body *Spools, queryCallID string, idem Idempotent) ([]byte, error) {
+func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain.LeadCallback, body *Spools, queryCallID string, idem Idempotent) (domain.CallbackReceipt, error) {
 	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	return s.apply(ctx, tok, "lead", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
 		t, err := s.resolve(ctx, r, env, callID, cb.Email, cb.Phone)
@@ -162,10 +146,10 @@ func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain
 }
 
 // Result applies a call's result (POST /api/cvio/ligacoes/{idligacao}/resultado).
-func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, cb domain.ResultCallback, body *Spools, idem Idempotent) ([]byte, error) {
+func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, cb domain.ResultCallback, body *Spools, idem Idempotent) (domain.CallbackReceipt, error) {
 	callID, err := domain.MergeCallID(pathCallID, queryCallID, cb.CallID)
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	interaction := domain.PartnerInteraction{Type: domain.InteractionTypeCall, Description: cb.Description, Audio: cb.Audio}
 	if interaction.Description == "" {
@@ -299,15 +283,15 @@ type storedAudio struct {
 // fails, those of the interactions left out as duplicates when it commits.
 func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *Spools, interactions []domain.PartnerInteraction,
 	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
-	changeCall func(*domain.Call) error) ([]byte, error) {
+	changeCall func(*domain.Call) error) (domain.CallbackReceipt, error) {
 	scope := tok.EnvID() + "/" + kind
 	if !validIdempotencyKey(idem.Key) {
-		return nil, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "Idempotency-Key",
+		return domain.CallbackReceipt{}, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "Idempotency-Key",
 			Message: "must be 1 to 255 printable ASCII characters"}
 	}
 	if idem.Key != "" {
-		if body, done, err := s.replay(ctx, scope, idem); done || err != nil {
-			return body, err
+		if prior, done, err := s.replay(ctx, scope, idem); done || err != nil {
+			return prior, err
 		}
 	}
 
@@ -320,13 +304,13 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 		a, err := s.storeAudio(ctx, body, in.Audio, fmt.Sprintf("interacoes[%d].audio_base64", i), kind == "result")
 		if err != nil {
 			s.cleanup(ctx, written)
-			return nil, err
+			return domain.CallbackReceipt{}, err
 		}
 		audios[i] = a
 		written = append(written, a.key)
 	}
 
-	var answer []byte
+	var answer domain.CallbackReceipt
 	var duplicated []string // keys of the recordings of duplicates
 	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		duplicated = duplicated[:0]
@@ -339,7 +323,7 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			return err
 		}
 		now := s.clock.Now()
-		ans := CallbackAnswer{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}
+		ans := domain.CallbackReceipt{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}
 		for i, pi := range interactions {
 			in := pi.Input(env.TimeZone())
 			in.ID, in.EnvID, in.LeadID, in.OccurredAt = s.random.NewID(), env.ID(), t.lead.ID(), now
@@ -399,17 +383,18 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			if err := r.PutCall(ctx, call); err != nil {
 				return err
 			}
-			id, status := call.ID(), string(call.Status())
-			ans.CallID, ans.CallStatus = &id, &status
+			ans.CallID, ans.CallStatus = call.ID(), call.Status()
 		}
-		if answer, err = json.Marshal(ans); err != nil {
-			return err
-		}
+		answer = ans
 		if idem.Key == "" {
 			return nil
 		}
+		kept, err := s.receipts.EncodeReceipt(ans)
+		if err != nil {
+			return err
+		}
 		return r.PutIdempotentAnswer(ctx, ports.IdempotentAnswer{Scope: scope, Key: idem.Key, RequestHash: idem.RequestHash,
-			StatusCode: 200, Body: answer, CreatedAt: now})
+			StatusCode: 200, Body: kept, CreatedAt: now})
 	})
 	if err != nil {
 		s.cleanup(context.WithoutCancel(ctx), written)
@@ -420,7 +405,7 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 				return body, rerr
 			}
 		}
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	// A duplicate's recording was stored before the transaction could tell;
 	// a row (the original's, usually) may still refer to its content, which
@@ -444,7 +429,7 @@ func validIdempotencyKey(k string) bool {
 
 // replay answers a repeated Idempotency-Key: the first answer for the same
 // request, a conflict for another one. done is false when the key is new.
-func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (body []byte, done bool, err error) {
+func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (prior domain.CallbackReceipt, done bool, err error) {
 	var a ports.IdempotentAnswer
 	err = s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
 		var err error
@@ -452,16 +437,17 @@ func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (
 		return err
 	})
 	if errors.Is(err, ports.ErrNotFound) || err == nil && s.clock.Now().Sub(a.CreatedAt) > ports.IdempotencyRetention {
-		return nil, false, nil
+		return domain.CallbackReceipt{}, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return domain.CallbackReceipt{}, false, err
 	}
 	if a.RequestHash != idem.RequestHash {
-		return nil, true, &domain.Error{Kind: domain.KindConflict, Code: CodeIdempotencyKeyReused, Field: "Idempotency-Key",
+		return domain.CallbackReceipt{}, true, &domain.Error{Kind: domain.KindConflict, Code: CodeIdempotencyKeyReused, Field: "Idempotency-Key",
 			Message: "this Idempotency-Key was used for another request"}
 	}
-	return bytes.Clone(a.Body), true, nil
+	prior, err = s.receipts.DecodeReceipt(a.Body)
+	return prior, true, err
 }
 
 // storeAudio checks one recording, decoded into its spool as the body was

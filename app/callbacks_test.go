@@ -3,9 +3,9 @@ package app_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +39,7 @@ func newCallbacksFixture(t *testing.T) *callbacksFixture {
 	}
 	cf := &callbacksFixture{callsFixture: f, audio: audio,
 		tokens: app.NewPartnerTokens(f.store, f.clock, memory.NewRandom(11)),
-		cbs:    app.NewCallbacks(f.store, f.clock, memory.NewRandom(12), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)}
+		cbs:    app.NewCallbacks(f.store, f.clock, memory.NewRandom(12), audio, cvio.Receipts{}, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)}
 	ctx := context.Background()
 	must(t)(f.config.PutLead(ctx, domain.LeadInput{EnvID: "acme", ID: "l1", Name: "Lead do Teste", Email: "Lead.Teste@Example.com",
 		Phone: "48999476359", ManagerID: "m1", BrokerID: "b1", AgencyID: "a1"}))
@@ -75,42 +75,38 @@ func receive(t *testing.T, cbs *app.Callbacks, body string) (*cvio.CallbackBody,
 
 // postTask, postLead and postResult hand a callback's body to the app as
 // the HTTP layer does.
-func postTask(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) ([]byte, error) {
+func postTask(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 	t.Helper()
 	b, sp := receive(t, cbs, body)
 	cb, err := b.ParseTask()
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	return cbs.Task(ctx, tok, cb, sp, query, idem)
 }
 
-func postLead(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) ([]byte, error) {
+func postLead(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 	t.Helper()
 	b, sp := receive(t, cbs, body)
 	cb, err := b.ParseLead()
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	return cbs.Lead(ctx, tok, cb, sp, query, idem)
 }
 
-func postResult(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, path, query, body string, idem app.Idempotent) ([]byte, error) {
+func postResult(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, path, query, body string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 	t.Helper()
 	b, sp := receive(t, cbs, body)
 	cb, err := b.ParseResult()
 	if err != nil {
-		return nil, err
+		return domain.CallbackReceipt{}, err
 	}
 	return cbs.Result(ctx, tok, path, query, cb, sp, idem)
 }
 
-func answerOf(t *testing.T, b []byte) app.CallbackAnswer {
+func answerOf(t *testing.T, a domain.CallbackReceipt) domain.CallbackReceipt {
 	t.Helper()
-	var a app.CallbackAnswer
-	if err := json.Unmarshal(b, &a); err != nil {
-		t.Fatalf("answer %q: %v", b, err)
-	}
 	return a
 }
 
@@ -158,8 +154,8 @@ func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := answerOf(t, ans)
-	if a.LeadID != "l1" || len(a.InteractionIDs) != 1 || a.CallID != nil {
-		t.Fatalf("answer: %s", ans)
+	if a.LeadID != "l1" || len(a.InteractionIDs) != 1 || a.CallID != "" {
+		t.Fatalf("answer: %+v", ans)
 	}
 	h := f.history(t)
 	if len(h) != 1 || h[0].Type() != "L" || h[0].Task() == nil || h[0].Task().ResponsibleID != "6065" || !h[0].Task().Reminder {
@@ -171,7 +167,7 @@ func TestTaskCallbackFindsTheLeadByPhone(t *testing.T) {
 	// The same result again without a key: no second entry.
 	ans, _ = postTask(t, f.cbs, context.Background(), f.tok, taskBody, "", app.Idempotent{})
 	if a := answerOf(t, ans); a.Duplicates != 1 || len(f.history(t)) != 1 {
-		t.Fatalf("duplicate: %s, %d entries", ans, len(f.history(t)))
+		t.Fatalf("duplicate: %+v, %d entries", ans, len(f.history(t)))
 	}
 }
 
@@ -190,8 +186,8 @@ func TestCallbackCorrelatesByIdligacao(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := answerOf(t, ans)
-	if a.CallID == nil || *a.CallID != call.ID() || *a.CallStatus != "completed" || len(a.RecordingIDs) != 1 {
-		t.Fatalf("answer: %s", ans)
+	if a.CallID != call.ID() || a.CallStatus != domain.CallCompleted || len(a.RecordingIDs) != 1 {
+		t.Fatalf("answer: %+v", ans)
 	}
 	lead, _ := f.config.GetLead(ctx, "acme", "l1")
 	if lead.Name() != "Teste audio 8" || lead.Email() != "testeaudio8@teste.com" {
@@ -234,7 +230,7 @@ func TestResultCallback(t *testing.T) {
 	}
 	got, _ := f.calls.GetCall(ctx, "acme", call.ID())
 	if got.Status() != domain.CallNotCompleted || got.Reason() != "no_answer" {
-		t.Fatalf("call: %s %s (%s)", got.Status(), got.Reason(), ans)
+		t.Fatalf("call: %+v %s (%+v)", got.Status(), got.Reason(), ans)
 	}
 	// A different result for a settled call is a conflict; the same one is not.
 	if _, err := postResult(t, f.cbs, ctx, f.tok, call.ID(), "", `{"status": "nao_realizada", "motivo": "nao_atendida"}`, app.Idempotent{}); err != nil {
@@ -259,8 +255,8 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := postTask(t, f.cbs, ctx, f.tok, taskBody, "", idem)
-	if err != nil || string(again) != string(first) {
-		t.Fatalf("replay: %s vs %s (%v)", again, first, err)
+	if err != nil || !reflect.DeepEqual(again, first) {
+		t.Fatalf("replay: %+v vs %+v (%v)", again, first, err)
 	}
 	_, err = postTask(t, f.cbs, ctx, f.tok, taskBody, "", app.Idempotent{Key: "k1", RequestHash: "h2"})
 	if de, ok := domain.AsError(err); !ok || de.Code != app.CodeIdempotencyKeyReused {
@@ -337,7 +333,7 @@ func TestRecordingDeletedBeforeItsRowCommitsIsStoredAgain(t *testing.T) {
 	f := newCallbacksFixture(t)
 	ctx := context.Background()
 	audio := &vanishingAudio{AudioStore: f.audio, vanished: map[string]bool{}}
-	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
+	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, cvio.Receipts{}, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
 	body := `{"email": "lead.teste@example.com", "interacoes": [{"tipo": "L", "descricao": "x", "audio_base64": "` + base64.StdEncoding.EncodeToString(mp3) + `"}]}`
 	ans, err := postLead(t, cbs, ctx, f.tok, body, "", app.Idempotent{})
 	if err != nil {
@@ -450,7 +446,7 @@ func TestTooManyRecordingsAreRefusedAsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	audio := &countingSpools{AudioStore: fs}
-	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
+	cbs := app.NewCallbacks(f.store, f.clock, memory.NewRandom(13), audio, cvio.Receipts{}, app.CallbacksConfig{MaxAudioBytes: 4096}, nil)
 	sp := cbs.NewSpools(t.Context())
 	_, err = cvio.ReadCallbackBody(strings.NewReader(manyRecordings(5000)), cbs.MaxAudioBytes(), sp.Open)
 	sp.Close()

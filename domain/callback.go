@@ -120,3 +120,17 @@ func MergeCallID(path, query, body string) (string, error) {
 	}
 	return id, nil
 }
+
+// CallbackReceipt is what a partner callback recorded, as the partner is
+// answered: the lead it landed on, the call (if any) and its status after,
+// the history entries and recordings written, and how many interactions
+// were left out as exact repeats of ones the lead already had.
+type CallbackReceipt struct {
+	LeadID           string
+	CallID           string     // "" when the callback could not be tied to a call
+	CallStatus       CallStatus // "" without a call
+	InteractionIDs   []string
+	RecordingIDs     []string
+	RecordingSHA256s []string // the content addresses of RecordingIDs, in order
+	Duplicates       int
+}

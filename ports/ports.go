@@ -375,6 +375,14 @@ type CallPayloads interface {
 	CallPayload(in domain.PartnerPayloadInput) ([]byte, error)
 }
 
+// CallbackReceipts writes a callback's answer as the partner gets it, and
+// reads it back, so that a repeated Idempotency-Key is answered byte for
+// byte as the first time.
+type CallbackReceipts interface {
+	EncodeReceipt(r domain.CallbackReceipt) ([]byte, error)
+	DecodeReceipt(b []byte) (domain.CallbackReceipt, error)
+}
+
 // AudioObject is a stored recording opened for reading; Seek makes HTTP
 // Range answers possible without reading what is skipped.
 type AudioObject struct {

@@ -50,7 +50,7 @@ func newFixtureOn(t *testing.T, cfg console.Config, store ports.Store) *fixture 
 		CallButtons:   app.NewCallButtons(store),
 		Calls:         app.NewCalls(store, clock, random, nil, cvio.Payloads{}, app.CallsConfig{}),
 		PartnerTokens: app.NewPartnerTokens(store, clock, random),
-		Callbacks:     app.NewCallbacks(store, clock, random, nil, app.CallbacksConfig{}, nil),
+		Callbacks:     app.NewCallbacks(store, clock, random, nil, cvio.Receipts{}, app.CallbacksConfig{}, nil),
 		Monitor:       app.NewMonitor(store, random, nil),
 	}
 	if _, err := svc.Configuration.PutEnvironment(context.Background(), domain.EnvironmentInput{ID: "acme", Name: "Acme",

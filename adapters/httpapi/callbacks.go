@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -139,22 +138,11 @@ type ResultCallbackBody struct {
 	IDLigacao       PartnerID      `json:"idligacao,omitempty" doc:"The call again; must agree with the path."`
 }
 
-// CallbackAnswer is what every callback answers.
-type CallbackAnswer struct {
-	LeadID           string   `json:"lead_id" doc:"The lead the callback landed on." example:"1"`
-	CallID           *string  `json:"call_id" doc:"The call it landed on; null when it could not be tied to one." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
-	CallStatus       *string  `json:"call_status" doc:"The call's status afterwards; null without a call." example:"completed"`
-	InteractionIDs   []string `json:"interaction_ids" nullable:"false" doc:"The history entries recorded."`
-	RecordingIDs     []string `json:"recording_ids" nullable:"false" doc:"The recordings stored, in the order of the interactions that carried them."`
-	RecordingSHA256s []string `json:"recording_sha256s" nullable:"false" doc:"The SHA-256 (hex) of each stored recording's audio, in the order of recording_ids."`
-	Duplicates       int      `json:"duplicates" doc:"Interactions left out because the lead already had exactly them (a repeated result)."`
-}
-
 // callbackRoute is one partner-facing operation.
 type callbackRoute struct {
 	op     huma.Operation
 	body   any // the documented body type's zero value
-	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error)
+	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error)
 	inPath bool // the call id travels in the path
 }
 
@@ -180,10 +168,10 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"tied to its most recent open call, if any." + common,
 			},
 			body: TaskCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 				cb, err := body.ParseTask()
 				if err != nil {
-					return nil, err
+					return domain.CallbackReceipt{}, err
 				}
 				return h.svc.Callbacks.Task(ctx, tok, cb, spools, query, idem)
 			},
@@ -200,10 +188,10 @@ func (h *handlers) registerCallbacks(api huma.API) {
 					"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + common,
 			},
 			body: LeadCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 				cb, err := body.ParseLead()
 				if err != nil {
-					return nil, err
+					return domain.CallbackReceipt{}, err
 				}
 				return h.svc.Callbacks.Lead(ctx, tok, cb, spools, query, idem)
 			},
@@ -225,17 +213,17 @@ func (h *handlers) registerCallbacks(api huma.API) {
 			},
 			body:   ResultCallbackBody{},
 			inPath: true,
-			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) ([]byte, error) {
+			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
 				cb, err := body.ParseResult()
 				if err != nil {
-					return nil, err
+					return domain.CallbackReceipt{}, err
 				}
 				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, cb, spools, idem)
 			},
 		},
 	}
 	registry := api.OpenAPI().Components.Schemas
-	answer := registry.Schema(typeOf[CallbackAnswer](), true, "CallbackAnswer")
+	answer := registry.Schema(typeOf[cvio.Answer](), true, "CallbackAnswer")
 	for _, rt := range routes {
 		op := rt.op
 		op.Tags = []string{tagCallbacks}
@@ -279,11 +267,11 @@ func (h *handlers) serveCallback(w http.ResponseWriter, r *http.Request, rt call
 
 // inboundExchange is what serving a callback learnt, for the monitor.
 type inboundExchange struct {
-	envID  string
-	callID string
-	body   *cvio.CallbackBody // nil when the body was not read
-	spools *app.Spools        // the recordings' spools; nil when the body was not read
-	answer []byte
+	envID   string
+	callID  string
+	body    *cvio.CallbackBody      // nil when the body was not read
+	spools  *app.Spools             // the recordings' spools; nil when the body was not read
+	receipt *domain.CallbackReceipt // what the callback recorded; nil when it was refused
 }
 
 func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt callbackRoute, x *inboundExchange) {
@@ -349,12 +337,17 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	if hash != nil {
 		idem.RequestHash = hex.EncodeToString(hash.Sum(nil))
 	}
-	answer, err := rt.apply(ctx, tok, r, body, spools, query, idem)
+	receipt, err := rt.apply(ctx, tok, r, body, spools, query, idem)
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
 	}
-	x.answer = answer
+	answer, err := cvio.EncodeReceipt(receipt)
+	if err != nil {
+		h.callbackError(w, r, rt, err)
+		return
+	}
+	x.receipt = &receipt
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Cache-Control", "no-store")
@@ -503,18 +496,13 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 	if h.svc.Monitor == nil {
 		return
 	}
-	var ans struct {
-		LeadID       string   `json:"lead_id"`
-		CallID       *string  `json:"call_id"`
-		RecordingIDs []string `json:"recording_ids"`
-		SHA256s      []string `json:"recording_sha256s"`
-	}
-	if x.answer != nil {
-		_ = json.Unmarshal(x.answer, &ans)
+	var ans domain.CallbackReceipt
+	if x.receipt != nil {
+		ans = *x.receipt
 	}
 	callID := x.callID
-	if callID == "" && ans.CallID != nil {
-		callID = *ans.CallID
+	if callID == "" {
+		callID = ans.CallID
 	}
 	status := cw.status
 	if status == 0 {
@@ -530,7 +518,7 @@ func (h *handlers) recordInbound(r *http.Request, start time.Time, cw *capturing
 		LeadID:         ans.LeadID,
 		OccurredAt:     start,
 		RequestHeaders: r.Header.Clone(),
-		RequestBody:    string(exchangeBody(x.body, x.spools, ans.RecordingIDs, ans.SHA256s)),
+		RequestBody:    string(exchangeBody(x.body, x.spools, ans.RecordingIDs, ans.RecordingSHA256s)),
 		ResponseBody:   string(cw.body.Bytes()),
 	})
 }

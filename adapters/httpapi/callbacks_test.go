@@ -106,7 +106,7 @@ func callbackServices(store ports.Store, audio ports.AudioStore, clock ports.Clo
 		Calls: app.NewCalls(store, clock, random, partner, cvio.Payloads{},
 			app.CallsConfig{DispatchDeadline: dispatchDeadline, RetryMinBackoff: time.Second}),
 		PartnerTokens: app.NewPartnerTokens(store, clock, random),
-		Callbacks:     app.NewCallbacks(store, clock, random, audio, app.CallbacksConfig{MaxAudioBytes: maxAudio}, nil),
+		Callbacks:     app.NewCallbacks(store, clock, random, audio, cvio.Receipts{}, app.CallbacksConfig{MaxAudioBytes: maxAudio}, nil),
 		Monitor:       app.NewMonitor(store, random, nil),
 	}
 }
