@@ -243,7 +243,7 @@ func findLead(ctx context.Context, r ports.Repositories, env domain.Environment,
 			return leads, "body.email", "email", err
 		}
 	}
-	leads, err = r.FindLeadsByPhone(ctx, env.ID(), phone.NationalDigits())
+	leads, err = r.FindLeadsMatchingPhone(ctx, env.ID(), phone)
 	return leads, "body.telefone", "phone", err
 }
 

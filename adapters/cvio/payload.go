@@ -128,8 +128,10 @@ func PartnerPayload(in domain.PartnerPayloadInput) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// wirePhone is a phone as the partner receives it.
-func wirePhone(p domain.Phone) string { return p.String() }
+// wirePhone is a phone as the partner receives it, in one form whatever
+// way the CRM typed it: area code and number for a Brazilian number
+// (48999476359), E.164 digits for a foreign one.
+func wirePhone(p domain.Phone) string { return p.Wire() }
 
 func ownerObject(owners map[string]domain.User, id string) *partnerPerson {
 	if id == "" {

@@ -10,8 +10,8 @@ import (
 	"callconnect/domain"
 )
 
-// contractExample is the JSON of CONTRACT.md ("Outbound"), with the
-// callback URLs as the contract decides them.
+// contractExample is the article's example of the request a partner
+// receives, with the callback URLs as the service writes them.
 const contractExample = `{
   "idlead": "1",
   "gestor":      {"id": "1", "nome": "Gestor de teste",  "telefone": "48999476359", "ramal": "1234"},
@@ -174,5 +174,48 @@ func TestPartnerPayloadAbsentValuesAreNull(t *testing.T) {
 	}
 	if m["call-back do lead"] != "https://acme.example.com/api/cvio/lead?idligacao=x%26y" {
 		t.Errorf("call id must be escaped in the URL: %v", m["call-back do lead"])
+	}
+}
+
+// Every telefone the partner receives is in one form, however the CRM
+// typed it: area code and number, digits only; a foreign number keeps its
+// country code.
+func TestPartnerPayloadPhonesInOneForm(t *testing.T) {
+	env, err := domain.NewEnvironment(domain.EnvironmentInput{ID: "acme", Name: "Acme", PublicBaseURL: "https://acme.example.com", CallConnectEnabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead, err := domain.NewLead(domain.LeadInput{EnvID: "acme", ID: "1", Name: "Lead", Phone: "+55 (48) 99947-6359",
+		ManagerID: "g1", BrokerID: "c1", AgencyID: "i1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := map[string]string{"g1": "48 99947-6359", "c1": "5548999476351", "i1": "+1 (415) 555-0100"}
+	roles := map[string]string{"g1": "manager", "c1": "broker", "i1": "agency"}
+	owners := map[string]domain.User{}
+	for id, phone := range typed {
+		u, err := domain.NewUser(domain.UserInput{EnvID: "acme", ID: id, Name: id, Role: roles[id], Phone: phone})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[id] = u
+	}
+	b, err := cvio.PartnerPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: owners["g1"], Owners: owners,
+		CallID: "c", ClickedAt: time.Unix(0, 0), DialMode: domain.DialByPhone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Telefone    string
+		Gestor      struct{ Telefone string }
+		Corretor    struct{ Telefone string }
+		Imobiliaria struct{ Telefone string }
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := [4]string{"48999476359", "48999476359", "48999476351", "14155550100"}
+	if g := [4]string{got.Telefone, got.Gestor.Telefone, got.Corretor.Telefone, got.Imobiliaria.Telefone}; g != want {
+		t.Fatalf("telefones %v, want %v", g, want)
 	}
 }
