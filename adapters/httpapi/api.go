@@ -265,14 +265,14 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 
 | status | codes |
 |---|---|
-| 400 | ` + "`bad_request`" + ` (the body is not JSON) |
+| 400 | ` + "`bad_request`" + ` (/v1: the body is not JSON; any request: a body that could not be read whole), ` + "`malformed_json`" + ` (a partner callback whose body is not JSON, whatever its Content-Type) |
 | 401 | ` + "`unauthorized`" + ` (/v1: missing or wrong bearer token, with ` + "`WWW-Authenticate: Bearer`" + `; /api/cvio: missing, wrong or revoked ` + "`email`" + ` + ` + "`token`" + `) |
 | 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + `, ` + "`not_owner`" + ` (placing a call: the call button's reason) |
 | 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + `, ` + "`exchange_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
 | 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks) |
 | 413 | ` + "`body_too_large`" + `, ` + "`audio_too_large`" + ` (a recording over its limit) |
-| 415 | ` + "`unsupported_media_type`" + `, ` + "`unsupported_audio`" + ` (a recording that is not MP3, WAV, Ogg, M4A or WebM) |
+| 415 | ` + "`unsupported_media_type`" + ` (/v1 only: the partner callbacks take any Content-Type), ` + "`unsupported_audio`" + ` (a recording that is not MP3, WAV, Ogg, M4A or WebM) |
 | 416 | ` + "`range_not_satisfiable`" + ` (recordings) |
 | 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + `, ` + "`lead_not_identified`" + ` (a callback naming no call and no lead) |
 | 429 | ` + "`too_many_requests`" + ` (callbacks over a partner token's rate, or too many failed authentications from an address; with ` + "`Retry-After`" + `) |

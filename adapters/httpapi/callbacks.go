@@ -103,7 +103,9 @@ type PartnerTaskBody struct {
 type PartnerInteractionBody struct {
 	_           struct{}         `additionalProperties:"true"`
 	Tipo        string           `json:"tipo,omitempty" enum:"L" doc:"L: a call (Ligação), the only type." example:"L"`
-	Descricao   string           `json:"descricao,omitempty" maxLength:"10000" doc:"What happened; may span lines." example:"Ligação realizada com sucesso para o lead"`
+	Descricao   string           `json:"descricao,omitempty" maxLength:"10000" doc:"What happened; may span lines. For an interaction tied to a call, without status, motivo or a recording, the article's words here end the call: realizada; não realizada; não atendida, não completada, ocupado, número inválido, cancelada (case, accents and spacing do not matter; whole words; the first in the text wins). A description without them changes no status, and never overturns a result the call already has." example:"Ligação não atendida"`
+	Status      string           `json:"status,omitempty" maxLength:"200" doc:"The call's result, as the result endpoint takes it: realizada or nao_realizada (any case or accents). Wins over a recording and over the description's words. Without it, a motivo means nao_realizada." example:"nao_realizada"`
+	Motivo      string           `json:"motivo,omitempty" maxLength:"200" doc:"Why the call did not take place: nao_atendida, nao_completada, ocupado, numero_invalido, cancelada, outro, or free text (reason other)." example:"nao_atendida"`
 	Tarefa      *PartnerTaskBody `json:"tarefa,omitempty" doc:"A task to record with the interaction."`
 	AudioBase64 string           `json:"audio_base64,omitempty" doc:"The call's recording (MP3, WAV, OGG, M4A or WebM; 50 MiB decoded at most), base64 standard or URL-safe, padded or not, line breaks allowed, or a data:audio/...;base64, URI. An interaction with a recording makes its call realizada." example:"SUQzAwAAAAAAOVRQRTEAAAAL"`
 }
@@ -148,12 +150,13 @@ type callbackRoute struct {
 
 func (h *handlers) registerCallbacks(api huma.API) {
 	common := "\n\nAuthentication: the `email` and `token` headers of a partner token of the environment (any header-name " +
-		"case); anything else is 401 and changes nothing. `Content-Type` is `application/json`, with or without charset, " +
-		"or absent. `?idligacao=` names the call. An `Idempotency-Key` header makes retries safe: the same key and body " +
+		"case); anything else is 401 and changes nothing. Any `Content-Type` is accepted, or none: the body is read as JSON " +
+		"whatever it is labelled (PHP's curl and `curl -d` send `application/x-www-form-urlencoded`); a body that is not " +
+		"JSON is 400 `malformed_json`, a well-formed body with a wrong field 422 `invalid_field`. `?idligacao=` names the call. An `Idempotency-Key` header makes retries safe: the same key and body " +
 		"get the first answer and write nothing; the same key with another body is 409 `idempotency_key_reused`. Without " +
 		"a key, an exact repeat of an interaction already on the lead is not recorded twice. One request is one " +
 		"transaction: a refused request changes nothing. Ids may be numbers or strings, keys any case, unknown keys are " +
-		"ignored; a malformed field is 400/422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
+		"ignored; a wrong field is 422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
 		"a token get 429 with Retry-After."
 	routes := []callbackRoute{
 		{
