@@ -145,11 +145,8 @@ func (s *Telephony) manage(ctx context.Context, envID, provider, actorID string,
 		if err != nil {
 			return envNotFound(err, envID)
 		}
-		actor, err := r.GetUser(ctx, envID, actorID)
-		if errors.Is(err, ports.ErrNotFound) {
-			return &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeActorNotFound, Field: "actor_id",
-				Message: fmt.Sprintf("user %q does not exist in this environment", actorID)}
-		} else if err != nil {
+		actor, err := getActor(ctx, r, envID, actorID)
+		if err != nil {
 			return err
 		}
 		if needsSupportSwitch {
@@ -178,6 +175,17 @@ func (s *Telephony) manage(ctx context.Context, envID, provider, actorID string,
 			Message: "another telephony integration is active in this environment; deactivate it first"}
 	}
 	return err
+}
+
+// getActor reads the user a change is made on behalf of; an unknown one is
+// a fault of the request (actor_not_found), not a missing resource.
+func getActor(ctx context.Context, r ports.Repositories, envID, actorID string) (domain.User, error) {
+	actor, err := r.GetUser(ctx, envID, actorID)
+	if errors.Is(err, ports.ErrNotFound) {
+		return domain.User{}, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeActorNotFound, Field: "actor_id",
+			Message: fmt.Sprintf("user %q does not exist in this environment", actorID)}
+	}
+	return actor, err
 }
 
 func integrationNotFound(provider string) error {

@@ -58,6 +58,26 @@ type rotateSecretInput struct {
 	Body ActorBody
 }
 
+type testCallInput struct {
+	EnvPath
+	Body ActorBody
+}
+
+// TestCallResult is what the partner made of a test call.
+type TestCallResult struct {
+	StatusCode  int    `json:"status_code" minimum:"0" maximum:"999" doc:"The partner's HTTP status; 0 when no answer came back (error says why). Any 2xx is what a real call needs." example:"200"`
+	DurationMS  int64  `json:"duration_ms" minimum:"0" doc:"How long the request took, in milliseconds." example:"120"`
+	BodyExcerpt string `json:"body_excerpt" doc:"The start of the partner's answer (its first 500 bytes, as UTF-8 text); empty when it had no body or none came back." example:"{\"ok\": true}"`
+	WebhookID   string `json:"webhook_id" doc:"The webhook-id header the request was signed and sent with." example:"msg_teste_01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
+	Error       string `json:"error" doc:"Why no HTTP answer came back: refused connection, timeout, or a partner URL the delivery policy refuses (a loopback, private or internal address), as a real delivery would report it. Empty on any HTTP answer, whatever its status."`
+	CallID      string `json:"call_id" doc:"The test call's idligacao: teste_ and a new id. No call is stored under it; the monitor's exchanges are (call_id filter)." example:"teste_01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
+	ExchangeID  string `json:"exchange_id" doc:"The monitor's record of the request and answer (GET …/monitor/exchanges/{id})." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BD"`
+}
+
+type testCallOutput struct {
+	Body TestCallResult
+}
+
 type listIntegrationsInput struct {
 	EnvPath
 }
@@ -152,6 +172,33 @@ func (h *handlers) registerTelephony(api huma.API) {
 			return nil, err
 		}
 		return integrationResult(res), nil
+	})
+
+	register(api, h, huma.Operation{
+		OperationID: "testCallConnect",
+		Method:      http.MethodPost,
+		Path:        "/v1/environments/{env}/telephony/call-connect/test",
+		Summary:     "Send a test call to the partner",
+		Description: "Posts a sample call to the partner URL now and answers what the partner said, so that a partner can try " +
+			"its endpoint and its signature check, and an operator can see why calls do not arrive. The body has the shape of " +
+			"a real call (see the callConnectCall webhook) with sample values — a sample lead and owners, the actor as " +
+			"acionador, the integration's dial mode — plus `\"teste\": true`, and an idligacao starting with `teste_`. " +
+			"It is signed with the integration's secrets and sent by the same client, with the same address checks and " +
+			"timeouts, as a real delivery; it is sent once, never retried, and no call is stored. The integration may be " +
+			"active or not (a partner tries its endpoint before it is switched on), but it must be configured " +
+			"(404 integration_not_found otherwise). The actor needs the permission configuring it takes, and support must " +
+			"have enabled Call Connect. The request and answer land in the integration monitor as an outbound exchange " +
+			"under call_id. A partner that does not answer, or a URL the delivery policy refuses, is a 200 whose error says " +
+			"why, with status_code 0.",
+		Tags:   []string{tagTelephony},
+		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *testCallInput) (*testCallOutput, error) {
+		res, err := h.svc.Calls.SendTestCall(ctx, in.Env, in.Body.ActorID)
+		if err != nil {
+			return nil, err
+		}
+		return &testCallOutput{Body: TestCallResult{StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
+			BodyExcerpt: res.BodyExcerpt, WebhookID: res.WebhookID, Error: res.Error, CallID: res.CallID, ExchangeID: res.ExchangeID}}, nil
 	})
 
 	register(api, h, huma.Operation{
