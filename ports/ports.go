@@ -64,12 +64,6 @@ type Leads interface {
 	// the same number as phone, however either was written: equal
 	// domain.Phone.MatchKey. Ordered by id; none for no phone.
 	FindLeadsMatchingPhone(ctx context.Context, envID string, phone domain.Phone) ([]domain.Lead, error)
-	// FindLeadsByPhone is FindLeadsMatchingPhone of national parsed as a
-	// phone (none when it is not one). Digits alone lose the '+' of a
-	// foreign number of 11 digits or fewer, which then reads as Brazilian.
-	//
-	// Deprecated: use FindLeadsMatchingPhone with the phone as parsed.
-	FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error)
 	// FindLeadsByEmail returns the environment's leads with that e-mail,
 	// compared case-insensitively.
 	FindLeadsByEmail(ctx context.Context, envID, email string) ([]domain.Lead, error)

@@ -26,15 +26,6 @@ func (r *repositories) FindLeadsMatchingPhone(_ context.Context, envID string, p
 	}), nil
 }
 
-// FindLeadsByPhone parses national and looks it up as FindLeadsMatchingPhone.
-func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
-	phone, err := domain.ParsePhone("phone", national)
-	if err != nil {
-		phone = domain.Phone{} // not a phone: no lead has it
-	}
-	return r.FindLeadsMatchingPhone(ctx, envID, phone)
-}
-
 // FindLeadsByEmail compares lowercased e-mails, as PostgreSQL's lower() does.
 func (r *repositories) FindLeadsByEmail(_ context.Context, envID, email string) ([]domain.Lead, error) {
 	if err := r.check(false); err != nil {

@@ -137,15 +137,6 @@ func (r *repositories) FindLeadsMatchingPhone(ctx context.Context, envID string,
 	return leadsFromRows(rows)
 }
 
-// FindLeadsByPhone parses national and looks it up as FindLeadsMatchingPhone.
-func (r *repositories) FindLeadsByPhone(ctx context.Context, envID, national string) ([]domain.Lead, error) {
-	phone, err := domain.ParsePhone("phone", national)
-	if err != nil {
-		return nil, nil // not a phone: no lead has it
-	}
-	return r.FindLeadsMatchingPhone(ctx, envID, phone)
-}
-
 // FindLeadsByEmail finds the leads with that e-mail, compared with lower()
 // on both sides (as the index leads_env_email is built). Ordered by id.
 func (r *repositories) FindLeadsByEmail(ctx context.Context, envID, email string) ([]domain.Lead, error) {

@@ -21,16 +21,6 @@ func findLeadsMatchingPhone(t *testing.T, s ports.Store, envID string, phone dom
 	return leads
 }
 
-func findLeadsByPhone(t *testing.T, s ports.Store, envID, national string) []domain.Lead {
-	t.Helper()
-	var leads []domain.Lead
-	read(t, s, func(ctx context.Context, r ports.Repositories) (err error) {
-		leads, err = r.FindLeadsByPhone(ctx, envID, national)
-		return err
-	})
-	return leads
-}
-
 func findLeadsByEmail(t *testing.T, s ports.Store, envID, email string) []domain.Lead {
 	t.Helper()
 	var leads []domain.Lead
@@ -132,21 +122,6 @@ func testFindLeadsByPhone(t *testing.T, s ports.Store) {
 		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "48 3333-4444")))
 	wantLeadSet(t, "FindLeadsMatchingPhone(048 3025 1234) after the landline changed",
 		findLeadsMatchingPhone(t, s, "env-a", parsePhone(t, "048 3025 1234")), lead("env-a", "landline", "(48) 3025-1234"))
-
-	// The lookup by digits, for callers that have no parsed phone.
-	for _, c := range []struct {
-		asked string
-		want  []domain.Lead
-	}{
-		{"48999476359", sameMobile},
-		{"048999476359", sameMobile},
-		{"02148999476359", sameMobile},
-		{"4899476359", sameMobile},
-		{"nonsense", nil},
-		{"", nil},
-	} {
-		wantLeadSet(t, fmt.Sprintf("FindLeadsByPhone(env-a, %q)", c.asked), findLeadsByPhone(t, s, "env-a", c.asked), c.want...)
-	}
 }
 
 func testFindLeadsByEmail(t *testing.T, s ports.Store) {

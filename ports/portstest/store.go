@@ -53,8 +53,9 @@ type Harness struct {
 //     after rolling back, and refuses to start with a cancelled context;
 //   - writes and EnqueueDelivery fail inside Read; LockEnvironment and
 //     LockCall inside Read only read.
-//   - FindLeadsByPhone and FindLeadsByEmail of "" find nothing (not the
-//     leads without a phone or e-mail); the e-mail is compared lowercased;
+//   - FindLeadsMatchingPhone of no phone and FindLeadsByEmail of "" find
+//     nothing (not the leads without a phone or e-mail); phones compare by
+//     domain.Phone.MatchKey, e-mails lowercased;
 //   - ListCalls, ListEnvironments and ListIntegrationManagers order ids in
 //     byte order and refuse a limit that is not positive;
 //   - LatestOpenCall breaks a tie in click time by id descending (byte
