@@ -129,6 +129,9 @@ func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain
 			return t, err
 		}
 		in := t.lead.Input()
+		// The phone as it was typed (a foreign number keeps its '+'), so the
+		// lead rebuilt here is the same number, with the same match key.
+		in.Phone = t.lead.Phone().Typed()
 		if cb.Name != "" {
 			in.Name = cb.Name
 		}
