@@ -19,6 +19,10 @@ type CallsConfig struct {
 	DispatchDeadline time.Duration
 	// RetryMinBackoff is the first retry's ceiling; later ones double.
 	RetryMinBackoff time.Duration
+	// ResultDeadline is how long after the partner accepted a call its
+	// result may take; past it the call is no_result (sem retorno).
+	// domain.DefaultResultDeadline when zero.
+	ResultDeadline time.Duration
 }
 
 // Calls places calls (Ligar) and delivers them to the partner.
@@ -39,6 +43,7 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 	if cfg.RetryMinBackoff <= 0 {
 		cfg.RetryMinBackoff = time.Second
 	}
+	cfg = cfg.withResultDeadline()
 	return &Calls{store: store, clock: clock, random: random, client: client, payloads: payloads, cfg: cfg}
 }
 
@@ -80,7 +85,20 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 	return call, err
 }
 
-// GetCall reads a call with its attempts.
+func (cfg CallsConfig) withResultDeadline() CallsConfig {
+	if cfg.ResultDeadline <= 0 {
+		cfg.ResultDeadline = domain.DefaultResultDeadline
+	}
+	return cfg
+}
+
+// ResultDeadline is how long after the partner accepted a call its result
+// may take before the call is no_result.
+func (s *Calls) ResultDeadline() time.Duration { return s.cfg.ResultDeadline }
+
+// GetCall reads a call with its attempts, as it stands now: a delivered
+// call whose result deadline has passed reads no_result at once, whether
+// or not the periodic job (NoResultMarker) has written it yet.
 func (s *Calls) GetCall(ctx context.Context, envID, callID string) (domain.Call, error) {
 	var call domain.Call
 	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
@@ -91,7 +109,16 @@ func (s *Calls) GetCall(ctx context.Context, envID, callID string) (domain.Call,
 		call, err = r.GetCall(ctx, envID, callID)
 		return callNotFound(err, callID)
 	})
-	return call, err
+	return s.asRead(call, s.clock.Now()), err
+}
+
+// asRead is c as a reader at now sees it: marked no_result when its result
+// deadline has passed (a copy; nothing is written).
+func (s *Calls) asRead(c domain.Call, now time.Time) domain.Call {
+	if c.Status() == domain.CallDelivered && c.StatusAt(now, s.cfg.ResultDeadline) == domain.CallNoResult {
+		_ = c.MarkNoResult(now, s.cfg.ResultDeadline) // StatusAt said it may
+	}
+	return c
 }
 
 // Redeliver puts an undeliverable call back in the queue with a fresh
@@ -289,7 +316,10 @@ type CallPage struct {
 }
 
 // List returns the environment's calls that f selects, newest first, a page
-// of f.Limit (MaxCallPage when zero or larger).
+// of f.Limit (MaxCallPage when zero or larger). The calls are as they stand
+// now, as GetCall has them, and the status filter sees them so: no_result
+// selects the delivered calls whose result deadline has passed, delivered
+// the others.
 func (s *Calls) List(ctx context.Context, envID string, f ports.CallFilter) (CallPage, error) {
 	if f.Limit <= 0 || f.Limit > MaxCallPage {
 		f.Limit = MaxCallPage
@@ -300,6 +330,8 @@ func (s *Calls) List(ctx context.Context, envID string, f ports.CallFilter) (Cal
 	}
 	want := f.Limit
 	f.Limit++ // one more tells whether another page follows
+	now := s.clock.Now()
+	f.NoResultAcceptedBy = now.Add(-s.cfg.ResultDeadline)
 	var page CallPage
 	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
@@ -313,6 +345,9 @@ func (s *Calls) List(ctx context.Context, envID string, f ports.CallFilter) (Cal
 			calls = calls[:want]
 			last := calls[want-1]
 			page.Next = &ports.CallCursor{ClickedAt: last.ClickedAt(), ID: last.ID()}
+		}
+		for n, c := range calls {
+			calls[n] = s.asRead(c, now)
 		}
 		page.Calls = calls
 		return nil

@@ -28,7 +28,9 @@ import (
 // SweepRecordingsInterval, and once when a client becomes leader. With an
 // *app.MonitorRetention, it runs the monitor's retention the same way, every
 // MonitorRetentionInterval; with an *app.IdempotencyKeyExpiry, it deletes the
-// expired Idempotency-Key answers every ExpireIdempotencyKeysInterval.
+// expired Idempotency-Key answers every ExpireIdempotencyKeysInterval; with an
+// *app.NoResultMarker, it marks no_result the calls past their result
+// deadline every MarkNoResultInterval.
 var Module = fx.Module("jobs",
 	fx.Provide(
 		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
@@ -37,6 +39,7 @@ var Module = fx.Module("jobs",
 		newSweepWorkerForFx,
 		newRetentionWorkerForFx,
 		newIdempotencyExpiryWorkerForFx,
+		newNoResultWorkerForFx,
 		newWorkersForFx,
 		newClientForFx,
 	),
@@ -116,12 +119,32 @@ func newIdempotencyExpiryWorkerForFx(p idempotencyExpiryParams) (*ExpireIdempote
 	return NewExpireIdempotencyKeysWorker(p.Expiry, metrics), nil
 }
 
+type noResultParams struct {
+	fx.In
+	Marker     *app.NoResultMarker `optional:"true"`
+	Registerer prometheus.Registerer
+}
+
+// newNoResultWorkerForFx returns the no_result marking's worker, or nil
+// when the graph has no *app.NoResultMarker.
+func newNoResultWorkerForFx(p noResultParams) (*MarkNoResultWorker, error) {
+	if p.Marker == nil {
+		return nil, nil
+	}
+	metrics, err := NewNoResultMetrics(p.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return NewMarkNoResultWorker(p.Marker, metrics), nil
+}
+
 type workersParams struct {
 	fx.In
 	Delivery    *DeliverCallWorker
 	Sweep       *SweepRecordingsWorker
 	Retention   *MonitorRetentionWorker
 	Idempotency *ExpireIdempotencyKeysWorker
+	NoResult    *MarkNoResultWorker
 }
 
 func newWorkersForFx(p workersParams) (*river.Workers, error) {
@@ -139,6 +162,11 @@ func newWorkersForFx(p workersParams) (*river.Workers, error) {
 			return nil, fmt.Errorf("jobs: registering the idempotency key expiry worker: %w", err)
 		}
 	}
+	if p.NoResult != nil {
+		if err := river.AddWorkerSafely(workers, p.NoResult); err != nil {
+			return nil, fmt.Errorf("jobs: registering the no_result marking worker: %w", err)
+		}
+	}
 	return workers, nil
 }
 
@@ -150,6 +178,7 @@ type clientParams struct {
 	Sweep       *SweepRecordingsWorker
 	Retention   *MonitorRetentionWorker
 	Idempotency *ExpireIdempotencyKeysWorker
+	NoResult    *MarkNoResultWorker
 	Config      Config
 	Logger      *slog.Logger
 }
@@ -167,6 +196,9 @@ func newClientForFx(p clientParams) (*Client, error) {
 	}
 	if p.Idempotency != nil {
 		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), ExpireIdempotencyKeysPeriodicJob())
+	}
+	if p.NoResult != nil {
+		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MarkNoResultPeriodicJob())
 	}
 	client, err := NewClient(p.Pool, p.Workers, cfg)
 	if err != nil {

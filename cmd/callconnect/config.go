@@ -23,6 +23,7 @@ type Config struct {
 	AllowHTTPPartners    bool
 	SecretsKey           []byte
 	DispatchDeadline     time.Duration
+	ResultDeadline       time.Duration
 	RetryMinBackoff      time.Duration
 	PartnerConnect       time.Duration
 	PartnerTimeout       time.Duration
@@ -71,6 +72,7 @@ var settings = []setting{
 	{"CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "false", "let partner URLs point at loopback/private addresses (development and tests only)"},
 	{"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", "false", "let partner URLs use plain http (development and tests only)"},
 	{"CALLCONNECT_DISPATCH_DEADLINE", "2m", "how long after the click a call may still be delivered"},
+	{"CALLCONNECT_RESULT_DEADLINE", "2h", "how long after the partner accepted a call its result may take before the call is no_result"},
 	{"CALLCONNECT_RETRY_MIN_BACKOFF", "1s", "first retry delay of a delivery"},
 	{"CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "5s", "how long connecting to a partner may take"},
 	{"CALLCONNECT_PARTNER_TIMEOUT", "15s", "how long one delivery attempt may take in all"},
@@ -140,6 +142,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return d
 	}
 	c.DispatchDeadline = duration("CALLCONNECT_DISPATCH_DEADLINE")
+	c.ResultDeadline = duration("CALLCONNECT_RESULT_DEADLINE")
 	c.RetryMinBackoff = duration("CALLCONNECT_RETRY_MIN_BACKOFF")
 	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
 	if d, err := time.ParseDuration(get("CALLCONNECT_SHUTDOWN_DRAIN")); err != nil || d < 0 || d > 10*time.Minute {

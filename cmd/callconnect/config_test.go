@@ -23,7 +23,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.HTTPAddr != "127.0.0.1:8080" || c.DispatchDeadline != 2*time.Minute || c.RetryMinBackoff != time.Second ||
 		c.MaxBodyBytes != 1<<20 || c.AllowPrivatePartners || c.AllowHTTPPartners || c.PublicURL != "http://127.0.0.1:8080" ||
-		c.ShutdownDrain != 5*time.Second || c.ShutdownTimeout != 30*time.Second {
+		c.ShutdownDrain != 5*time.Second || c.ShutdownTimeout != 30*time.Second || c.ResultDeadline != 2*time.Hour {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if err := c.RequireServe(); err == nil {
@@ -54,6 +54,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 		"CALLCONNECT_MAX_AUDIO_BYTES":            "lots",
 		"CALLCONNECT_MONITOR_RETENTION":          "12h",
 		"CALLCONNECT_SHUTDOWN_DRAIN":             "-1s",
+		"CALLCONNECT_RESULT_DEADLINE":            "0s",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
@@ -61,7 +62,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 	for _, name := range []string{"HTTP_ADDR", "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "CALLCONNECT_DISPATCH_DEADLINE",
 		"CALLCONNECT_RETRY_MIN_BACKOFF", "CALLCONNECT_MAX_BODY_BYTES", "CALLCONNECT_SECRETS_KEY", "LOG_LEVEL", "CALLCONNECT_PUBLIC_URL",
 		"CALLCONNECT_PARTNER_TIMEOUT", "CALLCONNECT_DELIVERY_WORKERS", "CALLCONNECT_PARTNER_RATE_LIMIT", "CALLCONNECT_S3_BUCKET",
-		"CALLCONNECT_MAX_AUDIO_BYTES", "CALLCONNECT_MONITOR_RETENTION", "CALLCONNECT_SHUTDOWN_DRAIN"} {
+		"CALLCONNECT_MAX_AUDIO_BYTES", "CALLCONNECT_MONITOR_RETENTION", "CALLCONNECT_SHUTDOWN_DRAIN", "CALLCONNECT_RESULT_DEADLINE"} {
 		if !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s:\n%s", name, err)
 		}
@@ -97,6 +98,34 @@ func TestShortAdminTokenRefused(t *testing.T) {
 	}
 	if err := c.RequireServe(); err == nil || !strings.Contains(err.Error(), "CALLCONNECT_ADMIN_TOKEN") {
 		t.Fatalf("short admin token: %v", err)
+	}
+}
+
+// CALLCONNECT_RESULT_DEADLINE is a positive Go duration; anything else
+// stops the start with a message naming it.
+func TestResultDeadlineSetting(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  time.Duration // 0: refused
+	}{
+		{"", 2 * time.Hour},
+		{"90m", 90 * time.Minute},
+		{" 24h ", 24 * time.Hour},
+		{"1s", time.Second},
+		{"0s", 0},
+		{"-2h", 0},
+		{"2 hours", 0},
+		{"7200", 0},
+	} {
+		c, err := LoadConfig(envOf(map[string]string{"CALLCONNECT_RESULT_DEADLINE": tc.value}))
+		switch {
+		case tc.want == 0 && (err == nil || !strings.Contains(err.Error(), "CALLCONNECT_RESULT_DEADLINE: must be a positive Go duration")):
+			t.Errorf("%q: got %v, want it refused naming CALLCONNECT_RESULT_DEADLINE", tc.value, err)
+		case tc.want != 0 && err != nil:
+			t.Errorf("%q: %v", tc.value, err)
+		case tc.want != 0 && c.ResultDeadline != tc.want:
+			t.Errorf("%q: ResultDeadline %s, want %s", tc.value, c.ResultDeadline, tc.want)
+		}
 	}
 }
 
