@@ -133,9 +133,12 @@ type event struct {
 
 type callData struct {
 	ID, Lead, User, Status, Reason, Clicked, Deadline string
-	Redeliverable                                     bool
-	Timeline                                          []event
-	Payload                                           string
+	// Delivered is when the partner accepted the call and ResultDue when
+	// its result deadline passes (or passed); empty when not delivered.
+	Delivered, ResultDue string
+	Redeliverable        bool
+	Timeline             []event
+	Payload              string
 }
 
 func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
@@ -178,6 +181,25 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	if call.Status() == domain.CallUndeliverable {
 		d.Timeline = append(d.Timeline, event{Kind: "undeliverable", What: "Undeliverable", Detail: undeliverableText(call.Reason())})
 	}
+	deadline := c.svc.Calls.ResultDeadline()
+	due, delivered := call.ResultDue(deadline)
+	if delivered {
+		d.Delivered, d.ResultDue = formatTime(call.DeliveredAt(), tz), formatTime(due, tz)
+	}
+	// The deadline passing is an event of its own when no result had come
+	// by then: the call is no_result now, or its result came late.
+	firstResult := time.Time{}
+	for _, in := range history {
+		if in.CallID() == call.ID() && (firstResult.IsZero() || in.OccurredAt().Before(firstResult)) {
+			firstResult = in.OccurredAt()
+		}
+	}
+	if delivered && (call.Status() == domain.CallNoResult || !firstResult.IsZero() && firstResult.After(due) &&
+		(call.Status() == domain.CallCompleted || call.Status() == domain.CallNotCompleted)) {
+		d.Timeline = append(d.Timeline, event{At: formatTime(due, tz), Kind: "no_result", What: "Sem retorno (no result)",
+			Detail: "The result deadline passed: the partner had sent no result " + shortDuration(deadline) +
+				" after accepting the call. A result that comes later still settles it."})
+	}
 	for i := len(history) - 1; i >= 0; i-- { // oldest first
 		in := history[i]
 		if in.CallID() != call.ID() {
@@ -191,6 +213,18 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	c.render(w, r, http.StatusOK, "call", view{Title: "Call " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
 		Flash: flashes[r.URL.Query().Get("done")], Data: d})
+}
+
+// shortDuration writes d without its zero minutes and seconds: 2h, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func undeliverableText(reason string) string {

@@ -5,10 +5,19 @@ import (
 	"strings"
 )
 
+// labels are the words of the codes that are not their code with spaces.
+// no_result keeps the name operators and partners know it by.
+var labels = map[string]string{"no_result": "sem retorno"}
+
 // funcs are the helpers the templates use.
 var funcs = template.FuncMap{
 	// label turns a status code into words: not_completed → not completed.
-	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"label": func(s string) string {
+		if l, ok := labels[s]; ok {
+			return l
+		}
+		return strings.ReplaceAll(s, "_", " ")
+	},
 	// actor builds the "acting as" field of a form that changes an integration.
 	"actor": func(id string, managers []userView, selected string) actorField {
 		return actorField{ID: id, Managers: managers, Selected: selected}

@@ -38,9 +38,10 @@ func (CallStatus) Schema(huma.Registry) *huma.Schema {
 		Type: huma.TypeString,
 		Enum: enum,
 		Description: "queued (waiting for a delivery attempt) → delivering (an attempt is on the wire) → delivered " +
-			"(the partner accepted it) → completed or not_completed (the partner's result); or undeliverable once the " +
-			"retry policy gives up: at once on a permanent 4xx answer, or when the dispatch deadline passes. " +
-			"A failed attempt worth retrying puts the call back to queued.",
+			"(the partner accepted it) → completed or not_completed (the partner's result), or no_result (sem retorno: " +
+			"no result within the result deadline, CALLCONNECT_RESULT_DEADLINE, after the partner accepted it; a late " +
+			"result still settles it); or undeliverable once the retry policy gives up: at once on a permanent 4xx " +
+			"answer, or when the dispatch deadline passes. A failed attempt worth retrying puts the call back to queued.",
 	}
 }
 
@@ -77,6 +78,7 @@ type Call struct {
 	Reason       CallReason    `json:"reason"`
 	ClickedAt    time.Time     `json:"clicked_at" doc:"When Ligar was pressed."`
 	Deadline     time.Time     `json:"deadline" doc:"No delivery attempt starts after this; redeliver sets a fresh one."`
+	DeliveredAt  *time.Time    `json:"delivered_at" doc:"When the partner accepted the call (its 2xx answer came back); the result deadline counts from it. Null until then, or when the partner's result came before the delivery was recorded."`
 	WebhookID    string        `json:"webhook_id" doc:"The Standard Webhooks webhook-id header of every delivery attempt of this call (the same across retries, so the partner can recognise a repeat)." example:"msg_01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
 	Attempts     []CallAttempt `json:"attempts" nullable:"false" doc:"Every delivery attempt, oldest first; empty until the first one ends."`
 	RecordingURL *string       `json:"recording_url" doc:"Where the call's recording can be fetched once the partner sent one; null until then."`
@@ -115,6 +117,9 @@ type redeliverCallInput struct {
 func callOf(c domain.Call) Call {
 	out := Call{ID: c.ID(), LeadID: c.LeadID(), UserID: c.UserID(), Status: CallStatus(c.Status()), Reason: CallReason(c.Reason()),
 		ClickedAt: c.ClickedAt(), Deadline: c.Deadline(), WebhookID: c.WebhookID()}
+	if at := c.DeliveredAt(); !at.IsZero() {
+		out.DeliveredAt = &at
+	}
 	attempts := c.Attempts()
 	out.Attempts = make([]CallAttempt, 0, len(attempts))
 	for _, a := range attempts {
@@ -175,7 +180,8 @@ func (h *handlers) registerCalls(api huma.API) {
 		Path:        "/v1/environments/{env}/calls/{call_id}",
 		Summary:     "Read a call",
 		Description: "Returns the call: its status and reason, every delivery attempt (time, partner status code, error, " +
-			"duration) and the recording link once there is one.",
+			"duration) and the recording link once there is one. The status is as of the request: a delivered call " +
+			"whose result deadline has passed reads no_result at once.",
 		Tags:   []string{tagCalls},
 		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *getCallInput) (*callOutput, error) {
