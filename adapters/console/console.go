@@ -126,6 +126,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+env+"/call-connect/deactivate", c.auth(c.deactivate))
 	m.HandleFunc("GET "+env+"/call-connect/rotate-secret", c.auth(c.rotateConfirm))
 	m.HandleFunc("POST "+env+"/call-connect/rotate-secret", c.auth(c.rotate))
+	m.HandleFunc("POST "+env+"/call-connect/test", c.auth(c.testCall))
 	m.HandleFunc("POST "+env+"/partner-tokens", c.auth(c.createToken))
 	m.HandleFunc("GET "+env+"/partner-tokens/{token}/revoke", c.auth(c.revokeConfirm))
 	m.HandleFunc("POST "+env+"/partner-tokens/{token}/revoke", c.auth(c.revoke))

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -98,6 +99,22 @@ type overviewData struct {
 	Flash, Error string
 	// Form keeps what the operator typed when a change was refused.
 	Form configureForm
+	// TestCall is the answer of the test call just sent; nil otherwise.
+	TestCall *testCallView
+}
+
+// testCallView is what a test call came to, as the overview shows it.
+type testCallView struct {
+	CallID, WebhookID string
+	// StatusCode is the partner's status, 0 when no answer came back.
+	StatusCode int
+	// Accepted is a 2xx: what a real call needs to be delivered.
+	Accepted bool
+	Duration string
+	Excerpt  string
+	Error    string
+	// Exchange is the console path of the monitor's record of it.
+	Exchange string
 }
 
 type otherIntegration struct {
@@ -130,6 +147,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
 }
 
 func (c *Console) showOverview(w http.ResponseWriter, r *http.Request, s session, status int, problem string, form configureForm) {
+	c.showOverviewWith(w, r, s, status, problem, form, nil)
+}
+
+// showOverviewWith is showOverview with the answer of a test call.
+func (c *Console) showOverviewWith(w http.ResponseWriter, r *http.Request, s session, status int, problem string, form configureForm, test *testCallView) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {
 		return
@@ -143,7 +165,7 @@ func (c *Console) showOverview(w http.ResponseWriter, r *http.Request, s session
 	if form.PartnerURL == "" && form.DialMode == "" {
 		form.PartnerURL, form.DialMode = data.PartnerURL, data.DialMode
 	}
-	data.Form = form
+	data.Form, data.TestCall = form, test
 	c.render(w, r, status, "overview", view{Title: "Overview · " + env.Name(), Nav: "overview", CSRF: s.CSRF, Env: ev,
 		Flash: flashes[r.URL.Query().Get("done")], Error: problem, Data: data})
 }
@@ -388,4 +410,28 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	changeDone(w, r, env.ID(), "revoked")
+}
+
+// testCall sends a test call on behalf of the integration manager the
+// operator picked (the console signs in with the admin token, which is no
+// user; the action needs one, as the other integration changes do) and
+// shows the partner's answer on the overview. The answer is the page of
+// the POST itself, not a redirect: it is shown once, and sending again is
+// pressing the button again.
+func (c *Console) testCall(w http.ResponseWriter, r *http.Request, s session) {
+	env, ev, ok := c.environment(w, r, s)
+	if !ok {
+		return
+	}
+	actor := r.PostFormValue("actor_id")
+	res, err := c.svc.Calls.SendTestCall(r.Context(), env.ID(), actor)
+	if err != nil {
+		status, text := c.problemText(r, err)
+		c.showOverview(w, r, s, status, text, configureForm{Actor: actor})
+		return
+	}
+	c.showOverviewWith(w, r, s, http.StatusOK, "", configureForm{Actor: actor}, &testCallView{
+		CallID: res.CallID, WebhookID: res.WebhookID, StatusCode: res.StatusCode,
+		Accepted: domain.Judge(res.StatusCode) == domain.VerdictDelivered, Duration: fmt.Sprintf("%d ms", res.Duration.Milliseconds()),
+		Excerpt: res.BodyExcerpt, Error: res.Error, Exchange: ev.Base + "/monitor/" + url.PathEscape(res.ExchangeID)})
 }
