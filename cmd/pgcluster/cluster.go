@@ -27,6 +27,25 @@ const (
 	confFile   = "pgcluster.conf"  // inside PGDATA, rewritten at every start
 )
 
+// durability is what a start writes about keeping commits.
+type durability int
+
+const (
+	// modeDefault writes nothing about durability: PostgreSQL's defaults
+	// (every commit flushed) and its connection limit.
+	modeDefault durability = iota
+	// modeEphemeral turns fsync, synchronous_commit and full_page_writes
+	// off: fast, and a crash may lose or corrupt data.
+	modeEphemeral
+	// modeDurable writes them on, as a deployment keeps them, with the
+	// connection limit of modeEphemeral so that the same loads run on both.
+	modeDurable
+)
+
+// durabilitySettings are the settings modeDurable turns on and
+// modeEphemeral off.
+var durabilitySettings = []string{"fsync", "synchronous_commit", "full_page_writes"}
+
 // cluster is one PostgreSQL cluster kept in dir.
 type cluster struct {
 	dir    string // absolute
@@ -63,7 +82,7 @@ func urlFor(port int) string {
 }
 
 // start makes sure the cluster exists and runs, and returns its URL.
-func (c *cluster) start(port int, ephemeral bool) (string, error) {
+func (c *cluster) start(port int, mode durability) (string, error) {
 	if err := c.prepareDir(); err != nil {
 		return "", err
 	}
@@ -74,7 +93,7 @@ func (c *cluster) start(port int, ephemeral bool) (string, error) {
 	defer unlock()
 
 	if !c.initialized() {
-		if err := c.initdb(ephemeral); err != nil {
+		if err := c.initdb(mode == modeEphemeral); err != nil {
 			return "", err
 		}
 	}
@@ -91,6 +110,19 @@ func (c *cluster) start(port int, ephemeral bool) (string, error) {
 		if err := c.ensureDatabase(runningPort); err != nil {
 			return "", err
 		}
+		if mode == modeDurable {
+			// Its settings were written by the start that started it.
+			for _, name := range durabilitySettings {
+				value, err := c.psql(runningPort, "postgres", "SHOW "+name)
+				if err != nil {
+					return "", err
+				}
+				if value != "on" {
+					return "", fmt.Errorf("the cluster in %s is already running with %s = %s, not durable: stop it first (pgcluster stop -dir %s) and start it with -durable",
+						c.dir, name, value, c.dir)
+				}
+			}
+		}
 		_ = c.writeFile(filepath.Join(c.dir, portFile), []byte(strconv.Itoa(runningPort)+"\n"), 0o644)
 		return urlFor(runningPort), nil
 	}
@@ -102,7 +134,7 @@ func (c *cluster) start(port int, ephemeral bool) (string, error) {
 	// A port picked as free can be taken by someone else before the server
 	// binds it; pick again a few times rather than fail.
 	for attempt := 1; ; attempt++ {
-		err = c.startServer(chosen, ephemeral)
+		err = c.startServer(chosen, mode)
 		if err == nil {
 			break
 		}
@@ -276,7 +308,7 @@ func (c *cluster) choosePort(asked int) (port int, auto bool, err error) {
 	return p, true, err
 }
 
-func (c *cluster) startServer(port int, ephemeral bool) error {
+func (c *cluster) startServer(port int, mode durability) error {
 	var conf strings.Builder
 	conf.WriteString("# Written by cmd/pgcluster at every start: edits here are lost.\n")
 	conf.WriteString("listen_addresses = '127.0.0.1'\n")
@@ -289,10 +321,21 @@ func (c *cluster) startServer(port int, ephemeral bool) error {
 	} else {
 		conf.WriteString("unix_socket_directories = ''\n")
 	}
-	if ephemeral {
+	switch mode {
+	case modeEphemeral:
 		conf.WriteString("# -ephemeral: a crash may lose or corrupt data; the cluster is thrown away after the run.\n")
-		conf.WriteString("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
-		// Parallel test packages each open pools to their own databases.
+		for _, name := range durabilitySettings {
+			fmt.Fprintf(&conf, "%s = off\n", name)
+		}
+	case modeDurable:
+		conf.WriteString("# -durable: every commit reaches the disk before it is acknowledged, as in a deployment.\n")
+		for _, name := range durabilitySettings {
+			fmt.Fprintf(&conf, "%s = on\n", name)
+		}
+	}
+	if mode != modeDefault {
+		// Parallel test packages, and benchmarks, each open pools to their
+		// own databases.
 		conf.WriteString("max_connections = 300\n")
 	}
 	if err := c.writeFile(filepath.Join(c.data, confFile), []byte(conf.String()), 0o600); err != nil {
@@ -312,32 +355,14 @@ func (c *cluster) startServer(port int, ephemeral bool) error {
 
 // ensureDatabase creates the database of the URL unless it exists.
 func (c *cluster) ensureDatabase(port int) error {
-	psql := filepath.Join(c.bin, "psql")
-	if _, err := os.Stat(psql); err != nil {
-		if psql, err = exec.LookPath("psql"); err != nil {
-			return fmt.Errorf("psql, needed to create the database %s, is neither in %s nor on PATH", database, c.bin)
-		}
-	}
-	query := func(sql string) (string, error) {
-		cmd := exec.Command(psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-			"-d", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=10", port),
-			"-c", sql)
-		cmd.Env = cleanEnv()
-		cmd.Dir = c.dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("psql %q: %v%s", sql, err, indent(out))
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
 	exists := func() (bool, error) {
-		out, err := query(fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", database))
+		out, err := c.psql(port, "postgres", fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = '%s'", database))
 		return out == "1", err
 	}
 	if ok, err := exists(); err != nil || ok {
 		return err
 	}
-	if _, err := query("CREATE DATABASE " + database); err != nil {
+	if _, err := c.psql(port, "postgres", "CREATE DATABASE "+database); err != nil {
 		// Another start may have created it in the meantime.
 		if ok, _ := exists(); ok {
 			return nil
@@ -345,6 +370,27 @@ func (c *cluster) ensureDatabase(port int) error {
 		return err
 	}
 	return nil
+}
+
+// psql runs one SQL statement in db on the cluster listening on port and
+// returns its output, unaligned and without headers.
+func (c *cluster) psql(port int, db, sql string) (string, error) {
+	psql := filepath.Join(c.bin, "psql")
+	if _, err := os.Stat(psql); err != nil {
+		if psql, err = exec.LookPath("psql"); err != nil {
+			return "", fmt.Errorf("psql, needed to create the database %s and read settings, is neither in %s nor on PATH", database, c.bin)
+		}
+	}
+	cmd := exec.Command(psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+		"-d", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10", port, db),
+		"-c", sql)
+	cmd.Env = cleanEnv()
+	cmd.Dir = c.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("psql %q: %v%s", sql, err, indent(out))
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // server runs one of the server binaries, as the server's user, and returns

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -134,5 +135,62 @@ func TestMajorOrdering(t *testing.T) {
 	}
 	if majorOf("/usr/pgsql-16/bin") != 16 {
 		t.Errorf("majorOf(/usr/pgsql-16/bin) = %v", majorOf("/usr/pgsql-16/bin"))
+	}
+}
+
+// show reads settings of the running cluster in dir, as a client sees them.
+func show(t *testing.T, dir string, names ...string) map[string]string {
+	t.Helper()
+	c, err := newCluster(dir, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, port, err := c.status()
+	if err != nil || !running {
+		t.Fatalf("the cluster in %s is not running: %v", dir, err)
+	}
+	got := map[string]string{}
+	for _, name := range names {
+		if got[name], err = c.psql(port, database, "SHOW "+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return got
+}
+
+// -durable and -ephemeral write the durability they name at each start, so
+// one directory can be restarted either way; -durable never reuses a
+// running cluster that is not durable.
+func TestDurableAndEphemeralSettings(t *testing.T) {
+	dir := testDir(t)
+	t.Cleanup(func() { pgcluster(t, "stop", "-dir", dir) })
+	settings := []string{"fsync", "synchronous_commit", "full_page_writes", "max_connections"}
+	all := func(v string) map[string]string {
+		return map[string]string{"fsync": v, "synchronous_commit": v, "full_page_writes": v, "max_connections": "300"}
+	}
+	for _, step := range []struct {
+		flag string
+		want map[string]string
+	}{{"-durable", all("on")}, {"-ephemeral", all("off")}, {"-durable", all("on")}} {
+		if _, stderr, err := pgcluster(t, "start", step.flag, "-dir", dir); err != nil {
+			t.Fatalf("start %s: %v\n%s", step.flag, err, stderr)
+		}
+		if got := show(t, dir, settings...); !maps.Equal(got, step.want) {
+			t.Errorf("after start %s: %v, want %v", step.flag, got, step.want)
+		}
+		if _, stderr, err := pgcluster(t, "stop", "-dir", dir); err != nil {
+			t.Fatalf("stop: %v\n%s", err, stderr)
+		}
+	}
+
+	if _, stderr, err := pgcluster(t, "start", "-ephemeral", "-dir", dir); err != nil {
+		t.Fatalf("start -ephemeral: %v\n%s", err, stderr)
+	}
+	_, _, err := pgcluster(t, "start", "-durable", "-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "fsync = off, not durable") {
+		t.Fatalf("start -durable on a running ephemeral cluster: err = %v; want a refusal naming fsync", err)
+	}
+	if _, _, err := pgcluster(t, "start", "-durable", "-ephemeral", "-dir", dir); err == nil || !strings.Contains(err.Error(), "contradict") {
+		t.Fatalf("start -durable -ephemeral: err = %v; want a refusal", err)
 	}
 }

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	pgcluster start -dir DIR [-port N] [-ephemeral]
+//	pgcluster start -dir DIR [-port N] [-ephemeral | -durable]
 //	pgcluster stop  -dir DIR
 //	pgcluster url   -dir DIR
 //
@@ -19,7 +19,13 @@
 // on stdout, and nothing else there. A start on a running cluster reuses it
 // and prints the same URL. -port 0 (the default) reuses the port remembered in
 // DIR, or picks a free one. -ephemeral turns durability off (fsync and
-// friends): only for clusters thrown away after the run.
+// friends): only for clusters thrown away after the run. -durable writes
+// fsync, synchronous_commit and full_page_writes on (PostgreSQL's defaults,
+// spelled out) with the connection limit of -ephemeral: a cluster that keeps
+// every commit as a deployment would, for measurements (make bench). The
+// settings are written at each start; a start that finds the cluster already
+// running with durability off refuses -durable rather than report a durable
+// cluster that is not.
 //
 // stop stops the cluster (fast shutdown); it succeeds when nothing runs.
 // url prints the URL of the running cluster.
@@ -41,9 +47,9 @@ import (
 )
 
 const usage = `usage:
-  pgcluster start -dir DIR [-port N] [-ephemeral]   create (if needed) and start the cluster; print its URL
-  pgcluster stop  -dir DIR                          stop the cluster
-  pgcluster url   -dir DIR                          print the URL of the running cluster
+  pgcluster start -dir DIR [-port N] [-ephemeral | -durable]   create (if needed) and start the cluster; print its URL
+  pgcluster stop  -dir DIR                                     stop the cluster
+  pgcluster url   -dir DIR                                     print the URL of the running cluster
 `
 
 func main() {
@@ -65,11 +71,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "directory that holds the cluster (created when missing)")
 	var port *int
-	var ephemeral *bool
+	var ephemeral, durable *bool
 	switch name {
 	case "start":
 		port = fs.Int("port", 0, "TCP port on 127.0.0.1; 0 reuses the remembered port or picks a free one")
 		ephemeral = fs.Bool("ephemeral", false, "turn durability off (fsync=off): only for throw-away clusters")
+		durable = fs.Bool("durable", false, "fsync, synchronous_commit and full_page_writes on, and as many connections as -ephemeral: for measurements")
 	case "stop", "url":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -96,7 +103,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *port < 0 || *port > 65535 {
 			return fmt.Errorf("start: -port %d is not a TCP port", *port)
 		}
-		url, err := c.start(*port, *ephemeral)
+		if *ephemeral && *durable {
+			return errors.New("start: -ephemeral and -durable contradict each other: choose one")
+		}
+		mode := modeDefault
+		switch {
+		case *ephemeral:
+			mode = modeEphemeral
+		case *durable:
+			mode = modeDurable
+		}
+		url, err := c.start(*port, mode)
 		if err != nil {
 			return err
 		}
