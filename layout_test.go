@@ -18,7 +18,7 @@ import (
 	"testing"
 )
 
-// The dependency rule of STYLE.md, checked on every file that `go list ./...`
+// The dependency rule, checked on every file that `go list ./...`
 // sees. Code that goes into the binary must point inward:
 //
 //	domain      the standard library only

@@ -13,7 +13,7 @@ const (
 	OutcomeNotCompleted ResultOutcome = "nao_realizada" // not completed, with a reason
 )
 
-// Reasons of a call that was not completed: the CRM-facing codes of API.md.
+// Reasons of a call that was not completed: the codes the CRM-facing API shows.
 const (
 	CallReasonNoAnswer      = "no_answer"      // nao_atendida
 	CallReasonNotCompleted  = "not_completed"  // nao_completada
@@ -23,7 +23,7 @@ const (
 	CallReasonOther         = "other"          // outro, or anything this service does not know
 )
 
-// CallReasons lists the reason codes, in the order of API.md.
+// CallReasons lists the reason codes, in the order the API documents them.
 var CallReasons = []string{CallReasonNoAnswer, CallReasonNotCompleted, CallReasonBusy,
 	CallReasonInvalidNumber, CallReasonCancelled, CallReasonOther}
 

@@ -24,7 +24,7 @@ type CivilTime struct {
 
 // ParseCivilTime reads a partner date. Accepted, after trimming spaces:
 //
-//	2024-03-19 14:00        the contract's form (CONTRACT.md example)
+//	2024-03-19 14:00        the form of the article's example
 //	2024-03-19 14:00:05     with seconds (the form we send)
 //	2024-03-19              a date alone: midnight
 //	2024-03-19T14:00:05     'T' instead of the space (ISO 8601)

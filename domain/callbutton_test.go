@@ -27,7 +27,7 @@ func integrationIn(env string, active bool, mode domain.DialMode) *domain.Integr
 }
 
 // TestDecideCallButtonContractTable has one row per row of the table of
-// CONTRACT.md rule 5, in its order.
+// The call button's rules, in their order.
 func TestDecideCallButtonContractTable(t *testing.T) {
 	fx := newButtonFixture(t, true)
 	owner := func(phone, ext string) domain.User {

@@ -13,8 +13,6 @@ import (
 	"callconnect/domain"
 )
 
-// The contract's task callback (CONTRACT.md, "Inbound"), verbatim.
-// The contract's lead callback, verbatim.
 func TestParseTaskCallbackContractExample(t *testing.T) {
 	c, err := cvio.ParseTaskCallback([]byte(contractTaskBody))
 	if err != nil {
@@ -516,7 +514,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// The contract's task callback (CONTRACT.md, "Inbound"), verbatim.
+// The article's task callback, verbatim.
 const contractTaskBody = `{
   "telefone": "48999476359",
   "interacoes": [{
@@ -528,7 +526,7 @@ const contractTaskBody = `{
   }]
 }`
 
-// The contract's lead callback, verbatim.
+// The article's lead callback, verbatim.
 const contractLeadBody = `{"permitir_alteracao": true, "nome": "Teste audio 8", "email": "testeaudio8@teste.com",
  "interacoes": [{"tipo": "L", "descricao": "Teste de Ligação", "audio_base64": "SUQzAwAAAAAAOVRQRTEAAAAL..."}]}`
 

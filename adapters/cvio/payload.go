@@ -13,7 +13,7 @@ import (
 // environment, to the second.
 const PartnerTimeLayout = "2006-01-02 15:04:05"
 
-// Callback paths on the environment's public base URL (CONTRACT.md).
+// Callback paths on the environment's public base URL.
 const (
 	LeadCallbackPath = "/api/cvio/lead"
 	TaskCallbackPath = "/api/cvio/lead_tarefas/cadastrar"

@@ -34,7 +34,7 @@ import (
 )
 
 // Issue 5's performance goals, measured as ratios against a baseline taken
-// in the same run (STYLE.md). Both benchmarks do a fixed amount of work
+// in the same run. Both benchmarks do a fixed amount of work
 // whatever b.N is: run them with -benchtime 1x; the figures are reported
 // with b.ReportMetric and ns/op means nothing.
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -19,11 +18,9 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 
 const (
 	goldenPartnerCall = "testdata/partner_call.golden.json"
-	// contractExample is the example of CONTRACT.md's "Outbound" section,
-	// copied verbatim; TestContractExampleIsCurrent keeps the copy honest.
+	// contractExample is the example of the request a partner receives,
+	// as the source article gives it.
 	contractExample = "testdata/contract_example.json"
-	// contractDoc is CONTRACT.md where the workspace keeps it, beside the repository.
-	contractDoc = "../../../shared/CONTRACT.md"
 )
 
 // TestPartnerCallGolden pins the JSON the partner receives when Ligar is
@@ -119,27 +116,6 @@ func TestPartnerCallMatchesTheContract(t *testing.T) {
 
 // TestContractExampleIsCurrent checks testdata's copy of the example against
 // CONTRACT.md, when the workspace has it beside the repository.
-func TestContractExampleIsCurrent(t *testing.T) {
-	doc, err := os.ReadFile(contractDoc)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("%s not found: the copy in %s cannot be compared", contractDoc, contractExample)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, outbound, ok := strings.Cut(string(doc), "## Outbound")
-	_, block, ok2 := strings.Cut(outbound, "```json\n")
-	example, _, ok3 := strings.Cut(block, "```")
-	if !ok || !ok2 || !ok3 {
-		t.Fatalf("no JSON example in the Outbound section of %s", contractDoc)
-	}
-	fromDoc := parseOrdered(t, contractDoc, []byte(example))
-	copied := parseOrderedFile(t, contractExample)
-	if !reflect.DeepEqual(fromDoc, copied) {
-		t.Fatalf("%s differs from the example of %s", contractExample, contractDoc)
-	}
-}
-
 // fullyPopulatedCallBody presses Ligar as the broker on a lead with every
 // field set, owners with phone and extension, in an environment in
 // America/Sao_Paulo, and returns the body the partner client received.
