@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,154 +60,234 @@ func (c Config) AudioStore() audiostore.Config {
 		SpoolDir: c.S3.SpoolDir}}
 }
 
-// setting documents one environment variable; the README's table mirrors this list.
+// setting is one environment variable: LoadConfig reads the configuration
+// with this table, `callconnect --help` prints it, and a test holds the
+// README's table to it, so the three cannot drift apart.
 type setting struct {
-	name, def, help string
+	name string
+	// def is the value used when the variable is unset or blank; "" has
+	// no default (the meaning then says what an empty value does).
+	def  string
+	help string
+	// secret variables may instead name a file holding the value, in
+	// name+"_FILE" (a trailing newline is dropped), so that the value
+	// need not sit in the process's environment.
+	secret bool
+	// parse reads the value into c. Its error says what the value must be
+	// (LoadConfig prefixes the variable's name); a secret's never repeats it.
+	parse func(c *Config, v string) error
 }
 
 var settings = []setting{
-	{"DATABASE_URL", "", "PostgreSQL URL (required; make run starts a local cluster when unset)"},
-	{"HTTP_ADDR", "127.0.0.1:8080", "listen address"},
-	{"CALLCONNECT_PUBLIC_URL", "http://HTTP_ADDR", "the URL clients reach the service at (OpenAPI servers, printed links)"},
-	{"CALLCONNECT_ADMIN_TOKEN", "", "bearer token of the CRM backend for /v1 (required, at least 16 characters)"},
-	{"CALLCONNECT_SECRETS_KEY", "", "base64 of 32 random bytes; encrypts partner signing secrets at rest (required)"},
-	{"CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", "false", "let partner URLs point at loopback/private addresses (development and tests only)"},
-	{"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", "false", "let partner URLs use plain http (development and tests only)"},
-	{"CALLCONNECT_DISPATCH_DEADLINE", "2m", "how long after the click a call may still be delivered"},
-	{"CALLCONNECT_RESULT_DEADLINE", "2h", "how long after the partner accepted a call its result may take before the call is no_result"},
-	{"CALLCONNECT_RETRY_MIN_BACKOFF", "1s", "first retry delay of a delivery"},
-	{"CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "5s", "how long connecting to a partner may take"},
-	{"CALLCONNECT_PARTNER_TIMEOUT", "15s", "how long one delivery attempt may take in all"},
-	{"CALLCONNECT_DELIVERY_WORKERS", "100", "deliveries one process runs at once; 0 makes an API-only replica that delivers nothing"},
-	{"CALLCONNECT_RECORDINGS_DIR", ".data/recordings", "where recordings are kept when no S3 bucket is configured"},
-	{"CALLCONNECT_S3_ENDPOINT", "", "S3-compatible endpoint (host:port) for recordings; with CALLCONNECT_S3_BUCKET it replaces the directory"},
-	{"CALLCONNECT_S3_BUCKET", "", "bucket of the recordings"},
-	{"CALLCONNECT_S3_ACCESS_KEY", "", "S3 access key"},
-	{"CALLCONNECT_S3_SECRET_KEY", "", "S3 secret key"},
-	{"CALLCONNECT_S3_REGION", "", "S3 region (asked of the server when empty)"},
-	{"CALLCONNECT_S3_USE_SSL", "true", "talk https to the S3 endpoint"},
-	{"CALLCONNECT_S3_PREFIX", "", "prefix of the recordings' object names"},
-	{"CALLCONNECT_S3_SPOOL_DIR", "", "local directory recordings wait in until uploaded to S3, its old leftovers swept hourly (empty: callconnect-spool in $TMPDIR, else /tmp)"},
-	{"CALLCONNECT_MAX_AUDIO_BYTES", "52428800", "largest decoded recording a partner may send (50 MiB)"},
-	{"CALLCONNECT_MAX_CALLBACK_BYTES", "75497472", "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)"},
-	{"CALLCONNECT_PARTNER_RATE_LIMIT", "600", "partner callbacks per minute per token (and per address before authentication)"},
-	{"CALLCONNECT_MAX_BODY_BYTES", "1048576", "largest accepted request body on /v1"},
-	{"CALLCONNECT_SHUTDOWN_DRAIN", "5s", "on SIGTERM, how long /readyz answers 503 while requests are still accepted and served, before the listener closes; 0s closes it at once"},
-	{"CALLCONNECT_SHUTDOWN_TIMEOUT", "30s", "how long a stopping service then waits for in-flight work"},
-	{"CALLCONNECT_MONITOR_RETENTION", "720h", "how long the integration monitor keeps exchanges (whole UTC days; at least 24h)"},
-	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{name: "DATABASE_URL", help: "PostgreSQL URL (required; make run starts a local cluster when unset)", secret: true,
+		parse: text(func(c *Config) *string { return &c.DatabaseURL })},
+	{name: "HTTP_ADDR", def: "127.0.0.1:8080", help: "listen address", parse: func(c *Config, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("must be host:port, got %q", v)
+		}
+		c.HTTPAddr = v
+		return nil
+	}},
+	{name: "CALLCONNECT_PUBLIC_URL", help: "the URL clients reach the service at (OpenAPI servers, printed links); empty: http:// and HTTP_ADDR",
+		parse: func(c *Config, v string) error {
+			v = strings.TrimRight(v, "/")
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return fmt.Errorf("must be an http(s) URL, got %q", v)
+			}
+			c.PublicURL = v
+			return nil
+		}},
+	{name: "CALLCONNECT_ADMIN_TOKEN", help: "bearer token of the CRM backend for /v1 and the console's sign-in (required, at least 16 characters)", secret: true,
+		parse: text(func(c *Config) *string { return &c.AdminToken })},
+	{name: "CALLCONNECT_SECRETS_KEY", help: "base64 of 32 random bytes; encrypts partner signing secrets at rest (required)", secret: true,
+		parse: func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			key, err := base64.StdEncoding.DecodeString(v)
+			if err != nil || len(key) != 32 {
+				return errors.New("must be the base64 of exactly 32 bytes (e.g. `head -c32 /dev/urandom | base64`)")
+			}
+			c.SecretsKey = key
+			return nil
+		}},
+	{name: "CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS", def: "false", help: "let partner URLs point at loopback/private addresses (development and tests only)",
+		parse: boolean(func(c *Config) *bool { return &c.AllowPrivatePartners })},
+	{name: "CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", def: "false", help: "let partner URLs use plain http (development and tests only)",
+		parse: boolean(func(c *Config) *bool { return &c.AllowHTTPPartners })},
+	{name: "CALLCONNECT_DISPATCH_DEADLINE", def: "2m", help: "how long after the click a call may still be delivered",
+		parse: duration(func(c *Config) *time.Duration { return &c.DispatchDeadline })},
+	{name: "CALLCONNECT_RESULT_DEADLINE", def: "2h", help: "how long after the partner accepted a call its result may take before the call is no_result",
+		parse: duration(func(c *Config) *time.Duration { return &c.ResultDeadline })},
+	{name: "CALLCONNECT_RETRY_MIN_BACKOFF", def: "1s", help: "first retry delay of a delivery",
+		parse: duration(func(c *Config) *time.Duration { return &c.RetryMinBackoff })},
+	{name: "CALLCONNECT_PARTNER_CONNECT_TIMEOUT", def: "5s", help: "how long connecting to a partner may take",
+		parse: duration(func(c *Config) *time.Duration { return &c.PartnerConnect })},
+	{name: "CALLCONNECT_PARTNER_TIMEOUT", def: "15s", help: "how long one delivery attempt may take in all",
+		parse: duration(func(c *Config) *time.Duration { return &c.PartnerTimeout })},
+	{name: "CALLCONNECT_DELIVERY_WORKERS", def: "100", help: "deliveries one process runs at once; 0 makes an API-only replica that delivers nothing",
+		parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 10000 {
+				return fmt.Errorf("must be a whole number from 0 to 10000, got %q", v)
+			}
+			c.DeliveryWorkers = n
+			return nil
+		}},
+	{name: "CALLCONNECT_RECORDINGS_DIR", def: ".data/recordings", help: "where recordings are kept when no S3 bucket is configured",
+		parse: text(func(c *Config) *string { return &c.RecordingsDir })},
+	{name: "CALLCONNECT_S3_ENDPOINT", help: "S3-compatible endpoint (host:port) for recordings; with CALLCONNECT_S3_BUCKET it replaces the directory",
+		parse: text(func(c *Config) *string { return &c.S3.Endpoint })},
+	{name: "CALLCONNECT_S3_BUCKET", help: "bucket of the recordings", parse: text(func(c *Config) *string { return &c.S3.Bucket })},
+	{name: "CALLCONNECT_S3_ACCESS_KEY", help: "S3 access key", secret: true, parse: text(func(c *Config) *string { return &c.S3.AccessKey })},
+	{name: "CALLCONNECT_S3_SECRET_KEY", help: "S3 secret key", secret: true, parse: text(func(c *Config) *string { return &c.S3.SecretKey })},
+	{name: "CALLCONNECT_S3_REGION", help: "S3 region (asked of the server when empty)", parse: text(func(c *Config) *string { return &c.S3.Region })},
+	{name: "CALLCONNECT_S3_USE_SSL", def: "true", help: "talk https to the S3 endpoint",
+		parse: boolean(func(c *Config) *bool { return &c.S3.UseSSL })},
+	{name: "CALLCONNECT_S3_PREFIX", help: "prefix of the recordings' object names", parse: text(func(c *Config) *string { return &c.S3.Prefix })},
+	{name: "CALLCONNECT_S3_SPOOL_DIR", help: "local directory recordings wait in until uploaded to S3, its old leftovers swept hourly (empty: callconnect-spool in $TMPDIR, else /tmp)",
+		parse: text(func(c *Config) *string { return &c.S3.SpoolDir })},
+	{name: "CALLCONNECT_MAX_AUDIO_BYTES", def: "52428800", help: "largest decoded recording a partner may send (50 MiB)",
+		parse: byteSize(func(c *Config) *int64 { return &c.MaxAudioBytes }, 1024, 1<<30)},
+	{name: "CALLCONNECT_MAX_CALLBACK_BYTES", def: "75497472", help: "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)",
+		parse: byteSize(func(c *Config) *int64 { return &c.MaxCallbackBytes }, 1024, 2<<30)},
+	{name: "CALLCONNECT_PARTNER_RATE_LIMIT", def: "600", help: "partner callbacks per minute per token (and per address before authentication)",
+		parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1_000_000 {
+				return fmt.Errorf("must be a whole number of requests per minute from 1 to 1000000, got %q", v)
+			}
+			c.PartnerRateLimit = n
+			return nil
+		}},
+	{name: "CALLCONNECT_MAX_BODY_BYTES", def: "1048576", help: "largest accepted request body on /v1",
+		parse: byteSize(func(c *Config) *int64 { return &c.MaxBodyBytes }, 1024, 1<<30)},
+	{name: "CALLCONNECT_SHUTDOWN_DRAIN", def: "5s", help: "on SIGTERM, how long /readyz answers 503 while requests are still accepted and served, before the listener closes; 0s closes it at once",
+		parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > 10*time.Minute {
+				return fmt.Errorf("must be a Go duration from 0s to 10m such as 5s, got %q", v)
+			}
+			c.ShutdownDrain = d
+			return nil
+		}},
+	{name: "CALLCONNECT_SHUTDOWN_TIMEOUT", def: "30s", help: "how long a stopping service then waits for in-flight work",
+		parse: duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "CALLCONNECT_MONITOR_RETENTION", def: "720h", help: "how long the integration monitor keeps exchanges (whole UTC days; at least 24h)",
+		parse: func(c *Config, v string) error {
+			if err := duration(func(c *Config) *time.Duration { return &c.MonitorRetention })(c, v); err != nil {
+				return err
+			}
+			if c.MonitorRetention < 24*time.Hour {
+				return fmt.Errorf("must be at least 24h (exchanges are kept and dropped by whole days), got %q", v)
+			}
+			return nil
+		}},
+	{name: "LOG_LEVEL", def: "info", help: "debug, info, warn or error", parse: func(c *Config, v string) error {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
+		}
+		return nil
+	}},
+}
+
+// The parsers most settings share.
+
+func text(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, got %q", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func duration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive Go duration such as 2m or 500ms, got %q", v)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func byteSize(field func(*Config) *int64, lo, hi int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number of bytes from %d to %d, got %q", lo, hi, v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// value is a setting's value: the variable, else for a secret the content
+// of the file its _FILE variable names, else the default.
+func (s setting) value(getenv func(string) string) (string, error) {
+	v := strings.TrimSpace(getenv(s.name))
+	if s.secret {
+		if path := strings.TrimSpace(getenv(s.name + "_FILE")); path != "" {
+			if v != "" {
+				return "", fmt.Errorf("set %s or %s_FILE, not both", s.name, s.name)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("%s_FILE: cannot read the file: %w", s.name, err)
+			}
+			v = strings.TrimSpace(string(b))
+			if v == "" {
+				return "", fmt.Errorf("%s_FILE: %s is empty", s.name, path)
+			}
+		}
+	}
+	if v == "" {
+		v = s.def
+	}
+	return v, nil
 }
 
 // LoadConfig reads the configuration through getenv. Every bad value is
 // reported, each naming its variable, so one run shows every mistake.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	get := func(name string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		for _, s := range settings {
-			if s.name == name {
-				return s.def
-			}
-		}
-		return ""
-	}
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	c := Config{DatabaseURL: get("DATABASE_URL"), HTTPAddr: get("HTTP_ADDR"), AdminToken: get("CALLCONNECT_ADMIN_TOKEN")}
-
-	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
-		bad("HTTP_ADDR", "must be host:port, got %q", c.HTTPAddr)
+	var c Config
+	for _, s := range settings {
+		v, err := s.value(getenv)
+		if err == nil {
+			err = s.parse(&c, v)
+		}
+		if err != nil {
+			bad(s.name, "%v", err)
+		}
 	}
-	c.PublicURL = strings.TrimRight(getenv("CALLCONNECT_PUBLIC_URL"), "/")
+
+	// What one variable means may depend on another.
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
-	} else if !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
-		bad("CALLCONNECT_PUBLIC_URL", "must be an http(s) URL, got %q", c.PublicURL)
-	}
-	boolean := func(name string) bool {
-		v, err := strconv.ParseBool(get(name))
-		if err != nil {
-			bad(name, "must be true or false, got %q", get(name))
-		}
-		return v
-	}
-	c.AllowPrivatePartners = boolean("CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS")
-	c.AllowHTTPPartners = boolean("CALLCONNECT_ALLOW_HTTP_PARTNER_URLS")
-	duration := func(name string) time.Duration {
-		d, err := time.ParseDuration(get(name))
-		if err != nil || d <= 0 {
-			bad(name, "must be a positive Go duration such as 2m or 500ms, got %q", get(name))
-		}
-		return d
-	}
-	c.DispatchDeadline = duration("CALLCONNECT_DISPATCH_DEADLINE")
-	c.ResultDeadline = duration("CALLCONNECT_RESULT_DEADLINE")
-	c.RetryMinBackoff = duration("CALLCONNECT_RETRY_MIN_BACKOFF")
-	c.ShutdownTimeout = duration("CALLCONNECT_SHUTDOWN_TIMEOUT")
-	if d, err := time.ParseDuration(get("CALLCONNECT_SHUTDOWN_DRAIN")); err != nil || d < 0 || d > 10*time.Minute {
-		bad("CALLCONNECT_SHUTDOWN_DRAIN", "must be a Go duration from 0s to 10m such as 5s, got %q", get("CALLCONNECT_SHUTDOWN_DRAIN"))
-	} else {
-		c.ShutdownDrain = d
-	}
-	c.PartnerConnect = duration("CALLCONNECT_PARTNER_CONNECT_TIMEOUT")
-	c.PartnerTimeout = duration("CALLCONNECT_PARTNER_TIMEOUT")
-	c.MonitorRetention = duration("CALLCONNECT_MONITOR_RETENTION")
-	if c.MonitorRetention > 0 && c.MonitorRetention < 24*time.Hour {
-		bad("CALLCONNECT_MONITOR_RETENTION", "must be at least 24h (exchanges are kept and dropped by whole days), got %q", get("CALLCONNECT_MONITOR_RETENTION"))
 	}
 	if c.PartnerConnect > c.PartnerTimeout && c.PartnerTimeout > 0 {
 		bad("CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "must not exceed CALLCONNECT_PARTNER_TIMEOUT (%s)", c.PartnerTimeout)
 	}
-	workers, err := strconv.Atoi(get("CALLCONNECT_DELIVERY_WORKERS"))
-	if err != nil || workers < 0 || workers > 10000 {
-		bad("CALLCONNECT_DELIVERY_WORKERS", "must be a whole number from 0 to 10000, got %q", get("CALLCONNECT_DELIVERY_WORKERS"))
-	}
-	c.DeliveryWorkers = workers
-	c.RecordingsDir = get("CALLCONNECT_RECORDINGS_DIR")
-	size := func(name string, lo, hi int64) int64 {
-		n, err := strconv.ParseInt(get(name), 10, 64)
-		if err != nil || n < lo || n > hi {
-			bad(name, "must be a whole number of bytes from %d to %d, got %q", lo, hi, get(name))
-		}
-		return n
-	}
-	c.MaxAudioBytes = size("CALLCONNECT_MAX_AUDIO_BYTES", 1024, 1<<30)
-	c.MaxCallbackBytes = size("CALLCONNECT_MAX_CALLBACK_BYTES", 1024, 2<<30)
 	if c.MaxCallbackBytes < c.MaxAudioBytes*4/3 && c.MaxCallbackBytes > 0 {
 		bad("CALLCONNECT_MAX_CALLBACK_BYTES", "must hold a recording of CALLCONNECT_MAX_AUDIO_BYTES in base64 (at least %d)", c.MaxAudioBytes*4/3)
 	}
-	rate, err := strconv.Atoi(get("CALLCONNECT_PARTNER_RATE_LIMIT"))
-	if err != nil || rate < 1 || rate > 1_000_000 {
-		bad("CALLCONNECT_PARTNER_RATE_LIMIT", "must be a whole number of requests per minute from 1 to 1000000, got %q", get("CALLCONNECT_PARTNER_RATE_LIMIT"))
-	}
-	c.PartnerRateLimit = rate
-	c.S3 = S3Settings{Endpoint: get("CALLCONNECT_S3_ENDPOINT"), Bucket: get("CALLCONNECT_S3_BUCKET"),
-		AccessKey: get("CALLCONNECT_S3_ACCESS_KEY"), SecretKey: get("CALLCONNECT_S3_SECRET_KEY"),
-		Region: get("CALLCONNECT_S3_REGION"), Prefix: get("CALLCONNECT_S3_PREFIX"), UseSSL: boolean("CALLCONNECT_S3_USE_SSL"),
-		SpoolDir: get("CALLCONNECT_S3_SPOOL_DIR")}
 	if (c.S3.Endpoint == "") != (c.S3.Bucket == "") {
 		bad("CALLCONNECT_S3_BUCKET", "CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET go together: set both or neither")
 	}
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
-	}
-	n, err := strconv.ParseInt(get("CALLCONNECT_MAX_BODY_BYTES"), 10, 64)
-	if err != nil || n < 1024 || n > 1<<30 {
-		bad("CALLCONNECT_MAX_BODY_BYTES", "must be a whole number of bytes between 1024 and 1073741824, got %q", get("CALLCONNECT_MAX_BODY_BYTES"))
-	}
-	c.MaxBodyBytes = n
-	if raw := strings.TrimSpace(getenv("CALLCONNECT_SECRETS_KEY")); raw != "" {
-		key, err := base64.StdEncoding.DecodeString(raw)
-		if err != nil || len(key) != 32 {
-			bad("CALLCONNECT_SECRETS_KEY", "must be the base64 of exactly 32 bytes (e.g. `head -c32 /dev/urandom | base64`)")
-		}
-		c.SecretsKey = key
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
-		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", get("LOG_LEVEL"))
 	}
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
@@ -238,4 +320,20 @@ func (c Config) RequireDatabase() error {
 		return errors.New("DATABASE_URL: is required (make run starts a project-local PostgreSQL and sets it)")
 	}
 	return nil
+}
+
+// writeSettings prints the settings table for --help: each variable, its
+// default, and what it means.
+func writeSettings(w io.Writer) {
+	fmt.Fprintln(w, "Configuration, from environment variables:")
+	for _, s := range settings {
+		def := "no default"
+		if s.def != "" {
+			def = "default " + s.def
+		}
+		fmt.Fprintf(w, "  %s (%s)\n      %s\n", s.name, def, s.help)
+		if s.secret {
+			fmt.Fprintf(w, "      or %s_FILE: a file holding it (not both)\n", s.name)
+		}
+	}
 }
