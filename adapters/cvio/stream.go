@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -109,18 +110,49 @@ const readChunk = 128 << 10
 // in the body: every character a \u escape.
 const maxAudioKeyEscaped = len(audioField) * 6
 
-// ReadCallbackBody reads a callback's body from r to its end. Each string
-// value of an "audio_base64" member (key in any case, anywhere in the
-// document) is decoded as it arrives, with maxAudio as DecodeAudioBase64's
-// limit, its bytes written to the writer open returns for it (called once
-// per recording, when its first decoded bytes are ready); a failure of r,
-// open or a writer stops the reading and is returned, and so does a body
-// with more than MaxCallbackRecordings recordings (a *domain.Error naming
-// "interacoes", at the first string too many). A malformed body is
-// not an error here: the parsers report it. The body returned is never nil:
-// on an error it holds what was read.
+// DefaultMaxCallbackJSON bounds the JSON of a callback outside its
+// recordings when ReadCallbackBody reads it. The JSON is the one part of a
+// body held in memory, so this bound, not the body's, is what a callback
+// costs in memory however large it is; legitimate callbacks (fifty
+// interactions of ten thousand characters) fit well within it.
+const DefaultMaxCallbackJSON int64 = 1 << 20
+
+// CodeBodyTooLarge is the error code of a body over a limit (413).
+const CodeBodyTooLarge = "body_too_large"
+
+// jsonTooLarge is ReadCallbackBodyWithin's error for a body whose JSON,
+// recordings left out, passes max bytes.
+func jsonTooLarge(max int64) *domain.Error {
+	return &domain.Error{Kind: domain.KindTooLarge, Code: CodeBodyTooLarge, Field: "body",
+		Message: fmt.Sprintf("the JSON of a callback outside its recordings (the audio_base64 strings) may have at most %d bytes", max)}
+}
+
+// ReadCallbackBody is ReadCallbackBodyWithin with DefaultMaxCallbackJSON.
 func ReadCallbackBody(r io.Reader, maxAudio int64, open func(index int) (io.Writer, error)) (*CallbackBody, error) {
-	s := &splitter{body: &CallbackBody{}, maxAudio: maxAudio, open: open}
+	return ReadCallbackBodyWithin(r, maxAudio, DefaultMaxCallbackJSON, open)
+}
+
+// ReadCallbackBodyWithin reads a callback's body from r to its end. Each
+// string value of an "audio_base64" member (key in any case, anywhere in
+// the document) is decoded as it arrives, with maxAudio as
+// DecodeAudioBase64's limit, its bytes written to the writer open returns
+// for it (called once per recording, when its first decoded bytes are
+// ready); a failure of r, open or a writer stops the reading and is
+// returned, and so does a body with more than MaxCallbackRecordings
+// recordings (a *domain.Error naming "interacoes", at the first string too
+// many). The rest of the body, the JSON kept in memory, may have at most
+// maxJSON bytes (a reference to a recording counts as its few bytes, not
+// as the recording): at the byte past it the reading stops with a
+// *domain.Error (domain.KindTooLarge, CodeBodyTooLarge, naming "body"), so
+// that no body costs more memory than maxJSON whatever its size. A
+// malformed body is not an error here: the parsers report it. The body
+// returned is never nil: on an error it holds what was read. A maxJSON of
+// 0 or less is DefaultMaxCallbackJSON.
+func ReadCallbackBodyWithin(r io.Reader, maxAudio, maxJSON int64, open func(index int) (io.Writer, error)) (*CallbackBody, error) {
+	if maxJSON <= 0 {
+		maxJSON = DefaultMaxCallbackJSON
+	}
+	s := &splitter{body: &CallbackBody{}, maxAudio: maxAudio, maxJSON: int(min(maxJSON, int64(math.MaxInt))), open: open}
 	buf := make([]byte, readChunk)
 	for {
 		n, err := r.Read(buf)
@@ -159,6 +191,7 @@ const (
 type splitter struct {
 	body     *CallbackBody
 	maxAudio int64
+	maxJSON  int // json may hold this many bytes
 	open     func(int) (io.Writer, error)
 	pos      int64 // offset in the body of the chunk being written
 
@@ -193,6 +226,9 @@ func (s *splitter) write(p []byte) error {
 				return nil
 			}
 			continue
+		}
+		if len(s.body.json) >= s.maxJSON {
+			return jsonTooLarge(int64(s.maxJSON))
 		}
 		c := p[i]
 		s.body.json = append(s.body.json, c)
@@ -247,6 +283,10 @@ func (s *splitter) write(p []byte) error {
 func (s *splitter) startAudio(at int64) error {
 	if len(s.body.audios) >= MaxCallbackRecordings {
 		return tooManyRecordings()
+	}
+	// The reference and the closing quote are kept too.
+	if len(s.body.json)+len(strconv.Itoa(len(s.body.audios)))+1 > s.maxJSON {
+		return jsonTooLarge(int64(s.maxJSON))
 	}
 	a := &PartnerAudio{Index: len(s.body.audios), start: len(s.body.json) - 1}
 	s.body.audios = append(s.body.audios, a)
