@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -17,6 +18,10 @@ import (
 type CallbacksConfig struct {
 	// MaxAudioBytes is the largest decoded recording accepted (50 MiB when zero).
 	MaxAudioBytes int64
+	// ResultDeadline is CallsConfig.ResultDeadline: a callback without a
+	// result on a call past it writes the call down as no_result, as every
+	// reader already sees it (domain.DefaultResultDeadline when zero).
+	ResultDeadline time.Duration
 }
 
 // DefaultMaxAudioBytes bounds a decoded recording.
@@ -38,6 +43,9 @@ type Callbacks struct {
 func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, receipts ports.CallbackReceipts, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
 	if cfg.MaxAudioBytes <= 0 {
 		cfg.MaxAudioBytes = DefaultMaxAudioBytes
+	}
+	if cfg.ResultDeadline <= 0 {
+		cfg.ResultDeadline = domain.DefaultResultDeadline
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -382,6 +390,14 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 			}
 			if err != nil {
 				return err
+			}
+			if call.Status() == domain.CallDelivered && call.StatusAt(now, s.cfg.ResultDeadline) == domain.CallNoResult {
+				// No result came with it, and the deadline has passed: the
+				// call is no_result, written down now rather than by the
+				// next run of the periodic marker.
+				if err := call.MarkNoResult(now, s.cfg.ResultDeadline); err != nil {
+					return err
+				}
 			}
 			if err := r.PutCall(ctx, call); err != nil {
 				return err

@@ -524,3 +524,28 @@ func TestDuplicateLeavesNoUnreferencedAudio(t *testing.T) {
 		t.Fatalf("%d objects, want the one a recording refers to", n)
 	}
 }
+
+// A callback without a result on a call past its result deadline writes
+// the call down as no_result, and answers it so; a result still settles it.
+func TestCallbackOnAnOverdueCall(t *testing.T) {
+	f := newCallbacksFixture(t)
+	ctx := context.Background()
+	call, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	f.clock.Advance(domain.DefaultResultDeadline + time.Minute)
+	ans, err := postTask(t, f.cbs, ctx, f.tok, `{"interacoes": [{"descricao": "Retornar amanhã"}]}`, call.ID(), app.Idempotent{})
+	if err != nil || ans.CallStatus != domain.CallNoResult {
+		t.Fatalf("answer %+v, %v; want the call no_result", ans, err)
+	}
+	got, err := f.calls.GetCall(ctx, "acme", call.ID())
+	if err != nil || got.Status() != domain.CallNoResult {
+		t.Fatalf("stored call %v, %v", got.Status(), err)
+	}
+	ans, err = postTask(t, f.cbs, ctx, f.tok, `{"interacoes": [{"descricao": "Ligação não atendida"}]}`, call.ID(), app.Idempotent{})
+	if err != nil || ans.CallStatus != domain.CallNotCompleted {
+		t.Fatalf("late result: %+v, %v", ans, err)
+	}
+}

@@ -27,9 +27,9 @@ type CallsConfig struct {
 
 // Calls places calls (Ligar) and delivers them to the partner.
 type Calls struct {
-	store  ports.Store
-	clock  ports.Clock
-	random ports.Random
+	store    ports.Store
+	clock    ports.Clock
+	random   ports.Random
 	client   ports.PartnerClient
 	payloads ports.CallPayloads
 	cfg      CallsConfig

@@ -19,7 +19,9 @@ import (
 // partnerFunc is a partner client that answers with a function.
 type partnerFunc func(ports.PartnerRequest) ports.PartnerResponse
 
-func (f partnerFunc) Deliver(_ context.Context, req ports.PartnerRequest) ports.PartnerResponse { return f(req) }
+func (f partnerFunc) Deliver(_ context.Context, req ports.PartnerRequest) ports.PartnerResponse {
+	return f(req)
+}
 
 // testCallFixture is an environment with a configured, inactive Call
 // Connect integration, and the calls service over partner.
