@@ -83,7 +83,7 @@ func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
 		return "", invalid(field, "must not carry an IPv6 zone or a percent-encoded host")
 	}
 	if !p.AllowPrivate && IsInternalHost(u.Hostname()) {
-		return "", invalid(field, "must not point at a loopback, private, link-local or internal address")
+		return "", invalid(field, "must not point at %s", DescribeInternalHost(u.Hostname()))
 	}
 	// What is stored is dialled later as written: it must read back the same.
 	out := u.String()
@@ -94,7 +94,8 @@ func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
 }
 
 // IsInternalHost reports whether host (a name or an IP literal) obviously
-// names a machine that is not on the public internet.
+// names a machine that is not on the public internet: an internal name, or
+// an address IsInternalAddr refuses.
 func IsInternalHost(host string) bool {
 	h := strings.TrimSuffix(strings.ToLower(host), ".")
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") || strings.HasSuffix(h, ".internal") ||
@@ -109,6 +110,16 @@ func IsInternalHost(host string) bool {
 	// octal and hex parts all reach 127.0.0.1 through getaddrinfo). No public
 	// top-level domain is numeric, so such a host is refused rather than guessed at.
 	return endsInNumber(h)
+}
+
+// DescribeInternalHost says, for an error, what an internal host is: the
+// block of the address table for an IP literal ("127.0.0.1 (loopback)"),
+// or that the name is internal.
+func DescribeInternalHost(host string) string {
+	if addr, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return addr.String() + " (" + DescribeAddr(addr) + "), an address no partner is reached at"
+	}
+	return "a loopback, private, link-local or otherwise internal host"
 }
 
 // endsInNumber reports whether the last dot-separated label of h is decimal
@@ -132,34 +143,6 @@ func endsInNumber(h string) bool {
 		}
 	}
 	return true
-}
-
-// IsInternalAddr reports whether addr is loopback, private, link-local (the
-// cloud metadata service lives there), unspecified, multicast, CGNAT or
-// otherwise not globally routable.
-func IsInternalAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	if addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
-		addr.IsInterfaceLocalMulticast() || addr.IsMulticast() || addr.IsUnspecified() || !addr.IsValid() {
-		return true
-	}
-	for _, p := range internalPrefixes {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
-
-var internalPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),         // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),     // carrier-grade NAT
-	netip.MustParsePrefix("192.0.0.0/24"),      // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),     // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),       // reserved, broadcast
-	netip.MustParsePrefix("64:ff9b:1::/48"),    // local-use NAT64
-	netip.MustParsePrefix("fc00::/7"),          // unique local (also IsPrivate)
-	netip.MustParsePrefix("fd00:ec2::254/128"), // cloud metadata over IPv6
 }
 
 // SigningSecret is a key Call Connect signs partner requests with (Standard

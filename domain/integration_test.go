@@ -55,7 +55,7 @@ func TestParsePartnerURL(t *testing.T) {
 		{"https", "https://parceiro.example.com/ligar", strict, "https://parceiro.example.com/ligar"},
 		{"https with port and query", "https://parceiro.example.com:8443/ligar?cliente=7", strict, "https://parceiro.example.com:8443/ligar?cliente=7"},
 		{"upper-case scheme", "HTTPS://parceiro.example.com/", strict, "https://parceiro.example.com/"},
-		{"public ip", "https://203.0.113.10/hook", strict, "https://203.0.113.10/hook"},
+		{"public ip", "https://8.8.8.8/hook", strict, "https://8.8.8.8/hook"},
 		{"public ipv6", "https://[2001:4860:4860::8888]/hook", strict, "https://[2001:4860:4860::8888]/hook"},
 		{"trailing-dot name", "https://parceiro.example.com./x", strict, "https://parceiro.example.com./x"},
 		{"digits inside a name", "https://1.example.com/x", strict, "https://1.example.com/x"},
@@ -151,8 +151,8 @@ func TestParsePartnerURL(t *testing.T) {
 func TestIsInternalAddr(t *testing.T) {
 	internal := []string{"127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.127.0.1",
 		"0.0.0.0", "192.0.0.8", "198.18.0.1", "240.0.0.1", "224.0.0.251", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254",
-		"ff02::1", "64:ff9b:1::1", "::ffff:10.0.0.1"}
-	public := []string{"8.8.8.8", "1.1.1.1", "203.0.113.10", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "2606:4700::1111"}
+		"ff02::1", "64:ff9b:1::1", "::ffff:10.0.0.1", "203.0.113.10"}
+	public := []string{"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2001:4860:4860::8888", "2606:4700::1111"}
 	for _, s := range internal {
 		if !domain.IsInternalAddr(netip.MustParseAddr(s)) {
 			t.Errorf("IsInternalAddr(%s) = false", s)

@@ -264,7 +264,7 @@ func (c *Client) checkURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("%w: the partner URL must not carry credentials", app.ErrBlockedDestination)
 	}
 	if !c.allowPrivate && domain.IsInternalHost(u.Hostname()) {
-		return nil, fmt.Errorf("%w: host %q is loopback, private, link-local or internal", app.ErrBlockedDestination, u.Hostname())
+		return nil, fmt.Errorf("%w: the partner URL's host is %s", app.ErrBlockedDestination, domain.DescribeInternalHost(u.Hostname()))
 	}
 	return u, nil
 }

@@ -117,34 +117,15 @@ func (g *guardedDialer) control(_, address string, _ syscall.RawConn) error {
 
 func blocked(host string, a netip.Addr) error {
 	if host == a.String() {
-		return fmt.Errorf("%w: %s is a loopback, private, link-local or otherwise internal address", app.ErrBlockedDestination, a)
+		return fmt.Errorf("%w: %s is %s, an address no partner is reached at", app.ErrBlockedDestination, a, domain.DescribeAddr(a))
 	}
-	return fmt.Errorf("%w: %s resolves to %s, a loopback, private, link-local or otherwise internal address",
-		app.ErrBlockedDestination, host, a)
+	return fmt.Errorf("%w: %s resolves to %s (%s), an address no partner is reached at",
+		app.ErrBlockedDestination, host, a, domain.DescribeAddr(a))
 }
 
-var (
-	nat64  = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64: the last 32 bits are an IPv4 address
-	sixTo4 = netip.MustParsePrefix("2002::/16")    // 6to4: bits 16-48 are an IPv4 address
-)
-
-// isInternal is domain.IsInternalAddr, plus the IPv4 addresses that IPv6
-// translation prefixes carry: 64:ff9b::7f00:1 reaches 127.0.0.1 through a
-// NAT64 gateway, 2002:7f00:1:: through a 6to4 relay.
-func isInternal(a netip.Addr) bool {
-	a = a.Unmap()
-	if domain.IsInternalAddr(a) {
-		return true
-	}
-	if !a.Is6() {
-		return false
-	}
-	b := a.As16()
-	switch {
-	case nat64.Contains(a):
-		return domain.IsInternalAddr(netip.AddrFrom4([4]byte(b[12:16])))
-	case sixTo4.Contains(a):
-		return domain.IsInternalAddr(netip.AddrFrom4([4]byte(b[2:6])))
-	}
-	return false
-}
+// isInternal is the one address check, the one the partner URL passed when
+// it was configured (domain.IsInternalAddr): the IANA special-purpose
+// blocks, with the IPv4 address that IPv4-mapped, NAT64 and 6to4 addresses
+// carry judged in their place (64:ff9b::7f00:1 reaches 127.0.0.1 through a
+// NAT64 gateway, 2002:7f00:1:: through a 6to4 relay).
+func isInternal(a netip.Addr) bool { return domain.IsInternalAddr(a) }
