@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -187,4 +188,22 @@ func TestPropertyCarriedIPv4(t *testing.T) {
 			t.Fatalf("the IPv4-compatible %s is not internal", compat)
 		}
 	})
+}
+
+// TestRefusedPartnerURLSaysWhy: the error names the block (or the name) that
+// refused the host, so an operator sees why a partner URL is refused.
+func TestRefusedPartnerURLSaysWhy(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://[::127.0.0.1]/calls":         "IPv4-compatible",
+		"https://[64:ff9b::a9fe:a9fe]/calls":  "NAT64) of 169.254.169.254, link local",
+		"https://[2001:0:4136:e378::1]/calls": "Teredo",
+		"https://203.0.113.9/calls":           "TEST-NET-3",
+		"https://[4000::1]/calls":             "outside IPv6 global unicast",
+		"https://metadata/calls":              `"metadata"`,
+	} {
+		_, err := domain.ParsePartnerURL(raw, domain.URLPolicy{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParsePartnerURL(%s) = %v, want an error saying %q", raw, err, want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package domain
 import (
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -114,12 +115,12 @@ func IsInternalHost(host string) bool {
 
 // DescribeInternalHost says, for an error, what an internal host is: the
 // block of the address table for an IP literal ("127.0.0.1 (loopback)"),
-// or that the name is internal.
+// or the name and that it is internal.
 func DescribeInternalHost(host string) string {
 	if addr, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		return addr.String() + " (" + DescribeAddr(addr) + "), an address no partner is reached at"
 	}
-	return "a loopback, private, link-local or otherwise internal host"
+	return strconv.Quote(host) + ", a loopback, private, link-local or otherwise internal name"
 }
 
 // endsInNumber reports whether the last dot-separated label of h is decimal
