@@ -63,14 +63,14 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 	return []fx.Option{
 		fx.Supply(
 			cfg,
-			telemetry.Config{ServiceName: "callconnect", Version: serviceVersion(), LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
+			telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
 			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout,
 				DrainPeriod: cfg.ShutdownDrain, Banner: stdout},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff,
 				ResultDeadline: cfg.ResultDeadline},
-			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: serviceVersion(),
+			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version,
 				ConnectTimeout: cfg.PartnerConnect, Timeout: cfg.PartnerTimeout},
 			// A delivery run is one partner request plus the two short
 			// transactions around it.
@@ -210,7 +210,7 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 
 func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, MaxCallbackBytes: cfg.MaxCallbackBytes,
-		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: serviceVersion(), Logger: logger}
+		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: version, Logger: logger}
 }
 
 // ready reports whether the service can do its work: the database answers
