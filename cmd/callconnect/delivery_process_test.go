@@ -16,7 +16,10 @@ import (
 
 // partner is a fake partner on loopback that counts deliveries per
 // webhook-id; hang makes it hold requests until the test ends, answer (when
-// set) picks each request's status, or -1 to hold it like hang.
+// set) picks each request's status, or -1 to hold it like hang. Requests
+// are served concurrently, as a real partner's are: answer runs outside the
+// partner's lock, so a slow answer holds up its own request only, and it
+// must be safe to call from several requests at once.
 type partner struct {
 	mu     sync.Mutex
 	byID   map[string]int
@@ -51,16 +54,21 @@ func newPartner(t testing.TB) *partner {
 			}
 			p.byCall[call.ID][id] = true
 		}
+		hang, answer := p.hang, p.answer
+		p.mu.Unlock()
 		status := http.StatusAccepted
-		if p.hang {
+		if hang {
 			status = -1
-		} else if p.answer != nil {
-			status = p.answer()
+		} else if answer != nil {
+			status = answer()
 		}
 		if status >= 200 && status < 300 {
+			// Counted before the answer leaves: the service cannot record
+			// a call delivered that the partner has not counted.
+			p.mu.Lock()
 			p.okByID[id]++
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
 		if status < 0 {
 			select {
 			case <-p.stop:
@@ -220,7 +228,9 @@ func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
 	}
 	wg.Wait()
 	waitFor(t, 60*time.Second, "every call delivered", func() bool { _, n := fake.counts(); return n >= clicks })
-	time.Sleep(500 * time.Millisecond) // a duplicate would show up now
+	// A duplicate could come only from a delivery job still to run: once
+	// none is left, every request the partner will get has arrived.
+	waitFor(t, 60*time.Second, "every delivery job has run to its end", func() bool { return unfinishedDeliveries(t, pool) == 0 })
 	byID, total := fake.counts()
 	if total != clicks || len(byID) != clicks {
 		t.Fatalf("partner got %d requests for %d webhook-ids, want %d each once", total, len(byID), clicks)

@@ -129,7 +129,7 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
-	fake.answer = func() int { // called under fake.mu
+	fake.answer = func() int { // called by concurrent requests: rand's top-level functions are safe for that
 		switch r := rand.IntN(30); {
 		case r < 10:
 			return http.StatusInternalServerError
@@ -161,6 +161,7 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range clicks {
+			// Shapes load: the clicks are spread evenly over the load's span.
 			time.Sleep(time.Until(start.Add(load * time.Duration(i) / time.Duration(clicks))))
 			wg.Add(1)
 			go func() {
@@ -189,6 +190,8 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 			mu.Unlock()
 			p.kill(t)
 			kills++
+			// Shapes load: the victim stays down a random while, so that
+			// clicks sent to it meanwhile are refused.
 			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 			p = startServiceEnv(t, url, env)
 			mu.Lock()
@@ -203,7 +206,10 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 	// A delivery cut by a kill is taken for abandoned after the job timeout
 	// plus a margin, at River's next rescue (every 30 s).
 	delivered, undeliverable := terminal(t, t.Context(), pool, accepted, 3*time.Minute)
-	time.Sleep(500 * time.Millisecond) // a late duplicate would show up now
+	// A late duplicate could come only from a delivery job still to run (one
+	// a kill left running, which River rescues later): once none is left,
+	// every request the partner will get of these calls has arrived.
+	waitFor(t, 2*time.Minute, "every delivery job has run to its end", func() bool { return unfinishedDeliveries(t, pool) == 0 })
 	mine := map[string]bool{}
 	for _, id := range accepted {
 		mine[id] = true
@@ -247,6 +253,31 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		"%d partner requests, each call under its one webhook-id; %d delivered again under the same id; "+
 		"%d calls reached the partner although a kill cut their click's answer",
 		clicks, len(accepted), refused.Load(), kills, delivered, undeliverable, delivered+undeliverable, fake.total, repeated, unknown)
+}
+
+// unfinishedDeliveries counts the delivery jobs that may still send a
+// request to the partner: those not completed, cancelled or discarded.
+func unfinishedDeliveries(t testing.TB, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+		WHERE kind = 'deliver_call' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// runningDeliveries counts the delivery jobs marked running: run by a live
+// process, or left so by one that died, until River rescues them.
+func runningDeliveries(t testing.TB, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'deliver_call' AND state = 'running'`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // pgCluster is a PostgreSQL cluster of the test's own, which it may stop
@@ -368,8 +399,9 @@ func TestFaultPostgresRestartLosesNoCallback(t *testing.T) {
 	token := callbackLead(t, p)
 
 	var mu sync.Mutex
-	answered := map[string]int{} // descricao → status
-	var failed atomic.Int64      // no answer at all
+	answered := map[string]int{}         // descricao → status
+	var failed atomic.Int64              // no answer at all
+	var taken, refusedSoFar atomic.Int64 // answered 2xx, answered 5xx
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var seq atomic.Int64
@@ -387,27 +419,40 @@ func TestFaultPostgresRestartLosesNoCallback(t *testing.T) {
 				code, err := leadCallback(p, token, desc, "")
 				if err != nil {
 					failed.Add(1)
+					// Shapes load: a partner tries again after a pause, not
+					// in a tight loop against a service that cannot answer.
 					time.Sleep(50 * time.Millisecond)
 					continue
 				}
 				mu.Lock()
 				answered[desc] = code
 				mu.Unlock()
-				if code >= 500 {
-					time.Sleep(50 * time.Millisecond)
+				switch {
+				case code >= 200 && code < 300:
+					taken.Add(1)
+				case code >= 500:
+					refusedSoFar.Add(1)
+					time.Sleep(50 * time.Millisecond) // shapes load, as above
 				}
 			}
 		}()
 	}
 	ready := func() int { code, _ := p.get(t, "/readyz"); return code }
-	time.Sleep(time.Second)
+	// Each phase lasts until the callbacks show it: some taken before the
+	// outage, some refused or unanswered during it, some taken after it.
+	const enough = 20
+	waitFor(t, 30*time.Second, "callbacks are taken before the outage", func() bool { return taken.Load() >= enough })
 	for range rounds {
 		cluster.stop(t)
 		waitFor(t, 20*time.Second, "/readyz answers 503 while PostgreSQL is down", func() bool { return ready() == http.StatusServiceUnavailable })
-		time.Sleep(time.Second)
+		down := refusedSoFar.Load() + failed.Load()
+		waitFor(t, 30*time.Second, "callbacks are refused while PostgreSQL is down", func() bool {
+			return refusedSoFar.Load()+failed.Load() >= down+enough/4
+		})
 		cluster.start(t)
 		waitFor(t, 60*time.Second, "/readyz answers 200 once PostgreSQL is back", func() bool { return ready() == http.StatusOK })
-		time.Sleep(time.Second)
+		back := taken.Load()
+		waitFor(t, 30*time.Second, "callbacks are taken again once PostgreSQL is back", func() bool { return taken.Load() >= back+enough })
 	}
 	close(stop)
 	wg.Wait()
@@ -576,7 +621,9 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
 	fake.answer = func() int {
-		time.Sleep(100 * time.Millisecond) // deliveries in flight when the signal comes
+		// Shapes load: each request takes a while, so that deliveries are
+		// in flight when the signal comes.
+		time.Sleep(100 * time.Millisecond)
 		return http.StatusAccepted
 	}
 	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000", "CALLCONNECT_SHUTDOWN_DRAIN=300ms"}, deliveryEnv...)
@@ -588,10 +635,11 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 
 	var accepted []string
 	var uploaded []string
-	var answeredAfter, notAccepted int
+	var answeredAfter, notAccepted, handedOver int
 	for round := range rounds {
 		var mu sync.Mutex
-		var sent atomic.Bool // SIGTERM sent
+		var sent atomic.Bool         // SIGTERM sent
+		var acceptedNow atomic.Int64 // clicks accepted this round
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Add(1)
@@ -601,6 +649,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 					id, err := clickID(faultClient, p)
 					mu.Lock()
 					if err == nil {
+						acceptedNow.Add(1)
 						accepted = append(accepted, id)
 						if sent.Load() {
 							answeredAfter++
@@ -615,14 +664,16 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				}
 			}()
 		}
-		// Uploads that trickle their body (about 3 s each): in flight when
-		// the signal comes, a second after they start.
+		// Uploads that trickle their body (2 to 3 s each): in flight when the
+		// signal comes, once a quarter of each body is on its way.
 		upErrs := make(chan error, uploads)
+		bodies := make([]*trickle, uploads)
 		for i := range uploads {
 			desc := fmt.Sprintf("gravação lenta %d-%d", round, i)
+			body := `{"email": "carga@example.com", "interacoes": [{"tipo": "L", "descricao": "` + desc + `", "audio_base64": "` + audio + `"}]}`
+			bodies[i] = &trickle{r: strings.NewReader(body), every: 100 * time.Millisecond, chunk: 64 << 10}
 			go func() {
-				body := `{"email": "carga@example.com", "interacoes": [{"tipo": "L", "descricao": "` + desc + `", "audio_base64": "` + audio + `"}]}`
-				req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/api/cvio/lead", &trickle{r: strings.NewReader(body), every: 100 * time.Millisecond, chunk: 64 << 10})
+				req, err := http.NewRequest(http.MethodPost, "http://"+p.addr+"/api/cvio/lead", bodies[i])
 				if err != nil {
 					upErrs <- err
 					return
@@ -648,7 +699,14 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				upErrs <- nil
 			}()
 		}
-		time.Sleep(time.Second)
+		waitFor(t, 30*time.Second, "clicks are accepted and the uploads are under way", func() bool {
+			for _, b := range bodies {
+				if b.handed.Load() < int64(len(audio)/4) {
+					return false
+				}
+			}
+			return acceptedNow.Load() > 0
+		})
 		sent.Store(true)
 		p.stop(t) // fails the test unless the process exits 0 within 30 s
 		wg.Wait()
@@ -657,6 +715,12 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 				t.Errorf("an upload under way at SIGTERM did not finish: %v", err)
 			}
 		}
+		// A process that stopped cleanly hands its deliveries back: a job
+		// it left running would wait for River's rescue, a minute or so.
+		if n := runningDeliveries(t, pool); n != 0 {
+			t.Errorf("the stopped process left %d delivery jobs running", n)
+		}
+		handedOver += unfinishedDeliveries(t, pool)
 		p = startServiceEnv(t, url, env)
 	}
 
@@ -683,19 +747,105 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	p.stop(t)
 	checked(t, "%d SIGTERMs under load: %d of %d uploads under way at the signal answered 200 and in the history; "+
 		"%d clicks accepted (%d answered after the signal), %d refused or reset by the closing listener and none of those created a call; "+
-		"the process exited 0 each time; %d of %d delivered afterwards, none abandoned",
-		rounds, len(uploaded), rounds*uploads, len(accepted), answeredAfter, notAccepted, delivered, len(accepted))
+		"the process exited 0 each time leaving no delivery job running (%d handed over to the next process); %d of %d delivered afterwards, none abandoned",
+		rounds, len(uploaded), rounds*uploads, len(accepted), answeredAfter, notAccepted, handedOver, delivered, len(accepted))
+}
+
+// 5. SIGTERM while the partner holds a delivery: the stop waits for it
+// (10 s), then cuts the attempt short, records it and hands the job back,
+// so the next process makes the call again, under the same webhook-id, as
+// soon as it runs. Timed from the signal to the partner's next request.
+func TestFaultSIGTERMHandsARunningDeliveryOver(t *testing.T) {
+	t.Parallel()
+	// The partner's default timeout (15 s) outlasts the stop's wait for
+	// running deliveries: the stop, not the timeout, ends the attempt.
+	takenOver(t, "SIGTERM", nil, func(p *process) { p.stop(t) }, 5*time.Second)
+}
+
+// 6. SIGKILL while the partner holds a delivery: the job stays running
+// until River's rescuer takes it for abandoned, then the next process makes
+// the call again, under the same webhook-id. Timed from the kill to the
+// partner's next request.
+func TestFaultSIGKILLedDeliveryIsRescued(t *testing.T) {
+	t.Parallel()
+	// At full size the kill is timed with the default partner timeout (15 s),
+	// what a deployment sees; the short form uses 2 s, for a shorter wait.
+	timeout := time.Duration(faultSize(2, 15)) * time.Second
+	// River takes a job for abandoned once it has run the job timeout (the
+	// partner's plus 3 s) and 4 s more, at a run of its rescuer: every 30 s
+	// on the leader, which the next process becomes about 21 s after the
+	// kill at the latest (the killed leader's 15 s lease, then its next try,
+	// every 5 s). The scheduler (every 5 s) then makes the job available
+	// again after River's first retry wait (about 1 s). 5 s more for
+	// River's start-up stagger and a busy machine.
+	rescued := max(21*time.Second, timeout+7*time.Second) + 30*time.Second + 6*time.Second + 5*time.Second
+	takenOver(t, "SIGKILL", []string{"CALLCONNECT_PARTNER_TIMEOUT=" + timeout.String(), "CALLCONNECT_PARTNER_CONNECT_TIMEOUT=1s"},
+		func(p *process) { p.kill(t) }, rescued)
+}
+
+// takenOver has the partner hold a delivery, ends its process with stop,
+// starts another and checks that the partner gets the call again within
+// `within` of that start, under the same webhook-id, and that it ends
+// delivered. It logs how long each step took.
+func takenOver(t *testing.T, signal string, env []string, stop func(*process), within time.Duration) {
+	t.Helper()
+	rounds := faultSize(1, 3)
+	pool := pgtest.NewEmptyPool(t)
+	url := pool.Config().ConnString()
+	fake := newPartner(t)
+	env = append(append([]string{}, env...), deliveryEnv...)
+	p := startServiceEnv(t, url, env)
+	configure(t, p, fake.srv.URL+"/calls", 1)
+	var report []string
+	for round := range rounds {
+		fake.setHang(true)
+		_, before := fake.counts()
+		id := p.click(t, "l0")
+		waitFor(t, 20*time.Second, "the partner receives the attempt", func() bool { _, n := fake.counts(); return n > before })
+		fake.setHang(false) // the request under way stays held
+		signalled := time.Now()
+		stop(p)
+		exited := time.Now()
+		var state string
+		err := pool.QueryRow(t.Context(), `SELECT state FROM river_job WHERE kind = 'deliver_call' AND args->>'call_id' = $1`, id).Scan(&state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = startServiceEnv(t, url, env)
+		started := time.Now()
+		waitFor(t, within+30*time.Second, "the partner receives the call again", func() bool { _, n := fake.counts(); return n > before+1 })
+		fake.mu.Lock()
+		again, sent := fake.last, fake.byID["msg_"+id]
+		fake.mu.Unlock()
+		waitFor(t, 30*time.Second, "the call is delivered", func() bool { s, _ := p.callStatus(t, id); return s == "delivered" })
+		if sent != 2 {
+			t.Errorf("round %d: the call reached the partner %d times under its webhook-id, want 2", round, sent)
+		}
+		if took := again.Sub(started); took > within {
+			t.Errorf("round %d: the next process sent the call again %s after it started (the job was %s at the exit), want within %s",
+				round, took.Round(time.Millisecond), state, within)
+		}
+		report = append(report, fmt.Sprintf("exited %s after the signal leaving the job %s; the next process, started %s later, sent the call again %s after its start (%s after the signal)",
+			exited.Sub(signalled).Round(100*time.Millisecond), state, started.Sub(exited).Round(100*time.Millisecond),
+			again.Sub(started).Round(100*time.Millisecond), again.Sub(signalled).Round(100*time.Millisecond)))
+	}
+	p.stop(t)
+	checked(t, "%s while the partner held a delivery, %d times, each delivered again under its webhook-id: %s",
+		signal, rounds, strings.Join(report, "; "))
 }
 
 // trickle hands out its reader's bytes chunk by chunk, one chunk every
-// so often: a partner on a slow link.
+// so often: a partner on a slow link. handed counts the bytes handed out.
 type trickle struct {
-	r     io.Reader
-	every time.Duration
-	chunk int
+	r      io.Reader
+	every  time.Duration
+	chunk  int
+	handed atomic.Int64
 }
 
 func (t *trickle) Read(p []byte) (int, error) {
-	time.Sleep(t.every)
-	return t.r.Read(p[:min(len(p), t.chunk)])
+	time.Sleep(t.every) // shapes load: the slow link's pace
+	n, err := t.r.Read(p[:min(len(p), t.chunk)])
+	t.handed.Add(int64(n))
+	return n, err
 }
