@@ -305,6 +305,45 @@ type IdempotencyExpiry interface {
 // ErrIdempotencyConflict: another request with the same key got there first.
 var ErrIdempotencyConflict = errors.New("idempotency key used concurrently")
 
+// ConsoleSession is an operator's sign-in to the console, kept on the
+// server so that ending it holds on every replica.
+type ConsoleSession struct {
+	// ID names the session; unique, chosen by the caller (the console
+	// stores a hash of the random id its cookie carries).
+	ID string
+	// TokenID identifies the admin token the session was opened with, never
+	// the token itself: the caller refuses a session whose token it no
+	// longer accepts.
+	TokenID   string
+	CreatedAt time.Time
+	// ExpiresAt is when the session ends by itself; after CreatedAt.
+	ExpiresAt time.Time
+}
+
+// ConsoleSessions keeps the console's sessions. It works outside the
+// Store's transactions: each call is a short one of its own, seen at once
+// by every process on the same store.
+type ConsoleSessions interface {
+	// PutConsoleSession records a new session. An id already stored fails
+	// with ErrConsoleSessionExists and keeps the stored session; a session
+	// without an id, or not ending after it starts, is refused.
+	PutConsoleSession(ctx context.Context, s ConsoleSession) error
+	// GetConsoleSession returns the session stored under id; ErrNotFound
+	// when there is none (never opened, ended, or deleted as expired). The
+	// store has no clock: an expired session not yet deleted comes back,
+	// and the caller, against its clock, treats it as ended.
+	GetConsoleSession(ctx context.Context, id string) (ConsoleSession, error)
+	// DeleteConsoleSession ends the session; an id that names none is no
+	// error (a second sign-out, or one after expiry).
+	DeleteConsoleSession(ctx context.Context, id string) error
+	// DeleteConsoleSessionsExpiredBefore deletes the sessions whose
+	// ExpiresAt is before cutoff and says how many it deleted.
+	DeleteConsoleSessionsExpiredBefore(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// ErrConsoleSessionExists: PutConsoleSession with an id already stored.
+var ErrConsoleSessionExists = errors.New("console session id already in use")
+
 // Repositories is every repository, bound to one transaction.
 type Repositories interface {
 	Environments

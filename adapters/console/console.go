@@ -22,8 +22,10 @@ import (
 	"time"
 
 	"callconnect/adapters/httpapi"
+	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
+	"callconnect/ports"
 )
 
 // DefaultSessionTTL is how long a sign-in lasts when Config.SessionTTL is unset.
@@ -41,6 +43,10 @@ type Config struct {
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// Sessions keeps the sessions on the server, where a sign-out ends them;
+	// give every replica the same store (the database's). Nil keeps them in
+	// this process only, which suits a single process (tests).
+	Sessions ports.ConsoleSessions
 	// Logger receives internal errors (never shown). Nil means slog.Default().
 	Logger *slog.Logger
 	// Now tells the time (sessions, the calls' date filter); nil means time.Now.
@@ -81,7 +87,10 @@ func New(cfg Config, svc Services) *Console {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Console{cfg: cfg, svc: svc, sessions: newSessions(cfg.SecretsKey, cfg.AdminToken, cfg.SessionTTL, cfg.Now),
+	if cfg.Sessions == nil {
+		cfg.Sessions = memory.NewConsoleSessions()
+	}
+	c := &Console{cfg: cfg, svc: svc, sessions: newSessions(cfg.SecretsKey, cfg.AdminToken, cfg.SessionTTL, cfg.Now, cfg.Sessions, cfg.Logger),
 		pages: parsePages(), mux: http.NewServeMux(), secure: strings.HasPrefix(cfg.PublicURL, "https://")}
 	c.routes()
 	return c
@@ -310,13 +319,27 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.signInPage(w, r, http.StatusUnauthorized, "That is not the admin token of this deployment.")
 		return
 	}
-	_, value := c.sessions.open()
+	_, value, err := c.sessions.open(r.Context())
+	if err != nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "console: a sign-in failed", "error", err)
+		c.signInPage(w, r, http.StatusServiceUnavailable, "The console cannot open a session right now. Please try again in a moment.")
+		return
+	}
 	http.SetCookie(w, cookie(sessionCookie, value, int(c.cfg.SessionTTL/time.Second), c.secureFor(r)))
 	http.SetCookie(w, cookie(signInCookie, "", -1, c.secureFor(r)))
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
-func (c *Console) signOut(w http.ResponseWriter, r *http.Request, _ session) {
+// signOut ends the session on the server, so the cookie is refused by every
+// replica from now on (a copy of it too), then deletes it in the browser.
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) {
+	if err := c.sessions.close(r.Context(), s); err != nil {
+		c.cfg.Logger.ErrorContext(r.Context(), "console: a sign-out failed", "error", err)
+		c.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Not signed out", CSRF: s.CSRF,
+			Data: message{Heading: "You are still signed in", Text: "The console could not end your session. Please try to sign out again in a moment.",
+				Link: Path, LinkText: "Back to the environments"}})
+		return
+	}
 	http.SetCookie(w, cookie(sessionCookie, "", -1, c.secureFor(r)))
 	http.Redirect(w, r, Path+"sign-in?signed_out=1", http.StatusSeeOther)
 }

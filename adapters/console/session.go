@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,9 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+
+	"callconnect/ports"
 )
 
 // Cookie names. The session cookie is scoped to the console's path.
@@ -20,10 +26,14 @@ const (
 	cookiePath    = Path
 )
 
-// session is what the signed session cookie carries. Nothing is stored on
-// the server: the cookie is its own proof (HMAC-SHA256 under a key derived
-// from the deployment's secrets key), so any replica can check it.
+// session is what the signed session cookie carries. The cookie is signed
+// (HMAC-SHA256 under a key derived from the deployment's secrets key) and
+// names a session kept in the store every replica shares, so that signing
+// out ends it everywhere at once: a copied cookie is refused as soon as its
+// session is gone.
 type session struct {
+	// ID names the session in the store (which keeps only its hash).
+	ID string `json:"sid"`
 	// Expires is when the session ends, Unix seconds.
 	Expires int64 `json:"exp"`
 	// CSRF is the token every form of this session must send back.
@@ -35,13 +45,16 @@ type session struct {
 
 // sessions signs and checks session cookies.
 type sessions struct {
-	key   []byte
-	token string // the admin token
-	ttl   time.Duration
-	now   func() time.Time
+	key    []byte
+	token  string // the admin token
+	ttl    time.Duration
+	now    func() time.Time
+	store  ports.ConsoleSessions
+	logger *slog.Logger
 }
 
-func newSessions(secretsKey []byte, adminToken string, ttl time.Duration, now func() time.Time) *sessions {
+func newSessions(secretsKey []byte, adminToken string, ttl time.Duration, now func() time.Time,
+	store ports.ConsoleSessions, logger *slog.Logger) *sessions {
 	key := make([]byte, 32)
 	if len(secretsKey) == 0 {
 		// No deployment key (a test): sessions last as long as the process.
@@ -51,7 +64,7 @@ func newSessions(secretsKey []byte, adminToken string, ttl time.Duration, now fu
 		m.Write([]byte("callconnect console session key v1"))
 		key = m.Sum(nil)
 	}
-	return &sessions{key: key, token: adminToken, ttl: ttl, now: now}
+	return &sessions{key: key, token: adminToken, ttl: ttl, now: now, store: store, logger: logger}
 }
 
 func (s *sessions) mac(parts ...string) []byte {
@@ -74,15 +87,45 @@ func (s *sessions) checkToken(presented string) bool {
 	return s.token != "" && subtle.ConstantTimeCompare(want[:], got[:]) == 1
 }
 
-// open starts a session and returns its cookie value.
-func (s *sessions) open() (session, string) {
-	sess := session{Expires: s.now().Add(s.ttl).Unix(), CSRF: randomToken(), Token: s.tokenID()}
-	payload, _ := json.Marshal(sess)
-	body := base64.RawURLEncoding.EncodeToString(payload)
-	return sess, body + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", body))
+// storeID is the name of the session in the store: a hash of the cookie's
+// id, so that reading the table opens no session.
+func storeID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
 }
 
-// read returns the request's session, if it has a valid, unexpired one.
+// open starts a session, recorded in the store, and returns its cookie
+// value. The sessions that have expired meanwhile are deleted on the way,
+// so the store holds no more than the sessions of one TTL.
+func (s *sessions) open(ctx context.Context) (session, string, error) {
+	now := s.now()
+	sess := session{ID: randomToken(), Expires: now.Add(s.ttl).Unix(), CSRF: randomToken(), Token: s.tokenID()}
+	err := s.store.PutConsoleSession(ctx, ports.ConsoleSession{ID: storeID(sess.ID), TokenID: sess.Token,
+		CreatedAt: now, ExpiresAt: time.Unix(sess.Expires, 0)})
+	if err != nil {
+		return session{}, "", fmt.Errorf("console: recording a new session: %w", err)
+	}
+	if n, err := s.store.DeleteConsoleSessionsExpiredBefore(ctx, now); err != nil {
+		s.logger.WarnContext(ctx, "console: deleting expired sessions failed", "error", err)
+	} else if n > 0 {
+		s.logger.DebugContext(ctx, "console: expired sessions deleted", "sessions", n)
+	}
+	payload, _ := json.Marshal(sess)
+	body := base64.RawURLEncoding.EncodeToString(payload)
+	return sess, body + "." + base64.RawURLEncoding.EncodeToString(s.mac("session", body)), nil
+}
+
+// close ends the session in the store, for every replica.
+func (s *sessions) close(ctx context.Context, sess session) error {
+	if err := s.store.DeleteConsoleSession(ctx, storeID(sess.ID)); err != nil {
+		return fmt.Errorf("console: ending a session: %w", err)
+	}
+	return nil
+}
+
+// read returns the request's session, if it has a valid, unexpired one
+// that the store still holds, opened with the current admin token. A store
+// that cannot answer is logged and the request taken as signed out.
 func (s *sessions) read(r *http.Request) (session, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -101,13 +144,30 @@ func (s *sessions) read(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	var sess session
-	if json.Unmarshal(payload, &sess) != nil || sess.CSRF == "" {
+	if json.Unmarshal(payload, &sess) != nil || sess.CSRF == "" || sess.ID == "" {
 		return session{}, false
 	}
-	if s.now().Unix() >= sess.Expires || subtle.ConstantTimeCompare([]byte(sess.Token), []byte(s.tokenID())) != 1 {
+	now := s.now()
+	if now.Unix() >= sess.Expires || !s.currentToken(sess.Token) {
+		return session{}, false
+	}
+	stored, err := s.store.GetConsoleSession(r.Context(), storeID(sess.ID))
+	if err != nil {
+		if !errors.Is(err, ports.ErrNotFound) {
+			s.logger.ErrorContext(r.Context(), "console: reading a session failed; the request is taken as signed out", "error", err)
+		}
+		return session{}, false
+	}
+	if !now.Before(stored.ExpiresAt) || !s.currentToken(stored.TokenID) {
 		return session{}, false
 	}
 	return sess, true
+}
+
+// currentToken tells whether id names the admin token the deployment
+// accepts now.
+func (s *sessions) currentToken(id string) bool {
+	return subtle.ConstantTimeCompare([]byte(id), []byte(s.tokenID())) == 1
 }
 
 // randomToken is 128 random bits, URL-safe.

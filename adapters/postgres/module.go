@@ -17,8 +17,9 @@ type Config struct {
 }
 
 // Module provides the pool (closed on stop) and the ports.Store on it (also
-// the ports.ExchangeRetention of the monitor's partitions and the
-// ports.IdempotencyExpiry of the Idempotency-Key answers). A
+// the ports.ExchangeRetention of the monitor's partitions, the
+// ports.IdempotencyExpiry of the Idempotency-Key answers and the console's
+// ports.ConsoleSessions). A
 // pgx.QueryTracer in the graph, if any, sees every query; an Enqueuer in the
 // graph, if any, schedules call deliveries in the store's transactions; an
 // ExchangeCounter, if any, counts the exchanges recorded. Migrating is left
@@ -27,7 +28,7 @@ var Module = fx.Module("postgres",
 	fx.Provide(
 		newPoolForFx,
 		fx.Annotate(newStoreForFx, fx.As(new(ports.Store)), fx.As(new(ports.ExchangeRetention)),
-			fx.As(new(ports.IdempotencyExpiry))),
+			fx.As(new(ports.IdempotencyExpiry)), fx.As(new(ports.ConsoleSessions))),
 	),
 )
 

@@ -188,9 +188,11 @@ type httpInputs struct {
 
 // consoleParts gives the console what it is built on: the admin token it
 // signs operators in with, the key its session cookies are signed with
-// (derived from the secrets key) and where it is served.
-func consoleParts(cfg Config, logger *slog.Logger) console.Config {
-	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger}
+// (derived from the secrets key), the database its sessions are kept in
+// (so that a sign-out holds on every replica) and where it is served.
+func consoleParts(cfg Config, logger *slog.Logger, sessions ports.ConsoleSessions) console.Config {
+	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger,
+		Sessions: sessions}
 }
 
 // httpParts gives the HTTP module what it serves besides the use cases: the

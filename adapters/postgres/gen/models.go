@@ -24,6 +24,13 @@ type Call struct {
 	DeliveredAt *time.Time
 }
 
+type ConsoleSession struct {
+	ID        string
+	TokenID   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type Environment struct {
 	ID                 string
 	Name               string
