@@ -28,6 +28,7 @@ import (
 	"callconnect/adapters/webhook"
 	"callconnect/app"
 	"callconnect/domain"
+	"callconnect/ports"
 )
 
 // serve runs the service until SIGINT or SIGTERM, then drains: /readyz
