@@ -9,10 +9,13 @@ MAKEFLAGS += --no-print-directory
 
 GO ?= go
 BIN := bin/callconnect
-# The project-local cluster of `make run`. It outlives the service, so the
-# next `make run` starts in a second; `make stop` stops it.
+# The checkout's cluster of `make run`. It outlives the service, so the
+# next `make run` starts in a second; `make stop` stops it. pgcluster finds
+# it from the checkout: .data/postgres, or as root (PostgreSQL then runs as
+# the postgres user, who may not enter the checkout) a directory outside it
+# named after the checkout's path (`go run ./cmd/pgcluster dir $(PG_CLUSTER)`).
 DATA_DIR := .data
-PG_DIR := $(DATA_DIR)/postgres
+PG_CLUSTER := -checkout .
 PG_PORT ?= 54329
 # Pinned: a new release may add lint rules and fail a build that passed.
 REDOCLY := @redocly/cli@2.77.0
@@ -23,9 +26,9 @@ TMP ?= $(or $(TMPDIR),/tmp)
 
 help:
 	@printf '  %-22s %s\n' \
-		'make run' "serve on HTTP_ADDR; PostgreSQL under $(PG_DIR) unless DATABASE_URL is set" \
+		'make run' "serve on HTTP_ADDR; the checkout's PostgreSQL cluster unless DATABASE_URL is set" \
 		'' '(Ctrl-C stops the service; the cluster keeps running for the next run)' \
-		'make stop' "stop the PostgreSQL cluster under $(PG_DIR)" \
+		'make stop' "stop the checkout's PostgreSQL cluster" \
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi, fuzz for 2s each' \
 		'make build' "compile every package and $(BIN)" \
 		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
@@ -52,9 +55,10 @@ run:
 			'curl -H "Authorization: Bearer $$(cat $(DATA_DIR)/admin-token)" ...' >&2
 	fi
 	if [ -z "$${DATABASE_URL:-}" ]; then
-		DATABASE_URL="$$($(GO) run ./cmd/pgcluster start -dir $(PG_DIR) -port $(PG_PORT))"
+		pg_dir="$$($(GO) run ./cmd/pgcluster dir $(PG_CLUSTER))"
+		DATABASE_URL="$$($(GO) run ./cmd/pgcluster start $(PG_CLUSTER) -port $(PG_PORT))"
 		export DATABASE_URL
-		echo "PostgreSQL: $$DATABASE_URL (cluster in $(PG_DIR); it keeps running for the next make run; make stop stops it)" >&2
+		echo "PostgreSQL: $$DATABASE_URL (cluster in $$pg_dir; it keeps running for the next make run; make stop stops it)" >&2
 	fi
 	$(GO) build -o $(BIN) ./cmd/callconnect
 	# No load balancer sits in front of a developer's service: Ctrl-C stops
@@ -63,7 +67,7 @@ run:
 	exec $(BIN) serve
 
 stop:
-	@$(GO) run ./cmd/pgcluster stop -dir $(PG_DIR)
+	@$(GO) run ./cmd/pgcluster stop $(PG_CLUSTER)
 
 build:
 	@$(GO) build ./...

@@ -197,8 +197,19 @@ func (c *cluster) url() (string, error) {
 func (c *cluster) prepareDir() error {
 	// Directories created above dir stay enterable by others: the server's
 	// user must pass through them.
-	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(c.dir), err)
+	parent := filepath.Dir(c.dir)
+	_, statErr := os.Stat(parent)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", parent, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// Whatever the umask: a parent made here must let postgres through.
+		if err := os.Chmod(parent, 0o755); err != nil {
+			return fmt.Errorf("chmod %s: %w", parent, err)
+		}
+	}
+	if err := checkParent(c.dir); err != nil {
+		return err
 	}
 	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create %s: %w", c.dir, err)

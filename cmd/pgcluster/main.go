@@ -1,13 +1,23 @@
 // Command pgcluster starts, stops and locates a PostgreSQL cluster that lives in
 // one directory, built with the PostgreSQL server binaries installed on the
-// machine. `make run` keeps the project-local cluster under .data/ with it, and
-// `make test` a throw-away one per run.
+// machine. `make run` keeps a checkout's development cluster with it
+// (pgcluster start -checkout .), and `make test` a throw-away one per run.
 //
 // Usage:
 //
-//	pgcluster start -dir DIR [-port N] [-ephemeral | -durable]
-//	pgcluster stop  -dir DIR
-//	pgcluster url   -dir DIR
+//	pgcluster start (-dir DIR | -checkout PATH) [-port N] [-ephemeral | -durable]
+//	pgcluster stop  (-dir DIR | -checkout PATH)
+//	pgcluster url   (-dir DIR | -checkout PATH)
+//	pgcluster dir   -checkout PATH
+//
+// -checkout PATH names the cluster of the checkout at PATH instead of a
+// directory, as `make run` and `make stop` do: the checkout's
+// .data/postgres for an ordinary user; as root, a directory outside the
+// checkout named after its path, /var/tmp/callconnect-<12 hex digits of
+// the SHA-256 of its absolute path>/postgres, because the postgres user
+// that then runs the server may not be able to enter the checkout (a root
+// home is 0700). A cluster already in .data/postgres stays there. dir
+// prints that directory and nothing else.
 //
 // start creates the cluster when DIR holds none (initdb), starts it listening
 // on 127.0.0.1 only, with its Unix socket inside DIR and password-less (trust)
@@ -50,6 +60,8 @@ const usage = `usage:
   pgcluster start -dir DIR [-port N] [-ephemeral | -durable]   create (if needed) and start the cluster; print its URL
   pgcluster stop  -dir DIR                                     stop the cluster
   pgcluster url   -dir DIR                                     print the URL of the running cluster
+  pgcluster dir   -checkout PATH                               print the directory of the checkout's cluster
+Instead of -dir DIR, -checkout PATH names the cluster of the checkout at PATH (see pgcluster dir).
 `
 
 func main() {
@@ -69,10 +81,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	name, args := args[0], args[1:]
 	fs := flag.NewFlagSet("pgcluster "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "directory that holds the cluster (created when missing)")
+	var dir *string
+	checkout := fs.String("checkout", "", "the checkout whose cluster this is (its .data/postgres, or as root a directory outside it named after its path)")
 	var port *int
 	var ephemeral, durable *bool
+	if name != "dir" {
+		dir = fs.String("dir", "", "directory that holds the cluster (created when missing)")
+	}
 	switch name {
+	case "dir":
 	case "start":
 		port = fs.Int("port", 0, "TCP port on 127.0.0.1; 0 reuses the remembered port or picks a free one")
 		ephemeral = fs.Bool("ephemeral", false, "turn durability off (fsync=off): only for throw-away clusters")
@@ -91,10 +108,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
-	if *dir == "" {
-		return fmt.Errorf("%s: -dir is required", name)
+	where := ""
+	switch {
+	case name == "dir" && *checkout == "":
+		return errors.New("dir: -checkout is required")
+	case name == "dir":
+	case *dir != "" && *checkout != "":
+		return fmt.Errorf("%s: %w", name, errBothPlaces)
+	case *dir == "" && *checkout == "":
+		return fmt.Errorf("%s: -dir or -checkout is required", name)
+	default:
+		where = *dir
 	}
-	c, err := newCluster(*dir, stderr)
+	if *checkout != "" {
+		derived, err := clusterDirFor(*checkout, os.Geteuid() == 0)
+		if err != nil {
+			return err
+		}
+		if name == "dir" {
+			fmt.Fprintln(stdout, derived)
+			return nil
+		}
+		where = derived
+	}
+	c, err := newCluster(where, stderr)
 	if err != nil {
 		return err
 	}
@@ -116,6 +153,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		url, err := c.start(*port, mode)
 		if err != nil {
 			return err
+		}
+		if *checkout != "" {
+			if err := noteCheckout(c.dir, *checkout); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(stdout, url)
 	case "stop":
