@@ -18,6 +18,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"callconnect/adapters/cvio"
 	"callconnect/app"
 )
 
@@ -33,21 +34,47 @@ const DefaultMaxCallbackBytes int64 = 72 << 20
 // minute when Config.PartnerRateLimit is unset.
 const DefaultPartnerRateLimit = 600
 
+// DefaultMaxCallbackBytesInFlight bounds the callback bodies one process
+// reads at once when Config.MaxCallbackBytesInFlight is unset: fourteen
+// bodies of the largest size, or thousands of ordinary ones.
+const DefaultMaxCallbackBytesInFlight int64 = 1 << 30
+
 // Config is what the HTTP layer is told by the deployment.
 type Config struct {
-	// AdminToken is the CRM backend's bearer token for every /v1 call. Empty
-	// refuses every /v1 request: the API is never left open.
+	// AdminToken is the CRM backend's bearer token for every /v1 call, or
+	// several separated by commas, each accepted (ParseAdminTokens), so that
+	// one can be replaced without downtime. Empty refuses every /v1
+	// request: the API is never left open.
 	AdminToken string
+	// AdminFailures limits failed admin-token attempts per client address;
+	// the console's sign-in may share it, so that guesses on either count
+	// together. Nil: a limit of this handler's own, DefaultAdminFailureLimit
+	// a minute.
+	AdminFailures *FailureLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For tells the client's
+	// address (the per-address limits count by it); none by default.
+	TrustedProxies TrustedProxies
 	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
 	// The partner callbacks (/api/cvio) have their own bound, MaxCallbackBytes.
 	MaxBodyBytes int64
 	// MaxCallbackBytes bounds a partner callback's body (413 beyond it); 0
 	// means DefaultMaxCallbackBytes.
 	MaxCallbackBytes int64
+	// MaxCallbackJSONBytes bounds the JSON of a callback outside its
+	// recordings, the part of a body held in memory (413 beyond it); 0 means
+	// cvio.DefaultMaxCallbackJSON.
+	MaxCallbackJSONBytes int64
+	// MaxCallbackBytesInFlight bounds the callback bodies the process reads
+	// at once, counted by their Content-Length (MaxCallbackBytes for a body
+	// of unknown length): a callback that would pass it is answered 503 with
+	// Retry-After before its body is read. 0 means
+	// DefaultMaxCallbackBytesInFlight; less than MaxCallbackBytes is raised
+	// to it, so that a body of the largest size can always be read alone.
+	MaxCallbackBytesInFlight int64
 	// PartnerRateLimit is how many callbacks one partner token may post per
 	// minute (with a burst of as many); over it they get 429 with
-	// Retry-After. Failed authentications are limited per client IP at the
-	// same rate. 0 means DefaultPartnerRateLimit.
+	// Retry-After. Failed authentications are limited per client address
+	// at the same rate. 0 means DefaultPartnerRateLimit.
 	PartnerRateLimit int
 	// PublicURL is where clients reach the service (the OpenAPI servers entry),
 	// e.g. https://callconnect.example.com. Empty means http://127.0.0.1:8080.
@@ -56,6 +83,8 @@ type Config struct {
 	Version string
 	// Logger receives internal errors (never shown to clients). Nil means slog.Default().
 	Logger *slog.Logger
+	// Now tells the time to the rate limits; nil means time.Now.
+	Now func() time.Time
 }
 
 // Services are the use cases the operations expose.
@@ -86,7 +115,8 @@ const (
 // New builds the service's HTTP handler.
 func New(cfg Config, svc Services, ops Ops) http.Handler {
 	cfg = cfg.withDefaults()
-	if cfg.AdminToken == "" {
+	tokens := ParseAdminTokens(cfg.AdminToken)
+	if len(tokens.Tokens()) == 0 {
 		cfg.Logger.Warn("no admin token configured: every /v1 request will be refused with 401")
 	}
 	mux := http.NewServeMux()
@@ -94,7 +124,7 @@ func New(cfg Config, svc Services, ops Ops) http.Handler {
 	registerRawOps(mux, ops)
 
 	var h http.Handler = routeProblems(mux)
-	h = requireBearer(cfg.AdminToken, h)
+	h = requireBearer(tokens, cfg.AdminFailures, h)
 	// The callbacks bound their bodies themselves (MaxCallbackBytes), after
 	// authenticating the partner, so that a refusal is kept in the monitor.
 	h = limitBody(cfg.MaxBodyBytes, h, callbackPrefix)
@@ -123,6 +153,19 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PartnerRateLimit <= 0 {
 		c.PartnerRateLimit = DefaultPartnerRateLimit
+	}
+	if c.MaxCallbackJSONBytes <= 0 {
+		c.MaxCallbackJSONBytes = cvio.DefaultMaxCallbackJSON
+	}
+	if c.MaxCallbackBytesInFlight <= 0 {
+		c.MaxCallbackBytesInFlight = DefaultMaxCallbackBytesInFlight
+	}
+	c.MaxCallbackBytesInFlight = max(c.MaxCallbackBytesInFlight, c.MaxCallbackBytes)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.AdminFailures == nil {
+		c.AdminFailures = NewFailureLimit(DefaultAdminFailureLimit, c.TrustedProxies, c.Now)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.PublicURL == "" {
@@ -168,7 +211,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		securityBearer: {
 			Type: "http", Scheme: "bearer",
-			Description: "The CRM backend's admin token (`CALLCONNECT_ADMIN_TOKEN`), sent as `Authorization: Bearer <token>` on every /v1 call.",
+			Description: "The CRM backend's admin token (`CALLCONNECT_ADMIN_TOKEN`, which may list several, all accepted, so that one can be replaced without downtime), sent as `Authorization: Bearer <token>` on every /v1 call. Failed attempts from one client address are limited (429 with `Retry-After`); a valid token always passes.",
 		},
 		securityPartnerEmail: {
 			Type: "apiKey", In: "header", Name: "email",
@@ -181,9 +224,11 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	}
 
 	api := humago.New(mux, hc)
-	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes, logger: cfg.Logger,
-		mux: mux, tokenLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute), ipLimit: newRateLimiter(cfg.PartnerRateLimit, time.Minute),
-		bodies: newConcurrencyLimit(maxBodiesPerToken)}
+	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
+		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
+		tokenLimit:      newRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
+		partnerFailures: NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
+		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight)}
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -205,16 +250,22 @@ type handlers struct {
 	ops         Ops
 	maxBody     int64
 	maxCallback int64
-	logger      *slog.Logger
+	// maxCallbackJSON bounds a callback's JSON outside its recordings.
+	maxCallbackJSON int64
+	logger          *slog.Logger
 	// mux takes the operations huma does not serve (callbacks, recordings):
 	// they are documented through huma and served as plain handlers.
 	mux *http.ServeMux
-	// tokenLimit bounds callbacks per partner token; ipLimit bounds failed
-	// authentications per client IP.
-	tokenLimit, ipLimit *rateLimiter
+	// tokenLimit bounds callbacks per partner token.
+	tokenLimit *rateLimiter
+	// partnerFailures bounds failed partner authentications per client
+	// address.
+	partnerFailures *FailureLimit
 	// bodies bounds the callback bodies one token may be sending at once,
-	// so slow uploads cannot pin memory without end.
+	// so slow uploads cannot hold spools and connections without end.
 	bodies *concurrencyLimit
+	// inFlight bounds the callback bodies the whole process reads at once.
+	inFlight *byteBudget
 }
 
 const (
@@ -271,13 +322,13 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 | 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + `, ` + "`exchange_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
 | 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks) |
-| 413 | ` + "`body_too_large`" + `, ` + "`audio_too_large`" + ` (a recording over its limit) |
+| 413 | ` + "`body_too_large`" + ` (a body over its limit; for a partner callback also its JSON outside the recordings over ` + "`CALLCONNECT_MAX_CALLBACK_JSON_BYTES`" + `, 1 MiB by default), ` + "`audio_too_large`" + ` (a recording over its limit) |
 | 415 | ` + "`unsupported_media_type`" + ` (/v1 only: the partner callbacks take any Content-Type), ` + "`unsupported_audio`" + ` (a recording that is not MP3, WAV, Ogg, M4A or WebM) |
 | 416 | ` + "`range_not_satisfiable`" + ` (recordings) |
 | 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + `, ` + "`lead_not_identified`" + ` (a callback naming no call and no lead) |
-| 429 | ` + "`too_many_requests`" + ` (callbacks over a partner token's rate, or too many failed authentications from an address; with ` + "`Retry-After`" + `) |
+| 429 | ` + "`too_many_requests`" + ` (callbacks over a partner token's rate, or too many failed authentications, with a partner token or the admin token, from one client address (an IPv6 /64); with ` + "`Retry-After`" + `. Valid credentials are never refused by an address's limit) |
 | 500 | ` + "`internal`" + ` (details are logged, never returned) |
-| 503 | ` + "`not_ready`" + ` |
+| 503 | ` + "`not_ready`" + `, ` + "`server_busy`" + ` (a partner callback while the service reads as many callback bodies as ` + "`CALLCONNECT_MAX_CALLBACK_BYTES_IN_FLIGHT`" + ` allows; with ` + "`Retry-After`" + `) |
 
 ## Conventions
 

@@ -10,10 +10,12 @@ import (
 	"callconnect/adapters/cvio"
 )
 
-// readBody reads body as a callback's is read, the recordings discarded.
+// readBody reads body as a callback's is read, the recordings discarded,
+// with room for JSON larger than a callback may have (the monitor's copy
+// is cut whatever the body).
 func readBody(t *testing.T, body []byte) *cvio.CallbackBody {
 	t.Helper()
-	b, err := cvio.ReadCallbackBody(bytes.NewReader(body), 64<<20, func(int) (io.Writer, error) { return io.Discard, nil })
+	b, err := cvio.ReadCallbackBodyWithin(bytes.NewReader(body), 64<<20, 64<<20, func(int) (io.Writer, error) { return io.Discard, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

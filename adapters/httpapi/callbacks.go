@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,6 +33,10 @@ const (
 
 // maxIdempotencyKey bounds an Idempotency-Key header.
 const maxIdempotencyKey = 255
+
+// busyRetryAfter is the Retry-After, in seconds, of a callback refused
+// because the process reads as many bodies as it may.
+const busyRetryAfter = 10
 
 // PartnerID documents an id a partner may send as a JSON string or number.
 type PartnerID string
@@ -157,7 +160,10 @@ func (h *handlers) registerCallbacks(api huma.API) {
 		"a key, an exact repeat of an interaction already on the lead is not recorded twice. One request is one " +
 		"transaction: a refused request changes nothing. Ids may be numbers or strings, keys any case, unknown keys are " +
 		"ignored; a wrong field is 422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
-		"a token get 429 with Retry-After."
+		"a token get 429 with Retry-After, and so do too many failed authentications from one client address (a valid " +
+		"token is never refused for its address). The recordings stream; the JSON around them may have at most " +
+		"`CALLCONNECT_MAX_CALLBACK_JSON_BYTES` (1 MiB by default; 413 `body_too_large` beyond it). When the service " +
+		"reads as many callback bodies at once as it may, a callback gets 503 `server_busy` with Retry-After."
 	routes := []callbackRoute{
 		{
 			op: huma.Operation{
@@ -245,7 +251,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 			Content: map[string]*huma.MediaType{"application/json": {Schema: answer}}}}
 		op.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
 			http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
-			http.StatusTooManyRequests, http.StatusInternalServerError}
+			http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
 		document(api, op)
 		route := rt
 		h.mux.Handle(op.Method+" "+op.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -284,18 +290,20 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	if x.callID != "" && !domain.ValidID(x.callID) {
 		x.callID = ""
 	}
-	ip := clientIP(r)
-	if ok, wait := h.ipLimit.check(ip); !ok {
-		// Too many failed authentications from this address: not even tried,
-		// and not looked up either (the throttle must stay cheap), so the
-		// Monitor only logs it.
-		h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
-		return
-	}
+	// The credentials are checked first, whatever the address has failed
+	// before: behind a load balancer many partners share one address, and a
+	// guesser among them must not lock the others out. Only failures count
+	// against the client's address.
 	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
 	if err != nil {
 		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
-			h.ipLimit.take(ip)
+			if ok, wait := h.partnerFailures.Failed(r); !ok {
+				// Too many failed authentications from this client: not
+				// looked up either (the throttle must stay cheap), so the
+				// Monitor only logs it.
+				h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
+				return
+			}
 			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
 		}
 		h.callbackError(w, r, rt, err)
@@ -316,6 +324,25 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 		return
 	}
 	defer h.bodies.release(tok.ID())
+	// A body's share is its declared size; one of unknown size may grow to
+	// the limit, and one declared over it is refused unread.
+	size := h.maxCallback
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+		if size > h.maxCallback {
+			size = 0
+		}
+	}
+	if !h.inFlight.acquire(size) {
+		// The process reads as many callback bodies as it may: a burst of
+		// partners together, not this one's fault (429 is for a token over
+		// its own rate).
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeServerBusy, fmt.Sprintf(
+			"the service is reading as many callback bodies as it may at once; retry in %d s", busyRetryAfter)))
+		return
+	}
+	defer h.inFlight.release(size)
 	// Only now, the partner known, may the body take longer than ReadTimeout.
 	extendDeadlines(w, true)
 	// The body is read once, as it arrives: the recordings in it are decoded
@@ -330,7 +357,7 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	}
 	spools := h.svc.Callbacks.NewSpools(ctx)
 	defer spools.Close()
-	body, err := cvio.ReadCallbackBody(src, h.svc.Callbacks.MaxAudioBytes(), spools.Open)
+	body, err := cvio.ReadCallbackBodyWithin(src, h.svc.Callbacks.MaxAudioBytes(), h.maxCallbackJSON, spools.Open)
 	x.body, x.spools = body, spools
 	if err != nil {
 		h.callbackError(w, r, rt, err)
@@ -562,16 +589,6 @@ func (c *capturingWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (c *capturingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-// clientIP is the address the request came from (the proxy's, behind one:
-// forwarded headers are not trusted, since anyone can send them).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {

@@ -61,6 +61,10 @@ type rigConfig struct {
 	maxAudio    int64
 	maxCallback int64
 	rateLimit   int
+	// inFlight bounds the callback bodies read at once (0: the default).
+	inFlight int64
+	// proxies are the trusted proxies (comma-separated CIDRs).
+	proxies string
 	// wrapAudio, when set, stands between the API and the audio store.
 	wrapAudio func(ports.AudioStore) ports.AudioStore
 }
@@ -89,8 +93,16 @@ func newCallbackRig(t testing.TB, cfg rigConfig) *callbackRig {
 	if cfg.wrapAudio != nil {
 		served = cfg.wrapAudio(audio)
 	}
-	h := httpapi.New(httpapi.Config{AdminToken: adminToken, MaxCallbackBytes: cfg.maxCallback, PartnerRateLimit: cfg.rateLimit},
-		callbackServices(store, served, memory.NewClock(t0), memory.NewRandom(7), cfg.maxAudio), httpapi.Ops{})
+	proxies, err := httpapi.ParseTrustedProxies(cfg.proxies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := memory.NewClock(t0)
+	// The rate limits read the rig's clock too: their buckets refill only
+	// when a test moves it.
+	h := httpapi.New(httpapi.Config{AdminToken: adminToken, MaxCallbackBytes: cfg.maxCallback, PartnerRateLimit: cfg.rateLimit,
+		MaxCallbackBytesInFlight: cfg.inFlight, TrustedProxies: proxies, Now: clock.Now},
+		callbackServices(store, served, clock, memory.NewRandom(7), cfg.maxAudio), httpapi.Ops{})
 	r := &callbackRig{client: &client{t: t, handler: h, token: adminToken}, store: store, audio: audio, audioDir: dir}
 	r.setUp()
 	return r
@@ -579,7 +591,7 @@ func TestPartnerRateLimit(t *testing.T) {
 	tok := r.created(r.post(env+"/partner-tokens", map[string]any{"email": partnerEmail}))["token"].(string)
 	r.ok(r.partner("/api/cvio/lead_tarefas/cadastrar", contractTaskBody, "token", tok))
 
-	// Failed authentications are limited per address, before any check.
+	// Failed authentications are limited per client address.
 	for range 3 {
 		wantProblem(t, r.partner("/api/cvio/lead", "{}", "token", "cct_guess_"+strings.Repeat("x", 43)), http.StatusUnauthorized, "unauthorized", "")
 	}

@@ -17,7 +17,9 @@ import (
 	"callconnect/ports"
 )
 
-const adminToken = "test-admin-token"
+// adminToken is 32 random bytes in base64url, as strong as a deployment's
+// must be.
+const adminToken = "wISLHmVAYrdDhi0r_NqG8rk2vcCAsetXtf-p6OU3WRo"
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 

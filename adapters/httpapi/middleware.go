@@ -1,12 +1,11 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -91,31 +90,39 @@ func limitBody(max int64, next http.Handler, exempt string) http.Handler {
 	})
 }
 
-// requireBearer guards every /v1 path, known or not, with the admin token.
-// Both sides are hashed before the constant-time comparison so that neither
-// the token's content nor its length leaks through timing. An empty token
-// refuses everything.
-func requireBearer(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+// requireBearer guards every /v1 path, known or not, with the admin
+// tokens (AdminTokens.Match: constant time). No token refuses everything.
+// A failed attempt counts against its client's address in failures; once
+// the address is over its limit, failures are answered 429 with
+// Retry-After. A valid token is checked first and always passes.
+func requireBearer(tokens AdminTokens, failures *FailureLimit, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
 			next.ServeHTTP(w, r)
 			return
 		}
-		got, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok {
+		got, presented := bearerToken(r.Header.Get("Authorization"))
+		if presented {
+			if _, ok := tokens.Match(got); ok {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		if ok, wait := failures.Failed(r); !ok {
+			secs := retryAfterSeconds(wait)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeProblem(w, r, newProblem(http.StatusTooManyRequests, codeTooManyRequests,
+				fmt.Sprintf("too many requests without a valid admin token from this address; retry in %d s", secs)))
+			return
+		}
+		if !presented {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect"`)
 			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized,
 				"this operation needs an Authorization: Bearer <admin token> header"))
 			return
 		}
-		sum := sha256.Sum256([]byte(got))
-		if token == "" || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the bearer token is not valid"))
-			return
-		}
-		next.ServeHTTP(w, r)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
+		writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the bearer token is not valid"))
 	})
 }
 

@@ -39,6 +39,9 @@ const (
 	codeNotReady             = "not_ready"
 	codeTooManyRequests      = "too_many_requests"
 	codeRangeNotSatisfiable  = "range_not_satisfiable"
+	// codeServerBusy: the process reads as many callback bodies as it may
+	// (503, with Retry-After); not_ready is the other 503, of readiness.
+	codeServerBusy = "server_busy"
 )
 
 // kindStatus is the one table from a domain error's kind to the HTTP status
@@ -93,6 +96,7 @@ var titles = map[string]string{
 	codeValidationFailed:                     "The request does not match the schema",
 	codeInternal:                             "Internal error",
 	codeNotReady:                             "Not ready",
+	codeServerBusy:                           "Busy: too many callback bodies at once",
 	domain.CodeInvalidField:                  "Invalid field",
 	domain.CodeEnvironmentNotFound:           "Environment not found",
 	domain.CodeUserNotFound:                  "User not found",

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// rateLimiter is a token bucket per key (a partner token id, a client IP):
+// rateLimiter is a token bucket per key (a partner token id, a client address):
 // each bucket holds up to burst tokens and refills at burst per period. It
 // lives in the process: with several replicas each applies the limit on its
 // own, which bounds a partner to a multiple of it, enough against a runaway
@@ -28,31 +28,19 @@ type bucket struct {
 // refilled completely (they carry no information) are dropped.
 const maxBuckets = 10_000
 
-func newRateLimiter(burst int, period time.Duration) *rateLimiter {
+func newRateLimiter(burst int, period time.Duration, now func() time.Time) *rateLimiter {
 	return &rateLimiter{burst: float64(burst), perSec: float64(burst) / period.Seconds(),
-		buckets: map[string]*bucket{}, now: time.Now}
+		buckets: map[string]*bucket{}, now: now}
 }
 
 // take spends one token of key's bucket. When there is none it spends
 // nothing and says how long until there is one.
 func (l *rateLimiter) take(key string) (ok bool, retryAfter time.Duration) {
-	return l.use(key, true)
-}
-
-// check says whether key's bucket has a token, without spending it.
-func (l *rateLimiter) check(key string) (ok bool, retryAfter time.Duration) {
-	return l.use(key, false)
-}
-
-func (l *rateLimiter) use(key string, spend bool) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	b := l.buckets[key]
 	if b == nil {
-		if !spend {
-			return true, 0
-		}
 		if len(l.buckets) >= maxBuckets {
 			l.prune(now)
 		}
@@ -62,9 +50,7 @@ func (l *rateLimiter) use(key string, spend bool) (bool, time.Duration) {
 	b.tokens = l.refilled(b, now)
 	b.at = now
 	if b.tokens >= 1 {
-		if spend {
-			b.tokens--
-		}
+		b.tokens--
 		return true, 0
 	}
 	wait := time.Duration((1 - b.tokens) / l.perSec * float64(time.Second))

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -27,7 +28,8 @@ func (h *handlers) registerRecordings(api huma.API) {
 		Description: "Serves a call's recording as the partner sent it, with its content type (audio/mpeg, audio/wav, " +
 			"audio/ogg, audio/mp4 or audio/webm), an ETag (the quoted SHA-256 of the content, for If-None-Match) and HTTP " +
 			"Range support: `Range: bytes=0-1023` answers 206 Partial Content with that slice, an unsatisfiable range " +
-			"416. The lead's history links its recordings here.",
+			"416. A request for more than 10 ranges, or for ranges adding up to more than the recording, gets the whole " +
+			"recording (200). The lead's history links its recordings here.",
 		Tags:     []string{tagRecordings},
 		Security: v1Security,
 		Parameters: []*huma.Param{
@@ -35,7 +37,7 @@ func (h *handlers) registerRecordings(api huma.API) {
 				Schema: &huma.Schema{Type: huma.TypeString, Pattern: idPattern, MaxLength: ptr(64)}, Example: "acme"},
 			{Name: "recording_id", In: "path", Required: true, Description: "Recording id, as the lead's history gives it.",
 				Schema: &huma.Schema{Type: huma.TypeString, Pattern: idPattern, MaxLength: ptr(64)}, Example: "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"},
-			{Name: "Range", In: "header", Description: "A byte range (RFC 9110), e.g. bytes=0-1023.",
+			{Name: "Range", In: "header", Description: "A byte range (RFC 9110), e.g. bytes=0-1023; up to 10 ranges, more get the whole recording.",
 				Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(200)}, Example: "bytes=0-1023"},
 		},
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestedRangeNotSatisfiable,
@@ -98,7 +100,29 @@ func (h *handlers) serveRecording(w http.ResponseWriter, r *http.Request) {
 	// but it is a lead's conversation: private caches only.
 	hd.Set("Cache-Control", "private, max-age=86400")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	if rangeCount(r.Header.Values("Range")) > maxRanges {
+		// Many ranges cost a seek each (a GET each, with S3) for a few
+		// bytes of answer: the whole recording is served instead, as a
+		// server may always ignore Range.
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
+	}
 	http.ServeContent(&problemOnError{ResponseWriter: w, r: r}, r, "", rec.CreatedAt(), obj)
+}
+
+// maxRanges is the most ranges a recording's download serves as ranges;
+// a request for more gets the whole recording (200). Players ask for one
+// range at a time. (Ranges that overlap or add up to more than the
+// recording are served whole by http.ServeContent already.)
+const maxRanges = 10
+
+// rangeCount is how many ranges Range headers ask for.
+func rangeCount(values []string) int {
+	n := 0
+	for _, v := range values {
+		n += strings.Count(v, ",") + 1
+	}
+	return n
 }
 
 // problemOnError turns the plain-text errors http.ServeContent writes (416
