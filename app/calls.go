@@ -237,7 +237,7 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 			return callNotFound(err, callID)
 		}
 		exchange := domain.Exchange{
-			ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: req.URL,
+			ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(req.URL),
 			StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: callID, LeadID: call.LeadID(), OccurredAt: started,
 			RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
 			ResponseBody: domain.TruncateBody(resp.Body), Error: attempt.Error,

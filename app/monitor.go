@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"callconnect/domain"
@@ -12,9 +14,10 @@ import (
 
 // Monitor records exchanges with partners for the integration monitor (CVIO).
 type Monitor struct {
-	store  ports.Store
-	random ports.Random
-	logger *slog.Logger
+	store   ports.Store
+	random  ports.Random
+	logger  *slog.Logger
+	refused refusedLimiter
 }
 
 // NewMonitor builds the service.
@@ -22,24 +25,54 @@ func NewMonitor(store ports.Store, random ports.Random, logger *slog.Logger) *Mo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{store: store, random: random, logger: logger}
+	return &Monitor{store: store, random: random, logger: logger, refused: refusedLimiter{windows: map[string]*refusedWindow{}}}
 }
+
+// MaxRefusedPerMinute is how many refused requests (answered 4xx or 5xx)
+// of one partner token id the monitor keeps a minute, in each process:
+// whoever knows a token's id (it is no secret) can have requests refused in
+// its environment's name, and a flood of them must not fill that
+// environment's monitor. The first ones of a minute are kept; a partner
+// debugging its requests sees them.
+const MaxRefusedPerMinute = 20
 
 // RecordInbound keeps a partner's request and our answer, in a transaction
 // of its own so that a refused request (whose changes rolled back) is kept
 // too. Recording never fails the exchange it describes: an error is logged.
-// Headers are redacted and bodies truncated here, whatever the caller did.
+// Redaction and truncation happen here, whatever the caller did: the URL's
+// secret query values and the secret headers are redacted; of a refused
+// request only the safe headers are kept (domain.RefusedRequestHeaders), and
+// at most MaxRefusedPerMinute refused requests a minute per token id.
 func (m *Monitor) RecordInbound(ctx context.Context, e domain.Exchange) {
+	e.URL = domain.RedactURL(e.URL)
 	if e.EnvID == "" {
 		m.logger.InfoContext(ctx, "inbound exchange without an environment (unknown token) is not kept in the monitor",
 			"url", e.URL, "status", e.StatusCode)
 		return
 	}
+	if e.StatusCode >= 400 {
+		tokenID := ""
+		for k, vs := range e.RequestHeaders {
+			if strings.EqualFold(k, "token") && len(vs) > 0 {
+				tokenID, _, _ = domain.ParsePartnerTokenString(vs[0])
+			}
+		}
+		kept, first := m.refused.take(e.EnvID+"/"+tokenID, e.OccurredAt)
+		if !kept {
+			if first {
+				m.logger.InfoContext(ctx, "refused requests beyond the monitor's limit a minute for this token are not kept",
+					"env_id", e.EnvID, "token_id", tokenID, "limit", MaxRefusedPerMinute, "status", e.StatusCode)
+			}
+			return
+		}
+		e.RequestHeaders = domain.RefusedRequestHeaders(e.RequestHeaders)
+	} else {
+		e.RequestHeaders = domain.RedactHeaders(e.RequestHeaders)
+	}
 	if e.ID == "" {
 		e.ID = m.random.NewID()
 	}
 	e.Direction = domain.Inbound
-	e.RequestHeaders = domain.RedactHeaders(e.RequestHeaders)
 	e.RequestBody = domain.TruncateBody([]byte(e.RequestBody))
 	e.ResponseBody = domain.TruncateBody([]byte(e.ResponseBody))
 	err := m.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
@@ -48,6 +81,44 @@ func (m *Monitor) RecordInbound(ctx context.Context, e domain.Exchange) {
 	if err != nil {
 		m.logger.WarnContext(ctx, "could not record an inbound exchange", "error", err, "url", e.URL, "status", e.StatusCode)
 	}
+}
+
+// refusedLimiter counts refused requests per key in windows of a minute,
+// timed by the requests themselves (their OccurredAt).
+type refusedLimiter struct {
+	mu      sync.Mutex
+	windows map[string]*refusedWindow
+}
+
+type refusedWindow struct {
+	start time.Time
+	count int
+}
+
+// maxRefusedKeys bounds the limiter's memory: past it, windows that have
+// ended are forgotten.
+const maxRefusedKeys = 4096
+
+// take counts one refused request of key at t and reports whether it is
+// kept, and, when it is not, whether it is the first one of its window
+// turned away (so the drop is logged once a minute, not once a request).
+func (l *refusedLimiter) take(key string, t time.Time) (kept, firstDropped bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.windows[key]
+	if w == nil || t.Sub(w.start) >= time.Minute || t.Before(w.start) {
+		if w == nil && len(l.windows) >= maxRefusedKeys {
+			for k, old := range l.windows {
+				if t.Sub(old.start) >= time.Minute || t.Before(old.start) {
+					delete(l.windows, k)
+				}
+			}
+		}
+		w = &refusedWindow{start: t}
+		l.windows[key] = w
+	}
+	w.count++
+	return w.count <= MaxRefusedPerMinute, w.count == MaxRefusedPerMinute+1
 }
 
 // CodeExchangeNotFound: no such exchange in the environment.

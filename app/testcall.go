@@ -106,7 +106,7 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 		// reference for filtering, not a foreign key, so the test call's
 		// exchanges are found under it. There is no lead to name.
 		return r.RecordExchange(ctx, domain.Exchange{
-			ID: res.ExchangeID, EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: req.URL,
+			ID: res.ExchangeID, EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(req.URL),
 			StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: res.CallID, OccurredAt: started,
 			RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
 			ResponseBody: domain.TruncateBody(resp.Body), Error: exchangeError,

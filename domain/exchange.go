@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"net/textproto"
 	"strings"
 	"time"
 )
@@ -20,7 +19,8 @@ const MaxExchangeBody = 64 << 10
 // TruncatedMarker ends a body the monitor cut.
 const TruncatedMarker = "…[truncated]"
 
-// Redacted replaces a secret header value in the monitor.
+// Redacted replaces a secret value (of a header, a query parameter, a
+// URL's user information) wherever one would be shown or logged.
 const Redacted = "[redacted]"
 
 // Exchange is one HTTP request and answer between Call Connect and a
@@ -41,33 +41,6 @@ type Exchange struct {
 	RequestBody    string
 	ResponseBody   string
 	Error          string
-}
-
-// secretHeaders are never shown in the monitor.
-var secretHeaders = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
-	"Token":               true,
-	"Email":               true, // the partner credential pair, with Token
-	"Webhook-Signature":   true,
-	"X-Api-Key":           true,
-}
-
-// RedactHeaders returns a copy of h, names canonical, with the values of
-// secret headers replaced by Redacted.
-func RedactHeaders(h map[string][]string) map[string][]string {
-	out := make(map[string][]string, len(h))
-	for k, vs := range h {
-		name := textproto.CanonicalMIMEHeaderKey(k)
-		if secretHeaders[name] {
-			out[name] = []string{Redacted}
-			continue
-		}
-		out[name] = append(out[name], vs...)
-	}
-	return out
 }
 
 // TruncateBody keeps at most MaxExchangeBody bytes of b, cut on a UTF-8

@@ -225,7 +225,13 @@ func (i *Integration) Configure(s IntegrationSettings, policy URLPolicy) error {
 		}
 		return nil
 	}
-	u, err := ParsePartnerURL(s.PartnerURL, policy)
+	// The URL as views show it (ShownPartnerURL), sent back whole or edited
+	// by a form or a client that read it: its secrets are the stored ones.
+	raw, err := restoreRedacted(s.PartnerURL, i.partnerURL)
+	if err != nil {
+		return err
+	}
+	u, err := ParsePartnerURL(raw, policy)
 	if err != nil {
 		return err
 	}
@@ -235,6 +241,62 @@ func (i *Integration) Configure(s IntegrationSettings, policy URLPolicy) error {
 	}
 	i.partnerURL, i.dialMode = u, m
 	return nil
+}
+
+// restoreRedacted gives each secret query parameter of submitted whose
+// value reads Redacted the value the parameter of that name (the first of
+// that name for the first, and so on) has in stored: a URL shown redacted
+// and sent back, edited or not, keeps its secrets. A redacted parameter the
+// stored URL lacks is refused: there is no value to keep.
+func restoreRedacted(submitted, stored string) (string, error) {
+	base, query, ok := strings.Cut(submitted, "?")
+	if !ok || !strings.Contains(query, Redacted) {
+		return submitted, nil
+	}
+	storedValues := map[string][]string{}
+	if _, sq, ok := strings.Cut(stored, "?"); ok {
+		for _, pair := range strings.FieldsFunc(sq, func(r rune) bool { return r == '&' || r == ';' }) {
+			if name, value, ok := strings.Cut(pair, "="); ok {
+				n := queryName(name)
+				storedValues[n] = append(storedValues[n], value)
+			}
+		}
+	}
+	seen := map[string]int{}
+	var b strings.Builder
+	b.WriteString(base + "?")
+	start := 0
+	for i := 0; i <= len(query); i++ {
+		if i < len(query) && query[i] != '&' && query[i] != ';' {
+			continue
+		}
+		pair := query[start:i]
+		if name, value, ok := strings.Cut(pair, "="); ok && SecretName(queryName(name)) {
+			n := queryName(name)
+			k := seen[n]
+			seen[n]++
+			if value == Redacted {
+				if k >= len(storedValues[n]) {
+					return "", invalid("partner_url", "query parameter %q reads %s and the stored URL has no value to keep for it: send its value", n, Redacted)
+				}
+				pair = name + "=" + storedValues[n][k]
+			}
+		}
+		b.WriteString(pair)
+		if i < len(query) {
+			b.WriteByte(query[i])
+		}
+		start = i + 1
+	}
+	return b.String(), nil
+}
+
+// queryName is a query parameter's name decoded (as written when it does not decode).
+func queryName(name string) string {
+	if n, err := url.QueryUnescape(name); err == nil {
+		return n
+	}
+	return name
 }
 
 // RestoreIntegration rebuilds an integration from storage. Storage holds only
@@ -251,6 +313,12 @@ func (i Integration) Active() bool        { return i.active }
 func (i Integration) PartnerURL() string  { return i.partnerURL }
 func (i Integration) DialMode() DialMode  { return i.dialMode }
 func (i Integration) IsCallConnect() bool { return i.provider == ProviderCallConnect }
+
+// ShownPartnerURL is the partner URL as the API, the console and the
+// monitor show it: the values of its secret query parameters redacted
+// (RedactURL). Calls are delivered to PartnerURL. Configuring the shown URL
+// back leaves the URL as it is.
+func (i Integration) ShownPartnerURL() string { return RedactURL(i.partnerURL) }
 
 // Secrets returns the signing secrets, current first.
 func (i Integration) Secrets() []SigningSecret { return append([]SigningSecret(nil), i.secrets...) }

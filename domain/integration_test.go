@@ -276,6 +276,51 @@ func TestConfigure(t *testing.T) {
 	wantInvalid(t, other.Configure(domain.IntegrationSettings{PartnerURL: "https://x.example.com/"}, domain.URLPolicy{}), "partner_url")
 }
 
+// The partner URL is shown with its secret query values redacted; the
+// shown URL configured back keeps the real one, and any other URL replaces it.
+func TestShownPartnerURL(t *testing.T) {
+	const real = "https://p.example.com/calls?cliente=7&secret=abc"
+	in, err := domain.NewIntegration("acme", domain.ProviderCallConnect,
+		domain.IntegrationSettings{PartnerURL: real, DialMode: "phone"}, domain.URLPolicy{}, secret1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := in.ShownPartnerURL()
+	if shown != "https://p.example.com/calls?cliente=7&secret=[redacted]" || in.PartnerURL() != real {
+		t.Fatalf("shown %q, delivered to %q", shown, in.PartnerURL())
+	}
+	if err := in.Configure(domain.IntegrationSettings{PartnerURL: shown, DialMode: "extension"}, domain.URLPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if in.PartnerURL() != real || in.DialMode() != domain.DialByExtension {
+		t.Errorf("the shown URL configured back: %q %q", in.PartnerURL(), in.DialMode())
+	}
+	// Edited with its secret left redacted, the URL keeps the secret.
+	edited := "https://p.example.com/calls?cliente=8&secret=[redacted]"
+	if err := in.Configure(domain.IntegrationSettings{PartnerURL: edited, DialMode: "phone"}, domain.URLPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://p.example.com/calls?cliente=8&secret=abc"; in.PartnerURL() != want {
+		t.Errorf("edited: %q, want %q", in.PartnerURL(), want)
+	}
+	// A new secret replaces the old one.
+	if err := in.Configure(domain.IntegrationSettings{PartnerURL: "https://p.example.com/calls?secret=def", DialMode: "phone"}, domain.URLPolicy{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://p.example.com/calls?secret=def"; in.PartnerURL() != want {
+		t.Errorf("a new secret: %q, want %q", in.PartnerURL(), want)
+	}
+	// A redacted parameter with no stored value is refused, and changes nothing.
+	wantInvalid(t, in.Configure(domain.IntegrationSettings{PartnerURL: "https://p.example.com/calls?secret=def&api_key=[redacted]", DialMode: "phone"}, domain.URLPolicy{}), "partner_url")
+	if want := "https://p.example.com/calls?secret=def"; in.PartnerURL() != want {
+		t.Errorf("after a refused change: %q, want %q", in.PartnerURL(), want)
+	}
+	// A first configuration has nothing to keep.
+	_, err = domain.NewIntegration("acme", domain.ProviderCallConnect,
+		domain.IntegrationSettings{PartnerURL: "https://p.example.com/calls?token=[redacted]", DialMode: "phone"}, domain.URLPolicy{}, secret1)
+	wantInvalid(t, err, "partner_url")
+}
+
 func callConnect(active bool) domain.Integration {
 	return domain.RestoreIntegration("acme", domain.ProviderCallConnect, active, "https://parceiro.example.com/ligar",
 		domain.DialByPhone, []domain.SigningSecret{{Value: secret1}})

@@ -17,7 +17,7 @@ type Exchange struct {
 	ID         string    `json:"id" example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
 	Direction  string    `json:"direction" enum:"in,out" doc:"out: Call Connect called the partner (a call delivery); in: the partner called Call Connect (a callback)." example:"out"`
 	Method     string    `json:"method" example:"POST"`
-	URL        string    `json:"url" doc:"The URL called (for callbacks, the path and query Call Connect was called at)." example:"https://partner.example.com/calls"`
+	URL        string    `json:"url" doc:"The URL called (for callbacks, the path and query Call Connect was called at); the values of query parameters whose names say token, key, secret, signature, password or authorization read [redacted]." example:"https://partner.example.com/calls"`
 	StatusCode *int      `json:"status_code" doc:"The HTTP status of the answer; null when none came back (timeout, refused connection)." example:"503"`
 	DurationMS int64     `json:"duration_ms" doc:"How long the exchange took, in milliseconds." example:"120"`
 	CallID     *string   `json:"call_id" doc:"The call it belongs to; null when none." example:"01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"`
@@ -29,7 +29,7 @@ type Exchange struct {
 // ExchangeDetail is one exchange with its headers and bodies.
 type ExchangeDetail struct {
 	Exchange
-	RequestHeaders map[string][]string `json:"request_headers" nullable:"false" doc:"The request's headers, names canonical; secrets (Authorization, token, email, webhook-signature, cookies, API keys) read [redacted]."`
+	RequestHeaders map[string][]string `json:"request_headers" nullable:"false" doc:"The request's headers, names canonical. A header whose name says token, key, secret, signature, password or authorization (token, X-Api-Key, webhook-signature…; not Idempotency-Key), a cookie and the email header read [redacted]. A refused request (4xx, 5xx) keeps only Accept, Content-Type, Content-Length, Content-Encoding, User-Agent, Idempotency-Key and Traceparent."`
 	RequestBody    string              `json:"request_body" doc:"The request's body, at most 64 KiB (longer ones end with …[truncated]); a recording is replaced by a reference to it."`
 	ResponseBody   string              `json:"response_body" doc:"The answer's body, at most 64 KiB (longer ones end with …[truncated])."`
 }

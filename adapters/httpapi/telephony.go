@@ -25,7 +25,7 @@ type ActorBody struct {
 // IntegrationSettings is the body of PUT /v1/environments/{env}/telephony/{provider}.
 type IntegrationSettings struct {
 	ActorID    string `json:"actor_id" pattern:"^[A-Za-z0-9._~-]{1,64}$" doc:"The user making the change; must have can_manage_integrations." example:"1"`
-	PartnerURL string `json:"partner_url,omitempty" maxLength:"2048" doc:"call-connect only, required there: where calls are posted. https; loopback and private addresses are refused unless the deployment allows them." example:"https://partner.example.com/calls"`
+	PartnerURL string `json:"partner_url,omitempty" maxLength:"2048" doc:"call-connect only, required there: where calls are posted. https; loopback, private and other special-purpose addresses are refused unless the deployment allows them. The URL as the integration shows it (secret query values redacted) sent back leaves the stored URL as it is." example:"https://partner.example.com/calls"`
 	DialMode   string `json:"dial_mode,omitempty" enum:"phone,extension" doc:"call-connect only, required there: the partner dials the user's phone or their extension (ramal), never both." example:"phone"`
 }
 
@@ -33,7 +33,7 @@ type IntegrationSettings struct {
 type Integration struct {
 	Provider      string `json:"provider" example:"call-connect"`
 	Active        bool   `json:"active"`
-	PartnerURL    string `json:"partner_url,omitempty" doc:"call-connect only." example:"https://partner.example.com/calls"`
+	PartnerURL    string `json:"partner_url,omitempty" doc:"call-connect only. The values of query parameters whose names say token, key, secret, signature, password or authorization read [redacted]; calls go to the URL as configured." example:"https://partner.example.com/calls"`
 	DialMode      string `json:"dial_mode,omitempty" enum:"phone,extension" doc:"call-connect only." example:"phone"`
 	SigningSecret string `json:"signing_secret,omitempty" doc:"call-connect only, and only in the answer that created or rotated it: the Standard Webhooks secret (whsec_…) partner requests are signed with. It is never shown again." example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
 }
@@ -93,7 +93,7 @@ type integrationListOutput struct {
 // integrationOf shows an integration; secret is set only by the answer that
 // created or rotated it.
 func integrationOf(i domain.Integration, secret string) Integration {
-	return Integration{Provider: i.Provider(), Active: i.Active(), PartnerURL: i.PartnerURL(), DialMode: string(i.DialMode()),
+	return Integration{Provider: i.Provider(), Active: i.Active(), PartnerURL: i.ShownPartnerURL(), DialMode: string(i.DialMode()),
 		SigningSecret: secret}
 }
 

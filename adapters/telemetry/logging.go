@@ -19,9 +19,9 @@ const (
 
 // NewLogger returns a JSON logger writing to w at the given minimum level.
 // Every record logged with a context that holds a valid span carries
-// trace_id and span_id.
+// trace_id and span_id; no record carries a secret (RedactAttr).
 func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(NewTraceHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+	return slog.New(NewTraceHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: RedactAttr})))
 }
 
 // ParseLevel turns a LOG_LEVEL value (debug, info, warn, error; any case) into
