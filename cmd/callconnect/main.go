@@ -3,6 +3,8 @@
 //	callconnect serve [--no-migrate]   migrate the schema (unless told not to) and serve HTTP
 //	callconnect migrate                migrate the schema and exit
 //	callconnect openapi                print the OpenAPI 3.1 document and exit
+//	callconnect partner-sim            a reference partner: receives calls, reports results back
+//	callconnect partner-check URL      checks a partner's endpoint: signature, timestamp, replay
 //
 // Configuration comes from the environment; see the README's table.
 package main
@@ -31,6 +33,8 @@ commands:
   serve [--no-migrate]  migrate the database schema, then serve HTTP until SIGINT/SIGTERM
   migrate               migrate the database schema and exit
   openapi               print the OpenAPI 3.1 document and exit
+  partner-sim [flags]   a reference partner to point an integration at (partner-sim --help)
+  partner-check URL     check a partner's endpoint before it goes live (partner-check --help)
   version               print the version
 
 Configuration is read from environment variables (DATABASE_URL, HTTP_ADDR,
@@ -43,6 +47,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	// The partner tools have flags of their own and read none of the
+	// service's configuration.
+	switch cmd {
+	case "partner-sim":
+		return partnerSimCommand(rest, getenv, stdout, stderr)
+	case "partner-check":
+		return partnerCheckCommand(rest, getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	noMigrate := false
