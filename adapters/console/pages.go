@@ -180,7 +180,7 @@ func (c *Console) overviewData(ctx context.Context, env domain.Environment) (ove
 	for _, in := range integrations {
 		if in.IsCallConnect() {
 			data.Configured, data.Active = true, in.Active()
-			data.PartnerURL, data.DialMode = in.PartnerURL(), string(in.DialMode())
+			data.PartnerURL, data.DialMode = in.ShownPartnerURL(), string(in.DialMode())
 			data.Secrets = len(in.SigningSecrets(now))
 			continue
 		}
