@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // Defaults of Config.
@@ -95,6 +96,9 @@ type Config struct {
 	// on their schedules; their workers must be among the client's. With
 	// any, the client also works QueueMaintenance (one job at a time).
 	PeriodicJobs []*river.PeriodicJob
+	// Middleware runs around every job this client works (the wait metric:
+	// NewJobWaitMiddleware).
+	Middleware []rivertype.Middleware
 
 	// pollInterval replaces fetchPollInterval, for tests.
 	pollInterval time.Duration
@@ -173,6 +177,7 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 
 		CompletedJobRetentionPeriod: completedJobRetention,
 		Logger:                      logger,
+		Middleware:                  cfg.Middleware,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: processing River client: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
@@ -18,8 +19,9 @@ import (
 
 // Module provides the Enqueuer as the postgres.Enqueuer (so the store's
 // EnqueueDelivery inserts River jobs in its transactions), the delivery
-// metrics, the worker and the processing Client, started with the app and
-// stopped gracefully with it. It needs a Config (fx.Supply), the pool, the
+// metrics and the queue's (see RegisterQueueMetrics and
+// NewJobWaitMiddleware), the worker and the processing Client, started with
+// the app and stopped gracefully with it. It needs a Config (fx.Supply), the pool, the
 // *app.Calls use case, a *slog.Logger, a prometheus.Registerer and a
 // trace.TracerProvider (the telemetry module's).
 //
@@ -46,6 +48,7 @@ var Module = fx.Module("jobs",
 	// The client is asked for so that it exists, and runs, even though
 	// nothing else depends on it.
 	fx.Invoke(func(*Client) {}),
+	fx.Invoke(registerQueueMetricsForFx),
 )
 
 // EnqueueOnlyModule provides only the Enqueuer: a process with it accepts
@@ -53,7 +56,14 @@ var Module = fx.Module("jobs",
 // processes with Module deliver them.
 var EnqueueOnlyModule = fx.Module("jobs",
 	fx.Provide(fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer)))),
+	fx.Invoke(registerQueueMetricsForFx),
 )
+
+// registerQueueMetricsForFx registers callconnect_jobs: every process on the
+// queue, delivering or not, reports how many jobs wait.
+func registerQueueMetricsForFx(reg prometheus.Registerer, pool *pgxpool.Pool, logger *slog.Logger) error {
+	return RegisterQueueMetrics(reg, pool, logger)
+}
 
 func newEnqueuerForFx(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
 	return NewEnqueuer(pool, logger)
@@ -181,6 +191,7 @@ type clientParams struct {
 	NoResult    *MarkNoResultWorker
 	Config      Config
 	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 func newClientForFx(p clientParams) (*Client, error) {
@@ -188,6 +199,11 @@ func newClientForFx(p clientParams) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = p.Logger
 	}
+	wait, err := NewJobWaitMiddleware(p.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Middleware = append(append([]rivertype.Middleware(nil), cfg.Middleware...), wait)
 	if p.Sweep != nil {
 		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), SweepRecordingsPeriodicJob())
 	}

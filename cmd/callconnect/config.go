@@ -40,6 +40,9 @@ type Config struct {
 	MonitorRetention     time.Duration
 	ShutdownDrain        time.Duration
 	LogLevel             slog.Level
+	// MetricsAddr is where /metrics is served apart from the API; empty:
+	// on the API's address.
+	MetricsAddr string
 }
 
 // S3Settings name the S3-compatible bucket recordings go to; without an
@@ -183,6 +186,16 @@ var settings = []setting{
 			}
 			return nil
 		}},
+	{name: "CALLCONNECT_METRICS_ADDR", help: "serve /metrics on this host:port of its own, and not on HTTP_ADDR (empty: on HTTP_ADDR, with the API)",
+		parse: func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("must be host:port, got %q", v)
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}},
 	{name: "LOG_LEVEL", def: "info", help: "debug, info, warn or error", parse: func(c *Config, v string) error {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
@@ -286,6 +299,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if (c.S3.Endpoint == "") != (c.S3.Bucket == "") {
 		bad("CALLCONNECT_S3_BUCKET", "CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET go together: set both or neither")
 	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
+		bad("CALLCONNECT_METRICS_ADDR", "must differ from HTTP_ADDR (leave it empty to serve /metrics with the API)")
+	}
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
 	}
@@ -336,4 +352,15 @@ func writeSettings(w io.Writer) {
 			fmt.Fprintf(w, "      or %s_FILE: a file holding it (not both)\n", s.name)
 		}
 	}
+	fmt.Fprintln(w, "  OTEL_* (no default: no export)\n      the standard OpenTelemetry variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME, ...)")
+}
+
+// settingDefault is the default of the named setting, "" when it has none.
+func settingDefault(name string) string {
+	for _, s := range settings {
+		if s.name == name {
+			return s.def
+		}
+	}
+	return ""
 }

@@ -5,8 +5,11 @@
 //	callconnect openapi                print the OpenAPI 3.1 document and exit
 //	callconnect partner-sim            a reference partner: receives calls, reports results back
 //	callconnect partner-check URL      checks a partner's endpoint: signature, timestamp, replay
+//	callconnect healthcheck            GET /healthz of the service on HTTP_ADDR; exit 0 when it answers 200
+//	callconnect version                print the version and the commit it was built from
 //
-// Configuration comes from the environment; see the README's table.
+// Configuration comes from the environment: `callconnect --help` lists
+// every variable (the settings table of config.go), as does the README.
 package main
 
 import (
@@ -20,14 +23,11 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: callconnect <command>
+const usage = `usage: callconnect <command> [flags]
 
 commands:
   serve [--no-migrate]  migrate the database schema, then serve HTTP until SIGINT/SIGTERM
@@ -35,11 +35,17 @@ commands:
   openapi               print the OpenAPI 3.1 document and exit
   partner-sim [flags]   a reference partner to point an integration at (partner-sim --help)
   partner-check URL     check a partner's endpoint before it goes live (partner-check --help)
-  version               print the version
+  healthcheck [--url U] GET /healthz of the service on HTTP_ADDR (or U); exit 0 when it answers 200
+  version               print the version and the commit it was built from (also --version)
+  help                  print this help (also --help, and <command> --help)
 
-Configuration is read from environment variables (DATABASE_URL, HTTP_ADDR,
-CALLCONNECT_ADMIN_TOKEN, CALLCONNECT_SECRETS_KEY, ...); see README.md.
 `
+
+// writeUsage prints the commands and every configuration variable.
+func writeUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	writeSettings(w)
+}
 
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -55,18 +61,44 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "partner-check":
 		return partnerCheckCommand(rest, getenv, stdout, stderr)
 	}
+	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprint(stdout, readBuildInfo())
+		return 0
+	case "help", "-h", "-help", "--help":
+		writeUsage(stdout)
+		return 0
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	noMigrate := false
-	if cmd == "serve" {
+	healthURL := ""
+	switch cmd {
+	case "serve":
 		fs.BoolVar(&noMigrate, "no-migrate", false, "do not migrate the schema before serving (another replica or a deploy step does it)")
+	case "healthcheck":
+		fs.StringVar(&healthURL, "url", "", "the URL to GET instead of http://HTTP_ADDR/healthz")
 	}
+	fs.Usage = func() {} // the help goes to stdout below; a bad flag's error to stderr
 	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			// <command> --help: the command's flags, and the configuration.
+			fmt.Fprintf(stdout, "usage: callconnect %s [flags]\n", cmd)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			fmt.Fprintln(stdout)
+			writeSettings(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "run callconnect %s --help for its flags\n", cmd)
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "callconnect %s: unexpected arguments %q\n", cmd, fs.Args())
 		return 2
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(healthURL, getenv, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -101,12 +133,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		_, err = stdout.Write(append(doc, '\n'))
 		return exitCode(err)
-	case "version":
-		fmt.Fprintln(stdout, version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
 	}
 	fmt.Fprintf(stderr, "callconnect: unknown command %q\n\n%s", cmd, usage)
 	return 2

@@ -64,14 +64,14 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 	return []fx.Option{
 		fx.Supply(
 			cfg,
-			telemetry.Config{ServiceName: "callconnect", Version: version, LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
+			telemetry.Config{ServiceName: "callconnect", Version: serviceVersion(), LogLevel: cfg.LogLevel, LogOutput: logOutput, Getenv: getenv},
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
 			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout,
 				DrainPeriod: cfg.ShutdownDrain, Banner: stdout},
 			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff,
 				ResultDeadline: cfg.ResultDeadline},
-			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: version,
+			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: serviceVersion(),
 				ConnectTimeout: cfg.PartnerConnect, Timeout: cfg.PartnerTimeout},
 			// A delivery run is one partner request plus the two short
 			// transactions around it.
@@ -91,9 +91,11 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		fx.StartTimeout(2 * time.Minute),
 		fx.StopTimeout(cfg.ShutdownDrain + cfg.ShutdownTimeout + 5*time.Second),
 		telemetry.Module,
+		metricsServerModule(cfg.MetricsAddr),
 		fx.Provide(func(t *telemetry.SQLTracer) pgx.QueryTracer { return t }),
 		fx.Provide(func(reg prometheus.Registerer) postgres.ExchangeCounter { return telemetry.NewExchangeMetrics(reg) }),
 		postgres.Module,
+		fx.Invoke(telemetry.RegisterPoolMetrics),
 		system.Module,
 		webhook.Module,
 		cvio.Module,
@@ -199,12 +201,19 @@ func consoleParts(cfg Config, logger *slog.Logger, sessions ports.ConsoleSession
 // httpParts gives the HTTP module what it serves besides the use cases: the
 // configuration, readiness, metrics and the telemetry middleware.
 func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
+	// With an address of its own for /metrics, the API's port has none.
+	var metrics http.Handler
+	if in.Config.MetricsAddr == "" {
+		metrics = telemetry.MetricsHandler(in.Registry)
+	}
 	return httpConfig(in.Config, in.Logger),
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
-			Metrics: telemetry.MetricsHandler(in.Registry),
+			Metrics: metrics,
 			Middleware: []func(http.Handler) http.Handler{
 				func(h http.Handler) http.Handler { return telemetry.HTTPTracing(h, in.Tracer) },
+				// Inside the tracing, so each line carries its request's trace id.
+				telemetry.AccessLog(in.Logger),
 				telemetry.HTTPMetrics(in.Registry),
 			},
 			Console: in.Console,
@@ -213,7 +222,7 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 
 func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, MaxCallbackBytes: cfg.MaxCallbackBytes,
-		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: version, Logger: logger}
+		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: serviceVersion(), Logger: logger}
 }
 
 // ready reports whether the service can do its work: the database answers
