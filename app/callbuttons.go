@@ -126,9 +126,10 @@ func decide(ctx context.Context, r ports.Repositories, envID, leadID, userID str
 		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect)}, nil
 }
 
-// DecideMany returns one decision per asked lead, in the order asked, using
-// a fixed number of queries however many leads there are. A lead that does
-// not exist gets an invisible button with ReasonLeadNotFound.
+// DecideMany returns one decision per asked lead, in the order asked, in
+// two queries however many leads there are: the decision's context, then
+// the leads. A lead that does not exist gets an invisible button with
+// ReasonLeadNotFound.
 func (s *CallButtons) DecideMany(ctx context.Context, envID, userID string, leadIDs []string) ([]LeadButton, error) {
 	if len(leadIDs) > MaxCallButtonBatch {
 		return nil, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeTooManyLeads, Field: "lead_ids",
@@ -167,25 +168,16 @@ func (s *CallButtons) DecideMany(ctx context.Context, envID, userID string, lead
 	return out, err
 }
 
-// loadDecisionContext reads what every decision of one user needs: the
-// environment, the user and the Call Connect integration (nil when none).
+// loadDecisionContext reads what every decision of one user needs, in one
+// query: the environment, the user and the Call Connect integration (nil
+// when none). It is the click's context without a lead.
 func loadDecisionContext(ctx context.Context, r ports.Repositories, envID, userID string) (domain.Environment, domain.User, *domain.Integration, error) {
-	env, err := r.GetEnvironment(ctx, envID)
+	c, err := r.GetClickContext(ctx, envID, userID, "")
 	if err != nil {
 		return domain.Environment{}, domain.User{}, nil, envNotFound(err, envID)
 	}
-	user, err := r.GetUser(ctx, envID, userID)
-	if err != nil {
-		return domain.Environment{}, domain.User{}, nil, notFound(err, domain.CodeUserNotFound, "user_id", fmt.Sprintf("user %q", userID))
+	if c.User == nil {
+		return domain.Environment{}, domain.User{}, nil, notFound(ports.ErrNotFound, domain.CodeUserNotFound, "user_id", fmt.Sprintf("user %q", userID))
 	}
-	all, err := r.ListIntegrations(ctx, envID)
-	if err != nil {
-		return domain.Environment{}, domain.User{}, nil, err
-	}
-	for i := range all {
-		if all[i].IsCallConnect() {
-			return env, user, &all[i], nil
-		}
-	}
-	return env, user, nil, nil
+	return c.Env, *c.User, c.CallConnect, nil
 }

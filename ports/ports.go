@@ -141,7 +141,8 @@ type CallContexts interface {
 	// among the lead's owners and the environment's Call Connect
 	// integration. ErrNotFound when the environment does not exist; a
 	// missing user or lead is a nil field. A userID of "" reads no user:
-	// the lead and its owners alone.
+	// the lead and its owners alone; a leadID of "" reads no lead: the
+	// user's context of a batch of decisions.
 	GetClickContext(ctx context.Context, envID, userID, leadID string) (ClickContext, error)
 	// LockCallForDelivery locks the call as LockCall does (and inside
 	// Store.Read only reads it) and reads with it its environment and the

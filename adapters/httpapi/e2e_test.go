@@ -104,7 +104,9 @@ func roundTrips(counter *telemetry.QueryCounter, call func()) int64 {
 }
 
 // TestCallButtonsBatchRoundTripsDoNotGrow is the no-N+1 check: deciding 500
-// leads costs as many SQL round trips as deciding one.
+// leads costs as many SQL round trips as deciding one, and at most
+// maxBatchRoundTrips: the read-only transaction's BEGIN with the user's
+// context, the leads, the COMMIT.
 func TestCallButtonsBatchRoundTripsDoNotGrow(t *testing.T) {
 	// One connection, so that every request runs on the same, warmed-up
 	// connection: pgx prepares each statement once per connection, and
@@ -133,6 +135,10 @@ func TestCallButtonsBatchRoundTripsDoNotGrow(t *testing.T) {
 	t.Logf("SQL round trips: 1 lead %d, 500 leads %d", one, all)
 	if one == 0 || one != all {
 		t.Fatalf("SQL round trips must not grow with the batch: 1 lead %d, 500 leads %d", one, all)
+	}
+	const maxBatchRoundTrips = 3
+	if all > maxBatchRoundTrips {
+		t.Fatalf("a 500-lead batch costs %d SQL round trips, want at most %d", all, maxBatchRoundTrips)
 	}
 	decide := func() { c.ok(c.get(env + "/leads/lead-0000/call-button?user_id=corretor")) }
 	decide()

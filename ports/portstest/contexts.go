@@ -98,6 +98,8 @@ func testClickContext(t *testing.T, s ports.Store) {
 			ports.ClickContext{Env: envA, Lead: &lead, Owners: []domain.User{manager, broker, agency}, CallConnect: &cc}},
 		{"no user (an empty id)", "env-a", "", "l1",
 			ports.ClickContext{Env: envA, Lead: &lead, Owners: []domain.User{manager, broker, agency}, CallConnect: &cc}},
+		{"no lead (an empty id): a batch's context", "env-a", broker.ID(), "",
+			ports.ClickContext{Env: envA, User: &broker, CallConnect: &cc}},
 		{"a missing lead", "env-a", manager.ID(), "nothing",
 			ports.ClickContext{Env: envA, User: &manager, CallConnect: &cc}},
 		{"another environment's user id", "env-a", "au.9", "l1",
