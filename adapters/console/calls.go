@@ -17,18 +17,29 @@ import (
 const callsPage = 50
 
 type callRow struct {
-	ID, Lead, User, Status, Reason, Clicked string
-	Attempts                                int
+	ID, Status, Reason, Clicked string
+	Lead, User                  who
+	Attempts                    int
 }
 
-// callRows are calls as the lists show them.
-func callRows(calls []domain.Call, tz *time.Location) []callRow {
+// callRows are calls as the lists show them, their leads and users named.
+func callRows(l lang, calls []domain.Call, tz *time.Location, n names) []callRow {
 	rows := make([]callRow, 0, len(calls))
 	for _, call := range calls {
-		rows = append(rows, callRow{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()),
-			Reason: call.Reason(), Clicked: formatTime(call.ClickedAt(), tz), Attempts: len(call.Attempts())})
+		rows = append(rows, callRow{ID: call.ID(), Lead: n.lead(call.LeadID()), User: n.user(call.UserID()), Status: string(call.Status()),
+			Reason: call.Reason(), Clicked: l.formatTime(call.ClickedAt(), tz), Attempts: len(call.Attempts())})
 	}
 	return rows
+}
+
+// namesOfCalls reads the names of the calls' leads and users, in one read.
+func (c *Console) namesOfCalls(r *http.Request, envID string, calls []domain.Call) names {
+	users := make([]string, 0, len(calls))
+	leads := make([]string, 0, len(calls))
+	for _, call := range calls {
+		users, leads = append(users, call.UserID()), append(leads, call.LeadID())
+	}
+	return c.namesOf(r, envID, users, leads)
 }
 
 type callsData struct {
@@ -55,21 +66,22 @@ func (q callsQuery) values() url.Values {
 }
 
 // filter turns the form's filters into the list's, dates as whole days in
-// the environment's time zone ("to" included).
-func (q callsQuery) filter(tz *time.Location) (ports.CallFilter, string) {
+// the environment's time zone ("to" included); a date that does not parse
+// is named, in l, in the problem returned.
+func (q callsQuery) filter(l lang, tz *time.Location) (ports.CallFilter, string) {
 	f := ports.CallFilter{Status: domain.CallStatus(q.Status), LeadID: q.Lead, UserID: q.User, Limit: callsPage}
 	for _, d := range []struct {
 		in   string
 		out  *time.Time
 		days int
 		name string
-	}{{q.From, &f.From, 0, "From"}, {q.To, &f.To, 1, "To"}} {
+	}{{q.From, &f.From, 0, "calls.clicked_from"}, {q.To, &f.To, 1, "calls.clicked_until"}} {
 		if d.in == "" {
 			continue
 		}
 		day, err := time.ParseInLocation("2006-01-02", d.in, tz)
 		if err != nil {
-			return f, d.name + " must be a date (YYYY-MM-DD)."
+			return f, l.t("calls.bad_date", l.t(d.name))
 		}
 		*d.out = day.AddDate(0, 0, d.days)
 	}
@@ -100,10 +112,11 @@ func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {
 	for _, st := range domain.CallStatuses {
 		data.Statuses = append(data.Statuses, string(st))
 	}
-	f, problem := q.filter(env.TimeZone())
+	l := trOf(r)
+	f, problem := q.filter(l, env.TimeZone())
 	if before := qv.Get("before"); before != "" && problem == "" {
 		if f.Before, ok = decodeCursor(before); !ok {
-			problem = "The page link is damaged; start again from the first page."
+			problem = l.t("calls.bad_cursor")
 		}
 	}
 	status := http.StatusOK
@@ -112,7 +125,7 @@ func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {
 		if err != nil {
 			status, problem = c.problemText(r, err)
 		}
-		data.Calls = callRows(page.Calls, env.TimeZone())
+		data.Calls = callRows(l, page.Calls, env.TimeZone(), c.namesOfCalls(r, env.ID(), page.Calls))
 		if page.Next != nil {
 			v := q.values()
 			v.Set("before", encodeCursor(page.Next))
@@ -121,7 +134,7 @@ func (c *Console) calls(w http.ResponseWriter, r *http.Request, s session) {
 	} else {
 		status = http.StatusBadRequest
 	}
-	c.render(w, r, status, "calls", view{Title: "Calls · " + env.Name(), Nav: "calls", CSRF: s.CSRF, Env: ev, Error: problem, Data: data})
+	c.render(w, r, status, "calls", view{Title: l.t("nav.calls") + " · " + env.Name(), Nav: "calls", CSRF: s.CSRF, Env: ev, Error: problem, Data: data})
 }
 
 // event is one line of a call's timeline.
@@ -132,7 +145,8 @@ type event struct {
 }
 
 type callData struct {
-	ID, Lead, User, Status, Reason, Clicked, Deadline string
+	ID, Status, Reason, Clicked, Deadline string
+	Lead, User                            who
 	// Delivered is when the partner accepted the call and ResultDue when
 	// its result deadline passes (or passed); empty when not delivered.
 	Delivered, ResultDue string
@@ -162,16 +176,18 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	tz := env.TimeZone()
-	d := callData{ID: call.ID(), Lead: call.LeadID(), User: call.UserID(), Status: string(call.Status()), Reason: call.Reason(),
-		Clicked: formatTime(call.ClickedAt(), tz), Deadline: formatTime(call.Deadline(), tz),
+	l := trOf(r)
+	n := c.namesOf(r, env.ID(), []string{call.UserID()}, []string{call.LeadID()})
+	d := callData{ID: call.ID(), Lead: n.lead(call.LeadID()), User: n.user(call.UserID()), Status: string(call.Status()), Reason: call.Reason(),
+		Clicked: l.formatTime(call.ClickedAt(), tz), Deadline: l.formatTime(call.Deadline(), tz),
 		Redeliverable: call.Status() == domain.CallUndeliverable, Payload: prettyJSON(call.Payload())}
-	d.Timeline = append(d.Timeline, event{At: formatTime(call.ClickedAt(), tz), Kind: "clicked", What: "Clicked",
-		Detail: "User " + call.UserID() + " pressed the call button on lead " + call.LeadID() + "."})
-	for n, a := range call.Attempts() {
-		e := event{At: formatTime(a.At, tz), Kind: "attempt", What: "Delivery attempt " + strconv.Itoa(n+1), Status: a.StatusCode,
-			Detail: a.Error}
+	d.Timeline = append(d.Timeline, event{At: l.formatTime(call.ClickedAt(), tz), Kind: "clicked", What: l.t("event.clicked"),
+		Detail: l.t("event.clicked_detail", d.User.String(), d.Lead.String())})
+	for i, a := range call.Attempts() {
+		e := event{At: l.formatTime(a.At, tz), Kind: "attempt", What: l.t("event.attempt", strconv.Itoa(i+1)), Status: a.StatusCode,
+			Detail: attemptError(l, a.Error)}
 		if a.Error == "" {
-			e.Kind, e.Detail = "delivered", "Delivered: the partner accepted the call."
+			e.Kind, e.Detail = "delivered", l.t("event.delivered")
 		}
 		if a.Duration > 0 {
 			e.Detail += " (" + a.Duration.Round(time.Millisecond).String() + ")"
@@ -179,12 +195,13 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 		d.Timeline = append(d.Timeline, e)
 	}
 	if call.Status() == domain.CallUndeliverable {
-		d.Timeline = append(d.Timeline, event{Kind: "undeliverable", What: "Undeliverable", Detail: undeliverableText(call.Reason())})
+		d.Timeline = append(d.Timeline, event{Kind: "undeliverable", What: l.label("status", string(domain.CallUndeliverable)),
+			Detail: l.label("undeliverable", call.Reason())})
 	}
 	deadline := c.svc.Calls.ResultDeadline()
 	due, delivered := call.ResultDue(deadline)
 	if delivered {
-		d.Delivered, d.ResultDue = formatTime(call.DeliveredAt(), tz), formatTime(due, tz)
+		d.Delivered, d.ResultDue = l.formatTime(call.DeliveredAt(), tz), l.formatTime(due, tz)
 	}
 	// The deadline passing is an event of its own when no result had come
 	// by then: the call is no_result now, or its result came late.
@@ -196,23 +213,22 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	if delivered && (call.Status() == domain.CallNoResult || !firstResult.IsZero() && firstResult.After(due) &&
 		(call.Status() == domain.CallCompleted || call.Status() == domain.CallNotCompleted)) {
-		d.Timeline = append(d.Timeline, event{At: formatTime(due, tz), Kind: "no_result", What: "Sem retorno (no result)",
-			Detail: "The result deadline passed: the partner had sent no result " + shortDuration(deadline) +
-				" after accepting the call. A result that comes later still settles it."})
+		d.Timeline = append(d.Timeline, event{At: l.formatTime(due, tz), Kind: "no_result", What: l.t("event.no_result"),
+			Detail: l.t("event.no_result_detail", shortDuration(deadline))})
 	}
 	for i := len(history) - 1; i >= 0; i-- { // oldest first
 		in := history[i]
 		if in.CallID() != call.ID() {
 			continue
 		}
-		e := event{At: formatTime(in.OccurredAt(), tz), Kind: "result", What: "Result from the partner", Detail: in.Description()}
+		e := event{At: l.formatTime(in.OccurredAt(), tz), Kind: "result", What: l.t("event.result"), Detail: in.Description()}
 		if in.RecordingID() != "" {
 			e.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
 		}
 		d.Timeline = append(d.Timeline, e)
 	}
-	c.render(w, r, http.StatusOK, "call", view{Title: "Call " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
-		Flash: flashes[r.URL.Query().Get("done")], Data: d})
+	c.render(w, r, http.StatusOK, "call", view{Title: l.t("call.heading") + " " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
+		Flash: flashOf(r), Data: d})
 }
 
 // shortDuration writes d without its zero minutes and seconds: 2h, 1h30m, 45s.
@@ -225,18 +241,6 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func undeliverableText(reason string) string {
-	switch reason {
-	case domain.UndeliverablePartnerRefused:
-		return "The partner refused the call with a permanent error, so it was not tried again."
-	case domain.UndeliverableDeadlineExceeded:
-		return "No attempt succeeded before the dispatch deadline."
-	case domain.UndeliverableNoIntegration:
-		return "Call Connect was inactive when the call was to be delivered."
-	}
-	return reason
 }
 
 func (c *Console) redeliver(w http.ResponseWriter, r *http.Request, s session) {

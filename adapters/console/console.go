@@ -71,7 +71,7 @@ type Console struct {
 	cfg      Config
 	svc      Services
 	sessions *sessions
-	pages    map[string]*template.Template
+	pages    map[lang]map[string]*template.Template
 	mux      *http.ServeMux
 	secure   bool
 }
@@ -104,7 +104,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
-	c.mux.ServeHTTP(w, r)
+	// The same address answers in the language of the cookie or the browser.
+	h.Set("Vary", "Accept-Language, Cookie")
+	c.mux.ServeHTTP(w, withLang(r))
 }
 
 func (c *Console) routes() {
@@ -123,6 +125,7 @@ func (c *Console) routes() {
 		files.ServeHTTP(w, r)
 	}))
 	m.HandleFunc("GET "+Path+"sign-in", c.signInForm)
+	m.HandleFunc("GET "+Path+"language", c.switchLanguage)
 	m.HandleFunc("POST "+Path+"sign-in", c.signIn)
 	m.HandleFunc("POST "+Path+"sign-out", c.auth(c.signOut))
 	m.HandleFunc("GET "+Path+"{$}", c.auth(c.home))
@@ -151,13 +154,17 @@ func (c *Console) routes() {
 
 // view is what every page template gets.
 type view struct {
-	Title string
-	Nav   string // the section the page belongs to, for aria-current
-	CSRF  string // empty on the sign-in page: no session yet
-	Flash string
-	Error string
-	Env   *envView
-	Data  any
+	// Lang and Switch are set by render: the page's language and the link
+	// to the other one.
+	Lang   lang
+	Switch *langSwitch
+	Title  string
+	Nav    string // the section the page belongs to, for aria-current
+	CSRF   string // empty on the sign-in page: no session yet
+	Flash  string
+	Error  string
+	Env    *envView
+	Data   any
 }
 
 type envView struct {
@@ -171,29 +178,36 @@ func newEnvView(e domain.Environment) envView {
 		CallConnectEnabled: e.CallConnectEnabled(), Base: envBase(e.ID())}
 }
 
-// parsePages parses each page with the layout it fills in.
-func parsePages() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+// parsePages parses each page with the layout it fills in, once per
+// language: the templates' words come from that language's catalogue.
+func parsePages() map[lang]map[string]*template.Template {
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		panic(err)
 	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
-			continue
+	all := map[lang]map[string]*template.Template{}
+	for l := range catalogues {
+		layout := template.Must(template.New("layout.html").Funcs(funcsFor(l)).ParseFS(templateFS, "templates/layout.html"))
+		pages := map[string]*template.Template{}
+		for _, n := range names {
+			name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+			if name == "layout" {
+				continue
+			}
+			pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
 		}
-		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, n))
+		all[l] = pages
 	}
-	return pages
+	return all
 }
 
 // render writes a page with status. The page is rendered in full first, so a
 // template error becomes a clean 500.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	var buf bytes.Buffer
-	t := c.pages[page]
+	l := trOf(r)
+	v.Lang, v.Switch = l, switchFor(r, l, v.Env)
+	t := c.pages[l][page]
 	if t == nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: no such page template", "page", page)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -206,14 +220,16 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", string(l))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusNotFound, "message", view{Title: "Not found", CSRF: c.csrfOf(r),
-		Data: message{Heading: "Not found", Text: "There is no console page at this address.", Link: Path, LinkText: "Back to the environments"}})
+	l := trOf(r)
+	c.render(w, r, http.StatusNotFound, "message", view{Title: l.t("notfound.title"), CSRF: c.csrfOf(r),
+		Data: message{Heading: l.t("notfound.title"), Text: l.t("notfound.text"), Link: Path, LinkText: l.t("link.back_home")}})
 }
 
 // message is the data of a page that only says something.
@@ -239,20 +255,21 @@ type handler func(w http.ResponseWriter, r *http.Request, s session)
 func (c *Console) auth(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, ok := c.sessions.read(r)
+		l := trOf(r)
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, Path+"sign-in?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
-			c.render(w, r, http.StatusUnauthorized, "message", view{Title: "Signed out",
-				Data: message{Heading: "You are signed out", Text: "Your session has ended. Sign in again, then repeat what you were doing.",
-					Link: Path + "sign-in", LinkText: "Sign in"}})
+			c.render(w, r, http.StatusUnauthorized, "message", view{Title: l.t("signedout.title"),
+				Data: message{Heading: l.t("signedout.heading"), Text: l.t("signedout.text"),
+					Link: Path + "sign-in", LinkText: l.t("signin.button")}})
 			return
 		}
 		if r.Method == http.MethodPost && (!sameOrigin(r) || !sameToken(r.PostFormValue("csrf"), s.CSRF)) {
-			c.render(w, r, http.StatusForbidden, "message", view{Title: "Form refused", CSRF: s.CSRF,
-				Data: message{Heading: "This form was refused", Text: "It did not come from this console page, or it is from an earlier session. Reload the page and try again.",
-					Link: Path, LinkText: "Back to the environments"}})
+			c.render(w, r, http.StatusForbidden, "message", view{Title: l.t("refused.title"), CSRF: s.CSRF,
+				Data: message{Heading: l.t("refused.heading"), Text: l.t("refused.text"),
+					Link: Path, LinkText: l.t("link.back_home")}})
 			return
 		}
 		h(w, r, s)
@@ -287,9 +304,6 @@ func (c *Console) signInForm(w http.ResponseWriter, r *http.Request) {
 	c.signInPage(w, r, http.StatusOK, "")
 }
 
-// signedOutFlash is what the sign-in form says right after a sign-out.
-const signedOutFlash = "You have signed out."
-
 type signInData struct {
 	Token, Next string
 }
@@ -299,9 +313,9 @@ type signInData struct {
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
 	http.SetCookie(w, cookie(signInCookie, tok, 3600, c.secureFor(r)))
-	v := view{Title: "Sign in", Error: problem, Data: signInData{Token: tok, Next: safeNext(r.FormValue("next"))}}
+	v := view{Title: trOf(r).t("signin.heading"), Error: problem, Data: signInData{Token: tok, Next: safeNext(r.FormValue("next"))}}
 	if r.Method == http.MethodGet && r.URL.Query().Get("signed_out") == "1" {
-		v.Flash = signedOutFlash
+		v.Flash = trOf(r).t("signin.signed_out")
 	}
 	c.render(w, r, status, "signin", v)
 }
@@ -311,18 +325,18 @@ func (c *Console) secureFor(r *http.Request) bool { return c.secure || r.TLS != 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	pre, err := r.Cookie(signInCookie)
 	if err != nil || !sameOrigin(r) || !sameToken(r.PostFormValue("csrf"), pre.Value) {
-		c.signInPage(w, r, http.StatusForbidden, "The sign-in form had expired. Please enter the token again.")
+		c.signInPage(w, r, http.StatusForbidden, trOf(r).t("signin.expired"))
 		return
 	}
 	if !c.sessions.checkToken(r.PostFormValue("token")) {
 		c.cfg.Logger.WarnContext(r.Context(), "console: a sign-in with a wrong admin token was refused", "remote", r.RemoteAddr)
-		c.signInPage(w, r, http.StatusUnauthorized, "That is not the admin token of this deployment.")
+		c.signInPage(w, r, http.StatusUnauthorized, trOf(r).t("signin.wrong_token"))
 		return
 	}
 	_, value, err := c.sessions.open(r.Context())
 	if err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: a sign-in failed", "error", err)
-		c.signInPage(w, r, http.StatusServiceUnavailable, "The console cannot open a session right now. Please try again in a moment.")
+		c.signInPage(w, r, http.StatusServiceUnavailable, trOf(r).t("signin.unavailable"))
 		return
 	}
 	http.SetCookie(w, cookie(sessionCookie, value, int(c.cfg.SessionTTL/time.Second), c.secureFor(r)))
@@ -335,9 +349,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) {
 	if err := c.sessions.close(r.Context(), s); err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: a sign-out failed", "error", err)
-		c.render(w, r, http.StatusServiceUnavailable, "message", view{Title: "Not signed out", CSRF: s.CSRF,
-			Data: message{Heading: "You are still signed in", Text: "The console could not end your session. Please try to sign out again in a moment.",
-				Link: Path, LinkText: "Back to the environments"}})
+		l := trOf(r)
+		c.render(w, r, http.StatusServiceUnavailable, "message", view{Title: l.t("signout_failed.title"), CSRF: s.CSRF,
+			Data: message{Heading: l.t("signout_failed.heading"), Text: l.t("signout_failed.text"),
+				Link: Path, LinkText: l.t("link.back_home")}})
 		return
 	}
 	http.SetCookie(w, cookie(sessionCookie, "", -1, c.secureFor(r)))
@@ -345,22 +360,18 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) {
 }
 
 // problemText is what an operator is told about a failed action: the
-// domain's message (it names the rule), or a generic line for anything else,
-// which is logged.
+// domain's rule, in the request's language (errorText), or a generic line
+// for anything else, which is logged.
 func (c *Console) problemText(r *http.Request, err error) (int, string) {
 	if de, ok := domain.AsError(err); ok {
 		status, ok := httpapi.StatusOf(de.Kind)
 		if !ok {
 			status = http.StatusBadRequest
 		}
-		text := de.Message
-		if de.Field != "" {
-			text += " (" + de.Field + ")"
-		}
-		return status, text
+		return status, errorText(trOf(r), de)
 	}
 	c.cfg.Logger.ErrorContext(r.Context(), "console: an action failed", "error", err, "path", r.URL.Path)
-	return http.StatusInternalServerError, "Something went wrong on the server; it has been logged. Please try again."
+	return http.StatusInternalServerError, trOf(r).t("error.internal")
 }
 
 var errBadEnv = errors.New("bad environment id")

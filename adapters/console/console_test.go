@@ -149,7 +149,7 @@ func TestAnonymousVisitorsAreSentToSignIn(t *testing.T) {
 func TestSignInSetsAStrictHttpOnlyCookie(t *testing.T) {
 	f := newFixture(t, console.Config{})
 	res, _ := f.signIn("wrong-token")
-	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(text(t, res), "not the admin token") {
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(text(t, res), "não é o token de administração") {
 		t.Fatalf("a wrong token: %d", res.StatusCode)
 	}
 	if _, ok := f.cookies["callconnect_console"]; ok {
@@ -211,7 +211,7 @@ func TestFormsNeedTheSessionCSRFTokenAndOrigin(t *testing.T) {
 	}
 	form.Set("csrf", csrf)
 	res := f.do("POST", "/console/env/acme/partner-tokens", form, "Origin", "http://console.test")
-	if res.StatusCode != http.StatusOK || !strings.Contains(text(t, res), "Partner token created") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(text(t, res), "Token de parceiro criado") {
 		t.Fatalf("the right token and origin: %d", res.StatusCode)
 	}
 	if toks, _ := f.tokens.List(context.Background(), "acme"); len(toks) != 1 {
@@ -284,7 +284,7 @@ func TestMonitorFiltersAndRows(t *testing.T) {
 	f := newFixture(t, console.Config{})
 	f.signIn(token)
 	res := f.do("GET", "/console/env/acme/monitor?since=yesterday", nil)
-	if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "From must be a date and time") {
+	if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "De deve ser uma data e hora") {
 		t.Fatalf("a bad time: %d\n%s", res.StatusCode, body)
 	}
 	res = f.do("GET", "/console/env/acme/monitor?status=7xx", nil)
@@ -292,7 +292,7 @@ func TestMonitorFiltersAndRows(t *testing.T) {
 		t.Fatalf("a bad status: %d\n%s", res.StatusCode, body)
 	}
 	res = f.do("GET", "/console/env/acme/monitor/rows?direction=in", nil)
-	if body := text(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, "<html") || !strings.Contains(body, "No exchange matches") {
+	if body := text(t, res); res.StatusCode != http.StatusOK || strings.Contains(body, "<html") || !strings.Contains(body, "Nenhuma troca corresponde") {
 		t.Fatalf("the rows alone: %d\n%s", res.StatusCode, body)
 	}
 	if res := f.do("GET", "/console/env/acme/monitor/nope", nil); res.StatusCode != http.StatusNotFound {
@@ -313,7 +313,7 @@ func TestCallsPageLinks(t *testing.T) {
 	forged := good[:strings.LastIndex(good, ".")+1] + base64.RawURLEncoding.EncodeToString([]byte("-9000000000000000000.c1"))
 	for _, before := range []string{"garbage", forged} {
 		res := f.do("GET", "/console/env/acme/calls?before="+url.QueryEscape(before), nil)
-		if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "The page link is damaged") {
+		if body := text(t, res); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "O link da página está danificado") {
 			t.Errorf("before=%s: %d\n%s", before, res.StatusCode, body)
 		}
 	}
@@ -381,7 +381,7 @@ func TestLeadPageOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.signIn(token)
-	owners := regexp.MustCompile(`(?s)<dt>(Manager|Broker|Agency)</dt><dd>(.*?)</dd>`)
+	owners := regexp.MustCompile(`(?s)<dt>(Gestor|Corretor|Imobiliária)</dt><dd>(.*?)</dd>`)
 	page := func(lead string) []string {
 		t.Helper()
 		reads.Store(0)
@@ -406,19 +406,19 @@ func TestLeadPageOwners(t *testing.T) {
 		}
 	}
 	want("inactive", page("l1"),
-		`Manager: Gestora <code>g1</code> — <span class="warn">Call button disabled: Call Connect is not active (integration_inactive)</span>`,
-		`Broker: Corretor sem telefone <code>c2</code> — <span class="warn">Call button disabled: Call Connect is not active (integration_inactive)</span>`,
-		`Agency: <code>ag-gone</code> — <span class="warn">unknown user</span>`)
+		`Gestor: Gestora <code>g1</code> — <span class="warn">Botão de ligar desabilitado: Call Connect inativo (integration_inactive)</span>`,
+		`Corretor: Corretor sem telefone <code>c2</code> — <span class="warn">Botão de ligar desabilitado: Call Connect inativo (integration_inactive)</span>`,
+		`Imobiliária: <code>ag-gone</code> — <span class="warn">usuário desconhecido</span>`)
 	if _, err := f.svc.Telephony.Activate(ctx, "acme", domain.ProviderCallConnect, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	want("active", page("l1"),
-		`Manager: Gestora <code>g1</code> — <span class="ok">Call button enabled</span>`,
-		`Broker: Corretor sem telefone <code>c2</code> — <span class="warn">Call button disabled: the user has no phone number (missing_phone)</span>`,
-		`Agency: <code>ag-gone</code> — <span class="warn">unknown user</span>`)
+		`Gestor: Gestora <code>g1</code> — <span class="ok">Botão de ligar habilitado</span>`,
+		`Corretor: Corretor sem telefone <code>c2</code> — <span class="warn">Botão de ligar desabilitado: o usuário não tem telefone (missing_phone)</span>`,
+		`Imobiliária: <code>ag-gone</code> — <span class="warn">usuário desconhecido</span>`)
 	// Ownership goes by role (rule 5): a manager named as the broker is not linked.
 	want("one owner", page("l2"),
-		`Broker: Gestora <code>g1</code> — <span class="warn">Call button disabled: not linked to this lead (not_owner)</span>`)
+		`Corretor: Gestora <code>g1</code> — <span class="warn">Botão de ligar desabilitado: não é responsável por este lead (not_owner)</span>`)
 	if res := f.do("GET", "/console/env/acme/leads/nope", nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("a missing lead: %d", res.StatusCode)
 	}

@@ -38,7 +38,7 @@ func (c *Console) recentLeads(r *http.Request, env domain.Environment) []recentL
 		}
 		seen[call.LeadID()] = true
 		ids = append(ids, call.LeadID())
-		out = append(out, recentLead{ID: call.LeadID(), LastCall: formatTime(call.ClickedAt(), env.TimeZone()), Status: string(call.Status())})
+		out = append(out, recentLead{ID: call.LeadID(), LastCall: trOf(r).formatTime(call.ClickedAt(), env.TimeZone()), Status: string(call.Status())})
 	}
 	leads, err := c.svc.Configuration.GetLeads(r.Context(), env.ID(), ids)
 	if err != nil {
@@ -66,10 +66,11 @@ func (c *Console) findLead(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	status, problem := http.StatusOK, ""
+	l := trOf(r)
 	if id != "" {
-		status, problem = http.StatusBadRequest, "A lead id is 1 to 64 letters, digits, dots, dashes, underscores or tildes."
+		status, problem = http.StatusBadRequest, l.t("leads.bad_id")
 	}
-	c.render(w, r, status, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev, Error: problem,
+	c.render(w, r, status, "leads", view{Title: l.t("nav.leads") + " · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev, Error: problem,
 		Data: leadsData{Lead: id, Recent: c.recentLeads(r, env)}})
 }
 
@@ -78,17 +79,39 @@ type ownerView struct {
 	Enabled                bool
 }
 
-// interactionTypes names the CRM's interaction type codes.
-var interactionTypes = map[string]string{domain.InteractionTypeCall: "Call"}
-
 type interactionView struct {
 	At, Type, Description, Call, Recording string
 	Task                                   *taskView
 }
 
-type taskView struct {
-	Name, Due, Status, Priority, Responsible string
-	Reminder                                 bool
+// taskView is a task in words: its name, due date, status, priority,
+// responsible (named) and reminder, as far as the partner sent them.
+type taskView struct{ Text string }
+
+// taskText says a task in l; the CRM's codes (status, priority, the
+// responsible's kind) in words, a code it does not know as sent.
+func taskText(l lang, t *domain.Task, tz *time.Location, n names) string {
+	parts := []string{l.t("task.name", t.Name)}
+	if t.DueAt != nil {
+		parts = append(parts, l.t("task.due", l.formatTime(*t.DueAt, tz)))
+	}
+	if t.Status != "" {
+		parts = append(parts, l.t("task.status", l.label("task_status", t.Status)))
+	}
+	if t.Priority != "" {
+		parts = append(parts, l.t("task.priority", l.label("task_priority", t.Priority)))
+	}
+	if t.ResponsibleType != "" || t.ResponsibleID != "" {
+		resp := n.user(t.ResponsibleID).String()
+		if t.ResponsibleType != "" {
+			resp = strings.TrimSpace(l.label("responsible", t.ResponsibleType) + " " + resp)
+		}
+		parts = append(parts, l.t("task.responsible", resp))
+	}
+	if t.Reminder {
+		parts = append(parts, l.t("task.reminder"))
+	}
+	return strings.Join(parts, ", ")
 }
 
 type leadData struct {
@@ -99,24 +122,16 @@ type leadData struct {
 	MoreCalls              string
 }
 
-// ownerRoles names the lead's owner fields.
-var ownerRoles = map[domain.Role]string{domain.RoleManager: "Manager", domain.RoleBroker: "Broker", domain.RoleAgency: "Agency"}
-
-// buttonText says what an owner sees on the lead: the call button's decision.
-func buttonText(b domain.CallButton) string {
+// buttonText says what an owner sees on the lead: the call button's
+// decision, its reason in words and by its code.
+func buttonText(l lang, b domain.CallButton) string {
 	switch {
 	case b.Enabled:
-		return "Call button enabled"
+		return l.t("owner.enabled")
 	case !b.Visible:
-		return "Call button hidden (" + string(b.Reason) + ")"
+		return l.t("owner.hidden", string(b.Reason))
 	}
-	text := map[domain.ButtonReason]string{
-		domain.ReasonNotOwner:            "not linked to this lead",
-		domain.ReasonIntegrationInactive: "Call Connect is not active",
-		domain.ReasonMissingPhone:        "the user has no phone number",
-		domain.ReasonMissingExtension:    "the user has no extension",
-	}[b.Reason]
-	return "Call button disabled: " + text + " (" + string(b.Reason) + ")"
+	return l.t("owner.disabled", l.label("reason", string(b.Reason)), string(b.Reason))
 }
 
 func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
@@ -128,8 +143,9 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	owned, err := c.svc.CallButtons.DecideForOwners(ctx, env.ID(), r.PathValue("lead"))
 	if err != nil {
 		if isNotFound(err) {
-			c.render(w, r, http.StatusNotFound, "leads", view{Title: "Leads · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev,
-				Error: "There is no lead “" + r.PathValue("lead") + "” in this environment.",
+			l := trOf(r)
+			c.render(w, r, http.StatusNotFound, "leads", view{Title: l.t("nav.leads") + " · " + env.Name(), Nav: "leads", CSRF: s.CSRF, Env: ev,
+				Error: l.t("leads.no_such", r.PathValue("lead")),
 				Data:  leadsData{Lead: r.PathValue("lead"), Recent: c.recentLeads(r, env)}})
 			return
 		}
@@ -138,14 +154,15 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	lead := owned.Lead
 	tz := env.TimeZone()
+	l := trOf(r)
 	d := leadData{ID: lead.ID(), Name: lead.Name(), Email: lead.Email(), Phone: lead.Phone().String()}
 	for _, o := range owned.Owners {
-		ov := ownerView{Role: ownerRoles[o.Role], ID: o.UserID}
+		ov := ownerView{Role: l.label("role", string(o.Role)), ID: o.UserID}
 		if o.User == nil {
-			ov.Button = "unknown user"
+			ov.Button = l.t("owner.unknown")
 		} else {
 			ov.Name = o.User.Name()
-			ov.Button, ov.Enabled = buttonText(o.CallButton), o.Enabled
+			ov.Button, ov.Enabled = buttonText(l, o.CallButton), o.Enabled
 		}
 		d.Owners = append(d.Owners, ov)
 	}
@@ -154,36 +171,37 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		c.failed(w, r, s, err)
 		return
 	}
-	for _, in := range history {
-		iv := interactionView{At: formatTime(in.OccurredAt(), tz), Type: interactionTypes[in.Type()], Description: in.Description(), Call: in.CallID()}
-		if iv.Type == "" {
-			iv.Type = in.Type()
-		}
-		if in.RecordingID() != "" {
-			iv.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
-		}
-		if t := in.Task(); t != nil {
-			tv := &taskView{Name: t.Name, Status: t.Status, Priority: t.Priority, Reminder: t.Reminder}
-			if t.DueAt != nil {
-				tv.Due = formatTime(*t.DueAt, tz)
-			}
-			if t.ResponsibleType != "" || t.ResponsibleID != "" {
-				tv.Responsible = strings.TrimSpace(t.ResponsibleType + " " + t.ResponsibleID)
-			}
-			iv.Task = tv
-		}
-		d.History = append(d.History, iv)
-	}
 	page, err := c.svc.Calls.List(ctx, env.ID(), ports.CallFilter{LeadID: lead.ID(), Limit: 10})
 	if err != nil {
 		c.failed(w, r, s, err)
 		return
 	}
-	d.Calls = callRows(page.Calls, tz)
+	// The users of the lead's calls and of its tasks, named in one read.
+	var users []string
+	for _, call := range page.Calls {
+		users = append(users, call.UserID())
+	}
+	for _, in := range history {
+		if t := in.Task(); t != nil {
+			users = append(users, t.ResponsibleID)
+		}
+	}
+	n := c.namesOf(r, env.ID(), users, nil)
+	for _, in := range history {
+		iv := interactionView{At: l.formatTime(in.OccurredAt(), tz), Type: l.label("interaction", in.Type()), Description: in.Description(), Call: in.CallID()}
+		if in.RecordingID() != "" {
+			iv.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
+		}
+		if t := in.Task(); t != nil {
+			iv.Task = &taskView{Text: taskText(l, t, tz, n)}
+		}
+		d.History = append(d.History, iv)
+	}
+	d.Calls = callRows(l, page.Calls, tz, n)
 	if page.Next != nil {
 		d.MoreCalls = ev.Base + "/calls?lead=" + url.QueryEscape(lead.ID())
 	}
-	c.render(w, r, http.StatusOK, "lead", view{Title: lead.Name() + " · Leads", Nav: "leads", CSRF: s.CSRF, Env: ev, Data: d})
+	c.render(w, r, http.StatusOK, "lead", view{Title: lead.Name() + " · " + l.t("nav.leads"), Nav: "leads", CSRF: s.CSRF, Env: ev, Data: d})
 }
 
 // recording streams a recording to the console's audio player, with HTTP
@@ -219,14 +237,3 @@ func (c *Console) recording(w http.ResponseWriter, r *http.Request, s session) {
 
 // recordingTransferTimeout bounds one recording's answer.
 const recordingTransferTimeout = 6 * time.Minute
-
-// formatTime shows an instant in the environment's time zone.
-func formatTime(t time.Time, tz *time.Location) string {
-	if t.IsZero() {
-		return ""
-	}
-	if tz == nil {
-		tz = time.UTC
-	}
-	return t.In(tz).Format("2006-01-02 15:04:05 MST")
-}

@@ -51,14 +51,14 @@ func (q monitorQuery) values() url.Values {
 const localTimeLayout = "2006-01-02T15:04"
 
 // filter turns the form into the monitor service's filter; a time that does
-// not parse is named in the error.
-func (q monitorQuery) filter(tz *time.Location) (app.ExchangeFilter, string) {
+// not parse is named, in l, in the problem returned.
+func (q monitorQuery) filter(l lang, tz *time.Location) (app.ExchangeFilter, string) {
 	f := app.ExchangeFilter{Direction: q.Direction, CallID: q.Call, LeadID: q.Lead, Status: q.Status, Cursor: q.Cursor, Limit: monitorPage}
 	for _, t := range []struct {
 		in   string
 		out  *time.Time
 		name string
-	}{{q.Since, &f.Since, "From"}, {q.Until, &f.Until, "Until"}} {
+	}{{q.Since, &f.Since, "monitor.since"}, {q.Until, &f.Until, "monitor.until"}} {
 		if t.in == "" {
 			continue
 		}
@@ -67,7 +67,7 @@ func (q monitorQuery) filter(tz *time.Location) (app.ExchangeFilter, string) {
 			at, err = time.ParseInLocation(localTimeLayout+":05", t.in, tz)
 		}
 		if err != nil {
-			return f, t.name + " must be a date and time (YYYY-MM-DDTHH:MM)."
+			return f, l.t("monitor.bad_time", l.t(t.name))
 		}
 		*t.out = at
 	}
@@ -78,9 +78,10 @@ func (q monitorQuery) filter(tz *time.Location) (app.ExchangeFilter, string) {
 const monitorPage = 50
 
 type exchangeRow struct {
-	ID, At, Direction, Method, URL, Call, Lead, Error, Duration string
-	Status                                                      int
-	StatusClass                                                 string
+	ID, At, Direction, Method, URL, Call, Error, Duration string
+	Lead                                                  who
+	Status                                                int
+	StatusClass                                           string
 }
 
 type monitorData struct {
@@ -109,7 +110,8 @@ func (c *Console) listExchanges(r *http.Request, env domain.Environment, base st
 	if q.Status != "" && !slices.Contains(d.Statuses, q.Status) {
 		d.Statuses = append(d.Statuses, q.Status)
 	}
-	f, problem := q.filter(env.TimeZone())
+	l := trOf(r)
+	f, problem := q.filter(l, env.TimeZone())
 	if problem != "" {
 		return d, http.StatusBadRequest, problem
 	}
@@ -119,8 +121,13 @@ func (c *Console) listExchanges(r *http.Request, env domain.Environment, base st
 		return d, status, text
 	}
 	tz := env.TimeZone()
+	leads := make([]string, 0, len(page.Items))
 	for _, e := range page.Items {
-		d.Rows = append(d.Rows, newExchangeRow(e, tz))
+		leads = append(leads, e.LeadID)
+	}
+	n := c.namesOf(r, env.ID(), nil, leads)
+	for _, e := range page.Items {
+		d.Rows = append(d.Rows, newExchangeRow(l, e, tz, n))
 	}
 	v := q.values()
 	if page.NextCursor != "" {
@@ -143,7 +150,7 @@ func (c *Console) monitor(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	d, status, problem := c.listExchanges(r, env, ev.Base)
-	c.render(w, r, status, "monitor", view{Title: "Monitor · " + env.Name(), Nav: "monitor", CSRF: s.CSRF, Env: ev, Error: problem, Data: d})
+	c.render(w, r, status, "monitor", view{Title: trOf(r).t("nav.monitor") + " · " + env.Name(), Nav: "monitor", CSRF: s.CSRF, Env: ev, Error: problem, Data: d})
 }
 
 // monitorRows answers the live page's poll with the table's rows alone.
@@ -158,12 +165,14 @@ func (c *Console) monitorRows(w http.ResponseWriter, r *http.Request, s session)
 		return
 	}
 	var buf bytes.Buffer
-	if err := c.pages["monitor"].ExecuteTemplate(&buf, "rows", view{Env: ev, Data: d}); err != nil {
+	l := trOf(r)
+	if err := c.pages[l]["monitor"].ExecuteTemplate(&buf, "rows", view{Lang: l, Env: ev, Data: d}); err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: rendering the monitor's rows failed", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", string(l))
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
 }
@@ -190,7 +199,8 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s session) {
 		c.failed(w, r, s, err)
 		return
 	}
-	d := exchangeData{exchangeRow: newExchangeRow(e, env.TimeZone())}
+	l := trOf(r)
+	d := exchangeData{exchangeRow: newExchangeRow(l, e, env.TimeZone(), c.namesOf(r, env.ID(), nil, []string{e.LeadID}))}
 	names := make([]string, 0, len(e.RequestHeaders))
 	for k := range e.RequestHeaders {
 		names = append(names, k)
@@ -200,13 +210,14 @@ func (c *Console) exchange(w http.ResponseWriter, r *http.Request, s session) {
 		d.Headers = append(d.Headers, headerView{Name: k, Value: strings.Join(e.RequestHeaders[k], ", ")})
 	}
 	d.RequestBody, d.ResponseBody = prettyJSON([]byte(e.RequestBody)), prettyJSON([]byte(e.ResponseBody))
-	c.render(w, r, http.StatusOK, "exchange", view{Title: "Exchange " + e.ID, Nav: "monitor", CSRF: s.CSRF, Env: ev, Data: d})
+	c.render(w, r, http.StatusOK, "exchange", view{Title: l.t("exchange.heading") + " " + e.ID, Nav: "monitor", CSRF: s.CSRF, Env: ev, Data: d})
 }
 
-// newExchangeRow is how the monitor shows an exchange, times in tz.
-func newExchangeRow(e domain.Exchange, tz *time.Location) exchangeRow {
-	row := exchangeRow{ID: e.ID, At: formatTime(e.OccurredAt, tz), Direction: string(e.Direction), Method: e.Method, URL: e.URL,
-		Call: e.CallID, Lead: e.LeadID, Error: e.Error, Status: e.StatusCode, StatusClass: statusClass(e.StatusCode)}
+// newExchangeRow is how the monitor shows an exchange, times in tz, its
+// lead named.
+func newExchangeRow(l lang, e domain.Exchange, tz *time.Location, n names) exchangeRow {
+	row := exchangeRow{ID: e.ID, At: l.formatTime(e.OccurredAt, tz), Direction: string(e.Direction), Method: e.Method, URL: e.URL,
+		Call: e.CallID, Lead: n.lead(e.LeadID), Error: attemptError(l, e.Error), Status: e.StatusCode, StatusClass: statusClass(e.StatusCode)}
 	if e.Duration > 0 {
 		row.Duration = e.Duration.Round(time.Millisecond).String()
 	}

@@ -108,10 +108,10 @@ func TestNoResultBadgeAndTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	due := t0.In(saoPaulo).Format("2006-01-02 15:04:05 MST") // the environment's zone
+	due := t0.In(saoPaulo).Format("02/01/2006 15:04") // the environment's zone, as Brazilians write it
 	silent := page("silent")
 	for _, want := range []string{`<span class="badge badge-no_result">sem retorno</span>`, `<li class="ev-no_result">`,
-		"Sem retorno (no result)", "no result 2h after accepting the call", "<dt>Result deadline</dt>"} {
+		"<strong>Sem retorno</strong>", "não tinha enviado resultado 2h depois de aceitar a ligação", "<dt>Prazo do resultado</dt>"} {
 		if !strings.Contains(silent, want) {
 			t.Errorf("the overdue call's page lacks %q:\n%s", want, silent)
 		}

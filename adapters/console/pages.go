@@ -25,9 +25,9 @@ func (c *Console) environment(w http.ResponseWriter, r *http.Request, s session)
 	}
 	if err != nil {
 		if isNotFound(err) || errors.Is(err, errBadEnv) {
-			c.render(w, r, http.StatusNotFound, "message", view{Title: "No such environment", CSRF: s.CSRF,
-				Data: message{Heading: "No such environment", Text: "There is no environment “" + id + "”. The CRM creates environments through the API.",
-					Link: Path, LinkText: "Back to the environments"}})
+			l := trOf(r)
+			c.render(w, r, http.StatusNotFound, "message", view{Title: l.t("noenv.title"), CSRF: s.CSRF,
+				Data: message{Heading: l.t("noenv.title"), Text: l.t("noenv.text", id), Link: Path, LinkText: l.t("link.back_home")}})
 			return env, nil, false
 		}
 		c.failed(w, r, s, err)
@@ -46,8 +46,9 @@ func isNotFound(err error) bool {
 // failed shows an error page for an action or a read that failed.
 func (c *Console) failed(w http.ResponseWriter, r *http.Request, s session, err error) {
 	status, text := c.problemText(r, err)
-	c.render(w, r, status, "message", view{Title: "Error", CSRF: s.CSRF,
-		Data: message{Heading: "That did not work", Text: text, Link: Path, LinkText: "Back to the environments"}})
+	l := trOf(r)
+	c.render(w, r, status, "message", view{Title: l.t("failed.title"), CSRF: s.CSRF,
+		Data: message{Heading: l.t("failed.heading"), Text: text, Link: Path, LinkText: l.t("link.back_home")}})
 }
 
 // home lists the environments to pick from.
@@ -70,7 +71,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s session) {
 	for _, e := range envs {
 		data.Environments = append(data.Environments, newEnvView(e))
 	}
-	c.render(w, r, http.StatusOK, "home", view{Title: "Environments", CSRF: s.CSRF, Data: data})
+	c.render(w, r, http.StatusOK, "home", view{Title: trOf(r).t("home.heading"), CSRF: s.CSRF, Data: data})
 }
 
 const pageOfEnvironments = 100
@@ -132,14 +133,24 @@ type configureForm struct {
 	Actor, PartnerURL, DialMode string
 }
 
-// flashes are the messages a redirect after a change may ask for; only
-// these fixed texts are ever shown, whatever the query says.
+// flashes are the messages a redirect after a change may ask for, by the
+// catalogue key of their words; only these fixed texts are ever shown,
+// whatever the query says.
 var flashes = map[string]string{
-	"configured":  "Call Connect settings saved.",
-	"activated":   "Call Connect is active.",
-	"deactivated": "Call Connect is inactive: the call button is disabled for everyone.",
-	"revoked":     "The partner token is revoked: callbacks with it are refused from now on.",
-	"redelivered": "The call is queued for delivery again.",
+	"configured":  "flash.configured",
+	"activated":   "flash.activated",
+	"deactivated": "flash.deactivated",
+	"revoked":     "flash.revoked",
+	"redelivered": "flash.redelivered",
+}
+
+// flashOf is the message the request's done parameter asks for, in its
+// language; "" for none or one that is not a flash.
+func flashOf(r *http.Request) string {
+	if key, ok := flashes[r.URL.Query().Get("done")]; ok {
+		return trOf(r).t(key)
+	}
+	return ""
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, s session) {
@@ -157,7 +168,7 @@ func (c *Console) showOverviewWith(w http.ResponseWriter, r *http.Request, s ses
 		return
 	}
 	ctx := r.Context()
-	data, err := c.overviewData(ctx, env)
+	data, err := c.overviewData(ctx, trOf(r), env)
 	if err != nil {
 		c.failed(w, r, s, err)
 		return
@@ -166,11 +177,11 @@ func (c *Console) showOverviewWith(w http.ResponseWriter, r *http.Request, s ses
 		form.PartnerURL, form.DialMode = data.PartnerURL, data.DialMode
 	}
 	data.Form, data.TestCall = form, test
-	c.render(w, r, status, "overview", view{Title: "Overview · " + env.Name(), Nav: "overview", CSRF: s.CSRF, Env: ev,
-		Flash: flashes[r.URL.Query().Get("done")], Error: problem, Data: data})
+	c.render(w, r, status, "overview", view{Title: trOf(r).t("nav.overview") + " · " + env.Name(), Nav: "overview", CSRF: s.CSRF, Env: ev,
+		Flash: flashOf(r), Error: problem, Data: data})
 }
 
-func (c *Console) overviewData(ctx context.Context, env domain.Environment) (overviewData, error) {
+func (c *Console) overviewData(ctx context.Context, l lang, env domain.Environment) (overviewData, error) {
 	var data overviewData
 	integrations, err := c.svc.Telephony.ListIntegrations(ctx, env.ID())
 	if err != nil {
@@ -186,7 +197,7 @@ func (c *Console) overviewData(ctx context.Context, env domain.Environment) (ove
 		}
 		data.Others = append(data.Others, otherIntegration{Provider: in.Provider(), Active: in.Active()})
 	}
-	data.Button, data.ButtonOK = buttonSummary(env, data)
+	data.Button, data.ButtonOK = buttonSummary(l, env, data)
 	managers, err := c.svc.Configuration.IntegrationManagers(ctx, env.ID())
 	if err != nil {
 		return data, err
@@ -200,9 +211,9 @@ func (c *Console) overviewData(ctx context.Context, env domain.Environment) (ove
 	}
 	tz := env.TimeZone()
 	for _, t := range tokens {
-		tv := tokenView{ID: t.ID(), Email: t.Email(), Description: t.Description(), Created: formatTime(t.CreatedAt(), tz)}
+		tv := tokenView{ID: t.ID(), Email: t.Email(), Description: t.Description(), Created: l.formatTime(t.CreatedAt(), tz)}
 		if at := t.RevokedAt(); at != nil {
-			tv.Revoked = formatTime(*at, tz)
+			tv.Revoked = l.formatTime(*at, tz)
 		}
 		data.Tokens = append(data.Tokens, tv)
 	}
@@ -212,25 +223,23 @@ func (c *Console) overviewData(ctx context.Context, env domain.Environment) (ove
 // buttonSummary says whether the call button can be enabled in the
 // environment, and what stops it (rule 5, at the environment's level; each
 // user's own reasons are on the lead pages).
-func buttonSummary(env domain.Environment, d overviewData) (string, bool) {
+func buttonSummary(l lang, env domain.Environment, d overviewData) (string, bool) {
 	switch {
 	case !env.CallConnectEnabled():
-		return "The call button is disabled for everyone: support has not enabled Call Connect for this environment " +
-			"(the environment's call_connect_enabled is off), so the integration can be neither configured nor activated.", false
+		return l.t("button.not_enabled"), false
 	case !d.Configured:
-		return "The call button is disabled for everyone: Call Connect is not configured yet. Set the partner URL and dial mode below.", false
+		return l.t("button.not_configured"), false
 	case !d.Active:
 		for _, o := range d.Others {
 			if o.Active {
-				return "The call button is disabled for everyone: Call Connect is inactive, and the telephony integration “" +
-					o.Provider + "” is active; only one may be. Deactivate it first.", false
+				return l.t("button.other_active", o.Provider), false
 			}
 		}
-		return "The call button is disabled for everyone: Call Connect is configured but inactive. Activate it below.", false
+		return l.t("button.inactive"), false
 	case d.DialMode == string(domain.DialByExtension):
-		return "Call Connect is active. The button is enabled for each lead's owners who have an extension; owners without one see it disabled (missing_extension).", true
+		return l.t("button.active_extension"), true
 	default:
-		return "Call Connect is active. The button is enabled for each lead's owners who have a phone number; owners without one see it disabled (missing_phone).", true
+		return l.t("button.active_phone"), true
 	}
 }
 
@@ -264,10 +273,9 @@ func (c *Console) configure(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	if res.NewSecret != "" {
-		c.showSecret(w, r, s, ev, secretData{Heading: "Call Connect configured",
-			Intro: "Call Connect is configured. This is the signing secret the partner verifies each delivery with (Standard Webhooks). " +
-				"Copy it now and give it to the partner: it is not shown again. Then activate the integration on the overview.",
-			Label: "Signing secret", Secret: res.NewSecret})
+		l := trOf(r)
+		c.showSecret(w, r, s, ev, secretData{Heading: l.t("secret.configured_heading"), Intro: l.t("secret.configured_intro"),
+			Label: l.t("secret.signing_label"), Secret: res.NewSecret})
 		return
 	}
 	changeDone(w, r, env.ID(), "configured")
@@ -310,16 +318,15 @@ type confirmData struct {
 }
 
 func (c *Console) rotateConfirm(w http.ResponseWriter, r *http.Request, s session) {
-	c.confirmChange(w, r, s, confirmData{Heading: "Rotate the signing secret?",
-		Text: "A new signing secret is made and shown once. Deliveries are signed with both the new and the current secret for " +
-			domain.PreviousSecretGrace.String() + ", so the partner has that long to switch; after that only the new one signs.",
-		Action: "/call-connect/rotate-secret", Button: "Rotate the secret"})
+	l := trOf(r)
+	c.confirmChange(w, r, s, confirmData{Heading: l.t("rotate.heading"), Text: l.t("rotate.text", shortDuration(domain.PreviousSecretGrace)),
+		Action: "/call-connect/rotate-secret", Button: l.t("rotate.button")})
 }
 
 func (c *Console) deactivateConfirm(w http.ResponseWriter, r *http.Request, s session) {
-	c.confirmChange(w, r, s, confirmData{Heading: "Deactivate Call Connect?",
-		Text: "The call button is disabled for everyone in this environment until Call Connect is activated again. " +
-			"Calls already queued are not delivered.", Action: "/call-connect/deactivate", Button: "Deactivate Call Connect"})
+	l := trOf(r)
+	c.confirmChange(w, r, s, confirmData{Heading: l.t("deactivate.heading"), Text: l.t("deactivate.text"),
+		Action: "/call-connect/deactivate", Button: l.t("deactivate.button")})
 }
 
 // confirmChange asks before an integration change made on behalf of one of
@@ -354,10 +361,10 @@ func (c *Console) rotate(w http.ResponseWriter, r *http.Request, s session) {
 		c.showOverview(w, r, s, status, text, configureForm{Actor: actor})
 		return
 	}
-	c.showSecret(w, r, s, ev, secretData{Heading: "New signing secret",
-		Intro: "The signing secret was rotated. Copy the new secret now and give it to the partner: it is not shown again. " +
-			"The previous secret keeps signing for " + domain.PreviousSecretGrace.String() + ".",
-		Label: "New signing secret", Secret: res.NewSecret})
+	l := trOf(r)
+	c.showSecret(w, r, s, ev, secretData{Heading: l.t("secret.rotated_heading"),
+		Intro: l.t("secret.rotated_intro", shortDuration(domain.PreviousSecretGrace)),
+		Label: l.t("secret.rotated_heading"), Secret: res.NewSecret})
 }
 
 func (c *Console) createToken(w http.ResponseWriter, r *http.Request, s session) {
@@ -371,10 +378,9 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request, s session)
 		c.showOverview(w, r, s, status, text, configureForm{})
 		return
 	}
-	c.showSecret(w, r, s, ev, secretData{Heading: "Partner token created",
-		Intro: "The partner sends this token in the token header, with the e-mail " + tok.Email() + " in the email header, on every callback. " +
-			"Copy it now: it is not shown again (only its hash is kept).",
-		Label: "Partner token", Secret: plain})
+	l := trOf(r)
+	c.showSecret(w, r, s, ev, secretData{Heading: l.t("secret.token_heading"), Intro: l.t("secret.token_intro", tok.Email()),
+		Label: l.t("secret.token_label"), Secret: plain})
 }
 
 func (c *Console) revokeConfirm(w http.ResponseWriter, r *http.Request, s session) {
@@ -393,9 +399,9 @@ func (c *Console) revokeConfirm(w http.ResponseWriter, r *http.Request, s sessio
 		c.notFound(w, r)
 		return
 	}
-	d := confirmData{Heading: "Revoke this partner token?",
-		Text:   "Callbacks sent with the token of " + tokens[i].Email() + " (" + tokens[i].Description() + ") will be refused from now on. This cannot be undone.",
-		Action: ev.Base + "/partner-tokens/" + url.PathEscape(id) + "/revoke", Button: "Revoke the token", Back: ev.Base + "/"}
+	l := trOf(r)
+	d := confirmData{Heading: l.t("revoke.heading"), Text: l.t("revoke.text", tokens[i].Email(), tokens[i].Description()),
+		Action: ev.Base + "/partner-tokens/" + url.PathEscape(id) + "/revoke", Button: l.t("revoke.button"), Back: ev.Base + "/"}
 	c.render(w, r, http.StatusOK, "confirm", view{Title: d.Heading, Nav: "overview", CSRF: s.CSRF, Env: ev, Data: d})
 }
 

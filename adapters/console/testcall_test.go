@@ -59,7 +59,7 @@ func newTestCallFixture(t *testing.T, partnerURL string) *fixture {
 	return &fixture{t: t, clock: clock, svc: svc, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
 }
 
-// The overview's "Send a test call" button posts, with the session's CSRF
+// The overview's "Enviar ligação de teste" button posts, with the session's CSRF
 // token and the manager picked, and the page shows the partner's answer.
 func TestOverviewSendsATestCall(t *testing.T) {
 	var (
@@ -79,13 +79,13 @@ func TestOverviewSendsATestCall(t *testing.T) {
 
 	page := text(t, f.do("GET", "/console/env/acme/", nil))
 	form := regexp.MustCompile(`(?s)<form method="post" action="/console/env/acme/call-connect/test".*?</form>`).FindString(page)
-	if !strings.Contains(form, `name="csrf"`) || !strings.Contains(form, `<option value="admin"`) || !strings.Contains(form, "Send a test call") {
+	if !strings.Contains(form, `name="csrf"`) || !strings.Contains(form, `<option value="admin"`) || !strings.Contains(form, "Enviar ligação de teste") {
 		t.Fatalf("no test call form with the CSRF token and the managers on the overview:\n%s", page)
 	}
 
 	// Refused: a user without the permission; nothing is sent.
 	res := f.do("POST", "/console/env/acme/call-connect/test", url.Values{"csrf": {csrf}, "actor_id": {"c1"}})
-	if body := text(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "integration-management permission") ||
+	if body := text(t, res); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "não tem a permissão de gerenciar integrações (actor_id)") ||
 		strings.Contains(body, `id="test-call-result"`) {
 		t.Fatalf("a test call by a broker: %d\n%s", res.StatusCode, body)
 	}
@@ -109,7 +109,7 @@ func TestOverviewSendsATestCall(t *testing.T) {
 	}
 	result := regexp.MustCompile(`(?s)<div id="test-call-result".*?</div>`).FindString(body)
 	for _, want := range []string{
-		"The partner answered 401",
+		"O parceiro respondeu 401",
 		`<dd id="test-call-status">401</dd>`,
 		`<code id="test-call-webhook-id">msg_teste_`,
 		`<pre class="body" id="test-call-excerpt">{&#34;erro&#34;: &#34;assinatura &lt;inválida&gt;&#34;}</pre>`,
@@ -134,8 +134,8 @@ func TestOverviewSendsATestCall(t *testing.T) {
 	res = f.do("POST", "/console/env/acme/call-connect/test", url.Values{"csrf": {csrf}, "actor_id": {"admin"}})
 	body = text(t, res)
 	result = regexp.MustCompile(`(?s)<div id="test-call-result".*?</div>`).FindString(body)
-	if res.StatusCode != http.StatusOK || !strings.Contains(result, "No answer from the partner") ||
-		!strings.Contains(result, `<dd id="test-call-status">none</dd>`) || !strings.Contains(result, `<dd id="test-call-error">`) {
+	if res.StatusCode != http.StatusOK || !strings.Contains(result, "Nenhuma resposta do parceiro") ||
+		!strings.Contains(result, `<dd id="test-call-status">nenhum</dd>`) || !strings.Contains(result, `<dd id="test-call-error">`) {
 		t.Errorf("a partner that is down: %d\n%s", res.StatusCode, result)
 	}
 

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"callconnect/adapters/postgres/pgtest"
@@ -207,6 +209,26 @@ func (b *browser) click(sel string) {
 	}
 }
 
+// acceptLanguage makes the tab send header as its Accept-Language, as a
+// browser set to those languages does.
+func (b *browser) acceptLanguage(header string) {
+	b.t.Helper()
+	b.do("Accept-Language "+header, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+			Headers: network.Headers{"Accept-Language": header}})
+		return err
+	}))
+}
+
+// lang is the language the page says it is in.
+func (b *browser) lang() string {
+	b.t.Helper()
+	return eval[string](b, `document.documentElement.lang`)
+}
+
 func eval[T any](b *browser, js string) T {
 	b.t.Helper()
 	return get(b, "evaluate "+js, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
@@ -269,7 +291,8 @@ func screenshotsDir(t *testing.T) string {
 
 // TestConsoleInABrowser is an operator's tour of the console in Chromium,
 // against the real binary, PostgreSQL, the delivery workers and a fake
-// partner on loopback.
+// partner on loopback: in Portuguese, as a Brazilian operator's browser
+// asks, then in English, by the browser's preference and by the switch.
 func TestConsoleInABrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	pool := pgtest.NewEmptyPool(t)
@@ -302,6 +325,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	b := &browser{t: t, ctx: ctx, base: base, shots: screenshotsDir(t)}
+	b.acceptLanguage("pt-BR,pt;q=0.9,en;q=0.5")
 
 	// Signing in: a page of the console sends an anonymous visitor to the
 	// form, a wrong token is refused, the right one (typed, Enter) lands
@@ -311,8 +335,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("an anonymous visit landed on %s, want the sign-in form", got)
 	}
 	b.checkPage("sign-in")
+	if got := b.lang(); got != "pt-BR" {
+		t.Fatalf("the sign-in form is in %q, want pt-BR", got)
+	}
+	b.wantText("h1", "Entrar")
 	b.do("wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token\r"), chromedp.WaitVisible(chromedp.CSS(".error")))
-	b.wantText(".error", "not the admin token")
+	b.wantText(".error", "não é o token de administração")
 	b.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), testAdminToken+"\r"), chromedp.WaitVisible(chromedp.CSS("#cc-heading")))
 	if got := b.path(); got != "/console/env/acme/" {
 		t.Fatalf("after signing in: %s, want /console/env/acme/", got)
@@ -327,7 +355,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.wantText("table", "Acme Imóveis", "acme")
 	b.checkPage("environments")
 	b.click(`a[href="/console/env/acme/"]`)
-	b.wantText("#button-state", "not configured")
+	b.wantText("#button-state", "não foi configurado")
 
 	// Configure Call Connect: the signing secret is shown once.
 	b.do("configure", chromedp.SetValue(chromedp.CSS("#partner_url"), partner.srv.URL+"/calls"),
@@ -339,18 +367,19 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.checkPage("signing-secret")
 	b.click(`main a[href="/console/env/acme/"]`)
-	b.wantText("#button-state", "inactive")
+	b.wantText("#button-state", "inativo")
 	b.checkPage("overview-inactive")
 	b.click(`form[action$="/call-connect/activate"] button`)
-	b.wantText(".flash", "Call Connect is active")
-	b.wantText("#button-state", "active", "phone")
+	b.wantText(".flash", "O Call Connect está ativo")
+	b.wantText("#button-state", "está ativo", "telefone")
+	b.wantText("#test-call-heading + p + form button", "Enviar ligação de teste")
 	if body := b.text("main"); strings.Contains(body, secret) {
 		t.Fatal("the overview shows the signing secret again")
 	}
 
 	// Rotate the secret, after a confirmation.
 	b.click(`a[href="/console/env/acme/call-connect/rotate-secret"]`)
-	b.wantText("h1", "Rotate the signing secret?")
+	b.wantText("h1", "Trocar o segredo de assinatura?")
 	b.checkPage("rotate-confirm")
 	b.click(`form[action$="/rotate-secret"] button[type=submit]`)
 	rotated := b.value("#secret")
@@ -358,7 +387,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("the rotated secret %q must be new", rotated)
 	}
 	b.open("/console/env/acme/")
-	b.wantText("main", "Signing secrets in use", "2 (a rotation's grace period)")
+	b.wantText("main", "Segredos de assinatura em uso", "2 (período de transição de uma troca de segredo)")
 
 	// A partner token, shown once; the fake partner answers with it.
 	b.do("token form", chromedp.SetValue(chromedp.CSS("#token-email"), "parceiro@example.com"),
@@ -370,7 +399,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.checkPage("partner-token")
 	b.open("/console/env/acme/")
-	b.wantText("#tokens", "parceiro@example.com", "telefonia", "active")
+	b.wantText("#tokens", "parceiro@example.com", "telefonia", "ativo")
 
 	// A click (the CRM's) reaches the partner, who answers with a recording
 	// once the call has ended.
@@ -380,13 +409,20 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The calls list, newest first with its badge; the call's timeline.
+	// The calls list, newest first with its badge, the lead and the user
+	// named; the call's timeline; dates as dd/mm/aaaa HH:MM.
 	b.open("/console/env/acme/calls")
-	b.wantText("#calls", "completed", "l1", "c1")
+	b.wantText("#calls", "realizada", "Maria Lead", "l1", "Corretor João", "c1")
+	if !regexp.MustCompile(`\d{2}/\d{2}/\d{4} \d{2}:\d{2}`).MatchString(b.text("#calls tbody td")) {
+		t.Fatalf("the click's date is not dd/mm/aaaa HH:MM: %q", b.text("#calls tbody td"))
+	}
 	b.checkPage("calls")
 	b.click(`a[href="/console/env/acme/calls/` + id + `"]`)
-	b.wantText(".timeline", "Clicked", "Delivery attempt 1", "HTTP 202", "Result from the partner", "Conversa de 2 segundos")
-	b.wantText("#call-status", "completed")
+	b.wantText(".timeline", "Clique", "Corretor João (c1) apertou o botão de ligar no lead Maria Lead (l1)", "Tentativa de entrega 1",
+		"HTTP 202", "Resultado do parceiro", "Conversa de 2 segundos")
+	b.wantText("#call-status", "realizada")
+	b.wantText("#call-lead", "Maria Lead")
+	b.wantText("#call-user", "Corretor João")
 	b.checkPage("call-completed")
 
 	// The lead's page: history with the recording, which plays; seeking
@@ -394,7 +430,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.click(`a[href="/console/env/acme/leads/l1"]`)
 	b.wantText("h1", "Maria Lead")
 	b.wantText("#history", "Conversa de 2 segundos")
-	b.wantText("dl.facts", "Corretor João", "Call button enabled")
+	b.wantText("dl.facts", "Corretor João", "Botão de ligar habilitado")
 	duration := get(b, "audio metadata", chromedp.Poll[float64](`(() => { const a = document.querySelector('#history audio');
 		return a && a.readyState >= 1 && isFinite(a.duration) ? a.duration : false })()`, chromedp.WithPollingTimeout(15*time.Second)))
 	if duration < 1.9 || duration > 2.1 {
@@ -412,16 +448,17 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// The leads page lists the leads of the latest calls, and opens any by id.
 	b.open("/console/env/acme/leads")
-	b.wantText("#recent-leads", "Maria Lead", "l1", "completed")
+	b.wantText("#recent-leads", "Maria Lead", "l1", "realizada")
 	b.checkPage("leads")
 	b.do("find a lead", chromedp.SendKeys(chromedp.CSS("#lead"), "l2\r"), chromedp.WaitVisible(chromedp.CSS("dl.facts")))
 	b.wantText("h1", "Pedro Lead")
-	b.wantText("dl.facts", "Broker", "c1", "Call button enabled")
+	b.wantText("dl.facts", "Corretor", "c1", "Botão de ligar habilitado")
 
 	// The monitor: the delivery out and the result in, each with its
 	// headers (secrets redacted) and its body pretty-printed.
 	b.open("/console/env/acme/monitor")
-	b.wantText("#exchanges", "out", "POST", "/calls", "202", "call "+id, "in", "/api/cvio/ligacoes/"+id+"/resultado", "200")
+	b.wantText("#exchanges", "saída", "POST", "/calls", "202", "ligação "+id, "lead Maria Lead", "entrada",
+		"/api/cvio/ligacoes/"+id+"/resultado", "200")
 	b.checkPage("monitor")
 	b.click(`#exchanges tr:has(.badge-out) a[href^="/console/env/acme/monitor/"]`)
 	b.wantText("#headers", "Webhook-Id", "msg_"+id, "Webhook-Signature", "[redacted]")
@@ -447,26 +484,26 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.open("/console/env/acme/monitor")
 	partner.setRefuse(true)
 	refused := p.click2(t, "l2", "c1")
-	get(b, "the monitor updates itself", chromedp.Poll[bool](`document.querySelector('#exchanges').textContent.includes('call `+refused+`')`,
+	get(b, "the monitor updates itself", chromedp.Poll[bool](`document.querySelector('#exchanges').textContent.includes('ligação `+refused+`')`,
 		chromedp.WithPollingTimeout(20*time.Second)))
-	b.wantText("#exchanges", "400")
-	b.wantText("#live-status", "new exchange")
+	b.wantText("#exchanges", "400", "o parceiro respondeu 400", "lead Pedro Lead")
+	b.wantText("#live-status", "nova")
 	waitFor(t, 20*time.Second, "the refused call is undeliverable", func() bool { s, _ := p.callStatus(t, refused); return s == "undeliverable" })
 	b.open("/console/env/acme/calls?status=undeliverable")
-	b.wantText("#calls", "undeliverable", "l2")
+	b.wantText("#calls", "não entregue", "Pedro Lead", "l2")
 	if strings.Contains(b.text("#calls"), id) {
 		t.Fatal("the undeliverable filter lists the completed call")
 	}
 	b.click(`a[href="/console/env/acme/calls/` + refused + `"]`)
-	b.wantText(".timeline", "HTTP 400", "Undeliverable", "refused")
+	b.wantText(".timeline", "HTTP 400", "não entregue", "O parceiro recusou a ligação")
 	b.checkPage("call-undeliverable")
 	partner.setRefuse(false)
 	b.click(`form[action$="/redeliver"] button`)
-	b.wantText(".flash", "queued for delivery again")
+	b.wantText(".flash", "voltou para a fila de entrega")
 	waitFor(t, 20*time.Second, "the redelivered call is delivered", func() bool { s, _ := p.callStatus(t, refused); return s == "delivered" })
 	b.open("/console/env/acme/calls/" + refused)
-	b.wantText(".timeline", "Delivery attempt 2", "HTTP 202")
-	b.wantText("#call-status", "delivered")
+	b.wantText(".timeline", "Tentativa de entrega 2", "HTTP 202")
+	b.wantText("#call-status", "entregue")
 
 	// On a phone-sized screen the pages fit the width.
 	b.do("phone", chromedp.EmulateViewport(390, 844))
@@ -489,12 +526,41 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Deactivating asks first; then the button is disabled for everyone.
 	b.open("/console/env/acme/")
 	b.click(`a[href="/console/env/acme/call-connect/deactivate"]`)
-	b.wantText("h1", "Deactivate Call Connect?")
+	b.wantText("h1", "Desativar o Call Connect?")
 	b.click(`form[action$="/call-connect/deactivate"] button[type=submit]`)
-	b.wantText(".flash", "Call Connect is inactive")
-	b.wantText("#button-state", "disabled for everyone", "inactive")
+	b.wantText(".flash", "O Call Connect está inativo")
+	b.wantText("#button-state", "desabilitado para todos", "inativo")
 	b.open("/console/env/acme/leads/l1")
-	b.wantText("dl.facts", "Call Connect is not active (integration_inactive)")
+	b.wantText("dl.facts", "Call Connect inativo (integration_inactive)")
+
+	// English: for a browser that prefers it, and, whatever the browser
+	// prefers, after the header's switch, which the console remembers
+	// until it is switched back.
+	b.acceptLanguage("en-US,en;q=0.9")
+	b.open("/console/env/acme/calls")
+	if got := b.lang(); got != "en" {
+		t.Fatalf("for a browser that prefers English the calls page is in %q", got)
+	}
+	b.wantText("h1", "Calls")
+	b.wantText("#calls", "completed", "Maria Lead", "Corretor João")
+	b.checkPage("calls-english")
+	b.acceptLanguage("pt-BR,pt;q=0.9")
+	b.open("/console/env/acme/calls")
+	b.wantText("h1", "Ligações")
+	b.wantText("#lang-switch", "English")
+	b.click("#lang-switch")
+	if got, path := b.lang(), b.path(); got != "en" || path != "/console/env/acme/calls" {
+		t.Fatalf("after the switch: %q on %s, want English on the same page", got, path)
+	}
+	b.wantText("#calls", "delivered", "completed")
+	b.open("/console/env/acme/")
+	b.wantText("h1 + section", "Send a test call", "Partner URL")
+	b.wantText("#button-state", "disabled for everyone")
+	b.click("#lang-switch")
+	if got := b.lang(); got != "pt-BR" {
+		t.Fatalf("switched back: %q", got)
+	}
+	b.wantText("#button-state", "desabilitado para todos")
 
 	// Signing out ends the session: the console asks to sign in again.
 	b.open("/console/env/acme/")
@@ -502,7 +568,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in") {
 		t.Fatalf("after signing out: %s", got)
 	}
-	b.wantText(".flash", "You have signed out")
+	b.wantText(".flash", "Você saiu do console")
 	b.open("/console/env/acme/calls")
 	if got := b.path(); !strings.HasPrefix(got, "/console/sign-in?next=") {
 		t.Fatalf("after signing out the calls page is at %s, want the sign-in form", got)
