@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -220,5 +225,59 @@ func TestPartnerCheckCommandLine(t *testing.T) {
 		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.says) {
 			t.Errorf("%q: exit %d, want %d saying %q:\n%s%s", tc.args, code, tc.code, tc.says, out.String(), errb.String())
 		}
+	}
+}
+
+// The partner guide's Go program, built and run as a partner would, passes
+// every check: the guide and the check agree on what a partner does.
+func TestPartnerCheckPassesThePartnerGuidesGoProgram(t *testing.T) {
+	guide, err := os.ReadFile("../../docs/partners.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- snippet: verify-go -->\\s*```go\\n(.*?)\\n```").FindSubmatch(guide)
+	if m == nil {
+		t.Fatal("docs/partners.md has no ```go block after <!-- snippet: verify-go -->")
+	}
+	dir := t.TempDir()
+	for name, text := range map[string]string{"main.go": string(m[1]), "go.mod": "module snippet\n\ngo 1.22\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-o", "partner", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the guide's Go program: %v\n%s", err, out)
+	}
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	cmd := exec.Command(filepath.Join(dir, "partner"))
+	cmd.Env = append(os.Environ(), "WEBHOOK_SECRET="+simTestSecret, "HOST=127.0.0.1", "PORT="+port)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "ouvindo em") {
+				close(listening)
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-listening:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the guide's Go program did not listen within 30s")
+	}
+	if code, out, _ := checkVerdicts(t, "http://127.0.0.1:"+port+"/"); code != 0 || !strings.Contains(out, "5 passed, 0 failed") {
+		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
