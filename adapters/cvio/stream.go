@@ -230,6 +230,9 @@ func (s *splitter) write(p []byte) error {
 		if len(s.body.json) >= s.maxJSON {
 			return jsonTooLarge(int64(s.maxJSON))
 		}
+		if len(s.body.json) == cap(s.body.json) {
+			s.grow()
+		}
 		c := p[i]
 		s.body.json = append(s.body.json, c)
 		i++
@@ -277,6 +280,17 @@ func (s *splitter) write(p []byte) error {
 		}
 	}
 	return nil
+}
+
+// grow makes room in json for more bytes, within maxJSON: the capacity
+// doubles, so that a body whose JSON grows to the limit costs about twice
+// the limit in allocations, not the five times append's gentler growth of
+// large slices would.
+func (s *splitter) grow() {
+	j := s.body.json
+	grown := make([]byte, len(j), min(max(2*cap(j), 512), max(s.maxJSON, len(j)+1)))
+	copy(grown, j)
+	s.body.json = grown
 }
 
 // startAudio begins a recording's string; its opening quote is in json.
