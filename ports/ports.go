@@ -238,6 +238,12 @@ type History interface {
 	// on other leads are not looked at. It reads one row, however long the
 	// lead's history.
 	LatestCallRecording(ctx context.Context, envID, leadID, callID string) (string, error)
+	// LatestCallRecordings is LatestCallRecording for many calls in one
+	// read: for each of the environment's calls among callIDs, what
+	// LatestCallRecording says for its lead and id, by call id. A call
+	// without a recording, or that the environment does not have, is left
+	// out. It costs one query however many ids are given.
+	LatestCallRecordings(ctx context.Context, envID string, callIDs []string) (map[string]string, error)
 	// HasInteraction reports whether the lead already has an interaction
 	// with that Fingerprint.
 	HasInteraction(ctx context.Context, envID, leadID, fingerprint string) (bool, error)

@@ -36,28 +36,6 @@ WHERE env_id = $1 AND lead_id = $2 AND status NOT IN ('completed', 'not_complete
 ORDER BY clicked_at DESC, id DESC
 LIMIT 1;
 
--- ListCalls is the console's list of an environment's calls, newest first,
--- each filter applied only when given; on calls_env_clicked. The cursor
--- (before_clicked_at, before_id) continues after the last call of a page.
--- A delivered call the partner accepted at or before no_result_accepted_by is
--- filtered as no_result, as it reads, before the job has marked it.
--- name: ListCalls :many
-SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at
-FROM calls
-WHERE env_id = sqlc.arg(env_id)
-  AND (sqlc.narg(status)::text IS NULL
-       OR CASE WHEN status = 'delivered' AND delivered_at <= sqlc.narg(no_result_accepted_by)::timestamptz THEN 'no_result'
-               ELSE status END = sqlc.narg(status)::text)
-  AND (sqlc.narg(lead_id)::text IS NULL OR lead_id = sqlc.narg(lead_id)::text)
-  AND (sqlc.narg(user_id)::text IS NULL OR user_id = sqlc.narg(user_id)::text)
-  AND (sqlc.narg(clicked_from)::timestamptz IS NULL OR clicked_at >= sqlc.narg(clicked_from)::timestamptz)
-  AND (sqlc.narg(clicked_to)::timestamptz IS NULL OR clicked_at < sqlc.narg(clicked_to)::timestamptz)
-  AND (sqlc.narg(before_clicked_at)::timestamptz IS NULL
-       OR clicked_at < sqlc.narg(before_clicked_at)::timestamptz
-       OR (clicked_at = sqlc.narg(before_clicked_at)::timestamptz AND id COLLATE "C" < sqlc.arg(before_id)::text))
-ORDER BY clicked_at DESC, id COLLATE "C" DESC
-LIMIT sqlc.arg(row_limit);
-
 -- LockCallForDelivery is LockCall with what a delivery attempt reads besides
 -- the call, in the same round trip: the call's environment and the
 -- environment's integration of sqlc.arg(provider) (NULLs when it has none).

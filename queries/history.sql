@@ -54,3 +54,21 @@ FROM interactions
 WHERE env_id = $1 AND lead_id = $2 AND call_id = sqlc.arg(call_id)::text AND recording_id IS NOT NULL
 ORDER BY occurred_at DESC, id DESC
 LIMIT 1;
+
+-- LatestCallRecordings is LatestCallRecording for a page of calls in one
+-- round trip: each call of the environment among call_ids (by its primary
+-- key) with the recording of the newest interaction of its lead that
+-- belongs to it and carries one (one probe of
+-- interactions_env_lead_call_recording each); calls without a recording
+-- have no row.
+-- name: LatestCallRecordings :many
+SELECT c.id AS call_id, latest.recording_id::text AS recording_id
+FROM calls c
+CROSS JOIN LATERAL (
+    SELECT i.recording_id
+    FROM interactions i
+    WHERE i.env_id = c.env_id AND i.lead_id = c.lead_id AND i.call_id = c.id AND i.recording_id IS NOT NULL
+    ORDER BY i.occurred_at DESC, i.id DESC
+    LIMIT 1
+) latest
+WHERE c.env_id = @env_id AND c.id = ANY(@call_ids::text[]);

@@ -152,32 +152,6 @@ type Enqueuer interface {
 	EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery) error
 }
 
-func (r *repositories) ListCalls(ctx context.Context, envID string, f ports.CallFilter) ([]domain.Call, error) {
-	n, err := rowLimit(f.Limit)
-	if err != nil {
-		return nil, err
-	}
-	params := gen.ListCallsParams{EnvID: envID, Status: optional(string(f.Status)), LeadID: optional(f.LeadID),
-		UserID: optional(f.UserID), RowLimit: n}
-	if !f.From.IsZero() {
-		params.ClickedFrom = &f.From
-	}
-	if !f.To.IsZero() {
-		params.ClickedTo = &f.To
-	}
-	if f.Before != nil {
-		params.BeforeClickedAt, params.BeforeID = &f.Before.ClickedAt, f.Before.ID
-	}
-	if !f.NoResultAcceptedBy.IsZero() {
-		params.NoResultAcceptedBy = &f.NoResultAcceptedBy
-	}
-	rows, err := r.q.ListCalls(ctx, params)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: listing calls of environment %q: %w", envID, err)
-	}
-	return callsFromRows(rows)
-}
-
 // LockCallsAwaitingResult locks, FOR UPDATE SKIP LOCKED, the delivered calls
 // accepted at or before acceptedBy. It is no read: inside Store.Read it
 // fails, as writes do.

@@ -129,6 +129,55 @@ func (q *Queries) LatestCallRecording(ctx context.Context, arg LatestCallRecordi
 	return recording_id, err
 }
 
+const latestCallRecordings = `-- name: LatestCallRecordings :many
+SELECT c.id AS call_id, latest.recording_id::text AS recording_id
+FROM calls c
+CROSS JOIN LATERAL (
+    SELECT i.recording_id
+    FROM interactions i
+    WHERE i.env_id = c.env_id AND i.lead_id = c.lead_id AND i.call_id = c.id AND i.recording_id IS NOT NULL
+    ORDER BY i.occurred_at DESC, i.id DESC
+    LIMIT 1
+) latest
+WHERE c.env_id = $1 AND c.id = ANY($2::text[])
+`
+
+type LatestCallRecordingsParams struct {
+	EnvID   string
+	CallIds []string
+}
+
+type LatestCallRecordingsRow struct {
+	CallID      string
+	RecordingID string
+}
+
+// LatestCallRecordings is LatestCallRecording for a page of calls in one
+// round trip: each call of the environment among call_ids (by its primary
+// key) with the recording of the newest interaction of its lead that
+// belongs to it and carries one (one probe of
+// interactions_env_lead_call_recording each); calls without a recording
+// have no row.
+func (q *Queries) LatestCallRecordings(ctx context.Context, arg LatestCallRecordingsParams) ([]LatestCallRecordingsRow, error) {
+	rows, err := q.db.Query(ctx, latestCallRecordings, arg.EnvID, arg.CallIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LatestCallRecordingsRow
+	for rows.Next() {
+		var i LatestCallRecordingsRow
+		if err := rows.Scan(&i.CallID, &i.RecordingID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listInteractions = `-- name: ListInteractions :many
 SELECT env_id, id, lead_id, type, description, task_name, task_due_at, task_status,
        task_priority, task_responsible_type, task_responsible_id, task_reminder,
