@@ -29,11 +29,13 @@ const DefaultDir = ".data/recordings"
 // directories, so that a million recordings make some fifteen per directory. Directories are created 0700.
 //
 // Put writes into a temporary file beside the object (".<key>.tmp-*"),
-// hashing as it copies (on another core, while the write goes on), fsyncs it and renames it over <key>, then fsyncs the
-// directory: the object appears whole or not at all, a crash or a full disk
-// leaves at most a temporary file (RemoveTemp sweeps those), and a reader of
-// the old file keeps reading the old file. Several processes may share one
-// root.
+// hashing as it copies (on another core, while the write goes on) and, on
+// Linux, starting the disk's writeback of each chunk as it is written, so
+// that the fsync at the end waits for the last chunk rather than the whole
+// file; it then renames the file over <key> and fsyncs the directory: the
+// object appears whole or not at all, a crash or a full disk leaves at most
+// a temporary file (RemoveTemp sweeps those), and a reader of the old file
+// keeps reading the old file. Several processes may share one root.
 //
 // The type file is written (the same way) before the object is renamed into
 // place, so an object is never without it; after a crash in between, a type

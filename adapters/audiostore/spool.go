@@ -65,7 +65,14 @@ type fileSpool struct {
 	closed bool
 	// durable: the file becomes the object, so it is fsynced first.
 	durable bool
+	// writeback is how far the disk was asked to start writing the file
+	// (startWriteback), a writebackChunk at a time.
+	writeback int64
 }
+
+// writebackChunk is how much a durable spool writes between two
+// startWriteback: the size of Put's chunks.
+const writebackChunk = copyChunk
 
 func newFileSpool(ctx context.Context, dir string, durable bool) (*fileSpool, error) {
 	if err := ctx.Err(); err != nil {
@@ -105,6 +112,11 @@ func (s *fileSpool) Write(p []byte) (int, error) {
 		s.hash.Write(p[:n])
 	}
 	s.size += int64(n)
+	if s.durable && s.size-s.writeback >= writebackChunk {
+		// The fsync of finish then has little left to write.
+		startWriteback(s.f, s.writeback, s.size-s.writeback)
+		s.writeback = s.size
+	}
 	if err != nil {
 		s.err = fmt.Errorf("audio store: spool: %w", err)
 		return n, s.err

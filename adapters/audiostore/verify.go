@@ -182,6 +182,7 @@ func copyHashing(dst io.Writer, v *verifyingReader) (written int64, err error) {
 			toHash <- chunk[:n]
 			pending++
 			wn, werr := dst.Write(chunk[:n])
+			startWriteback(dst, written, int64(wn))
 			written += int64(wn)
 			if werr == nil && wn < n {
 				werr = io.ErrShortWrite
