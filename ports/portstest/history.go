@@ -472,8 +472,9 @@ func testLockRecordingContent(t *testing.T, s ports.Store) {
 	}()
 	<-held
 	second := make(chan time.Time, 1)
+	secondDone := make(chan error, 1)
 	go func() {
-		_ = s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		secondDone <- s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 			err := r.LockRecordingContent(ctx, audioA)
 			second <- time.Now()
 			return err
@@ -487,5 +488,8 @@ func testLockRecordingContent(t *testing.T, s ports.Store) {
 	}
 	if got := <-second; got.Before(released) {
 		t.Error("a second holder of the same content lock did not wait for the first")
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatalf("the second holder's transaction: %v", err)
 	}
 }

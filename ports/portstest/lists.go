@@ -120,7 +120,12 @@ func testListCallsPages(t *testing.T, s ports.Store) {
 // everything.
 func testListsNeedALimit(t *testing.T, s ports.Store) {
 	put(t, s, environment(t, "env-1"), listedCall("env-1", "c1", "l1", "u1", domain.CallDelivered, clickedAt))
+	// Each refused listing is checked inside; the Read may itself report
+	// the last refusal (a failed statement ends a database transaction),
+	// but it must run.
+	ran := false
 	_ = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		ran = true
 		if _, err := r.ListCalls(ctx, "env-1", ports.CallFilter{}); err == nil {
 			t.Error("ListCalls without a limit succeeded")
 		}
@@ -132,6 +137,9 @@ func testListsNeedALimit(t *testing.T, s ports.Store) {
 		}
 		return nil
 	})
+	if !ran {
+		t.Fatal("Read did not run its function")
+	}
 }
 
 func testListEnvironments(t *testing.T, s ports.Store) {
