@@ -30,7 +30,8 @@ type Config struct {
 // Module provides the JSON *slog.Logger, the trace.TracerProvider (shut
 // down, flushing spans, when the app stops), the propagation
 // TextMapPropagator, the *prometheus.Registry (also as prometheus.Registerer
-// and prometheus.Gatherer) and an *SQLTracer for the pgx pool. It also makes
+// and prometheus.Gatherer) and an *SQLTracer for the pgx pool (which makes
+// spans only when they are exported: see TracesExported). It also makes
 // the tracer provider and propagator the OpenTelemetry globals and routes
 // OpenTelemetry's own errors through the logger, for libraries that only
 // know the globals.
@@ -44,7 +45,7 @@ var Module = fx.Module("telemetry",
 			fx.As(new(prometheus.Registerer)),
 			fx.As(new(prometheus.Gatherer)),
 		),
-		func(tp trace.TracerProvider) *SQLTracer { return NewSQLTracer(tp, nil) },
+		provideSQLTracer,
 	),
 	fx.Invoke(installGlobals),
 )
@@ -62,10 +63,7 @@ func provideTracerProvider(lc fx.Lifecycle, cfg Config) (trace.TracerProvider, e
 	if name == "" {
 		name = "callconnect"
 	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
+	getenv := getenvOf(cfg)
 	// Building the provider does not dial anything, so the background
 	// context is enough; exporters connect on first export.
 	tp, shutdown, err := NewTracerProvider(context.Background(), name, cfg.Version, getenv)
@@ -74,6 +72,23 @@ func provideTracerProvider(lc fx.Lifecycle, cfg Config) (trace.TracerProvider, e
 	}
 	lc.Append(fx.Hook{OnStop: shutdown})
 	return tp, nil
+}
+
+// provideSQLTracer makes SQL spans only when spans are exported: a span
+// per statement that nobody receives costs the hot path its allocations and
+// gives the logs nothing (their trace ids come from the request's span).
+func provideSQLTracer(cfg Config, tp trace.TracerProvider) *SQLTracer {
+	if !TracesExported(getenvOf(cfg)) {
+		return NewSQLTracer(nil, nil)
+	}
+	return NewSQLTracer(tp, nil)
+}
+
+func getenvOf(cfg Config) func(string) string {
+	if cfg.Getenv == nil {
+		return os.Getenv
+	}
+	return cfg.Getenv
 }
 
 func installGlobals(logger *slog.Logger, tp trace.TracerProvider) {

@@ -85,3 +85,41 @@ func TestModuleFailsOnBadConfiguration(t *testing.T) {
 		t.Fatal("module started with OTEL_TRACES_EXPORTER=zipkin")
 	}
 }
+
+// TestModuleSQLSpansOnlyWhenExported: without an exporter the SQL tracer
+// makes no span (nobody would receive it); with one, it does.
+func TestModuleSQLSpansOnlyWhenExported(t *testing.T) {
+	prevTP, prevProp := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	t.Cleanup(func() {
+		otel.SetTracerProvider(prevTP)
+		otel.SetTextMapPropagator(prevProp)
+	})
+	for _, tc := range []struct {
+		what  string
+		env   map[string]string
+		spans bool
+	}{
+		{"no exporter configured", nil, false},
+		{"OTEL_TRACES_EXPORTER=none", map[string]string{"OTEL_TRACES_EXPORTER": "none"}, false},
+		{"the SDK disabled", map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "console"}, false},
+		{"the console exporter", map[string]string{"OTEL_TRACES_EXPORTER": "console"}, true},
+		{"an OTLP endpoint", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true},
+	} {
+		var sqlTr *SQLTracer
+		app := fx.New(
+			Module,
+			fx.Supply(Config{LogOutput: &bytes.Buffer{}, Getenv: func(k string) string { return tc.env[k] }}),
+			fx.Populate(&sqlTr),
+			fx.NopLogger,
+		)
+		if err := app.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.what, err)
+		}
+		if got := sqlTr.tracer != nil; got != tc.spans {
+			t.Errorf("%s: the SQL tracer makes spans: %v, want %v", tc.what, got, tc.spans)
+		}
+		if got := TracesExported(func(k string) string { return tc.env[k] }); got != tc.spans {
+			t.Errorf("%s: TracesExported %v, want %v", tc.what, got, tc.spans)
+		}
+	}
+}

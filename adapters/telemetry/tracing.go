@@ -134,6 +134,19 @@ func NewTracerProvider(ctx context.Context, serviceName, version string, getenv 
 	return sdk, sdk.Shutdown, nil
 }
 
+// TracesExported reports whether the OTEL_* variables read through getenv
+// send spans anywhere: the SDK is not disabled and at least one exporter is
+// configured. Without, the spans NewTracerProvider makes only carry ids (to
+// the logs and the traceparent of outgoing calls), so spans made for
+// nothing else, as the SQL tracer's, can be skipped.
+func TracesExported(getenv func(string) string) bool {
+	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
+		return false
+	}
+	names, err := traceExporterNames(getenv)
+	return err == nil && len(names) > 0
+}
+
 // traceExporterNames reads which exporters are wanted. An empty result means
 // none.
 func traceExporterNames(getenv func(string) string) ([]string, error) {
