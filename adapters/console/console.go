@@ -16,8 +16,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,13 +35,24 @@ const DefaultSessionTTL = 8 * time.Hour
 
 // Config is what the console is told by the deployment.
 type Config struct {
-	// AdminToken signs operators in. Empty refuses every sign-in.
+	// AdminToken signs operators in: one token, or several separated by
+	// commas, each accepted (httpapi.ParseAdminTokens). Empty refuses every
+	// sign-in.
 	AdminToken string
+	// AdminFailures limits wrong tokens at the sign-in per client address
+	// (429 past it); the API's bearer check may share it, so that guesses on
+	// either count together. Nil: a limit of the console's own,
+	// httpapi.DefaultAdminFailureLimit a minute.
+	AdminFailures *httpapi.FailureLimit
+	// TrustedProxies are the load balancers whose X-Forwarded-For names the
+	// client, and whose X-Forwarded-Proto: https makes the cookies Secure.
+	TrustedProxies httpapi.TrustedProxies
 	// SecretsKey is the deployment's secrets key; the session cookies are
 	// signed with a key derived from it, so every replica accepts them.
 	SecretsKey []byte
 	// PublicURL is where clients reach the service; an https URL makes the
-	// cookies Secure (so do requests that arrive over TLS).
+	// cookies Secure (so do requests that arrive over TLS, directly or
+	// through a trusted proxy).
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 means DefaultSessionTTL.
 	SessionTTL time.Duration
@@ -89,6 +102,9 @@ func New(cfg Config, svc Services) *Console {
 	}
 	if cfg.Sessions == nil {
 		cfg.Sessions = memory.NewConsoleSessions()
+	}
+	if cfg.AdminFailures == nil {
+		cfg.AdminFailures = httpapi.NewFailureLimit(httpapi.DefaultAdminFailureLimit, cfg.TrustedProxies, cfg.Now)
 	}
 	c := &Console{cfg: cfg, svc: svc, sessions: newSessions(cfg.SecretsKey, cfg.AdminToken, cfg.SessionTTL, cfg.Now, cfg.Sessions, cfg.Logger),
 		pages: parsePages(), mux: http.NewServeMux(), secure: strings.HasPrefix(cfg.PublicURL, "https://")}
@@ -320,7 +336,13 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request, status int,
 	c.render(w, r, status, "signin", v)
 }
 
-func (c *Console) secureFor(r *http.Request) bool { return c.secure || r.TLS != nil }
+// secureFor tells whether the cookies set for r are Secure: the console's
+// public URL is https, or r reached the service over TLS (a trusted proxy
+// terminating TLS says so in X-Forwarded-Proto), so that the browser never
+// sends them back in the clear.
+func (c *Console) secureFor(r *http.Request) bool {
+	return c.secure || c.cfg.TrustedProxies.ViaTLS(r)
+}
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	pre, err := r.Cookie(signInCookie)
@@ -328,12 +350,24 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.signInPage(w, r, http.StatusForbidden, trOf(r).t("signin.expired"))
 		return
 	}
-	if !c.sessions.checkToken(r.PostFormValue("token")) {
-		c.cfg.Logger.WarnContext(r.Context(), "console: a sign-in with a wrong admin token was refused", "remote", r.RemoteAddr)
+	tokenID, ok := c.sessions.checkToken(r.PostFormValue("token"))
+	if !ok {
+		// A wrong token counts against the client's address; past its limit
+		// the answer is 429, so that guessing is slow (a right token is
+		// checked first and always signs in).
+		client := c.cfg.AdminFailures.ClientAddr(r).String()
+		if allowed, wait := c.cfg.AdminFailures.Failed(r); !allowed {
+			secs := max(1, int(math.Ceil(wait.Seconds())))
+			c.cfg.Logger.WarnContext(r.Context(), "console: too many wrong admin tokens from one address; a sign-in was refused", "client", client)
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			c.signInPage(w, r, http.StatusTooManyRequests, trOf(r).t("signin.too_many", secs))
+			return
+		}
+		c.cfg.Logger.WarnContext(r.Context(), "console: a sign-in with a wrong admin token was refused", "client", client)
 		c.signInPage(w, r, http.StatusUnauthorized, trOf(r).t("signin.wrong_token"))
 		return
 	}
-	_, value, err := c.sessions.open(r.Context())
+	_, value, err := c.sessions.open(r.Context(), tokenID)
 	if err != nil {
 		c.cfg.Logger.ErrorContext(r.Context(), "console: a sign-in failed", "error", err)
 		c.signInPage(w, r, http.StatusServiceUnavailable, trOf(r).t("signin.unavailable"))

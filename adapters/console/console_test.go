@@ -22,7 +22,8 @@ import (
 	"callconnect/ports"
 )
 
-const token = "console-admin-token-0123456789"
+// token is the deployment's admin token: 32 random bytes, as it must be.
+const token = "Zk3v9QpL2xR7mT1wY8nB4cF6hJ0sD5gA3eU9iO2kXq8"
 
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
@@ -247,8 +248,8 @@ func TestTamperedOrForeignSessionsAreRefused(t *testing.T) {
 
 	// A cookie signed under the same key but for another admin token (the
 	// token was changed) is refused too.
-	other := newFixture(t, console.Config{SecretsKey: make([]byte, 32), AdminToken: "another-admin-token-0123456789"})
-	other.signIn("another-admin-token-0123456789")
+	other := newFixture(t, console.Config{SecretsKey: make([]byte, 32), AdminToken: "b1e0c5d9a7f3e2d4c6b8a0f1e3d5c7b9a2f4e6d8c0b1a3f5e7d9c2b4a6f8e0d1"})
+	other.signIn("b1e0c5d9a7f3e2d4c6b8a0f1e3d5c7b9a2f4e6d8c0b1a3f5e7d9c2b4a6f8e0d1")
 	f.cookies = other.cookies
 	wantRedirect(t, f.do("GET", "/console/env/acme/", nil), "/console/sign-in")
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"callconnect/adapters/httpapi"
 	"callconnect/ports"
 )
 
@@ -39,14 +40,15 @@ type session struct {
 	// CSRF is the token every form of this session must send back.
 	CSRF string `json:"csrf"`
 	// Token identifies the admin token the session was opened with (an HMAC
-	// of it, not the token): changing the admin token ends every session.
+	// of it, not the token): dropping that token from the deployment's
+	// ends the session, and only the sessions opened with it.
 	Token string `json:"tok"`
 }
 
 // sessions signs and checks session cookies.
 type sessions struct {
 	key    []byte
-	token  string // the admin token
+	tokens httpapi.AdminTokens
 	ttl    time.Duration
 	now    func() time.Time
 	store  ports.ConsoleSessions
@@ -64,7 +66,7 @@ func newSessions(secretsKey []byte, adminToken string, ttl time.Duration, now fu
 		m.Write([]byte("callconnect console session key v1"))
 		key = m.Sum(nil)
 	}
-	return &sessions{key: key, token: adminToken, ttl: ttl, now: now, store: store, logger: logger}
+	return &sessions{key: key, tokens: httpapi.ParseAdminTokens(adminToken), ttl: ttl, now: now, store: store, logger: logger}
 }
 
 func (s *sessions) mac(parts ...string) []byte {
@@ -76,15 +78,20 @@ func (s *sessions) mac(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
-func (s *sessions) tokenID() string { return hex.EncodeToString(s.mac("admin token", s.token)[:12]) }
+// tokenID names an admin token without showing it.
+func (s *sessions) tokenID(token string) string {
+	return hex.EncodeToString(s.mac("admin token", token)[:12])
+}
 
-// checkToken compares a presented admin token with the configured one in
-// constant time (both hashed first, so the length does not leak either).
-// An empty configured token accepts nothing.
-func (s *sessions) checkToken(presented string) bool {
-	want := sha256.Sum256([]byte(s.token))
-	got := sha256.Sum256([]byte(presented))
-	return s.token != "" && subtle.ConstantTimeCompare(want[:], got[:]) == 1
+// checkToken compares a presented admin token with each configured one in
+// constant time (httpapi.AdminTokens.Match) and names the one it is. No
+// configured token accepts nothing.
+func (s *sessions) checkToken(presented string) (tokenID string, ok bool) {
+	tok, ok := s.tokens.Match(presented)
+	if !ok {
+		return "", false
+	}
+	return s.tokenID(tok), true
 }
 
 // storeID is the name of the session in the store: a hash of the cookie's
@@ -94,12 +101,12 @@ func storeID(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// open starts a session, recorded in the store, and returns its cookie
-// value. The sessions that have expired meanwhile are deleted on the way,
+// open starts a session of the admin token tokenID names, recorded in the
+// store, and returns its cookie value. The sessions that have expired meanwhile are deleted on the way,
 // so the store holds no more than the sessions of one TTL.
-func (s *sessions) open(ctx context.Context) (session, string, error) {
+func (s *sessions) open(ctx context.Context, tokenID string) (session, string, error) {
 	now := s.now()
-	sess := session{ID: randomToken(), Expires: now.Add(s.ttl).Unix(), CSRF: randomToken(), Token: s.tokenID()}
+	sess := session{ID: randomToken(), Expires: now.Add(s.ttl).Unix(), CSRF: randomToken(), Token: tokenID}
 	err := s.store.PutConsoleSession(ctx, ports.ConsoleSession{ID: storeID(sess.ID), TokenID: sess.Token,
 		CreatedAt: now, ExpiresAt: time.Unix(sess.Expires, 0)})
 	if err != nil {
@@ -164,10 +171,14 @@ func (s *sessions) read(r *http.Request) (session, bool) {
 	return sess, true
 }
 
-// currentToken tells whether id names the admin token the deployment
-// accepts now.
+// currentToken tells whether id names an admin token the deployment
+// accepts now (each compared in constant time).
 func (s *sessions) currentToken(id string) bool {
-	return subtle.ConstantTimeCompare([]byte(id), []byte(s.tokenID())) == 1
+	found := 0
+	for _, tok := range s.tokens.Tokens() {
+		found |= subtle.ConstantTimeCompare([]byte(id), []byte(s.tokenID(tok)))
+	}
+	return found == 1
 }
 
 // randomToken is 128 random bits, URL-safe.

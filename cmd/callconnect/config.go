@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"callconnect/adapters/audiostore"
+	"callconnect/adapters/httpapi"
 )
 
 // Config is everything the service reads from its environment.
@@ -40,6 +41,13 @@ type Config struct {
 	MonitorRetention     time.Duration
 	ShutdownDrain        time.Duration
 	LogLevel             slog.Level
+
+	// MaxCallbackJSONBytes bounds a callback's JSON outside its recordings;
+	// MaxCallbackBytesInFlight, the callback bodies read at once.
+	MaxCallbackJSONBytes     int64
+	MaxCallbackBytesInFlight int64
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
+	TrustedProxies httpapi.TrustedProxies
 	// MetricsAddr is where /metrics is served apart from the API; empty:
 	// on the API's address.
 	MetricsAddr string
@@ -100,7 +108,7 @@ var settings = []setting{
 			c.PublicURL = v
 			return nil
 		}},
-	{name: "CALLCONNECT_ADMIN_TOKEN", help: "bearer token of the CRM backend for /v1 and the console's sign-in (required, at least 16 characters)", secret: true,
+	{name: "CALLCONNECT_ADMIN_TOKEN", help: "bearer token of the CRM backend for /v1 and the console's sign-in, or several separated by commas, all accepted (to replace one without downtime: add the new one, move the clients, drop the old); each of at least 32 random bytes, e.g. `head -c 32 /dev/urandom | base64` (required)", secret: true,
 		parse: text(func(c *Config) *string { return &c.AdminToken })},
 	{name: "CALLCONNECT_SECRETS_KEY", help: "base64 of 32 random bytes; encrypts partner signing secrets at rest (required)", secret: true,
 		parse: func(c *Config, v string) error {
@@ -154,7 +162,20 @@ var settings = []setting{
 		parse: byteSize(func(c *Config) *int64 { return &c.MaxAudioBytes }, 1024, 1<<30)},
 	{name: "CALLCONNECT_MAX_CALLBACK_BYTES", def: "75497472", help: "largest partner callback body (72 MiB: a 50 MiB recording in base64, and JSON)",
 		parse: byteSize(func(c *Config) *int64 { return &c.MaxCallbackBytes }, 1024, 2<<30)},
-	{name: "CALLCONNECT_PARTNER_RATE_LIMIT", def: "600", help: "partner callbacks per minute per token (and per address before authentication)",
+	{name: "CALLCONNECT_MAX_CALLBACK_JSON_BYTES", def: "1048576", help: "largest JSON of a partner callback outside its recordings (the part held in memory; the recordings stream to disk): 413 beyond it",
+		parse: byteSize(func(c *Config) *int64 { return &c.MaxCallbackJSONBytes }, 1024, 1<<30)},
+	{name: "CALLCONNECT_MAX_CALLBACK_BYTES_IN_FLIGHT", def: "1073741824", help: "callback bodies one process reads at once, in bytes of their Content-Length (at least CALLCONNECT_MAX_CALLBACK_BYTES); a callback past it gets 503 with Retry-After before its body is read",
+		parse: byteSize(func(c *Config) *int64 { return &c.MaxCallbackBytesInFlight }, 1024, 1<<40)},
+	{name: "CALLCONNECT_TRUSTED_PROXIES", help: "comma-separated CIDRs (or addresses) of the load balancers in front; from them X-Forwarded-For (else Forwarded) names the client, whose address the failed-authentication limits count by, and X-Forwarded-Proto: https makes the console's cookies Secure (empty: none trusted, each client is its connection's address)",
+		parse: func(c *Config, v string) error {
+			p, err := httpapi.ParseTrustedProxies(v)
+			if err != nil {
+				return err
+			}
+			c.TrustedProxies = p
+			return nil
+		}},
+	{name: "CALLCONNECT_PARTNER_RATE_LIMIT", def: "600", help: "partner callbacks per minute per token (and failed partner authentications per minute per client address)",
 		parse: func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1_000_000 {
@@ -296,6 +317,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.MaxCallbackBytes < c.MaxAudioBytes*4/3 && c.MaxCallbackBytes > 0 {
 		bad("CALLCONNECT_MAX_CALLBACK_BYTES", "must hold a recording of CALLCONNECT_MAX_AUDIO_BYTES in base64 (at least %d)", c.MaxAudioBytes*4/3)
 	}
+	if c.MaxCallbackBytesInFlight < c.MaxCallbackBytes && c.MaxCallbackBytesInFlight > 0 {
+		bad("CALLCONNECT_MAX_CALLBACK_BYTES_IN_FLIGHT", "must hold one callback of CALLCONNECT_MAX_CALLBACK_BYTES (at least %d)", c.MaxCallbackBytes)
+	}
+	if c.MaxCallbackJSONBytes > c.MaxCallbackBytes && c.MaxCallbackBytes > 0 {
+		bad("CALLCONNECT_MAX_CALLBACK_JSON_BYTES", "must not exceed CALLCONNECT_MAX_CALLBACK_BYTES (%d)", c.MaxCallbackBytes)
+	}
 	if (c.S3.Endpoint == "") != (c.S3.Bucket == "") {
 		bad("CALLCONNECT_S3_BUCKET", "CALLCONNECT_S3_ENDPOINT and CALLCONNECT_S3_BUCKET go together: set both or neither")
 	}
@@ -318,8 +345,8 @@ func (c Config) RequireServe() error {
 	if err := c.RequireDatabase(); err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.AdminToken) < 16 {
-		errs = append(errs, errors.New("CALLCONNECT_ADMIN_TOKEN: is required and must have at least 16 characters (make run generates one in .data/admin-token)"))
+	if err := checkAdminTokens(c.AdminToken); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.SecretsKey) != 32 {
 		errs = append(errs, errors.New("CALLCONNECT_SECRETS_KEY: is required: the base64 of 32 random bytes (e.g. `head -c32 /dev/urandom | base64`; make run generates one in .data/secrets.key)"))

@@ -72,7 +72,7 @@ func TestLoadConfigReportsEveryBadValue(t *testing.T) {
 func TestLoadConfigServeReady(t *testing.T) {
 	c, err := LoadConfig(envOf(map[string]string{
 		"DATABASE_URL":                        "postgres://x@127.0.0.1/db",
-		"CALLCONNECT_ADMIN_TOKEN":             "0123456789abcdef",
+		"CALLCONNECT_ADMIN_TOKEN":             "Zk3v9QpL2xR7mT1wY8nB4cF6hJ0sD5gA3eU9iO2kXq8",
 		"CALLCONNECT_SECRETS_KEY":             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 		"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS": "true",
 		"CALLCONNECT_DISPATCH_DEADLINE":       "30s",

@@ -104,6 +104,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		migrationsModule(runMigrations),
 		jobsModule(cfg.DeliveryWorkers),
 		fx.Provide(UseCases.services),
+		fx.Provide(newAdminFailures),
 		fx.Provide(consoleParts),
 		console.Module,
 		fx.Provide(httpParts),
@@ -187,15 +188,26 @@ type httpInputs struct {
 	Tracer   trace.TracerProvider
 	Registry *prometheus.Registry
 	Console  *console.Console
+	// AdminFailures is shared with the console's sign-in.
+	AdminFailures adminFailures
+}
+
+// adminFailures limits failed admin-token attempts per client address,
+// on /v1 and at the console's sign-in together, so that a guesser gets no
+// more tries by spreading them over both.
+type adminFailures struct{ *httpapi.FailureLimit }
+
+func newAdminFailures(cfg Config) adminFailures {
+	return adminFailures{httpapi.NewFailureLimit(httpapi.DefaultAdminFailureLimit, cfg.TrustedProxies, nil)}
 }
 
 // consoleParts gives the console what it is built on: the admin token it
 // signs operators in with, the key its session cookies are signed with
 // (derived from the secrets key), the database its sessions are kept in
 // (so that a sign-out holds on every replica) and where it is served.
-func consoleParts(cfg Config, logger *slog.Logger, sessions ports.ConsoleSessions) console.Config {
+func consoleParts(cfg Config, logger *slog.Logger, sessions ports.ConsoleSessions, failures adminFailures) console.Config {
 	return console.Config{AdminToken: cfg.AdminToken, SecretsKey: cfg.SecretsKey, PublicURL: cfg.PublicURL, Logger: logger,
-		Sessions: sessions}
+		Sessions: sessions, TrustedProxies: cfg.TrustedProxies, AdminFailures: failures.FailureLimit}
 }
 
 // httpParts gives the HTTP module what it serves besides the use cases: the
@@ -206,7 +218,9 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 	if in.Config.MetricsAddr == "" {
 		metrics = telemetry.MetricsHandler(in.Registry)
 	}
-	return httpConfig(in.Config, in.Logger),
+	hc := httpConfig(in.Config, in.Logger)
+	hc.AdminFailures = in.AdminFailures.FailureLimit
+	return hc,
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
 			Metrics: metrics,
@@ -222,6 +236,8 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 
 func httpConfig(cfg Config, logger *slog.Logger) httpapi.Config {
 	return httpapi.Config{AdminToken: cfg.AdminToken, MaxBodyBytes: cfg.MaxBodyBytes, MaxCallbackBytes: cfg.MaxCallbackBytes,
+		MaxCallbackJSONBytes: cfg.MaxCallbackJSONBytes, MaxCallbackBytesInFlight: cfg.MaxCallbackBytesInFlight,
+		TrustedProxies:   cfg.TrustedProxies,
 		PartnerRateLimit: cfg.PartnerRateLimit, PublicURL: cfg.PublicURL, Version: serviceVersion(), Logger: logger}
 }
 

@@ -51,7 +51,9 @@ type process struct {
 	done   chan error
 }
 
-const testAdminToken = "test-admin-token-0123456789"
+// testAdminToken is 32 random bytes in base64url, as strong as start-up
+// requires.
+const testAdminToken = "Xy2LmQ9vT4nR8kW1pZ6cJ3hB0sF7gD5aE2uN9iO4tYq"
 
 // startService runs the real binary against databaseURL and waits until it
 // prints its banner.
