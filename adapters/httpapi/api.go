@@ -236,6 +236,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerTelephony(api)
 	h.registerCallButtons(api)
 	h.registerCalls(api)
+	h.registerCallList(api)
 	h.registerPartnerTokens(api)
 	h.registerMonitor(api)
 	h.registerRecordings(api)
