@@ -22,7 +22,7 @@ REDOCLY := @redocly/cli@2.77.0
 # Where lint-openapi writes the document it lints.
 TMP ?= $(or $(TMPDIR),/tmp)
 
-.PHONY: help run stop build test bench faults fuzz generate check-generated lint-openapi fmt vet
+.PHONY: help run stop build image test bench faults fuzz generate check-generated lint-openapi fmt vet
 
 help:
 	@printf '  %-22s %s\n' \
@@ -31,6 +31,7 @@ help:
 		'make stop' "stop the checkout's PostgreSQL cluster" \
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi, fuzz for 2s each' \
 		'make build' "compile every package and $(BIN)" \
+		'make image' "the container image $(IMAGE) (podman, buildah or docker; see docs/operations.md)" \
 		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
 		'make faults' 'the fault suite at full size (kills, PostgreSQL restarts, a failing audio store, SIGTERM)' \
 		'make fuzz' 'every fuzz target for FUZZTIME (default 5s) each' \
@@ -72,6 +73,37 @@ stop:
 build:
 	@$(GO) build ./...
 	$(GO) build -o $(BIN) ./cmd/callconnect
+
+# image builds the service's container image, $(IMAGE), with podman, else
+# buildah, else docker (ENGINE=… picks one): FROM scratch, so nothing is
+# pulled. The Go toolchain compiles the static binary here (CGO_ENABLED=0;
+# its version is git describe's, and the go command stamps the commit), and
+# deploy/Containerfile copies it in with the CA certificates. podman and
+# buildah write the image in docker's format, which keeps its HEALTHCHECK
+# (OCI's has none).
+IMAGE ?= callconnect:latest
+ENGINE ?= $(or $(shell command -v podman 2>/dev/null),$(shell command -v buildah 2>/dev/null),$(shell command -v docker 2>/dev/null))
+image:
+	@if [ -z "$(ENGINE)" ]; then
+		echo "make image: needs podman, buildah or docker (Debian: apt-get install podman)" >&2
+		exit 1
+	fi
+	ctx="$$(mktemp -d "$(TMP)/callconnect-image.XXXXXX")"
+	trap 'rm -rf "$$ctx"' EXIT
+	version="$$(git describe --tags --always --dirty 2>/dev/null || echo devel)"
+	revision="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=true -ldflags "-s -w -X main.version=$$version" \
+		-o "$$ctx/callconnect" ./cmd/callconnect
+	cp /etc/ssl/certs/ca-certificates.crt "$$ctx/"
+	mkdir "$$ctx/tmp" "$$ctx/data"
+	format=()
+	case "$$(basename "$(ENGINE)")" in podman|buildah) format=(--format docker) ;; esac
+	"$(ENGINE)" build "$${format[@]}" \
+		--label org.opencontainers.image.title=callconnect \
+		--label org.opencontainers.image.version="$$version" \
+		--label org.opencontainers.image.revision="$$revision" \
+		-t "$(IMAGE)" -f deploy/Containerfile "$$ctx"
+	echo "make image: $(IMAGE) ($$version), built with $$(basename "$(ENGINE)")" >&2
 
 # with-test-cluster starts a throw-away PostgreSQL for the rest of the recipe
 # and exports its URL as CALLCONNECT_TEST_DATABASE_URL. The cluster is stopped

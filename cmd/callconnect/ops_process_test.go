@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -51,6 +52,22 @@ func TestOperatingTheService(t *testing.T) {
 	} {
 		if !strings.Contains(metrics.String(), "\n"+series) {
 			t.Errorf("/metrics has no %s", series)
+		}
+	}
+
+	// docs/operations.md documents every metric of the service's own.
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(metrics.String(), "\n") {
+		name, ok := strings.CutPrefix(l, "# TYPE ")
+		if name, _, _ = strings.Cut(name, " "); !ok || !(strings.HasPrefix(name, "callconnect_") || strings.HasPrefix(name, "http_server_")) {
+			continue
+		}
+		short := "`…" + strings.TrimPrefix(name, "callconnect_db_pool") + "`" // the table's shorthand for the pool's
+		if !strings.Contains(string(doc), "`"+name) && !strings.Contains(string(doc), short) {
+			t.Errorf("docs/operations.md does not document the metric %s", name)
 		}
 	}
 
