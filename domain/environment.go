@@ -2,6 +2,8 @@ package domain
 
 import (
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ type Environment struct {
 	publicBaseURL      string
 	timeZone           *time.Location
 	callConnectEnabled bool
+	widgetOrigins      []string
 }
 
 // EnvironmentInput is what the CRM sends to create or replace an environment.
@@ -27,6 +30,10 @@ type EnvironmentInput struct {
 	PublicBaseURL      string
 	TimeZone           string // IANA name; empty means DefaultTimeZone
 	CallConnectEnabled bool   // the platform support switch (rule 4)
+	// WidgetOrigins are the web origins (scheme://host[:port]) whose pages
+	// may embed the call button element and call the API with its tokens;
+	// none by default.
+	WidgetOrigins []string
 }
 
 // NewEnvironment validates in and returns the environment.
@@ -49,7 +56,12 @@ func NewEnvironment(in EnvironmentInput) (Environment, error) {
 	if err != nil {
 		return Environment{}, err
 	}
-	return Environment{id: in.ID, name: in.Name, publicBaseURL: base, timeZone: loc, callConnectEnabled: in.CallConnectEnabled}, nil
+	origins, err := ParseWidgetOrigins(in.WidgetOrigins)
+	if err != nil {
+		return Environment{}, err
+	}
+	return Environment{id: in.ID, name: in.Name, publicBaseURL: base, timeZone: loc, callConnectEnabled: in.CallConnectEnabled,
+		widgetOrigins: origins}, nil
 }
 
 // ParseTimeZone resolves an IANA time zone name such as "America/Sao_Paulo".
@@ -95,5 +107,82 @@ func (e Environment) PublicBaseURL() string    { return e.publicBaseURL }
 func (e Environment) TimeZone() *time.Location { return e.timeZone }
 func (e Environment) CallConnectEnabled() bool { return e.callConnectEnabled }
 func (e Environment) Input() EnvironmentInput {
-	return EnvironmentInput{ID: e.id, Name: e.name, PublicBaseURL: e.publicBaseURL, TimeZone: e.timeZone.String(), CallConnectEnabled: e.callConnectEnabled}
+	return EnvironmentInput{ID: e.id, Name: e.name, PublicBaseURL: e.publicBaseURL, TimeZone: e.timeZone.String(), CallConnectEnabled: e.callConnectEnabled,
+		WidgetOrigins: e.WidgetOrigins()}
+}
+
+// WidgetOrigins are the origins allowed to embed the call button element,
+// normalised as browsers send them in an Origin header (a copy).
+func (e Environment) WidgetOrigins() []string { return slices.Clone(e.widgetOrigins) }
+
+// AllowsWidgetOrigin reports whether a browser page of origin (an Origin
+// header's value, as sent) may use the environment's widget tokens.
+func (e Environment) AllowsWidgetOrigin(origin string) bool {
+	return origin != "" && slices.Contains(e.widgetOrigins, origin)
+}
+
+// MaxWidgetOrigins bounds the origins of one environment: a CRM serves its
+// pages from a few hosts, and every widget request compares against them.
+const MaxWidgetOrigins = 20
+
+// ParseWidgetOrigins checks and normalises the origins allowed to embed the
+// call button: each an http(s) scheme and host, with a port only when it is
+// not the scheme's default, no path, query, fragment or credentials,
+// lowercased, as a browser serialises it in an Origin header (so that a
+// plain comparison matches). A wildcard or "null" is refused: an origin is
+// trusted by name only. Repeats are dropped; the order is kept.
+func ParseWidgetOrigins(in []string) ([]string, error) {
+	const field = "widget_origins"
+	if len(in) > MaxWidgetOrigins {
+		return nil, invalid(field, "must list at most %d origins", MaxWidgetOrigins)
+	}
+	out := make([]string, 0, len(in))
+	for i, raw := range in {
+		o, err := parseWidgetOrigin(raw)
+		if err != nil {
+			return nil, invalid(field, "entry %d (%q) %s", i+1, raw, err.Error())
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+type originError string
+
+func (e originError) Error() string { return string(e) }
+
+func parseWidgetOrigin(raw string) (string, error) {
+	if raw == "*" || raw == "null" {
+		return "", originError("must name one origin: a wildcard or null is never allowed")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 255 || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", originError("must be an origin such as https://crm.example.com")
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(u.Host, "*") {
+		return "", originError("must be an origin alone: scheme and host (and port), without path, query, credentials or wildcard")
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	port := u.Port()
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", originError("has an invalid port")
+		}
+		if (u.Scheme == "https" && n == 443) || (u.Scheme == "http" && n == 80) {
+			port = ""
+		} else {
+			port = strconv.Itoa(n)
+		}
+	}
+	out := strings.ToLower(u.Scheme) + "://" + host
+	if port != "" {
+		out += ":" + port
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func TestEnvironmentInputRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewEnvironment(Input()): %v", err)
 	}
-	if again.Input() != env.Input() {
+	if !reflect.DeepEqual(again.Input(), env.Input()) {
 		t.Errorf("round trip: %+v != %+v", again.Input(), env.Input())
 	}
 	// The zone drives the partner JSON's local "data": check it is the real one.

@@ -40,6 +40,7 @@ func (r *repositories) PutEnvironment(ctx context.Context, e domain.Environment)
 			PublicBaseUrl:      in.PublicBaseURL,
 			TimeZone:           in.TimeZone,
 			CallConnectEnabled: in.CallConnectEnabled,
+			WidgetOrigins:      append([]string{}, in.WidgetOrigins...), // never NULL: the column is NOT NULL
 		})
 	})
 	if err != nil {
@@ -59,6 +60,7 @@ func environmentFromRow(row gen.Environment) (domain.Environment, error) {
 		PublicBaseURL:      row.PublicBaseUrl,
 		TimeZone:           row.TimeZone,
 		CallConnectEnabled: row.CallConnectEnabled,
+		WidgetOrigins:      row.WidgetOrigins,
 	})
 	if err != nil {
 		return domain.Environment{}, fmt.Errorf("postgres: stored environment %q is invalid: %v", row.ID, err)

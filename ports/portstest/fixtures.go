@@ -48,7 +48,8 @@ func newEnvironment(t *testing.T, in domain.EnvironmentInput) domain.Environment
 func environment(t *testing.T, id string) domain.Environment {
 	t.Helper()
 	return newEnvironment(t, domain.EnvironmentInput{ID: id, Name: "Ambiente " + id,
-		PublicBaseURL: "https://crm.example.com/" + id, TimeZone: "America/Manaus", CallConnectEnabled: true})
+		PublicBaseURL: "https://crm.example.com/" + id, TimeZone: "America/Manaus", CallConnectEnabled: true,
+		WidgetOrigins: []string{"https://crm.example.com", "http://localhost:3000"}})
 }
 
 func newUser(t *testing.T, in domain.UserInput) domain.User {
@@ -277,9 +278,16 @@ func listIntegrations(t *testing.T, s ports.Store, envID string) []domain.Integr
 
 func wantEnvironment(t *testing.T, what string, got, want domain.Environment) {
 	t.Helper()
-	if g, w := got.Input(), want.Input(); g != w {
-		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
+	if g, w := environmentString(got), environmentString(want); g != w {
+		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
 	}
+}
+
+func environmentString(e domain.Environment) string {
+	in := e.Input()
+	origins := in.WidgetOrigins
+	in.WidgetOrigins = nil
+	return fmt.Sprintf("%+v widget_origins=%q", in, origins)
 }
 
 func wantUser(t *testing.T, what string, got, want domain.User) {

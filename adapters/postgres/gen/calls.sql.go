@@ -43,7 +43,7 @@ func (q *Queries) GetCall(ctx context.Context, arg GetCallParams) (Call, error) 
 }
 
 const getClickContext = `-- name: GetClickContext :many
-SELECT e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
+SELECT e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at, e.widget_origins,
        i.provider        AS integration_provider,
        i.active          AS integration_active,
        i.partner_url     AS integration_partner_url,
@@ -125,6 +125,7 @@ func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams
 			&i.Environment.CallConnectEnabled,
 			&i.Environment.CreatedAt,
 			&i.Environment.UpdatedAt,
+			&i.Environment.WidgetOrigins,
 			&i.IntegrationProvider,
 			&i.IntegrationActive,
 			&i.IntegrationPartnerUrl,
@@ -234,7 +235,7 @@ func (q *Queries) LockCall(ctx context.Context, arg LockCallParams) (Call, error
 }
 
 const lockCallForDelivery = `-- name: LockCallForDelivery :one
-SELECT c.env_id, c.id, c.lead_id, c.user_id, c.status, c.reason, c.clicked_at, c.deadline, c.payload, c.attempts, c.created_at, c.updated_at, c.delivered_at, e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at,
+SELECT c.env_id, c.id, c.lead_id, c.user_id, c.status, c.reason, c.clicked_at, c.deadline, c.payload, c.attempts, c.created_at, c.updated_at, c.delivered_at, e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.created_at, e.updated_at, e.widget_origins,
        i.provider        AS integration_provider,
        i.active          AS integration_active,
        i.partner_url     AS integration_partner_url,
@@ -291,6 +292,7 @@ func (q *Queries) LockCallForDelivery(ctx context.Context, arg LockCallForDelive
 		&i.Environment.CallConnectEnabled,
 		&i.Environment.CreatedAt,
 		&i.Environment.UpdatedAt,
+		&i.Environment.WidgetOrigins,
 		&i.IntegrationProvider,
 		&i.IntegrationActive,
 		&i.IntegrationPartnerUrl,

@@ -10,7 +10,7 @@ import (
 )
 
 const getEnvironment = `-- name: GetEnvironment :one
-SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
+SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at, widget_origins
 FROM environments
 WHERE id = $1
 `
@@ -26,12 +26,13 @@ func (q *Queries) GetEnvironment(ctx context.Context, id string) (Environment, e
 		&i.CallConnectEnabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.WidgetOrigins,
 	)
 	return i, err
 }
 
 const listEnvironments = `-- name: ListEnvironments :many
-SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
+SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at, widget_origins
 FROM environments
 WHERE id COLLATE "C" > $1::text
 ORDER BY id COLLATE "C"
@@ -61,6 +62,7 @@ func (q *Queries) ListEnvironments(ctx context.Context, arg ListEnvironmentsPara
 			&i.CallConnectEnabled,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.WidgetOrigins,
 		); err != nil {
 			return nil, err
 		}
@@ -73,7 +75,7 @@ func (q *Queries) ListEnvironments(ctx context.Context, arg ListEnvironmentsPara
 }
 
 const lockEnvironment = `-- name: LockEnvironment :one
-SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at
+SELECT id, name, public_base_url, time_zone, call_connect_enabled, created_at, updated_at, widget_origins
 FROM environments
 WHERE id = $1
 FOR NO KEY UPDATE
@@ -94,18 +96,20 @@ func (q *Queries) LockEnvironment(ctx context.Context, id string) (Environment, 
 		&i.CallConnectEnabled,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.WidgetOrigins,
 	)
 	return i, err
 }
 
 const putEnvironment = `-- name: PutEnvironment :exec
-INSERT INTO environments (id, name, public_base_url, time_zone, call_connect_enabled)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO environments (id, name, public_base_url, time_zone, call_connect_enabled, widget_origins)
+VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (id) DO UPDATE SET
     name                 = excluded.name,
     public_base_url      = excluded.public_base_url,
     time_zone            = excluded.time_zone,
     call_connect_enabled = excluded.call_connect_enabled,
+    widget_origins       = excluded.widget_origins,
     updated_at           = now()
 `
 
@@ -115,6 +119,7 @@ type PutEnvironmentParams struct {
 	PublicBaseUrl      string
 	TimeZone           string
 	CallConnectEnabled bool
+	WidgetOrigins      []string
 }
 
 func (q *Queries) PutEnvironment(ctx context.Context, arg PutEnvironmentParams) error {
@@ -124,6 +129,7 @@ func (q *Queries) PutEnvironment(ctx context.Context, arg PutEnvironmentParams) 
 		arg.PublicBaseUrl,
 		arg.TimeZone,
 		arg.CallConnectEnabled,
+		arg.WidgetOrigins,
 	)
 	return err
 }

@@ -39,6 +39,7 @@ type Environment struct {
 	CallConnectEnabled bool
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
+	WidgetOrigins      []string
 }
 
 type Exchange struct {
