@@ -40,7 +40,7 @@ func (h *handlers) registerRecordings(api huma.API) {
 			{Name: "Range", In: "header", Description: "A byte range (RFC 9110), e.g. bytes=0-1023; up to 10 ranges, more get the whole recording.",
 				Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(200)}, Example: "bytes=0-1023"},
 		},
-		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestedRangeNotSatisfiable,
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestedRangeNotSatisfiable, http.StatusTooManyRequests,
 			http.StatusUnprocessableEntity, http.StatusInternalServerError},
 	}
 	audio := &huma.Schema{Type: huma.TypeString, Format: "binary", Description: "The audio bytes."}

@@ -14,7 +14,7 @@ import (
 // shares: the body limit, the logger for internal errors, the record of where
 // each input travels (so that a domain error's field is located as path.x,
 // query.x or body.x), and for /v1
-// the bearer security requirement and its 401.
+// the bearer security requirement, its 401 and its 429.
 func register[I, O any](api huma.API, h *handlers, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	if op.Metadata == nil {
 		op.Metadata = map[string]any{}
@@ -27,7 +27,8 @@ func register[I, O any](api huma.API, h *handlers, op huma.Operation, handler fu
 	op.MaxBodyBytes = h.maxBody + 1
 	if strings.HasPrefix(op.Path, "/v1/") {
 		op.Security = v1Security
-		op.Errors = append(op.Errors, http.StatusUnauthorized)
+		// 429: too many wrong admin tokens from the client's address.
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusTooManyRequests)
 	} else if op.Security == nil {
 		op.Security = publicSecurity
 	}
