@@ -351,6 +351,54 @@ type ConsoleSessions interface {
 // ErrConsoleSessionExists: PutConsoleSession with an id already stored.
 var ErrConsoleSessionExists = errors.New("console session id already in use")
 
+// Events is the feed of every environment: the events (domain.Event) the
+// store wrote in the transactions of the changes they describe (a call
+// placed or changing status as domain.CallEventType says, an interaction
+// added), in one order per environment that only ever grows at its end, so
+// that a reader resuming after the last event it got misses none and gets
+// none twice. It works outside the Store's transactions: each call reads on
+// its own, and sees what has committed.
+type Events interface {
+	// ListEventsAfter returns up to limit events of the environment that
+	// come after the event id after (domain.EventID's string; "" starts at
+	// the oldest kept), oldest first. An environment without events, or
+	// that does not exist, has none. An after that is not an event id fails
+	// with a domain invalid-field error on "after"; a limit that is not
+	// positive is refused.
+	ListEventsAfter(ctx context.Context, envID, after string, limit int) (EventPage, error)
+	// WatchEvents returns a channel that receives a value soon (within a
+	// second) after a transaction that may have written events of the
+	// environment commits, in this process or another on the same store,
+	// and a function that stops the watch and must be called once done.
+	// Values do not queue up: a watcher that has not taken the last one
+	// gets no more, so one ListEventsAfter after each value is enough. It
+	// may also receive values when nothing changed. A watcher never misses
+	// an event for good: without the store's notifications (a connection
+	// lost) it receives values every few seconds until they are back.
+	WatchEvents(envID string) (<-chan struct{}, func())
+}
+
+// EventPage is a page of a feed.
+type EventPage struct {
+	Events []domain.Event
+	// Held says that events of the environment after these have committed
+	// but cannot be listed yet: a transaction that may still write events
+	// before them is running. List again shortly (a notification may not
+	// come when it ends); it is never long unless a transaction is left
+	// open.
+	Held bool
+}
+
+// EventRetention deletes the events past their retention. It works outside
+// the Store's transactions: each call is a short one of its own.
+type EventRetention interface {
+	// DeleteEventsBefore deletes up to limit events that occurred
+	// (domain.Event.OccurredAt) before cutoff, the oldest first, in one
+	// short transaction, and returns how many it deleted: fewer than limit
+	// once none is left. A limit that is not positive is refused.
+	DeleteEventsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
+
 // Repositories is every repository, bound to one transaction.
 type Repositories interface {
 	Environments

@@ -54,9 +54,15 @@ func (r *repositories) PutCall(_ context.Context, c domain.Call) error {
 		attempts[n] = domain.Attempt{At: a.At.Truncate(time.Microsecond), StatusCode: a.StatusCode,
 			Error: storableText(a.Error), Duration: a.Duration.Truncate(time.Millisecond)}
 	}
-	r.state.calls[key{c.EnvID(), c.ID()}] = domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(),
+	k := key{c.EnvID(), c.ID()}
+	var from domain.CallStatus // "": a new call
+	if prev, ok := r.state.calls[k]; ok {
+		from = prev.Status()
+	}
+	r.state.calls[k] = domain.RestoreCall(c.EnvID(), c.ID(), c.LeadID(), c.UserID(), c.Status(), c.Reason(),
 		c.ClickedAt().Truncate(time.Microsecond), c.Deadline().Truncate(time.Microsecond), c.Payload(), attempts).
 		WithDeliveredAt(c.DeliveredAt().Truncate(time.Microsecond))
+	r.callChanged(from, r.state.calls[k])
 	return nil
 }
 

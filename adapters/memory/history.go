@@ -144,6 +144,7 @@ func (r *repositories) AddInteraction(_ context.Context, i domain.Interaction) e
 		return fmt.Errorf("memory: interaction %q: %w", i.ID(), err)
 	}
 	r.state.interactions[k] = storedInteraction{interaction: stored, fingerprint: i.Fingerprint()}
+	r.interactionAdded(stored)
 	return nil
 }
 

@@ -31,6 +31,8 @@ type Store struct {
 
 	outboxMu sync.Mutex
 	outbox   []ports.Delivery // committed, not yet taken
+
+	events eventLog // the feed of committed events (ports.Events)
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -108,6 +110,7 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Rep
 		return fmt.Errorf("memory: not committed: %w", err)
 	}
 	s.current.Store(r.state)
+	s.events.commit(r.events)
 	if len(r.deliveries) > 0 {
 		s.outboxMu.Lock()
 		s.outbox = append(s.outbox, r.deliveries...)
@@ -133,6 +136,7 @@ type repositories struct {
 	writable   bool
 	ended      atomic.Bool
 	deliveries []ports.Delivery // enqueued by this Tx; they join the store's outbox when it commits
+	events     []domain.Event   // written by this Tx; they join the store's feed when it commits
 }
 
 var (

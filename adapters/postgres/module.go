@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,8 +19,9 @@ type Config struct {
 
 // Module provides the pool (closed on stop) and the ports.Store on it (also
 // the ports.ExchangeRetention of the monitor's partitions, the
-// ports.IdempotencyExpiry of the Idempotency-Key answers and the console's
-// ports.ConsoleSessions). A
+// ports.IdempotencyExpiry of the Idempotency-Key answers, the console's
+// ports.ConsoleSessions, and the events' ports.Events and
+// ports.EventRetention; the events' listener stops before the pool closes). A
 // pgx.QueryTracer in the graph, if any, sees every query; an Enqueuer in the
 // graph, if any, schedules call deliveries in the store's transactions; an
 // ExchangeCounter, if any, counts the exchanges recorded. Migrating is left
@@ -28,7 +30,8 @@ var Module = fx.Module("postgres",
 	fx.Provide(
 		newPoolForFx,
 		fx.Annotate(newStoreForFx, fx.As(new(ports.Store)), fx.As(new(ports.ExchangeRetention)),
-			fx.As(new(ports.IdempotencyExpiry)), fx.As(new(ports.ConsoleSessions))),
+			fx.As(new(ports.IdempotencyExpiry)), fx.As(new(ports.ConsoleSessions)), fx.As(new(ports.Events)),
+			fx.As(new(ports.EventRetention))),
 	),
 )
 
@@ -52,8 +55,10 @@ func newPoolForFx(p poolParams) (*pgxpool.Pool, error) {
 
 type storeParams struct {
 	fx.In
-	Pool   *pgxpool.Pool
-	Config Config
+	Lifecycle fx.Lifecycle
+	Pool      *pgxpool.Pool
+	Config    Config
+	Logger    *slog.Logger `optional:"true"`
 	// Enqueuer is the job queue's, when the graph has one (adapters/jobs);
 	// without it the store works but cannot schedule call deliveries.
 	Enqueuer Enqueuer `optional:"true"`
@@ -69,5 +74,15 @@ func newStoreForFx(p storeParams) (*Store, error) {
 	if p.Counter != nil {
 		opts = append(opts, WithExchangeCounter(p.Counter))
 	}
-	return NewStore(p.Pool, p.Config.SecretsKey, opts...)
+	if p.Logger != nil {
+		opts = append(opts, WithLogger(p.Logger))
+	}
+	s, err := NewStore(p.Pool, p.Config.SecretsKey, opts...)
+	if err != nil {
+		return nil, err
+	}
+	// Appended after the pool's hook, so it runs before it: the listener's
+	// connection closes before the pool does.
+	p.Lifecycle.Append(fx.StopHook(s.Close))
+	return s, nil
 }

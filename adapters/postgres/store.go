@@ -24,6 +24,7 @@ type Store struct {
 	enqueuer Enqueuer
 	counter  ExchangeCounter // nil: nothing counts exchanges
 	days     readyDays       // the monitor's days known to have their partition
+	events   eventBus        // tells watchers of new events (events.go)
 }
 
 var _ ports.Store = (*Store)(nil)
@@ -114,13 +115,17 @@ func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ct
 		_ = tx.Rollback(rctx) // on failure the connection is closed, which ends the transaction too
 	}()
 	repos := &repositories{store: s, q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
-	if err := fn(ctx, repos); err != nil {
+	notes := &eventNotes{repositories: repos} // the environments whose watchers to tell once committed
+	if err := fn(ctx, notes); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	committed = true
+	if !readOnly {
+		s.eventsWritten(notes.envs)
+	}
 	if s.counter != nil {
 		for _, e := range repos.recorded {
 			s.counter.ExchangeRecorded(e.direction, e.statusCode)

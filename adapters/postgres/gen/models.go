@@ -6,6 +6,8 @@ package gen
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type Call struct {
@@ -40,6 +42,17 @@ type Environment struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	WidgetOrigins      []string
+}
+
+type Event struct {
+	EnvID      string
+	Txid       pgtype.Uint64
+	Seq        int64
+	Type       string
+	OccurredAt time.Time
+	CallID     *string
+	LeadID     *string
+	Data       []byte
 }
 
 type Exchange struct {
