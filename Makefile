@@ -32,7 +32,7 @@ help:
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi, fuzz for 2s each' \
 		'make build' "compile every package and $(BIN)" \
 		'make image' "the container image $(IMAGE) (podman, buildah or docker; see docs/operations.md)" \
-		'make bench' 'every benchmark against a throw-away PostgreSQL; writes and prints bench/REPORT.md' \
+		'make bench' 'every benchmark (the built binary through its HTTP API), 3 runs each, on throw-away clusters with and without durability; writes bench/REPORT.md' \
 		'make faults' 'the fault suite at full size (kills, PostgreSQL restarts, a failing audio store, SIGTERM)' \
 		'make fuzz' 'every fuzz target for FUZZTIME (default 5s) each' \
 		'make generate' 'regenerate the sqlc code' \
@@ -147,11 +147,38 @@ test:
 		exit 1
 	fi
 
-# bench runs every benchmark (each package's with the -benchtime it needs,
-# cmd/benchreport) and writes bench/REPORT.md: each figure next to the
-# baseline measured in the same run, and their ratio.
+# bench runs every benchmark (cmd/benchreport: each three times; the built
+# binary's through its HTTP API) and writes bench/REPORT.md: each goal with
+# its figure, the baseline measured in the same run, and a verdict. Two
+# throw-away clusters: the test cluster (durability off) and a durable one
+# (fsync, synchronous_commit, full_page_writes on), on the disk of $(TMP).
+# pgbench is the baseline of several goals: it comes with the PostgreSQL
+# server package on Debian and Ubuntu (which make test needs anyway), with
+# postgresql-contrib elsewhere; when it is missing and apt-get can install
+# it, it is installed. It takes about 15 minutes on 2 cores.
 bench:
 	@$(with-test-cluster)
+	if ! command -v pgbench >/dev/null && ! ls "$${PG_BINDIR:-/nonexistent}/pgbench" /usr/lib/postgresql/*/bin/pgbench /usr/pgsql-*/bin/pgbench >/dev/null 2>&1; then
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			echo "make bench: pgbench is missing; installing postgresql-contrib" >&2
+			apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-contrib >&2
+		else
+			echo "make bench: pgbench is missing: install it (Debian/Ubuntu: it comes with postgresql-NN; RPM: postgresql-contrib) or set PG_BINDIR to its directory" >&2
+			exit 1
+		fi
+	fi
+	stop_durable() {
+		if ! out="$$("$$work/pgcluster" stop -dir "$$work/durable" 2>&1)"; then
+			echo "$$out" >&2
+		fi
+		cleanup
+	}
+	trap stop_durable EXIT
+	CALLCONNECT_BENCH_DURABLE_DATABASE_URL="$$("$$work/pgcluster" start -durable -dir "$$work/durable")"
+	export CALLCONNECT_BENCH_DURABLE_DATABASE_URL
+	if [ "$$(stat -f -c %T "$$work")" = tmpfs ]; then
+		echo "make bench: $$work is on tmpfs: the durable cluster's fsync goes to memory; set TMP to a directory on a disk" >&2
+	fi
 	$(GO) run ./cmd/benchreport -o bench/REPORT.md
 
 # faults runs the fault suite (cmd/callconnect TestFault*) at full size;

@@ -1,8 +1,14 @@
 // Command benchreport runs every benchmark of the module and writes a report
-// in Markdown: for each figure of the project (listed in figures.go) its
-// number, the baseline measured in the same run and their ratio, with the
-// machine's core count, CPU, Go version and the date; then every result as
-// go test printed it. `make bench` runs it against a throw-away PostgreSQL.
+// in Markdown: first the project's goals (figures.go: one row for each row of
+// the goals' table, with its words), each figure the median of three runs
+// with the smallest and the largest, beside the baseline measured in the
+// same run, and a verdict; then the other figures, of benchmarks that run
+// the service's code in process; then every result as go test printed it.
+// The header gives the machine (cores, CPU, memory, Go), the load average
+// before and after the run, and the PostgreSQL clusters with their
+// durability settings. `make bench` runs it against a throw-away cluster
+// without durability (CALLCONNECT_TEST_DATABASE_URL) and a durable one
+// (CALLCONNECT_BENCH_DURABLE_DATABASE_URL).
 //
 // Usage:
 //
@@ -10,13 +16,15 @@
 //
 // Without -in it finds the benchmarks (func BenchmarkX(b *testing.B) in the
 // module's _test.go files), runs them package by package with one go test
-// per -benchtime (see benchtimes), echoes go test's output on stderr, and
-// writes the report to -o and to stdout. With -in it reads go test -bench
-// output from FILE ("-" for stdin) instead of running anything.
+// per -benchtime and -count (see plans), echoes go test's output on stderr,
+// and writes the report to -o and to stdout. With -in it reads go test
+// -bench output from FILE ("-" for stdin) instead of running anything.
 package main
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,8 +36,12 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func main() {
@@ -47,13 +59,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "bench/REPORT.md", "where to write the report")
 	filter := fs.String("bench", "", "run only the benchmarks (top-level names) matching this regular expression")
 	in := fs.String("in", "", "read go test -bench output from this file (- for stdin) instead of running the benchmarks")
-	timeout := fs.Duration("timeout", 10*time.Minute, "go test -timeout of each package's run")
+	timeout := fs.Duration("timeout", 30*time.Minute, "go test -timeout of each package's run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var raw []byte
 	var runErr error
 	var load [2]string // the machine's load average before and after the run
+	var took time.Duration
+	var skipped [][2]string
 	switch *in {
 	case "":
 		var only *regexp.Regexp
@@ -63,12 +77,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("-bench: %w", err)
 			}
 		}
-		groups, err := discover(".", only)
+		groups, skips, err := discover(".", only)
 		if err != nil {
 			return err
 		}
+		skipped = skips
 		loadBefore := loadAverage()
+		start := time.Now()
 		raw, runErr = runGroups(groups, *timeout, stderr)
+		took = time.Since(start)
 		load = [2]string{loadBefore, loadAverage()}
 	case "-":
 		var err error
@@ -85,9 +102,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m := machineInfo(parsed.CPU)
-	m.LoadBefore, m.LoadAfter = load[0], load[1]
-	report := render(parsed, m, time.Now().UTC())
+	env := environment{machine: machineInfo(parsed.CPU), Took: took, Clusters: clusters(), Skipped: skipped}
+	env.LoadBefore, env.LoadAfter = load[0], load[1]
+	report := render(parsed, env, time.Now().UTC())
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
 	}
@@ -105,10 +122,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // group is one go test invocation: benchmarks of one package run with the
-// same -benchtime.
+// same -benchtime and -count.
 type group struct {
 	Dir       string // ./adapters/jobs
 	Benchtime string
+	Count     int
 	Names     []string
 }
 
@@ -117,10 +135,16 @@ var (
 	docTime   = regexp.MustCompile(`-benchtime[ =](\S+)`)
 )
 
-// discover finds the module's benchmarks under root and groups them.
-func discover(root string, only *regexp.Regexp) ([]group, error) {
-	byKey := map[[2]string]*group{}
-	var keys [][2]string
+// discover finds the module's benchmarks under root and groups them; it
+// returns apart the ones make bench does not run, with the reason.
+func discover(root string, only *regexp.Regexp) ([]group, [][2]string, error) {
+	type key struct {
+		dir, benchtime string
+		count          int
+	}
+	byKey := map[key]*group{}
+	var keys []key
+	var skipped [][2]string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -144,30 +168,37 @@ func discover(root string, only *regexp.Regexp) ([]group, error) {
 			if only != nil && !only.MatchString(name) {
 				continue
 			}
-			bt := benchtimeOf(name, docComment(src, m[0]))
+			p := planOf(name, docComment(src, m[0]))
+			if p.Skip != "" {
+				skipped = append(skipped, [2]string{name, p.Skip})
+				continue
+			}
 			dir := "./" + filepath.ToSlash(filepath.Dir(path))
-			key := [2]string{dir, bt}
-			g, ok := byKey[key]
+			k := key{dir, p.Benchtime, p.Count}
+			g, ok := byKey[k]
 			if !ok {
-				g = &group{Dir: dir, Benchtime: bt}
-				byKey[key] = g
-				keys = append(keys, key)
+				g = &group{Dir: dir, Benchtime: p.Benchtime, Count: p.Count}
+				byKey[k] = g
+				keys = append(keys, k)
 			}
 			g.Names = append(g.Names, name)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	slices.SortFunc(keys, func(a, b [2]string) int { return strings.Compare(a[0]+" "+a[1], b[0]+" "+b[1]) })
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.dir, b.dir), strings.Compare(a.benchtime, b.benchtime), a.count-b.count)
+	})
 	groups := make([]group, 0, len(keys))
 	for _, k := range keys {
 		g := byKey[k]
 		slices.Sort(g.Names)
 		groups = append(groups, *g)
 	}
-	return groups, nil
+	slices.SortFunc(skipped, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return groups, skipped, nil
 }
 
 // docComment returns the // lines right above offset.
@@ -180,14 +211,18 @@ func docComment(src []byte, offset int) string {
 	return strings.Join(doc, "\n")
 }
 
-func benchtimeOf(name, doc string) string {
-	if bt, ok := benchtimes[name]; ok {
-		return bt
+// planOf is how make bench runs a benchmark: as plans says, else with the
+// -benchtime its doc comment shows (as in "go test ... -benchtime 1x"),
+// else for 1s, runs times.
+func planOf(name, doc string) benchPlan {
+	if p, ok := plans[name]; ok {
+		return p
 	}
+	p := benchPlan{Benchtime: "1s", Count: runs}
 	if m := docTime.FindStringSubmatch(doc); m != nil {
-		return strings.Trim(m[1], `'"`)
+		p.Benchtime = strings.Trim(m[1], `'"`)
 	}
-	return "1s"
+	return p
 }
 
 // runGroups runs each group, echoing go test's output to echo, and returns
@@ -197,7 +232,7 @@ func runGroups(groups []group, timeout time.Duration, echo io.Writer) ([]byte, e
 	var failed []string
 	for _, g := range groups {
 		args := []string{"test", "-run", "^$", "-bench", "^(" + strings.Join(g.Names, "|") + ")$",
-			"-benchtime", g.Benchtime, "-timeout", timeout.String(), g.Dir}
+			"-benchtime", g.Benchtime, "-count", strconv.Itoa(g.Count), "-timeout", timeout.String(), g.Dir}
 		fmt.Fprintf(echo, "benchreport: go %s\n", strings.Join(args, " "))
 		cmd := exec.Command("go", args...)
 		w := io.MultiWriter(&all, echo)
@@ -216,6 +251,7 @@ func runGroups(groups []group, timeout time.Duration, echo io.Writer) ([]byte, e
 type machine struct {
 	Cores     int
 	CPU       string
+	Memory    string // MemTotal, e.g. "3.8 GiB"; empty when unknown
 	GoVersion string
 	OSArch    string
 	// LoadBefore and LoadAfter are the 1, 5 and 15 minute load averages
@@ -244,15 +280,91 @@ func machineInfo(cpuFromGoTest string) machine {
 	if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
 		m.GoVersion = string(bytes.TrimSpace(out))
 	}
-	if m.CPU == "" {
-		if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-			for _, line := range strings.Split(string(info), "\n") {
-				if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-					m.CPU = strings.TrimSpace(v)
-					break
-				}
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil && m.CPU == "" {
+		for _, line := range strings.Split(string(info), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if info, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(info), "\n") {
+			var kb float64
+			if _, err := fmt.Sscanf(line, "MemTotal: %f kB", &kb); err == nil {
+				m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+				break
 			}
 		}
 	}
 	return m
+}
+
+// clusterEnv names the clusters make bench runs the benchmarks on.
+var clusterEnv = [][2]string{
+	{"PostgreSQL without durability", "CALLCONNECT_TEST_DATABASE_URL"},
+	{"PostgreSQL, durable", "CALLCONNECT_BENCH_DURABLE_DATABASE_URL"},
+}
+
+// clusters describes each cluster of clusterEnv that is set: its version,
+// durability settings and the filesystem its data is on.
+func clusters() [][2]string {
+	var out [][2]string
+	for _, c := range clusterEnv {
+		url := os.Getenv(c[1])
+		if url == "" {
+			continue
+		}
+		out = append(out, [2]string{c[0], describeCluster(url)})
+	}
+	return out
+}
+
+func describeCluster(url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "not reachable: " + err.Error()
+	}
+	defer conn.Close(ctx)
+	settings := []string{"server_version", "fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "max_connections", "data_directory"}
+	got := map[string]string{}
+	for _, s := range settings {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", s).Scan(&v); err != nil {
+			return "reading its settings: " + err.Error()
+		}
+		got[s] = v
+	}
+	d := fmt.Sprintf("%s; fsync %s, synchronous_commit %s, full_page_writes %s; shared_buffers %s, max_connections %s",
+		got["server_version"], got["fsync"], got["synchronous_commit"], got["full_page_writes"], got["shared_buffers"], got["max_connections"])
+	if fsType := filesystem(got["data_directory"]); fsType != "" {
+		d += "; data on " + fsType
+	}
+	return d
+}
+
+// filesystem names the filesystem dir is on, when it is a known one: a
+// durable cluster on tmpfs would flush to memory.
+func filesystem(dir string) string {
+	var st syscall.Statfs_t
+	if dir == "" || syscall.Statfs(dir, &st) != nil {
+		return ""
+	}
+	switch uint32(st.Type) {
+	case 0xEF53:
+		return "ext4 (or ext2/3)"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683E:
+		return "btrfs"
+	case 0x01021994:
+		return "tmpfs (in memory: fsync costs nothing there)"
+	case 0x794C7630:
+		return "overlayfs"
+	case 0x2FC12FC1:
+		return "zfs"
+	}
+	return fmt.Sprintf("a filesystem of type 0x%x", uint32(st.Type))
 }
