@@ -191,7 +191,7 @@ func goalRow(g row, r results, m machine) string {
 func otherRow(o other, r results) string {
 	base, ratio := "—", "—"
 	if o.Base.Bench != "" {
-		base = figure(r, o.Base, 0, "") + " (" + cell(o.Baseline) + ")"
+		base = cell(o.Baseline) + ": " + figure(r, o.Base, 0, "")
 		v, okV := r.median(o.Value)
 		bv, okB := r.median(o.Base)
 		if okV && okB && bv != 0 {

@@ -718,8 +718,11 @@ var pgbenchTPS = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
 // threads, for 10 s, on each cluster: the baseline of the rows that compare
 // the service with what the same PostgreSQL does for a simple transaction
 // of five statements. The scale-16 database is made once per cluster (and
-// kept, as the cluster is thrown away after make bench); pgbench vacuums
-// its tables and empties pgbench_history before each run.
+// kept, as the cluster is thrown away after make bench); before each run
+// its branches and tellers are vacuumed and its history emptied, as
+// pgbench does by default. Reported: tps, and the CPU time a transaction
+// cost: pg-cpu-ms/tx (PostgreSQL's processes) and client-cpu-ms/tx
+// (pgbench's).
 //
 //	go test ./cmd/callconnect -run '^$' -bench Pgbench -benchtime 1x -count 3
 func BenchmarkPgbench(b *testing.B) {
@@ -732,20 +735,42 @@ func BenchmarkPgbench(b *testing.B) {
 				b.Fatal(err)
 			}
 			ensurePgbenchDB(b, raw, bin)
+			u.Path = "/" + pgbenchDB
+			pool := benchPool(b, u.String())
+			for _, sql := range []string{"VACUUM pgbench_branches", "VACUUM pgbench_tellers", "TRUNCATE pgbench_history"} {
+				if _, err := pool.Exec(context.Background(), sql); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu := newCPUMeter(b, pool)
 			b.ResetTimer()
-			out := runPgbench(b, bin, u, "-c", strconv.Itoa(pgbenchClients), "-j", "2", "-T", strconv.Itoa(pgbenchSeconds))
+			from := cpu.read()
+			out, client := runPgbench(b, bin, u, "-n", "-c", strconv.Itoa(pgbenchClients), "-j", "2", "-T", strconv.Itoa(pgbenchSeconds))
+			to := cpu.read()
+			b.StopTimer()
 			m := pgbenchTPS.FindStringSubmatch(out)
-			if m == nil {
-				b.Fatalf("no tps line in pgbench's output:\n%s", out)
+			n := pgbenchTransactions.FindStringSubmatch(out)
+			if m == nil || n == nil {
+				b.Fatalf("no tps or transaction count in pgbench's output:\n%s", out)
 			}
 			tps, err := strconv.ParseFloat(m[1], 64)
 			if err != nil || tps <= 0 {
 				b.Fatalf("pgbench tps %q: %v", m[1], err)
 			}
+			txs, err := strconv.ParseFloat(n[1], 64)
+			if err != nil || txs <= 0 {
+				b.Fatalf("pgbench transactions %q: %v", n[1], err)
+			}
 			b.ReportMetric(tps, "tps")
+			if cpu.postmaster != 0 {
+				b.ReportMetric(ms(to.pg-from.pg)/txs, "pg-cpu-ms/tx")
+			}
+			b.ReportMetric(ms(client)/txs, "client-cpu-ms/tx")
 		})
 	}
 }
+
+var pgbenchTransactions = regexp.MustCompile(`(?m)^number of transactions actually processed: ([0-9]+)`)
 
 // ensurePgbenchDB makes the scale-16 pgbench database on the cluster
 // unless it is there.
@@ -780,12 +805,13 @@ func ensurePgbenchDB(b *testing.B, cluster, bin string) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	runPgbench(b, bin, u, "-i", "-s", strconv.Itoa(pgbenchScale), "-q")
+	_, _ = runPgbench(b, bin, u, "-i", "-s", strconv.Itoa(pgbenchScale), "-q")
 	b.Logf("pgbench -i -s %d: %s", pgbenchScale, time.Since(start).Round(time.Second))
 }
 
-// runPgbench runs pgbench on the pgbench database of the cluster at u.
-func runPgbench(b *testing.B, bin string, u *url.URL, args ...string) string {
+// runPgbench runs pgbench on the pgbench database of the cluster at u and
+// returns its output and the CPU time it took.
+func runPgbench(b *testing.B, bin string, u *url.URL, args ...string) (string, time.Duration) {
 	b.Helper()
 	env := append(os.Environ(), "PGHOST="+u.Hostname(), "PGUSER="+u.User.Username(), "PGDATABASE="+pgbenchDB)
 	if p := u.Port(); p != "" {
@@ -800,7 +826,7 @@ func runPgbench(b *testing.B, bin string, u *url.URL, args ...string) string {
 	if err != nil {
 		b.Fatalf("pgbench %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return string(out), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 // cpuMeter reads the CPU time spent so far by the service processes, by
@@ -863,14 +889,15 @@ func (m *cpuMeter) read() cpuTimes {
 	return t
 }
 
-// report reports the CPU time per call between two readings.
-func (m *cpuMeter) report(b *testing.B, from, to cpuTimes, calls int) {
-	per := func(d time.Duration) float64 { return ms(d) / float64(calls) }
-	b.ReportMetric(per(to.service-from.service), "service-cpu-ms/call")
+// report reports the CPU time per request between two readings, in units
+// service-cpu-ms/<what>, pg-cpu-ms/<what> and load-cpu-ms/<what>.
+func (m *cpuMeter) report(b *testing.B, from, to cpuTimes, n int64, what string) {
+	per := func(d time.Duration) float64 { return ms(d) / float64(n) }
+	b.ReportMetric(per(to.service-from.service), "service-cpu-ms/"+what)
 	if m.postmaster != 0 {
-		b.ReportMetric(per(to.pg-from.pg), "pg-cpu-ms/call")
+		b.ReportMetric(per(to.pg-from.pg), "pg-cpu-ms/"+what)
 	}
-	b.ReportMetric(per(to.load-from.load), "load-cpu-ms/call")
+	b.ReportMetric(per(to.load-from.load), "load-cpu-ms/"+what)
 }
 
 // ticks converts /proc/<pid>/stat's clock ticks (USER_HZ, 100 on every

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,8 +43,10 @@ const taskCallbackBody = `{
 // task callbacks (every descricao distinct, so none is a duplicate) to the
 // built binary, as fast as they are answered, for callbackWindow after
 // callbackWarmUp; once on the cluster without durability, once on the
-// durable one, each on a database of its own. Reported: callbacks/s. Its
-// baseline is BenchmarkPgbench on the same cluster.
+// durable one, each on a database of its own. Reported: callbacks/s, and
+// the CPU time a callback cost: service-cpu-ms/callback (the service),
+// pg-cpu-ms/callback (PostgreSQL), load-cpu-ms/callback (this process, the
+// partners). Its baseline is BenchmarkPgbench on the same cluster.
 //
 //	go test ./cmd/callconnect -run '^$' -bench BinaryTaskCallbacks -benchtime 1x -count 3
 func BenchmarkBinaryTaskCallbacks(b *testing.B) {
@@ -96,16 +100,20 @@ func BenchmarkBinaryTaskCallbacks(b *testing.B) {
 				wg.Wait()
 				return answered.Load()
 			}
+			cpu := newCPUMeter(b, benchPool(b, db), svc.p)
 			run(callbackWarmUp)
 			b.ResetTimer()
+			from := cpu.read()
 			start := time.Now()
 			n := run(callbackWindow)
 			elapsed := time.Since(start)
+			to := cpu.read()
 			b.StopTimer()
 			if firstErr != nil {
 				b.Fatal(firstErr)
 			}
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "callbacks/s")
+			cpu.report(b, from, to, n, "callback")
 			svc.p.stop(b)
 		})
 	}
@@ -117,7 +125,9 @@ func BenchmarkBinaryTaskCallbacks(b *testing.B) {
 // start to its answer; next to it, in the same run, the baseline: writing
 // the same 20 MiB to a new file in a sibling directory on the same
 // filesystem (os.Create, write, fsync, close). The cluster is the one
-// without durability. Reported: ingest-ms, write-fsync-ms, and the service
+// without durability. Reported: ingest-ms, write-fsync-ms, post-discard-ms
+// (the same request to a server in this process that only reads the
+// body: what the transport alone takes), and the service
 // process's resident memory: rss-before-MiB just before the request (after
 // a small warm-up callback), peak-rss-MiB its peak since the process
 // started (VmHWM) read after the request, and rss-growth-MiB the
@@ -162,6 +172,11 @@ func BenchmarkBinaryRecording20MiB(b *testing.B) {
 		}
 	}
 	post(small) // the connection open, the code paths warm
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	b.Cleanup(sink.Close)
+	if code, _, err := request(c, "POST", sink.URL, small); err != nil || code != 200 {
+		b.Fatalf("POST to the sink: %d %v", code, err)
+	}
 
 	b.ResetTimer()
 	start := time.Now()
@@ -180,6 +195,13 @@ func BenchmarkBinaryRecording20MiB(b *testing.B) {
 	}
 	write := time.Since(start)
 
+	// The transport alone: the same body to a server that only reads it.
+	start = time.Now()
+	if code, _, err := request(c, "POST", sink.URL, big); err != nil || code != 200 {
+		b.Fatalf("POST to the sink: %d %v", code, err)
+	}
+	transport := time.Since(start)
+
 	before, _ := memory(b, svc.p.cmd.Process.Pid)
 	start = time.Now()
 	post(big)
@@ -188,6 +210,7 @@ func BenchmarkBinaryRecording20MiB(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(ms(ingest), "ingest-ms")
 	b.ReportMetric(ms(write), "write-fsync-ms")
+	b.ReportMetric(ms(transport), "post-discard-ms")
 	b.ReportMetric(float64(before)/mib, "rss-before-MiB")
 	b.ReportMetric(float64(peak)/mib, "peak-rss-MiB")
 	b.ReportMetric(float64(peak-before)/mib, "rss-growth-MiB")

@@ -101,7 +101,7 @@ func benchDelivery(b *testing.B, cluster string, processes int) {
 	b.StopTimer()
 	b.ReportMetric(rate, "calls/s")
 	b.ReportMetric(floorRate, "floor-calls/s")
-	cpu.report(b, cpuStart, cpuEnd, deliveryCalls)
+	cpu.report(b, cpuStart, cpuEnd, deliveryCalls, "call")
 	for _, p := range procs {
 		p.p.stop(b)
 	}
