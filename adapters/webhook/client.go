@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -69,6 +70,10 @@ type Config struct {
 	// AllowPrivate lets requests reach loopback, private and link-local
 	// addresses (CALLCONNECT_ALLOW_PRIVATE_PARTNER_URLS: development and tests).
 	AllowPrivate bool
+	// AllowedAddrs may be reached even when internal, those exact
+	// addresses and ports alone (CALLCONNECT_ALLOWED_PARTNER_URLS: a partner
+	// simulator on loopback, without AllowPrivate's every address).
+	AllowedAddrs []netip.AddrPort
 	// MaxResponseBytes is how much of an answer's body is kept; the rest is
 	// discarded. Default 64 KiB.
 	MaxResponseBytes int64
@@ -106,6 +111,7 @@ type Client struct {
 	timeout      time.Duration
 	maxBody      int64
 	allowPrivate bool
+	allowed      []netip.AddrPort
 }
 
 var _ ports.PartnerClient = (*Client)(nil)
@@ -142,6 +148,7 @@ func New(cfg Config) *Client {
 		timeout:      cfg.Timeout,
 		maxBody:      cfg.MaxResponseBytes,
 		allowPrivate: cfg.AllowPrivate,
+		allowed:      cfg.AllowedAddrs,
 	}
 	if cfg.TracerProvider != nil {
 		c.tracer = cfg.TracerProvider.Tracer("callconnect/adapters/webhook")
@@ -158,7 +165,7 @@ func New(cfg Config) *Client {
 			// No proxy, whatever HTTP_PROXY says: a proxy would make the
 			// connection, out of the guard's sight.
 			Proxy:                  nil,
-			DialContext:            newGuardedDialer(cfg.Lookup, cfg.AllowPrivate, cfg.ConnectTimeout).DialContext,
+			DialContext:            newGuardedDialer(cfg.Lookup, cfg.AllowPrivate, cfg.ConnectTimeout, cfg.AllowedAddrs...).DialContext,
 			TLSClientConfig:        tlsConfig,
 			TLSHandshakeTimeout:    cfg.ConnectTimeout,
 			ForceAttemptHTTP2:      true, // needed for h2 with a custom dialer and TLS config
@@ -263,7 +270,7 @@ func (c *Client) checkURL(raw string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("%w: the partner URL must not carry credentials", app.ErrBlockedDestination)
 	}
-	if !c.allowPrivate && domain.IsInternalHost(u.Hostname()) {
+	if !c.allowPrivate && domain.IsInternalHost(u.Hostname()) && !allowedURL(u, c.allowed) {
 		return nil, fmt.Errorf("%w: the partner URL's host is %s", app.ErrBlockedDestination, domain.DescribeInternalHost(u.Hostname()))
 	}
 	return u, nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -25,12 +27,13 @@ type LookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, e
 type guardedDialer struct {
 	lookup         LookupFunc
 	allowPrivate   bool
+	allowed        []netip.AddrPort // reachable even when internal
 	connectTimeout time.Duration
 	dialer         net.Dialer
 }
 
-func newGuardedDialer(lookup LookupFunc, allowPrivate bool, connectTimeout time.Duration) *guardedDialer {
-	g := &guardedDialer{lookup: lookup, allowPrivate: allowPrivate, connectTimeout: connectTimeout}
+func newGuardedDialer(lookup LookupFunc, allowPrivate bool, connectTimeout time.Duration, allowed ...netip.AddrPort) *guardedDialer {
+	g := &guardedDialer{lookup: lookup, allowPrivate: allowPrivate, allowed: allowed, connectTimeout: connectTimeout}
 	g.dialer = net.Dialer{KeepAlive: 30 * time.Second, Control: g.control}
 	return g
 }
@@ -55,7 +58,7 @@ func (g *guardedDialer) DialContext(ctx context.Context, network, address string
 	}
 	if !g.allowPrivate {
 		for _, a := range addrs {
-			if isInternal(a) {
+			if isInternal(a) && !slices.Contains(g.allowed, netip.AddrPortFrom(a, uint16(port))) {
 				return nil, blocked(host, a)
 			}
 		}
@@ -109,10 +112,20 @@ func (g *guardedDialer) control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("%w: cannot check address %q", app.ErrBlockedDestination, address)
 	}
-	if isInternal(ap.Addr()) {
+	if isInternal(ap.Addr()) && !slices.Contains(g.allowed, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
 		return blocked(ap.Addr().String(), ap.Addr())
 	}
 	return nil
+}
+
+// allowedURL reports whether u is at one of the allowed addresses: its host
+// an IP address, with its port (or its scheme's).
+func allowedURL(u *url.URL, allowed []netip.AddrPort) bool {
+	if len(allowed) == 0 {
+		return false
+	}
+	ap, ok := domain.AllowedPartnerAddr(u.Scheme + "://" + u.Host)
+	return ok && slices.Contains(allowed, ap)
 }
 
 func blocked(host string, a netip.Addr) error {
