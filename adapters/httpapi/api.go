@@ -85,6 +85,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now tells the time to the rate limits; nil means time.Now.
 	Now func() time.Time
+	// WidgetTokens mints and checks the call button element's tokens; give
+	// every replica one made from the same secrets key. Nil: a key of this
+	// handler's own.
+	WidgetTokens *WidgetTokens
 }
 
 // Services are the use cases the operations expose.
@@ -105,6 +109,9 @@ type Ops struct {
 	// handed to it as it is (it answers its own errors, as HTML pages). Nil
 	// serves no console.
 	Console http.Handler
+	// Demo serves the pretend CRM of `callconnect demo` under /demo/. Nil
+	// (every deployment) serves none.
+	Demo http.Handler
 }
 
 const (
@@ -124,7 +131,8 @@ func New(cfg Config, svc Services, ops Ops) http.Handler {
 	registerRawOps(mux, ops)
 
 	var h http.Handler = routeProblems(mux)
-	h = requireBearer(tokens, cfg.AdminFailures, h)
+	widgets := &widgetGate{tokens: cfg.WidgetTokens, svc: svc, logger: cfg.Logger}
+	h = widgets.wrap(h, requireBearer(tokens, cfg.AdminFailures, h))
 	// The callbacks bound their bodies themselves (MaxCallbackBytes), after
 	// authenticating the partner, so that a refusal is kept in the monitor.
 	h = limitBody(cfg.MaxBodyBytes, h, callbackPrefix)
@@ -163,6 +171,9 @@ func (c Config) withDefaults() Config {
 	c.MaxCallbackBytesInFlight = max(c.MaxCallbackBytesInFlight, c.MaxCallbackBytes)
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.WidgetTokens == nil {
+		c.WidgetTokens = NewWidgetTokens(nil, c.Now)
 	}
 	if c.AdminFailures == nil {
 		c.AdminFailures = NewFailureLimit(DefaultAdminFailureLimit, c.TrustedProxies, c.Now)
@@ -228,7 +239,8 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
 		tokenLimit:      newRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
 		partnerFailures: NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
-		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight)}
+		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
+		widgets: cfg.WidgetTokens}
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -242,6 +254,8 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerRecordings(api)
 	h.registerCallbacks(api)
 	registerPartnerWebhook(api)
+	// Last: it marks the operations registered above that take widget tokens.
+	h.registerWidget(api)
 	return api
 }
 
@@ -267,6 +281,8 @@ type handlers struct {
 	bodies *concurrencyLimit
 	// inFlight bounds the callback bodies the whole process reads at once.
 	inFlight *byteBudget
+	// widgets mints the call button element's tokens.
+	widgets *WidgetTokens
 }
 
 const (
@@ -322,11 +338,11 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 | 403 | ` + "`permission_denied`" + `, ` + "`feature_not_enabled`" + `, ` + "`not_owner`" + ` (placing a call: the call button's reason) |
 | 404 | ` + "`not_found`" + ` (no such route), ` + "`environment_not_found`" + `, ` + "`user_not_found`" + `, ` + "`lead_not_found`" + `, ` + "`integration_not_found`" + `, ` + "`call_not_found`" + `, ` + "`partner_token_not_found`" + `, ` + "`recording_not_found`" + `, ` + "`exchange_not_found`" + ` |
 | 405 | ` + "`method_not_allowed`" + ` |
-| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks) |
+| 409 | ` + "`integration_active_elsewhere`" + `, ` + "`integration_incomplete`" + `, ` + "`integration_inactive`" + `, ` + "`missing_phone`" + `, ` + "`missing_extension`" + ` (placing a call: the call button's reason), ` + "`invalid_call_transition`" + ` (e.g. redelivering a call that is not undeliverable), ` + "`idempotency_key_reused`" + `, ` + "`lead_ambiguous`" + ` (callbacks), ` + "`idempotency_key_in_use`" + ` (/v1: a request with the same ` + "`Idempotency-Key`" + ` is still running; with ` + "`Retry-After`" + `) |
 | 413 | ` + "`body_too_large`" + ` (a body over its limit; for a partner callback also its JSON outside the recordings over ` + "`CALLCONNECT_MAX_CALLBACK_JSON_BYTES`" + `, 1 MiB by default), ` + "`audio_too_large`" + ` (a recording over its limit) |
 | 415 | ` + "`unsupported_media_type`" + ` (/v1 only: the partner callbacks take any Content-Type), ` + "`unsupported_audio`" + ` (a recording that is not MP3, WAV, Ogg, M4A or WebM) |
 | 416 | ` + "`range_not_satisfiable`" + ` (recordings) |
-| 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + `, ` + "`lead_not_identified`" + ` (a callback naming no call and no lead) |
+| 422 | ` + "`validation_failed`" + ` (the request does not match the schema: type, enum, pattern, required, unknown property), ` + "`invalid_field`" + ` (the value fits the schema but breaks a rule: phone, time zone, partner URL…), ` + "`actor_not_found`" + `, ` + "`too_many_leads`" + `, ` + "`lead_not_identified`" + ` (a callback naming no call and no lead), ` + "`idempotency_key_reused`" + ` (/v1: the ` + "`Idempotency-Key`" + ` was used for another request) |
 | 429 | ` + "`too_many_requests`" + ` (callbacks over a partner token's rate, or too many failed authentications, with a partner token or the admin token, from one client address (an IPv6 /64); with ` + "`Retry-After`" + `. Valid credentials are never refused by an address's limit) |
 | 500 | ` + "`internal`" + ` (details are logged, never returned) |
 | 503 | ` + "`not_ready`" + `, ` + "`server_busy`" + ` (a partner callback while the service reads as many callback bodies as ` + "`CALLCONNECT_MAX_CALLBACK_BYTES_IN_FLIGHT`" + ` allows; with ` + "`Retry-After`" + `) |
@@ -335,4 +351,6 @@ Every error is an RFC 9457 problem (` + "`application/problem+json`" + `) with t
 
 ` + "`PUT`" + ` replaces the whole resource: an optional field left out of the body becomes empty. Unknown body
 properties are refused (by /v1; the partner callbacks ignore them, as the partner contract asks). Ids (` + "`env`" + `, ` + "`user_id`" + `, ` + "`lead_id`" + `…) are 1 to 64 URL-safe characters chosen by the CRM.
-Timestamps are RFC 3339.`
+Timestamps are RFC 3339. Every /v1 ` + "`POST`" + ` takes an optional ` + "`Idempotency-Key`" + ` header that makes it safe to
+repeat (a retry, a double click): the same request with the key gets the first successful answer again, byte for byte,
+and nothing is done twice (see the header on each operation).`

@@ -19,19 +19,21 @@ type EnvPath struct {
 
 // EnvironmentSettings is the body of PUT /v1/environments/{env}.
 type EnvironmentSettings struct {
-	Name               string `json:"name" maxLength:"200" doc:"Display name." example:"Acme Imóveis"`
-	PublicBaseURL      string `json:"public_base_url" maxLength:"2048" doc:"Base URL partners post callbacks to (absolute http(s), no query or fragment)." example:"https://acme.crm.example.com"`
-	TimeZone           string `json:"time_zone,omitempty" maxLength:"64" doc:"IANA time zone the environment's local times are in. Default America/Sao_Paulo." example:"America/Sao_Paulo"`
-	CallConnectEnabled bool   `json:"call_connect_enabled,omitempty" doc:"The support switch (rule 4): Call Connect may only be configured and activated while it is true. Absent means false."`
+	Name               string   `json:"name" maxLength:"200" doc:"Display name." example:"Acme Imóveis"`
+	PublicBaseURL      string   `json:"public_base_url" maxLength:"2048" doc:"Base URL partners post callbacks to (absolute http(s), no query or fragment)." example:"https://acme.crm.example.com"`
+	TimeZone           string   `json:"time_zone,omitempty" maxLength:"64" doc:"IANA time zone the environment's local times are in. Default America/Sao_Paulo." example:"America/Sao_Paulo"`
+	CallConnectEnabled bool     `json:"call_connect_enabled,omitempty" doc:"The support switch (rule 4): Call Connect may only be configured and activated while it is true. Absent means false."`
+	WidgetOrigins      []string `json:"widget_origins,omitempty" maxItems:"20" doc:"The web origins (scheme://host[:port], no path) whose pages may embed <call-connect-button> and call the API with its widget tokens: CORS preflights are answered for them alone, never with *. Absent means none." example:"[\"https://crm.example.com\"]"`
 }
 
 // Environment is a customer environment (tenant).
 type Environment struct {
-	ID                 string `json:"id" example:"acme"`
-	Name               string `json:"name" example:"Acme Imóveis"`
-	PublicBaseURL      string `json:"public_base_url" example:"https://acme.crm.example.com"`
-	TimeZone           string `json:"time_zone" example:"America/Sao_Paulo"`
-	CallConnectEnabled bool   `json:"call_connect_enabled"`
+	ID                 string   `json:"id" example:"acme"`
+	Name               string   `json:"name" example:"Acme Imóveis"`
+	PublicBaseURL      string   `json:"public_base_url" example:"https://acme.crm.example.com"`
+	TimeZone           string   `json:"time_zone" example:"America/Sao_Paulo"`
+	CallConnectEnabled bool     `json:"call_connect_enabled"`
+	WidgetOrigins      []string `json:"widget_origins" nullable:"false" doc:"The origins allowed to embed <call-connect-button>, as browsers send them in Origin." example:"[\"https://crm.example.com\"]"`
 }
 
 type putEnvironmentInput struct {
@@ -49,7 +51,7 @@ type environmentOutput struct {
 
 func environmentOf(e domain.Environment) Environment {
 	return Environment{ID: e.ID(), Name: e.Name(), PublicBaseURL: e.PublicBaseURL(), TimeZone: e.TimeZone().String(),
-		CallConnectEnabled: e.CallConnectEnabled()}
+		CallConnectEnabled: e.CallConnectEnabled(), WidgetOrigins: e.WidgetOrigins()}
 }
 
 func (h *handlers) registerEnvironments(api huma.API) {
@@ -65,7 +67,7 @@ func (h *handlers) registerEnvironments(api huma.API) {
 	}, func(ctx context.Context, in *putEnvironmentInput) (*environmentOutput, error) {
 		env, err := h.svc.Configuration.PutEnvironment(ctx, domain.EnvironmentInput{
 			ID: in.Env, Name: in.Body.Name, PublicBaseURL: in.Body.PublicBaseURL, TimeZone: in.Body.TimeZone,
-			CallConnectEnabled: in.Body.CallConnectEnabled,
+			CallConnectEnabled: in.Body.CallConnectEnabled, WidgetOrigins: in.Body.WidgetOrigins,
 		})
 		if err != nil {
 			return nil, err

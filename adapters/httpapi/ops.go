@@ -74,6 +74,9 @@ const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe
 // ConsolePath is where the operator console (Ops.Console) is served.
 const ConsolePath = "/console/"
 
+// DemoPath is where the demo's pretend CRM (Ops.Demo) is served.
+const DemoPath = "/demo/"
+
 // registerRawOps registers the operations endpoints that are not JSON
 // operations: the Prometheus scrape endpoint and the docs UI.
 func registerRawOps(mux *http.ServeMux, ops Ops) {
@@ -82,6 +85,9 @@ func registerRawOps(mux *http.ServeMux, ops Ops) {
 	}
 	if ops.Console != nil {
 		mux.Handle(ConsolePath, ops.Console)
+	}
+	if ops.Demo != nil {
+		mux.Handle(DemoPath, ops.Demo)
 	}
 
 	page, err := docsFS.ReadFile("docs/index.html")
