@@ -103,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	env := environment{machine: machineInfo(parsed.CPU), Took: took, Clusters: clusters(), Skipped: skipped}
+	if *in == "" {
+		env.Source = source()
+	}
 	env.LoadBefore, env.LoadAfter = load[0], load[1]
 	report := render(parsed, env, time.Now().UTC())
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
@@ -298,6 +301,22 @@ func machineInfo(cpuFromGoTest string) machine {
 		}
 	}
 	return m
+}
+
+// source names the commit the benchmarks were built from, and says when
+// the work tree held changes not committed yet (the benchmarks built
+// those too); empty outside a git checkout.
+func source() string {
+	head, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	s := "commit " + strings.TrimSpace(string(head))
+	status, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	if n := strings.Count(string(status), "\n"); err == nil && n > 0 {
+		s += fmt.Sprintf(", with changes not committed yet in %d files, which the benchmarks built too", n)
+	}
+	return s
 }
 
 // clusterEnv names the clusters make bench runs the benchmarks on.

@@ -65,6 +65,8 @@ type environment struct {
 	Clusters [][2]string
 	// Skipped lists the benchmarks make bench does not run, and why.
 	Skipped [][2]string
+	// Source names the code measured: its commit; empty when unknown.
+	Source string
 }
 
 // render writes the report: the goals table with its notes, the other
@@ -89,6 +91,9 @@ func render(out output, env environment, now time.Time) string {
 	}
 	for _, c := range env.Clusters {
 		fmt.Fprintf(&b, "| %s | %s |\n", cell(c[0]), cell(c[1]))
+	}
+	if env.Source != "" {
+		fmt.Fprintf(&b, "| code measured | %s |\n", cell(env.Source))
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "Each figure is the median of %d runs, with the smallest and the largest in brackets; each baseline was measured "+

@@ -165,11 +165,11 @@ func TestRenderJudgesEveryGoalOnTheMedians(t *testing.T) {
 	env := environment{machine: machine{Cores: 2, CPU: "Test CPU", GoVersion: "go1.26.0", OSArch: "linux/amd64",
 		LoadBefore: "0.50 0.40 0.30", LoadAfter: "1.90 1.00 0.60"},
 		Took: 14 * time.Minute, Clusters: [][2]string{{"PostgreSQL, durable", "15.1; fsync on"}},
-		Skipped: [][2]string{{"BenchmarkMonitor", "in process"}}}
+		Skipped: [][2]string{{"BenchmarkMonitor", "in process"}}, Source: "commit abc1234"}
 	report := render(out, env, time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC))
 	for _, want := range []string{"| cores (nproc) | 2 |", "| Go | go1.26.0 |", "2026-11-27 16:00 UTC", "the run took 14m0s",
 		"| load average (1, 5, 15 min) before the run | 0.50 0.40 0.30 |", "| load average after the run | 1.90 1.00 0.60 |",
-		"| PostgreSQL, durable | 15.1; fsync on |", "- BenchmarkMonitor: in process"} {
+		"| PostgreSQL, durable | 15.1; fsync on |", "- BenchmarkMonitor: in process", "| code measured | commit abc1234 |"} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report lacks %q", want)
 		}
