@@ -21,6 +21,9 @@ type Services struct {
 	PartnerTokens *PartnerTokens
 	Callbacks     *Callbacks
 	Monitor       *Monitor
+	// Idempotency keeps the answers to /v1 requests sent with an
+	// Idempotency-Key.
+	Idempotency *IdempotentRequests
 }
 
 // notFound turns a repository's ErrNotFound into the domain error clients see;

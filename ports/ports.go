@@ -292,7 +292,25 @@ type Idempotency interface {
 	// a concurrent first use of the key (it waits for the winner's
 	// transaction). An expired answer is replaced.
 	PutIdempotentAnswer(ctx context.Context, a IdempotentAnswer) error
+	// ReplaceIdempotentAnswer replaces the answer stored under old's scope
+	// and key with a (of the same scope and key), provided it is still old:
+	// the same RequestHash, StatusCode and CreatedAt (to the microsecond).
+	// When it is not, or none is stored, it fails with
+	// ErrIdempotencyConflict and changes nothing; of two concurrent
+	// replacements of one answer, one succeeds. It is how a reservation
+	// (IdempotencyInFlight) becomes the answer, or is taken over.
+	ReplaceIdempotentAnswer(ctx context.Context, old, a IdempotentAnswer) error
+	// DeleteIdempotentAnswer deletes the answer stored under a's scope and
+	// key provided it is still a (as ReplaceIdempotentAnswer compares); an
+	// answer that is not, or none, is left as it is, and is no error.
+	DeleteIdempotentAnswer(ctx context.Context, a IdempotentAnswer) error
 }
+
+// IdempotencyInFlight is the StatusCode of a reservation: a key held, with
+// an empty Body, while the request that holds it is being answered (HTTP
+// 102 Processing), so that a request with the same key, concurrent or a
+// retry, does not do again what the first is doing.
+const IdempotencyInFlight = 102
 
 // IdempotencyRetention is how long an Idempotency-Key's first answer is kept.
 const IdempotencyRetention = 24 * time.Hour

@@ -35,3 +35,26 @@ WHERE created_at < sqlc.arg(cutoff)::timestamptz
     ORDER BY expired.created_at
     LIMIT sqlc.arg(max_rows)::integer
   ));
+
+-- ReplaceIdempotentAnswer turns the answer under the key into another,
+-- provided it is still the one the caller read (a reservation becoming its
+-- answer, or one taken over): no row affected means it is not, and the
+-- caller reports a conflict. Of two concurrent replacements, the second
+-- waits for the first and, READ COMMITTED, finds the row changed.
+-- name: ReplaceIdempotentAnswer :execrows
+UPDATE idempotency_keys SET
+    request_hash = sqlc.arg(request_hash),
+    status_code  = sqlc.arg(status_code),
+    body         = sqlc.arg(body),
+    created_at   = sqlc.arg(created_at)
+WHERE scope = sqlc.arg(scope) AND key = sqlc.arg(key)
+  AND request_hash = sqlc.arg(old_request_hash) AND status_code = sqlc.arg(old_status_code)
+  AND created_at = sqlc.arg(old_created_at);
+
+-- DeleteIdempotentAnswer gives the key up, provided it still holds what the
+-- caller read (a reservation whose request changed nothing).
+-- name: DeleteIdempotentAnswer :exec
+DELETE FROM idempotency_keys
+WHERE scope = sqlc.arg(scope) AND key = sqlc.arg(key)
+  AND request_hash = sqlc.arg(request_hash) AND status_code = sqlc.arg(status_code)
+  AND created_at = sqlc.arg(created_at);

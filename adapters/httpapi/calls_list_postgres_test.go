@@ -33,21 +33,29 @@ type callsOnPostgres struct {
 	partner *fakePartner
 }
 
-func newCallsOnPostgres(t *testing.T) *callsOnPostgres {
+// newCallsOnPostgres builds the rig; callsStore, when given, wraps the
+// store the calls service (and it alone) works on.
+func newCallsOnPostgres(t *testing.T, callsStore ...func(ports.Store) ports.Store) *callsOnPostgres {
 	t.Helper()
 	store, pool, _ := pgStore(t, 0, postgres.WithEnqueuer(tableEnqueuer{}))
+	var forCalls ports.Store = store
+	for _, wrap := range callsStore {
+		forCalls = wrap(forCalls)
+	}
 	if _, err := pool.Exec(context.Background(),
 		`CREATE TABLE test_deliveries (id bigserial PRIMARY KEY, env_id text NOT NULL, call_id text NOT NULL, trace_parent text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	partner := &fakePartner{status: http.StatusOK}
-	calls := app.NewCalls(store, system.Clock{}, system.NewRandom(), partner, cvio.Payloads{},
+	calls := app.NewCalls(forCalls, system.Clock{}, system.NewRandom(), partner, cvio.Payloads{},
 		app.CallsConfig{DispatchDeadline: dispatchDeadline, RetryMinBackoff: time.Second})
 	svc := httpapi.Services{
 		Configuration: app.NewConfiguration(store),
 		Telephony:     app.NewTelephony(store, system.Clock{}, system.NewRandom(), domain.URLPolicy{}),
 		CallButtons:   app.NewCallButtons(store),
 		Calls:         calls,
+		PartnerTokens: app.NewPartnerTokens(store, system.Clock{}, system.NewRandom()),
+		Idempotency:   app.NewIdempotentRequests(store, system.Clock{}),
 	}
 	c := overHTTP(t, httpapi.New(httpapi.Config{AdminToken: adminToken}, svc, httpapi.Ops{}))
 	return &callsOnPostgres{c: c, calls: calls, store: store, pool: pool, partner: partner}
@@ -91,10 +99,23 @@ func (p *callsOnPostgres) listAll(t *testing.T, path string, q url.Values) []str
 	return nil
 }
 
+// place presses Ligar and delivers the call at once, the partner answering
+// as it is told (200: delivered), so that no call stays queued.
 func (p *callsOnPostgres) place(t *testing.T, path, lead, user string) string {
 	t.Helper()
 	call := accepted(t, p.c.post(path+"/leads/"+lead+"/calls", map[string]any{"user_id": user}))
+	p.settle(t)
 	return call["id"].(string)
+}
+
+// settle runs the deliveries committed so far.
+func (p *callsOnPostgres) settle(t *testing.T) {
+	t.Helper()
+	for _, d := range takeCommittedDeliveries(t, p.pool) {
+		if _, err := p.calls.Deliver(context.Background(), d.EnvID, d.CallID); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // clickedAt reads an item's click time.
@@ -127,11 +148,21 @@ func TestCallsListOnPostgres(t *testing.T) {
 		p.c.ok(p.c.put(path+"/leads/2", map[string]any{"name": "Outro lead", "phone": "48999476300",
 			"manager_id": "gestor", "broker_id": "corretor", "agency_id": "imob"}))
 	}
-	var placed []string
+	// Each call is delivered as soon as it is placed; three are refused by
+	// the partner for good: undeliverable.
+	var placed, undeliverable []string
 	leadOf, userOf := map[string]string{}, map[string]string{}
 	for i := range 120 {
 		lead, user := []string{"1", "2"}[i%2], []string{"corretor", "gestor", "imob"}[i%3]
+		refused := i == 3 || i == 50 || i == 99
+		if refused {
+			p.partner.answer(http.StatusBadRequest)
+		}
 		id := p.place(t, env, lead, user)
+		if refused {
+			p.partner.answer(http.StatusOK)
+			undeliverable = append(undeliverable, id)
+		}
 		placed = append(placed, id)
 		leadOf[id], userOf[id] = lead, user
 	}
@@ -183,14 +214,6 @@ func TestCallsListOnPostgres(t *testing.T) {
 	})
 
 	t.Run("filters", func(t *testing.T) {
-		// Three calls refused by the partner for good: undeliverable.
-		p.partner.answer(http.StatusBadRequest)
-		undeliverable := []string{placed[3], placed[50], placed[99]}
-		for _, id := range undeliverable {
-			if _, err := p.calls.Deliver(context.Background(), "acme", id); err != nil {
-				t.Fatal(err)
-			}
-		}
 		newest := func(ids []string, keep func(string) bool) []string {
 			var out []string
 			for i := len(ids) - 1; i >= 0; i-- {
@@ -222,7 +245,7 @@ func TestCallsListOnPostgres(t *testing.T) {
 		}{
 			{"status undeliverable", url.Values{"status": {"undeliverable"}},
 				newest(placed, func(id string) bool { return slices.Contains(undeliverable, id) })},
-			{"status queued", url.Values{"status": {"queued"}, "until": {until}},
+			{"status delivered", url.Values{"status": {"delivered"}, "until": {until}},
 				newest(placed[:100], func(id string) bool { return !slices.Contains(undeliverable, id) })},
 			{"lead 2", url.Values{"lead_id": {"2"}}, newest(placed, func(id string) bool { return leadOf[id] == "2" })},
 			{"user gestor", url.Values{"user_id": {"gestor"}}, newest(placed, func(id string) bool { return userOf[id] == "gestor" })},

@@ -118,6 +118,7 @@ var titles = map[string]string{
 	codeRangeNotSatisfiable:                  "Range not satisfiable",
 	app.CodePartnerTokenNotFound:             "Partner token not found",
 	app.CodeIdempotencyKeyReused:             "Idempotency-Key used for another request",
+	app.CodeIdempotencyKeyInUse:              "Idempotency-Key in use by a request still running",
 	app.CodeLeadAmbiguous:                    "More than one lead matches",
 	app.CodeLeadNotIdentified:                "The callback names no call and no lead",
 	app.CodeRecordingNotFound:                "Recording not found",

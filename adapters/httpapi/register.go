@@ -35,6 +35,7 @@ func register[I, O any](api huma.API, h *handlers, op huma.Operation, handler fu
 	if hasBody(reflect.TypeFor[I]()) {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge)
 	}
+	idempotentPOST(api, h, &op)
 	slices.Sort(op.Errors)
 	op.Errors = slices.Compact(op.Errors)
 	huma.Register(api, op, handler)

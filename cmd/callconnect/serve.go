@@ -156,6 +156,7 @@ var appModule = fx.Module("app",
 		app.NewRecordingSweeper,
 		app.NewMonitorRetention,
 		app.NewIdempotencyKeyExpiry,
+		app.NewIdempotentRequests,
 		app.NewNoResultMarker,
 	),
 )
@@ -170,13 +171,14 @@ type UseCases struct {
 	PartnerTokens *app.PartnerTokens
 	Callbacks     *app.Callbacks
 	Monitor       *app.Monitor
+	Idempotency   *app.IdempotentRequests
 }
 
 // services gathers the use cases from the graph into the one app.Services
 // that the HTTP API and the console both take.
 func (u UseCases) services() app.Services {
 	return app.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
-		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor}
+		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor, Idempotency: u.Idempotency}
 }
 
 // httpInputs is what the HTTP module serves, gathered from the graph.

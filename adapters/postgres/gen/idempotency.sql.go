@@ -41,6 +41,34 @@ func (q *Queries) DeleteIdempotencyKeysBefore(ctx context.Context, arg DeleteIde
 	return result.RowsAffected(), nil
 }
 
+const deleteIdempotentAnswer = `-- name: DeleteIdempotentAnswer :exec
+DELETE FROM idempotency_keys
+WHERE scope = $1 AND key = $2
+  AND request_hash = $3 AND status_code = $4
+  AND created_at = $5
+`
+
+type DeleteIdempotentAnswerParams struct {
+	Scope       string
+	Key         string
+	RequestHash string
+	StatusCode  int32
+	CreatedAt   time.Time
+}
+
+// DeleteIdempotentAnswer gives the key up, provided it still holds what the
+// caller read (a reservation whose request changed nothing).
+func (q *Queries) DeleteIdempotentAnswer(ctx context.Context, arg DeleteIdempotentAnswerParams) error {
+	_, err := q.db.Exec(ctx, deleteIdempotentAnswer,
+		arg.Scope,
+		arg.Key,
+		arg.RequestHash,
+		arg.StatusCode,
+		arg.CreatedAt,
+	)
+	return err
+}
+
 const getIdempotentAnswer = `-- name: GetIdempotentAnswer :one
 SELECT scope, key, request_hash, status_code, body, created_at
 FROM idempotency_keys
@@ -102,6 +130,52 @@ func (q *Queries) PutIdempotentAnswer(ctx context.Context, arg PutIdempotentAnsw
 		arg.Body,
 		arg.CreatedAt,
 		arg.ExpiredBefore,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const replaceIdempotentAnswer = `-- name: ReplaceIdempotentAnswer :execrows
+UPDATE idempotency_keys SET
+    request_hash = $1,
+    status_code  = $2,
+    body         = $3,
+    created_at   = $4
+WHERE scope = $5 AND key = $6
+  AND request_hash = $7 AND status_code = $8
+  AND created_at = $9
+`
+
+type ReplaceIdempotentAnswerParams struct {
+	RequestHash    string
+	StatusCode     int32
+	Body           []byte
+	CreatedAt      time.Time
+	Scope          string
+	Key            string
+	OldRequestHash string
+	OldStatusCode  int32
+	OldCreatedAt   time.Time
+}
+
+// ReplaceIdempotentAnswer turns the answer under the key into another,
+// provided it is still the one the caller read (a reservation becoming its
+// answer, or one taken over): no row affected means it is not, and the
+// caller reports a conflict. Of two concurrent replacements, the second
+// waits for the first and, READ COMMITTED, finds the row changed.
+func (q *Queries) ReplaceIdempotentAnswer(ctx context.Context, arg ReplaceIdempotentAnswerParams) (int64, error) {
+	result, err := q.db.Exec(ctx, replaceIdempotentAnswer,
+		arg.RequestHash,
+		arg.StatusCode,
+		arg.Body,
+		arg.CreatedAt,
+		arg.Scope,
+		arg.Key,
+		arg.OldRequestHash,
+		arg.OldStatusCode,
+		arg.OldCreatedAt,
 	)
 	if err != nil {
 		return 0, err
