@@ -336,6 +336,15 @@ func TestWidgetCORS(t *testing.T) {
 	if res.Header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
 		t.Fatalf("an error to an allowed origin without CORS: %v", res.Header)
 	}
+	// A token refused (expired) is still told to an allowed page, which can
+	// read the 401 and get another.
+	rig.clock.Advance(httpapi.DefaultWidgetTokenTTL)
+	res = w.do("GET", env+"/leads/1/call-button?user_id=corretor", nil, "Origin", "https://crm.example.com")
+	wantProblem(t, res, 401, "unauthorized", "")
+	if res.Header.Get("Access-Control-Allow-Origin") != "https://crm.example.com" {
+		t.Fatalf("an expired token's 401 to an allowed origin without CORS: %v", res.Header)
+	}
+	w = rig.withToken(rig.mint("corretor", 0))
 	// The admin token never gets CORS, whatever the origin.
 	res = rig.do("GET", env, nil, "Origin", "https://crm.example.com")
 	if res.Status != 200 || res.Header.Get("Access-Control-Allow-Origin") != "" {

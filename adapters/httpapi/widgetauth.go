@@ -104,20 +104,10 @@ func (g *widgetGate) wrap(next, admin http.Handler) http.Handler {
 			admin.ServeHTTP(w, r)
 			return
 		}
-		claims, valid := g.tokens.Verify(token)
-		if !valid {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the widget token is not valid or has expired; mint a new one"))
-			return
-		}
 		route := matchWidgetRoute(r.URL.Path)
-		if route == nil || route.method != r.Method || route.env != claims.Env {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="insufficient_scope"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized,
-				"a widget token is accepted only by its environment's call button, calls and events, for its own user; this operation needs the admin token"))
-			return
-		}
-		if origin := r.Header.Get("Origin"); origin != "" {
+		// CORS first, so that a page of an allowed origin can read every
+		// answer, a refused token's included (it then knows to get another).
+		if origin := r.Header.Get("Origin"); origin != "" && route != nil {
 			allowed, err := g.originAllowed(r, route.env, origin)
 			if err != nil {
 				g.fail(w, r, err)
@@ -133,6 +123,18 @@ func (g *widgetGate) wrap(next, admin http.Handler) http.Handler {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Expose-Headers", widgetExposeHeaders)
+		}
+		claims, valid := g.tokens.Verify(token)
+		if !valid {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
+			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the widget token is not valid or has expired; mint a new one"))
+			return
+		}
+		if route == nil || route.method != r.Method || route.env != claims.Env {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="insufficient_scope"`)
+			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized,
+				"a widget token is accepted only by its environment's call button, calls and events, for its own user; this operation needs the admin token"))
+			return
 		}
 		switch route.kind {
 		case "callButton":

@@ -17,6 +17,11 @@
  * the host, for the page's own CSS and scripts: data-state (loading,
  * hidden, disabled, enabled, calling, error), data-reason, data-call-status
  * and data-call-id, and a "ccb-change" event on each change.
+ *
+ * A call is followed on the environment's events stream (EventSource, the
+ * token as ?token=); where there is none, by reading the call every second.
+ * data-follow says which (stream or poll). A token lasts at most 15
+ * minutes: set a fresh one on the token attribute to go on.
  */
 (() => {
   "use strict";
@@ -139,6 +144,82 @@ svg { width: 1em; height: 1em; fill: currentColor; }
 .status[data-tone="error"] { color: var(--ccb-error, #b91c1c); }`;
 
   const phone = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="M6.6 10.8a15.1 15.1 0 0 0 6.6 6.6l2.2-2.2a1 1 0 0 1 1-.25 11.4 11.4 0 0 0 3.6.57 1 1 0 0 1 1 1V20a1 1 0 0 1-1 1A17 17 0 0 1 3 4a1 1 0 0 1 1-1h3.5a1 1 0 0 1 1 1c0 1.25.2 2.45.57 3.57a1 1 0 0 1-.25 1z"/></svg>';
+
+  // The events stream, one per page for each token however many buttons
+  // follow it: opened at the first press, closed when no call is followed.
+  // It resumes after the last event it got (kept for the browser's session),
+  // so that a new stream does not read the feed again from its start.
+  const streams = new Map();
+  const remember = {
+    get(key) {
+      try {
+        return sessionStorage.getItem(key) || "";
+      } catch (e) {
+        return "";
+      }
+    },
+    set(key, id) {
+      try {
+        sessionStorage.setItem(key, id);
+      } catch (e) {
+        /* no storage: the next stream starts from the feed's start */
+      }
+    },
+  };
+
+  function subscribe(url, token, sub) {
+    const key = `ccb-last-event:${url}`;
+    let shared = streams.get(url + token);
+    if (!shared) {
+      const after = remember.get(key);
+      const source = new EventSource(`${url}?token=${encodeURIComponent(token)}${after ? `&after=${encodeURIComponent(after)}` : ""}`);
+      shared = { source, subs: new Set(), opened: false };
+      streams.set(url + token, shared);
+      const s = shared;
+      source.onopen = () => {
+        s.opened = true;
+        s.subs.forEach((x) => x.open());
+      };
+      source.onerror = () => {
+        // One that never opened is given up; an open one reconnects by
+        // itself, after the last event it got (Last-Event-ID).
+        if (!s.opened || source.readyState === EventSource.CLOSED) {
+          source.close();
+          streams.delete(url + token);
+          const subs = [...s.subs];
+          s.subs.clear();
+          subs.forEach((x) => x.fail());
+        }
+      };
+      for (const [type, status] of Object.entries(callEvents)) {
+        source.addEventListener(type, (ev) => {
+          if (ev.lastEventId) {
+            remember.set(key, ev.lastEventId);
+          }
+          let data = {};
+          try {
+            data = JSON.parse(ev.data) || {};
+          } catch (e) {
+            return;
+          }
+          const d = data.data && typeof data.data === "object" ? data.data : data;
+          s.subs.forEach((x) => x.event(status, d));
+        });
+      }
+    }
+    shared.subs.add(sub);
+    if (shared.opened) {
+      sub.open();
+    }
+    const s = shared;
+    return () => {
+      s.subs.delete(sub);
+      if (s.subs.size === 0 && streams.get(url + token) === s) {
+        s.source.close();
+        streams.delete(url + token);
+      }
+    };
+  }
 
   let ids = 0;
 
@@ -377,10 +458,11 @@ svg { width: 1em; height: 1em; fill: currentColor; }
           read();
         }, 1000);
       };
+      let unsubscribe = null;
       this.stopWatching = () => {
-        if (this.source) {
-          this.source.close();
-          this.source = null;
+        if (unsubscribe) {
+          unsubscribe();
+          unsubscribe = null;
         }
         if (polling) {
           clearInterval(polling);
@@ -389,43 +471,28 @@ svg { width: 1em; height: 1em; fill: currentColor; }
         this.stopWatching = () => {};
       };
       if (typeof EventSource !== "function") {
+        this.dataset.follow = "poll";
         poll();
         return;
       }
-      const token = encodeURIComponent(this.getAttribute("token"));
-      const source = new EventSource(`${this.url("/events")}?token=${token}`);
-      this.source = source;
-      let opened = false;
-      source.onopen = () => {
-        opened = true;
-        read(); // what happened before the stream opened
-      };
-      source.onerror = () => {
-        // A stream that never opened (no feed, or the token refused) is
-        // replaced by reading the call; an open one reconnects by itself.
-        if (!opened || source.readyState === EventSource.CLOSED) {
-          source.close();
-          if (this.source === source) {
-            this.source = null;
-          }
+      unsubscribe = subscribe(this.url("/events"), this.getAttribute("token"), {
+        open: () => {
+          this.dataset.follow = "stream";
+          read(); // what happened before the stream opened
+        },
+        fail: () => {
+          // No stream to follow (no feed here, or the token refused):
+          // reading the call will do.
+          unsubscribe = null;
+          this.dataset.follow = "poll";
           poll();
-        }
-      };
-      for (const [type, status] of Object.entries(callEvents)) {
-        source.addEventListener(type, (ev) => {
-          let data = {};
-          try {
-            data = JSON.parse(ev.data) || {};
-          } catch (e) {
-            return;
+        },
+        event: (status, d) => {
+          if ((d.call_id || d.id) === callId) {
+            this.follow({ id: callId, status, reason: d.reason });
           }
-          const d = data.data && typeof data.data === "object" ? data.data : data;
-          const id = d.call_id || d.id;
-          if (id === callId) {
-            this.follow({ id, status, reason: d.reason });
-          }
-        });
-      }
+        },
+      });
     }
 
     stopWatching() {}
