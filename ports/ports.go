@@ -87,6 +87,18 @@ type Calls interface {
 	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
 	// PutCall inserts or replaces the call and its attempts.
 	PutCall(ctx context.Context, c domain.Call) error
+	// ReplaceCall replaces the stored call with c, as PutCall does, only if
+	// the stored one is still as its writer last read it: in status was,
+	// with attempts attempts. Otherwise the transaction fails with an error
+	// for which errors.Is(err, ErrCallChanged), and writes nothing: the
+	// writer reads the call again (LockCall) and decides anew. The error
+	// may come from ReplaceCall itself or only from the commit (a store
+	// that sends its writes with the COMMIT, to save a round trip):
+	// Store.Tx returns it either way. Someone else settling a call while
+	// its delivery was on the wire (a result from the partner) is what it
+	// is for: the call is locked neither during the request nor to record
+	// its outcome.
+	ReplaceCall(ctx context.Context, c domain.Call, was domain.CallStatus, attempts int) error
 	// LatestOpenCall returns the lead's most recent call that has no result
 	// yet (any status but completed and not_completed); ErrNotFound if none.
 	LatestOpenCall(ctx context.Context, envID, leadID string) (domain.Call, error)
@@ -104,8 +116,21 @@ type Calls interface {
 	// EnqueueDelivery schedules a delivery attempt of the call, durably and
 	// in the same transaction (the outbox): if the transaction commits, a
 	// worker will run it, even after a crash; if not, nothing is scheduled.
+	// With d.NotBefore set, no worker runs it before then: the process
+	// that placed the call delivers it itself meanwhile (a direct
+	// delivery), and ends that with ReleaseDelivery.
 	EnqueueDelivery(ctx context.Context, d Delivery) error
+	// ReleaseDelivery ends the direct delivery of a call (see
+	// Delivery.NotBefore), in the transaction that records its outcome:
+	// with a zero retryAt the delivery is over and its scheduled attempt
+	// is dropped; otherwise that attempt is due at retryAt, for any worker,
+	// as an enqueued one. A delivery that is not held (a worker may already
+	// have it) is left alone.
+	ReleaseDelivery(ctx context.Context, envID, callID string, retryAt time.Time) error
 }
+
+// ErrCallChanged: the call was not as its writer read it (ReplaceCall).
+var ErrCallChanged = errors.New("the call changed since it was read")
 
 // CallFilter selects calls for ListCalls. A zero field selects everything.
 type CallFilter struct {
@@ -182,6 +207,11 @@ type Delivery struct {
 	// TraceParent is the W3C traceparent of the click, so the delivery's
 	// spans link to the request that caused it. May be empty.
 	TraceParent string
+	// NotBefore, when set, holds the delivery back from the workers until
+	// then: the process that placed the call delivers it at once itself,
+	// and the held delivery is what happens if that process dies first.
+	// It must be later than any direct delivery can last.
+	NotBefore time.Time
 }
 
 // Exchanges records what passed between Call Connect and partners, for the

@@ -28,6 +28,25 @@ ON CONFLICT (env_id, id) DO UPDATE SET
     delivered_at = excluded.delivered_at,
     updated_at = now();
 
+-- ReplaceCall writes what a delivery attempt changes (status, reason,
+-- attempts, delivered_at) only if the call is still in status was_status
+-- with was_attempts attempts. When it is not, it fails (division by zero,
+-- SQLSTATE 22012): it goes pipelined with the COMMIT, which cannot look at
+-- a row count first, and the transaction must not commit what goes with it.
+-- name: ReplaceCall :exec
+WITH replaced AS (
+    UPDATE calls SET
+        status       = sqlc.arg(status),
+        reason       = sqlc.narg(reason),
+        attempts     = sqlc.arg(attempts),
+        delivered_at = sqlc.narg(delivered_at),
+        updated_at   = now()
+    WHERE env_id = sqlc.arg(env_id) AND id = sqlc.arg(id)
+      AND status = sqlc.arg(was_status) AND jsonb_array_length(attempts) = sqlc.arg(was_attempts)::int
+    RETURNING 1
+)
+SELECT 1 / count(*) FROM replaced;
+
 -- LatestOpenCall is the lead's newest call without a result, on calls_env_lead.
 -- name: LatestOpenCall :one
 SELECT env_id, id, lead_id, user_id, status, reason, clicked_at, deadline, payload, attempts, created_at, updated_at, delivered_at

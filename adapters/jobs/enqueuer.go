@@ -2,13 +2,13 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"callconnect/adapters/postgres"
 	"callconnect/ports"
@@ -16,42 +16,105 @@ import (
 
 // Enqueuer inserts delivery jobs in the caller's transaction (the outbox):
 // the job commits or rolls back with the call. It implements
-// postgres.Enqueuer, which the store calls from ports.Calls.EnqueueDelivery.
-type Enqueuer struct {
-	client *river.Client[pgx.Tx]
-}
+// postgres.Enqueuer, which the store calls from ports.Calls.EnqueueDelivery,
+// and postgres.Releaser, for ports.Calls.ReleaseDelivery. It writes through
+// the caller's transaction only, so a process may enqueue whether or not it
+// also runs workers.
+type Enqueuer struct{}
 
-var _ postgres.Enqueuer = (*Enqueuer)(nil)
+var (
+	_ postgres.Enqueuer = (*Enqueuer)(nil)
+	_ postgres.Releaser = (*Enqueuer)(nil)
+)
 
-// NewEnqueuer returns an Enqueuer on an insert-only River client: it works
-// no jobs and runs no maintenance, so a process may enqueue whether or not it
-// also runs workers. logger receives River's own logs; none when nil.
-func NewEnqueuer(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: orDiscard(logger)})
-	if err != nil {
-		return nil, fmt.Errorf("jobs: insert-only River client: %w", err)
-	}
-	return &Enqueuer{client: client}, nil
-}
+// NewEnqueuer returns the Enqueuer.
+func NewEnqueuer() *Enqueuer { return &Enqueuer{} }
 
-// EnqueueDelivery inserts the delivery job through tx, and a notification
-// that wakes the workers when tx commits.
+// EnqueueDelivery inserts the delivery job through tx and, unless the job
+// is held (d.NotBefore), a notification that wakes the workers when tx
+// commits. A held job is scheduled for d.NotBefore: River's scheduler makes
+// it available then, unless ReleaseDelivery ended it first.
+//
+// The PostgreSQL store's transaction sends both with its next statement or
+// its COMMIT (ExecLater): River's InsertTx reads the inserted row back, which
+// would cost the click a round trip of its own, so the row River's insert
+// would write (insertSQL) is written here instead.
 func (e *Enqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery) error {
-	args := DeliverCallArgs{EnvID: d.EnvID, CallID: d.CallID, TraceParent: d.TraceParent}
-	opts := args.InsertOpts()
-	if _, err := e.client.InsertTx(ctx, tx, args, &opts); err != nil {
+	args, err := json.Marshal(DeliverCallArgs{EnvID: d.EnvID, CallID: d.CallID, TraceParent: d.TraceParent})
+	if err != nil {
+		return fmt.Errorf("jobs: encoding the delivery job: %w", err)
+	}
+	opts := DeliverCallArgs{}.InsertOpts()
+	state, scheduledAt := rivertype.JobStateAvailable, (*time.Time)(nil)
+	if !d.NotBefore.IsZero() {
+		state, scheduledAt = rivertype.JobStateScheduled, &d.NotBefore
+	}
+	if err := execSoon(ctx, tx, insertSQL, args, DeliverCallArgs{}.Kind(), opts.MaxAttempts, opts.Queue, string(state), scheduledAt); err != nil {
 		return fmt.Errorf("jobs: inserting the delivery job: %w", err)
 	}
-	// The PostgreSQL store's transaction sends the notification with its
-	// COMMIT, saving a round trip; any other sends it now.
-	if later, ok := tx.(execLater); ok {
-		return later.ExecLater(notifyInsertSQL, insertPayload(opts.Queue))
+	if scheduledAt != nil {
+		return nil // nothing to wake anyone for before NotBefore
 	}
-	if _, err := tx.Exec(ctx, notifyInsertSQL, insertPayload(opts.Queue)); err != nil {
+	if err := execSoon(ctx, tx, notifyInsertSQL, insertPayload(opts.Queue)); err != nil {
 		return fmt.Errorf("jobs: notifying the workers: %w", err)
 	}
 	return nil
 }
+
+// ReleaseDelivery ends the call's held job, through tx: with a zero retryAt
+// it is completed, never having run (the process that placed the call
+// delivered it); otherwise it becomes available at retryAt, as River makes a
+// job a worker snoozed, and wakes the workers. A job that is not scheduled
+// any more (River's scheduler made it available: its NotBefore passed) is
+// left alone, for the worker that runs it.
+func (e *Enqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error {
+	held, err := json.Marshal(map[string]string{"env_id": envID, "call_id": callID})
+	if err != nil {
+		return fmt.Errorf("jobs: naming the delivery job: %w", err)
+	}
+	kind := DeliverCallArgs{}.Kind()
+	if retryAt.IsZero() {
+		if err := execSoon(ctx, tx, completeHeldSQL, kind, held); err != nil {
+			return fmt.Errorf("jobs: completing the held delivery job: %w", err)
+		}
+		return nil
+	}
+	if err := execSoon(ctx, tx, retryHeldSQL, kind, held, retryAt); err != nil {
+		return fmt.Errorf("jobs: making the held delivery job due: %w", err)
+	}
+	if err := execSoon(ctx, tx, notifyInsertSQL, insertPayload(DeliverCallArgs{}.InsertOpts().Queue)); err != nil {
+		return fmt.Errorf("jobs: notifying the workers: %w", err)
+	}
+	return nil
+}
+
+// execSoon sends a statement whose answer nobody needs with the PostgreSQL
+// store's next statement or COMMIT (ExecLater); any other transaction sends
+// it now.
+func execSoon(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
+	if later, ok := tx.(execLater); ok {
+		return later.ExecLater(sql, args...)
+	}
+	_, err := tx.Exec(ctx, sql, args...)
+	return err
+}
+
+// insertSQL writes the row River's InsertTx writes for a delivery job
+// (priority 1, no tags, no metadata, not unique), in River's schema as the
+// migrations of this River version make it; TestEnqueuedJobIsRiversOwn
+// compares the two. $6, when not NULL, schedules the job.
+const insertSQL = `INSERT INTO river_job (args, kind, max_attempts, queue, state, scheduled_at, priority, metadata, tags)
+VALUES ($1, $2, $3, $4, $5::river_job_state, coalesce($6, now()), 1, '{}', '{}')`
+
+// completeHeldSQL completes a held delivery job; the GIN index River keeps
+// on args finds it by its call.
+const completeHeldSQL = `UPDATE river_job SET state = 'completed', finalized_at = now()
+WHERE kind = $1 AND args @> $2::jsonb AND state = 'scheduled'`
+
+// retryHeldSQL makes a held delivery job available at $3: River's fetch
+// takes an available job once its scheduled_at has passed.
+const retryHeldSQL = `UPDATE river_job SET state = 'available', scheduled_at = $3
+WHERE kind = $1 AND args @> $2::jsonb AND state = 'scheduled'`
 
 // execLater is a transaction that can queue a statement to go with its
 // next one or its COMMIT, in one round trip.
@@ -59,17 +122,16 @@ type execLater interface {
 	ExecLater(sql string, args ...any) error
 }
 
-// Every delivery job wakes the workers itself, with the notification River's
-// insert sends: River's own is rate-limited per process (FetchCooldown, 100 ms
-// by default) and the limit is checked at insert, not at commit, so of two
-// transactions inserting within that time only the first notifies, and if
-// the workers fetch between the two commits the second job waits for their
-// next poll (up to FetchPollInterval): the p99 of click-to-partner showed it.
-// PostgreSQL sends a notification when the transaction commits, drops it when
-// it rolls back, and sends identical ones of one transaction once, so River's
-// own, when it fires, costs nothing more. The channel and payload are River's
-// (the pgx driver's PGNotifyMany: "<schema>.river_insert", {"queue": …});
-// TestEveryCommittedJobWakesTheWorkers fails if a River upgrade changes them.
+// Every job due now wakes the workers with the notification River's insert
+// would send, when its transaction commits: PostgreSQL sends a notification
+// at commit, drops it on rollback, and sends identical ones of one
+// transaction once. (River's own insert rate-limits its notifications per
+// process, checked at insert rather than commit, so that of two transactions
+// inserting within 100 ms only the first would wake the workers and the
+// second job would wait for their next poll.) The channel and payload are
+// River's (the pgx driver's PGNotifyMany: "<schema>.river_insert",
+// {"queue": …}); TestEveryCommittedJobWakesTheWorkers fails if a River
+// upgrade changes them.
 const notifyInsertSQL = `SELECT pg_notify(current_schema() || '.river_insert', $1)`
 
 func insertPayload(queue string) string { return fmt.Sprintf(`{"queue": %q}`, queue) }

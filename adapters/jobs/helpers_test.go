@@ -152,11 +152,7 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 	if pool == nil {
 		pool = newPool(t, pgtest.NewPool(t), opts.maxConns, opts.tracer)
 	}
-	var enq postgres.Enqueuer
-	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var enq postgres.Enqueuer = jobs.NewEnqueuer()
 	if opts.wrapEnqueuer != nil {
 		enq = opts.wrapEnqueuer(enq)
 	}

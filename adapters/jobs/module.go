@@ -65,9 +65,7 @@ func registerQueueMetricsForFx(reg prometheus.Registerer, pool *pgxpool.Pool, lo
 	return RegisterQueueMetrics(reg, pool, logger)
 }
 
-func newEnqueuerForFx(pool *pgxpool.Pool, logger *slog.Logger) (*Enqueuer, error) {
-	return NewEnqueuer(pool, logger)
-}
+func newEnqueuerForFx() *Enqueuer { return NewEnqueuer() }
 
 func newWorkerForFx(calls *app.Calls, cfg Config, metrics *Metrics, tp trace.TracerProvider, logger *slog.Logger) *DeliverCallWorker {
 	return NewDeliverCallWorker(calls, WorkerConfig{Timeout: cfg.JobTimeout, Metrics: metrics, TracerProvider: tp, Logger: logger})

@@ -42,10 +42,7 @@ func TestEveryCommittedJobWakesTheWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Stop(context.Background()) })
-	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	enq := jobs.NewEnqueuer()
 
 	begin := func() pgx.Tx {
 		t.Helper()
@@ -146,10 +143,7 @@ func TestClientStartsOnceRiversSchemaIsMigrated(t *testing.T) {
 	if err := postgres.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	enq, err := jobs.NewEnqueuer(pool, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	enq := jobs.NewEnqueuer()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

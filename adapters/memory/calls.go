@@ -89,7 +89,8 @@ func (r *repositories) LockCallsAwaitingResult(_ context.Context, acceptedBy tim
 }
 
 // EnqueueDelivery keeps d with the transaction: it joins the store's outbox
-// (see TakeDeliveries) only if the transaction commits.
+// (see TakeDeliveries) only if the transaction commits. A direct delivery
+// (d.NotBefore set) is held instead (see HeldDeliveries) until released.
 func (r *repositories) EnqueueDelivery(_ context.Context, d ports.Delivery) error {
 	if err := r.check(true); err != nil {
 		return err
@@ -97,8 +98,62 @@ func (r *repositories) EnqueueDelivery(_ context.Context, d ports.Delivery) erro
 	if d.EnvID == "" || d.CallID == "" {
 		return fmt.Errorf("memory: a delivery needs an environment and a call, got %+v", d)
 	}
+	if !d.NotBefore.IsZero() {
+		r.state.held[key{d.EnvID, d.CallID}] = d
+		return nil
+	}
 	r.deliveries = append(r.deliveries, d)
 	return nil
+}
+
+// ReleaseDelivery drops the call's held delivery or, with a retryAt, moves
+// it to the outbox due then (its NotBefore), when the transaction commits.
+func (r *repositories) ReleaseDelivery(_ context.Context, envID, callID string, retryAt time.Time) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	if envID == "" || callID == "" {
+		return fmt.Errorf("memory: a delivery needs an environment and a call, got %q and %q", envID, callID)
+	}
+	d, ok := r.state.held[key{envID, callID}]
+	if !ok {
+		return nil
+	}
+	delete(r.state.held, key{envID, callID})
+	if !retryAt.IsZero() {
+		d.NotBefore = retryAt
+		r.deliveries = append(r.deliveries, d)
+	}
+	return nil
+}
+
+// ReplaceCall is PutCall when the stored call is in status was with
+// attempts attempts, and ports.ErrCallChanged otherwise.
+func (r *repositories) ReplaceCall(ctx context.Context, c domain.Call, was domain.CallStatus, attempts int) error {
+	if err := r.check(true); err != nil {
+		return err
+	}
+	stored, ok := r.state.calls[key{c.EnvID(), c.ID()}]
+	if !ok || stored.Status() != was || len(stored.Attempts()) != attempts {
+		return fmt.Errorf("memory: call %q of environment %q, read as %s with %d attempts: %w", c.ID(), c.EnvID(), was, attempts,
+			ports.ErrCallChanged)
+	}
+	return r.PutCall(ctx, c)
+}
+
+// HeldDeliveries returns the committed direct deliveries not yet released,
+// by environment and call: what the queue would run once their NotBefore
+// passes, had the process delivering them died.
+func (s *Store) HeldDeliveries() []ports.Delivery {
+	held := s.current.Load().held
+	out := make([]ports.Delivery, 0, len(held))
+	for _, d := range held {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b ports.Delivery) int {
+		return cmp.Or(cmp.Compare(a.EnvID, b.EnvID), cmp.Compare(a.CallID, b.CallID))
+	})
+	return out
 }
 
 // TakeDeliveries returns the deliveries enqueued by committed transactions

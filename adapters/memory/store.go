@@ -51,6 +51,7 @@ func NewStore() *Store {
 		interactions: map[key]storedInteraction{},
 		recordings:   map[key]domain.Recording{},
 		answers:      map[answerKey]ports.IdempotentAnswer{},
+		held:         map[key]ports.Delivery{},
 	})
 	return s
 }
@@ -69,6 +70,9 @@ type state struct {
 	interactions map[key]storedInteraction
 	recordings   map[key]domain.Recording
 	answers      map[answerKey]ports.IdempotentAnswer
+	// held are the direct deliveries (ports.Delivery.NotBefore) not yet
+	// released, by call: the jobs a queue keeps back as a safety net.
+	held map[key]ports.Delivery
 }
 
 // clone copies the maps; the values are immutable domain values (the
@@ -85,6 +89,7 @@ func (s *state) clone() *state {
 		interactions: maps.Clone(s.interactions),
 		recordings:   maps.Clone(s.recordings),
 		answers:      maps.Clone(s.answers),
+		held:         maps.Clone(s.held),
 	}
 }
 

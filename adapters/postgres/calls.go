@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
@@ -72,6 +74,50 @@ func (r *repositories) PutCall(ctx context.Context, c domain.Call) error {
 	return r.writeHot(c.EnvID(), "call", func(q *gen.Queries) error { return q.PutCall(ctx, params) })
 }
 
+// ReplaceCall queues the compare-and-set write with the transaction's next
+// statement or its COMMIT, as PutCall's: the delivery's outcome is
+// recorded in one round trip with no read of the call first. A call that
+// changed meanwhile fails that statement (see the ReplaceCall query),
+// which aborts the transaction: the commit, and so Store.Tx, return an
+// error for which errors.Is(err, ports.ErrCallChanged).
+func (r *repositories) ReplaceCall(ctx context.Context, c domain.Call, was domain.CallStatus, attempts int) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	if attempts < 0 || attempts > math.MaxInt32 {
+		return fmt.Errorf("postgres: call %q: %d attempts", c.ID(), attempts)
+	}
+	stored, err := json.Marshal(storedAttempts(c.Attempts()))
+	if err != nil {
+		return fmt.Errorf("postgres: call %q: attempts: %w", c.ID(), err)
+	}
+	params := gen.ReplaceCallParams{
+		Status:      string(c.Status()),
+		Reason:      optional(c.Reason()),
+		Attempts:    stored,
+		EnvID:       c.EnvID(),
+		ID:          c.ID(),
+		WasStatus:   string(was),
+		WasAttempts: int32(attempts),
+	}
+	if at := c.DeliveredAt(); !at.IsZero() {
+		params.DeliveredAt = &at
+	}
+	fail := func(err error) error {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == divisionByZero {
+			return fmt.Errorf("call %q of environment %q, read as %s with %d attempts: %w", c.ID(), c.EnvID(), was, attempts,
+				ports.ErrCallChanged)
+		}
+		return writeError(err, c.EnvID(), "call")
+	}
+	return gen.New(deferring{tx: r.tx, fail: fail}).ReplaceCall(ctx, params)
+}
+
+// divisionByZero is the SQLSTATE the ReplaceCall query fails with when the
+// call is not as read.
+const divisionByZero = "22012"
+
 // ErrNoEnqueuer is returned by EnqueueDelivery of a Store built without
 // WithEnqueuer: it cannot schedule deliveries.
 var ErrNoEnqueuer = errors.New("postgres: the store has no Enqueuer (see WithEnqueuer), so it cannot schedule call deliveries")
@@ -95,6 +141,38 @@ func (r *repositories) EnqueueDelivery(ctx context.Context, d ports.Delivery) er
 	}
 	return nil
 }
+
+// ReleaseDelivery hands the end of a direct delivery to the store's
+// Enqueuer, in this transaction, so that the held job is dropped or made
+// due with the outcome that decided it.
+func (r *repositories) ReleaseDelivery(ctx context.Context, envID, callID string, retryAt time.Time) error {
+	if r.readOnly {
+		return errReadOnly
+	}
+	d := ports.Delivery{EnvID: envID, CallID: callID}
+	if err := checkDelivery(d); err != nil {
+		return err
+	}
+	releaser, ok := r.enqueuer.(Releaser)
+	if !ok {
+		return ErrNoReleaser
+	}
+	if err := releaser.ReleaseDelivery(ctx, r.tx, envID, callID, retryAt); err != nil {
+		return fmt.Errorf("postgres: releasing the delivery of call %q of environment %q: %w", callID, envID, err)
+	}
+	return nil
+}
+
+// Releaser is an Enqueuer that also ends direct deliveries (see
+// ports.Delivery.NotBefore): it drops the held job, or makes it due at
+// retryAt, through tx.
+type Releaser interface {
+	ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error
+}
+
+// ErrNoReleaser is returned by ReleaseDelivery of a Store whose Enqueuer is
+// no Releaser: it cannot schedule direct deliveries either.
+var ErrNoReleaser = errors.New("postgres: the store's Enqueuer cannot release direct deliveries (it is no Releaser)")
 
 func checkDelivery(d ports.Delivery) error {
 	if d.EnvID == "" || d.CallID == "" {

@@ -27,7 +27,9 @@ func newTableEnqueuer(t *testing.T, pool *pgxpool.Pool) tableEnqueuer {
 		seq          bigserial PRIMARY KEY,
 		env_id       text NOT NULL,
 		call_id      text NOT NULL,
-		trace_parent text NOT NULL
+		trace_parent text NOT NULL,
+		not_before   timestamptz,
+		held         boolean NOT NULL DEFAULT false
 	)`)
 	if err != nil {
 		t.Fatalf("creating test_deliveries: %v", err)
@@ -36,8 +38,24 @@ func newTableEnqueuer(t *testing.T, pool *pgxpool.Pool) tableEnqueuer {
 }
 
 func (tableEnqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery) error {
-	_, err := tx.Exec(ctx, `INSERT INTO test_deliveries (env_id, call_id, trace_parent) VALUES ($1, $2, $3)`,
-		d.EnvID, d.CallID, d.TraceParent)
+	var notBefore *time.Time
+	if !d.NotBefore.IsZero() {
+		notBefore = &d.NotBefore
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO test_deliveries (env_id, call_id, trace_parent, not_before, held) VALUES ($1, $2, $3, $4, $5)`,
+		d.EnvID, d.CallID, d.TraceParent, notBefore, notBefore != nil)
+	return err
+}
+
+// ReleaseDelivery drops the held delivery, or makes it one to take, due at
+// retryAt, as the River enqueuer does with its job.
+func (tableEnqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error {
+	if retryAt.IsZero() {
+		_, err := tx.Exec(ctx, `DELETE FROM test_deliveries WHERE env_id = $1 AND call_id = $2 AND held`, envID, callID)
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE test_deliveries SET held = false, not_before = $3 WHERE env_id = $1 AND call_id = $2 AND held`,
+		envID, callID, retryAt)
 	return err
 }
 
@@ -46,14 +64,18 @@ func (tableEnqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Del
 // nor waits for the deliveries of transactions in progress.
 func takeDeliveries(t *testing.T, pool *pgxpool.Pool) []ports.Delivery {
 	t.Helper()
-	rows, err := pool.Query(t.Context(), `WITH taken AS (DELETE FROM test_deliveries RETURNING *)
-		SELECT env_id, call_id, trace_parent FROM taken ORDER BY seq`)
+	rows, err := pool.Query(t.Context(), `WITH taken AS (DELETE FROM test_deliveries WHERE NOT held RETURNING *)
+		SELECT env_id, call_id, trace_parent, not_before FROM taken ORDER BY seq`)
 	if err != nil {
 		t.Fatalf("taking deliveries: %v", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ports.Delivery, error) {
 		var d ports.Delivery
-		err := row.Scan(&d.EnvID, &d.CallID, &d.TraceParent)
+		var notBefore *time.Time
+		err := row.Scan(&d.EnvID, &d.CallID, &d.TraceParent, &notBefore)
+		if notBefore != nil {
+			d.NotBefore = notBefore.UTC()
+		}
 		return d, err
 	})
 	if err != nil {

@@ -51,8 +51,11 @@ type Harness struct {
 //   - an exchange's headers come back as a map (empty, not nil, when none);
 //   - Tx returns fn's error (errors.Is finds it), lets a panic of fn through
 //     after rolling back, and refuses to start with a cancelled context;
-//   - writes and EnqueueDelivery fail inside Read; LockEnvironment and
-//     LockCall inside Read only read.
+//   - writes, EnqueueDelivery and ReleaseDelivery fail inside Read;
+//     LockEnvironment and LockCall inside Read only read.
+//   - ReplaceCall of a call that is not stored fails with ErrCallChanged; a
+//     direct delivery released with a retryAt comes out of TakeDeliveries
+//     with that retryAt as its NotBefore, and a held one not at all;
 //   - FindLeadsMatchingPhone of no phone and FindLeadsByEmail of "" find
 //     nothing (not the leads without a phone or e-mail); phones compare by
 //     domain.Phone.MatchKey, e-mails lowercased;
@@ -132,6 +135,8 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Delivery/GoneOnRollback", testDeliveryRollback},
 		{"Delivery/GoneOnPanic", testDeliveryPanic},
 		{"Delivery/Order", testDeliveryOrder},
+		{"Delivery/Direct", testDirectDelivery},
+		{"Call/Replace", onStore(testReplaceCall)},
 		{"Exchange/RoundTrip", testExchangeRoundTrip},
 		{"Exchange/Rollback", testExchangeRollback},
 		{"Exchange/RequiresEnvironment", testExchangeRequiresEnvironment},
@@ -848,6 +853,8 @@ func testReadOnly(t *testing.T, h Harness) {
 			r.PutIntegration(ctx, callConnect(t, "env-1")),
 			r.PutCall(ctx, call),
 			r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"}),
+			r.ReplaceCall(ctx, call, domain.CallQueued, 0),
+			r.ReleaseDelivery(ctx, "env-1", "c1", time.Time{}),
 			r.RecordExchange(ctx, outboundExchange("env-1", "x1", "c1")))
 		return nil
 	})

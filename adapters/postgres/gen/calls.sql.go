@@ -402,3 +402,48 @@ func (q *Queries) PutCall(ctx context.Context, arg PutCallParams) error {
 	)
 	return err
 }
+
+const replaceCall = `-- name: ReplaceCall :exec
+WITH replaced AS (
+    UPDATE calls SET
+        status       = $1,
+        reason       = $2,
+        attempts     = $3,
+        delivered_at = $4,
+        updated_at   = now()
+    WHERE env_id = $5 AND id = $6
+      AND status = $7 AND jsonb_array_length(attempts) = $8::int
+    RETURNING 1
+)
+SELECT 1 / count(*) FROM replaced
+`
+
+type ReplaceCallParams struct {
+	Status      string
+	Reason      *string
+	Attempts    []byte
+	DeliveredAt *time.Time
+	EnvID       string
+	ID          string
+	WasStatus   string
+	WasAttempts int32
+}
+
+// ReplaceCall writes what a delivery attempt changes (status, reason,
+// attempts, delivered_at) only if the call is still in status was_status
+// with was_attempts attempts. When it is not, it fails (division by zero,
+// SQLSTATE 22012): it goes pipelined with the COMMIT, which cannot look at
+// a row count first, and the transaction must not commit what goes with it.
+func (q *Queries) ReplaceCall(ctx context.Context, arg ReplaceCallParams) error {
+	_, err := q.db.Exec(ctx, replaceCall,
+		arg.Status,
+		arg.Reason,
+		arg.Attempts,
+		arg.DeliveredAt,
+		arg.EnvID,
+		arg.ID,
+		arg.WasStatus,
+		arg.WasAttempts,
+	)
+	return err
+}
