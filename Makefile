@@ -22,12 +22,13 @@ REDOCLY := @redocly/cli@2.77.0
 # Where lint-openapi writes the document it lints.
 TMP ?= $(or $(TMPDIR),/tmp)
 
-.PHONY: help run stop build image test bench faults fuzz generate check-generated lint-openapi fmt vet
+.PHONY: help run demo stop build image test bench faults fuzz generate check-generated lint-openapi fmt vet
 
 help:
 	@printf '  %-22s %s\n' \
 		'make run' "serve on HTTP_ADDR; the checkout's PostgreSQL cluster unless DATABASE_URL is set" \
 		'' '(Ctrl-C stops the service; the cluster keeps running for the next run)' \
+		'make demo' 'make run with a demo environment, a partner-sim and a pretend CRM at /demo/ (prints its URL)' \
 		'make stop' "stop the checkout's PostgreSQL cluster" \
 		'make test' 'all tests against a throw-away PostgreSQL, check-generated, lint-openapi, fuzz for 2s each' \
 		'make build' "compile every package and $(BIN)" \
@@ -40,7 +41,10 @@ help:
 		'make lint-openapi' "lint the OpenAPI document with Redocly's recommended rules" \
 		'make fmt, make vet' 'go fmt, go vet'
 
-run:
+# demo is run with a demo environment, a partner-sim in the same process
+# and a pretend CRM at /demo/ (README: See it work); its partner-sim's
+# secrets are kept in $(DATA_DIR)/demo.json for the next run.
+run demo:
 	@mkdir -p $(DATA_DIR)
 	# Secrets are made once per checkout and kept readable by the owner only.
 	if [ -z "$${CALLCONNECT_SECRETS_KEY:-}" ]; then
@@ -65,6 +69,9 @@ run:
 	# No load balancer sits in front of a developer's service: Ctrl-C stops
 	# it at once instead of first answering 503 on /readyz for the drain.
 	export CALLCONNECT_SHUTDOWN_DRAIN="$${CALLCONNECT_SHUTDOWN_DRAIN:-0s}"
+	if [ "$@" = demo ]; then
+		exec $(BIN) demo -state $(DATA_DIR)/demo.json
+	fi
 	exec $(BIN) serve
 
 stop:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"callconnect/adapters/audiostore"
 	"callconnect/adapters/httpapi"
+	"callconnect/domain"
 )
 
 // Config is everything the service reads from its environment.
@@ -51,6 +53,9 @@ type Config struct {
 	// MetricsAddr is where /metrics is served apart from the API; empty:
 	// on the API's address.
 	MetricsAddr string
+	// AllowedPartnerOrigins are origins (scheme://IP:port) accepted as
+	// partner URLs whatever the http and private-address rules say.
+	AllowedPartnerOrigins []string
 }
 
 // S3Settings name the S3-compatible bucket recordings go to; without an
@@ -69,6 +74,18 @@ func (c Config) AudioStore() audiostore.Config {
 	return audiostore.Config{Dir: c.RecordingsDir, S3: audiostore.S3Config{Endpoint: c.S3.Endpoint, Bucket: c.S3.Bucket,
 		AccessKey: c.S3.AccessKey, SecretKey: c.S3.SecretKey, Region: c.S3.Region, UseSSL: c.S3.UseSSL, Prefix: c.S3.Prefix,
 		SpoolDir: c.S3.SpoolDir}}
+}
+
+// allowedPartnerAddrs are the addresses of AllowedPartnerOrigins, which
+// the delivery client may reach even when they are internal.
+func (c Config) allowedPartnerAddrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, o := range c.AllowedPartnerOrigins {
+		if ap, ok := domain.AllowedPartnerAddr(o); ok {
+			out = append(out, ap)
+		}
+	}
+	return out
 }
 
 // setting is one environment variable: LoadConfig reads the configuration
@@ -126,6 +143,21 @@ var settings = []setting{
 		parse: boolean(func(c *Config) *bool { return &c.AllowPrivatePartners })},
 	{name: "CALLCONNECT_ALLOW_HTTP_PARTNER_URLS", def: "false", help: "let partner URLs use plain http (development and tests only)",
 		parse: boolean(func(c *Config) *bool { return &c.AllowHTTPPartners })},
+	{name: "CALLCONNECT_ALLOWED_PARTNER_URLS", help: "comma-separated http(s) URLs with an IP address for host (e.g. http://127.0.0.1:8091): partner URLs at these origins are accepted over http and at a loopback or private address, and deliveries may reach exactly them (make demo sets its partner-sim's)",
+		parse: func(c *Config, v string) error {
+			c.AllowedPartnerOrigins = nil
+			for _, raw := range strings.Split(v, ",") {
+				if raw = strings.TrimSpace(raw); raw == "" {
+					continue
+				}
+				origin, err := domain.ParseAllowedPartnerOrigin(raw)
+				if err != nil {
+					return fmt.Errorf("%q %v", raw, err)
+				}
+				c.AllowedPartnerOrigins = append(c.AllowedPartnerOrigins, origin)
+			}
+			return nil
+		}},
 	{name: "CALLCONNECT_DISPATCH_DEADLINE", def: "2m", help: "how long after the click a call may still be delivered",
 		parse: duration(func(c *Config) *time.Duration { return &c.DispatchDeadline })},
 	{name: "CALLCONNECT_RESULT_DEADLINE", def: "2h", help: "how long after the partner accepted a call its result may take before the call is no_result",

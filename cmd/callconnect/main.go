@@ -1,6 +1,7 @@
 // Command callconnect runs the Call Connect service.
 //
 //	callconnect serve [--no-migrate]   migrate the schema (unless told not to) and serve HTTP
+//	callconnect demo                   serve with a demo environment, a partner-sim and a pretend CRM at /demo/
 //	callconnect migrate                migrate the schema and exit
 //	callconnect openapi                print the OpenAPI 3.1 document and exit
 //	callconnect partner-sim            a reference partner: receives calls, reports results back
@@ -31,6 +32,7 @@ const usage = `usage: callconnect <command> [flags]
 
 commands:
   serve [--no-migrate]  migrate the database schema, then serve HTTP until SIGINT/SIGTERM
+  demo [flags]          serve as serve does, with a demo environment, a partner-sim and a pretend CRM at /demo/ (make demo)
   migrate               migrate the database schema and exit
   openapi               print the OpenAPI 3.1 document and exit
   partner-sim [flags]   a reference partner to point an integration at (partner-sim --help)
@@ -73,7 +75,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	noMigrate := false
 	healthURL := ""
+	var demo demoSettings
 	switch cmd {
+	case "demo":
+		demoFlags(fs, &demo)
 	case "serve":
 		fs.BoolVar(&noMigrate, "no-migrate", false, "do not migrate the schema before serving (another replica or a deploy step does it)")
 	case "healthcheck":
@@ -112,6 +117,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			return 2
 		}
 		return serve(cfg, getenv, !noMigrate, stdout, stderr)
+	case "demo":
+		if err := cfg.RequireServe(); err != nil {
+			fmt.Fprintf(stderr, "callconnect: configuration is incomplete:\n%v\n", err)
+			return 2
+		}
+		return runDemo(cfg, demo, getenv, stdout, stderr)
 	case "migrate":
 		if err := cfg.RequireDatabase(); err != nil {
 			fmt.Fprintf(stderr, "callconnect: %v\n", err)

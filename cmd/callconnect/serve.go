@@ -36,8 +36,8 @@ import (
 // the drain period (so that load balancers stop sending first); then the
 // server stops accepting, in-flight requests finish (up to the shutdown
 // timeout), the delivery workers stop, and the database pool closes last.
-func serve(cfg Config, getenv func(string) string, runMigrations bool, stdout, stderr io.Writer) int {
-	fxApp := fx.New(options(cfg, getenv, runMigrations, stdout, stderr)...)
+func serve(cfg Config, getenv func(string) string, runMigrations bool, stdout, stderr io.Writer, extra ...fx.Option) int {
+	fxApp := fx.New(append(options(cfg, getenv, runMigrations, stdout, stderr), extra...)...)
 	if err := fxApp.Err(); err != nil {
 		fmt.Fprintf(stderr, "callconnect: cannot assemble the service: %v\n", err)
 		return 1
@@ -68,10 +68,10 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 			postgres.Config{DatabaseURL: cfg.DatabaseURL, SecretsKey: cfg.SecretsKey},
 			httpapi.ServerConfig{Addr: cfg.HTTPAddr, PublicURL: cfg.PublicURL, ShutdownTimeout: cfg.ShutdownTimeout,
 				DrainPeriod: cfg.ShutdownDrain, Banner: stdout},
-			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners},
+			domain.URLPolicy{AllowHTTP: cfg.AllowHTTPPartners, AllowPrivate: cfg.AllowPrivatePartners, AllowedOrigins: cfg.AllowedPartnerOrigins},
 			app.CallsConfig{DispatchDeadline: cfg.DispatchDeadline, RetryMinBackoff: cfg.RetryMinBackoff,
 				ResultDeadline: cfg.ResultDeadline},
-			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, Version: serviceVersion(),
+			webhook.Config{AllowPrivate: cfg.AllowPrivatePartners, AllowedAddrs: cfg.allowedPartnerAddrs(), Version: serviceVersion(),
 				ConnectTimeout: cfg.PartnerConnect, Timeout: cfg.PartnerTimeout},
 			// A delivery run is one partner request plus the two short
 			// transactions around it.
@@ -105,6 +105,7 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		jobsModule(cfg.DeliveryWorkers),
 		fx.Provide(UseCases.services),
 		fx.Provide(newAdminFailures),
+		fx.Provide(widgetTokens),
 		fx.Provide(consoleParts),
 		console.Module,
 		fx.Provide(httpParts),
@@ -192,6 +193,14 @@ type httpInputs struct {
 	Console  *console.Console
 	// AdminFailures is shared with the console's sign-in.
 	AdminFailures adminFailures
+	// Widgets signs the call button element's tokens.
+	Widgets *httpapi.WidgetTokens
+}
+
+// widgetTokens signs the call button element's tokens with a key derived
+// from the secrets key, so that every replica accepts every replica's.
+func widgetTokens(cfg Config) *httpapi.WidgetTokens {
+	return httpapi.NewWidgetTokens(cfg.SecretsKey, nil)
 }
 
 // adminFailures limits failed admin-token attempts per client address,
@@ -222,6 +231,7 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 	}
 	hc := httpConfig(in.Config, in.Logger)
 	hc.AdminFailures = in.AdminFailures.FailureLimit
+	hc.WidgetTokens = in.Widgets
 	return hc,
 		httpapi.Ops{
 			Ready:   func(ctx context.Context) error { return ready(ctx, in.Pool, in.Logger) },
