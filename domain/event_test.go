@@ -27,7 +27,7 @@ func TestCallEventType(t *testing.T) {
 		{domain.CallDelivered, domain.CallNoResult, domain.EventCallNoResult},
 		{domain.CallNoResult, domain.CallCompleted, domain.EventCallCompleted},
 		{domain.CallQueued, domain.CallNotCompleted, domain.EventCallNotCompleted}, // a result overtaking the delivery
-		{domain.CallDelivered, domain.CallDelivered, ""},                          // an attempt recorded late
+		{domain.CallDelivered, domain.CallDelivered, ""},                           // an attempt recorded late
 		{domain.CallQueued, domain.CallQueued, ""},
 	} {
 		got, ok := domain.CallEventType(tc.from, tc.to)

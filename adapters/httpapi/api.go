@@ -112,6 +112,10 @@ type Ops struct {
 	// Demo serves the pretend CRM of `callconnect demo` under /demo/. Nil
 	// (every deployment) serves none.
 	Demo http.Handler
+	// Stopping, when not nil, is closed as the server shuts down: the open
+	// event streams end then (their clients reconnect, to another
+	// instance) instead of holding the shutdown up.
+	Stopping <-chan struct{}
 }
 
 const (
@@ -216,6 +220,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		{Name: tagPartnerTokens, Description: "The tokens partners authenticate their callbacks with (headers `email` and `token`); a token identifies its environment and is shown once."},
 		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
 		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
+		{Name: tagEvents, Description: "Each environment's events (calls placed, delivered, settled; interactions added), in the order they committed, kept 30 days: as JSON pages or followed as server-sent events."},
 		{Name: tagMonitor, Description: "Every exchange with partners (deliveries out, callbacks in, refused ones too) for 30 days, secrets redacted: what operators look at when a call did not arrive."},
 		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
 	}
@@ -251,6 +256,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerCallList(api)
 	h.registerPartnerTokens(api)
 	h.registerMonitor(api)
+	h.registerEvents(api)
 	h.registerRecordings(api)
 	h.registerCallbacks(api)
 	registerPartnerWebhook(api)
@@ -297,6 +303,7 @@ const (
 	tagCallbacks     = "Partner callbacks"
 	tagRecordings    = "Recordings"
 	tagMonitor       = "Integration monitor"
+	tagEvents        = "Events"
 
 	securityBearer       = "bearer"
 	securityPartnerEmail = "partnerEmail"

@@ -41,12 +41,16 @@ var Module = fx.Module("httpapi",
 // newHandlerForFx is New, its readiness failing once the server drains.
 func newHandlerForFx(cfg Config, svc Services, ops Ops, d *drain) http.Handler {
 	ops.Ready = d.ready(ops.Ready)
+	ops.Stopping = d.stopping
 	return New(cfg, svc, ops)
 }
 
 func runServer(lc fx.Lifecycle, sc ServerConfig, ops Ops, h http.Handler, d *drain, logger *slog.Logger) {
 	srv := NewServer(sc.Addr, h)
 	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	// Shutdown waits for the requests in flight: the event streams, which
+	// would last as long as their clients, end as it begins.
+	srv.RegisterOnShutdown(d.stop)
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", sc.Addr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,12 +43,20 @@ var errDraining = errors.New("the service is shutting down")
 
 // drain is a server's shutdown state. Once it has begun, readiness fails,
 // so that load balancers stop sending requests while the server still
-// accepts and serves them.
-type drain struct{ begun atomic.Bool }
+// accepts and serves them. Once the server shuts down, its event streams
+// are told to end (stopping), so that they do not hold the shutdown up.
+type drain struct {
+	begun    atomic.Bool
+	stopping chan struct{}
+	stopOnce sync.Once
+}
 
-func newDrain() *drain { return &drain{} }
+func newDrain() *drain { return &drain{stopping: make(chan struct{})} }
 
 func (d *drain) begin() { d.begun.Store(true) }
+
+// stop ends the event streams (Ops.Stopping).
+func (d *drain) stop() { d.stopOnce.Do(func() { close(d.stopping) }) }
 
 // ready wraps a readiness check (nil: always ready) so that it fails once
 // the drain has begun.

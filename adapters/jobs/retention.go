@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -42,9 +43,11 @@ func MonitorRetentionPeriodicJob() *river.PeriodicJob {
 //
 //	callconnect_monitor_retention_runs_total{result}   runs, by result: ok or failed
 //	callconnect_monitor_partitions_dropped_total       days (partitions) dropped
+//	callconnect_events_deleted_total                   events of the feed deleted with them
 type RetentionMetrics struct {
-	runs    *prometheus.CounterVec
-	dropped prometheus.Counter
+	runs          *prometheus.CounterVec
+	dropped       prometheus.Counter
+	eventsDeleted prometheus.Counter
 }
 
 // NewRetentionMetrics registers the metrics on reg (sharing them when
@@ -59,6 +62,10 @@ func NewRetentionMetrics(reg prometheus.Registerer) (*RetentionMetrics, error) {
 			Name: "callconnect_monitor_partitions_dropped_total",
 			Help: "Days of exchanges (partitions) the integration monitor's retention dropped.",
 		}),
+		eventsDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callconnect_events_deleted_total",
+			Help: "Events of the environments' feeds deleted by the retention, kept as long as the monitor's exchanges.",
+		}),
 	}
 	var err error
 	if m.runs, err = registerOnce(reg, m.runs); err != nil {
@@ -67,15 +74,21 @@ func NewRetentionMetrics(reg prometheus.Registerer) (*RetentionMetrics, error) {
 	if m.dropped, err = registerOnce(reg, m.dropped); err != nil {
 		return nil, err
 	}
+	if m.eventsDeleted, err = registerOnce(reg, m.eventsDeleted); err != nil {
+		return nil, err
+	}
 	m.runs.WithLabelValues("ok")
 	m.runs.WithLabelValues("failed")
 	return m, nil
 }
 
-// MonitorRetentionWorker runs app.MonitorRetention.
+// MonitorRetentionWorker runs app.MonitorRetention and, when given one
+// (WithEvents), the app.EventRetention of the event feeds, which keep as
+// long as the monitor.
 type MonitorRetentionWorker struct {
 	river.WorkerDefaults[MonitorRetentionArgs]
 	retention *app.MonitorRetention
+	events    *app.EventRetention // nil: the feeds are someone else's
 	metrics   *RetentionMetrics
 	logger    *slog.Logger
 }
@@ -85,9 +98,27 @@ func NewMonitorRetentionWorker(retention *app.MonitorRetention, metrics *Retenti
 	return &MonitorRetentionWorker{retention: retention, metrics: metrics, logger: orDiscard(logger)}
 }
 
-// Work runs the retention once.
+// WithEvents makes the worker age the event feeds out too, after the
+// monitor's exchanges, in the same run.
+func (w *MonitorRetentionWorker) WithEvents(events *app.EventRetention) *MonitorRetentionWorker {
+	w.events = events
+	return w
+}
+
+// Work runs the retention once: the monitor's, then the feeds'. The feeds'
+// runs even when the monitor's failed; a feeds' run cut short by the job's
+// time is no failure (the next run goes on).
 func (w *MonitorRetentionWorker) Work(ctx context.Context, _ *river.Job[MonitorRetentionArgs]) error {
 	run, err := w.retention.Run(ctx)
+	if w.events != nil {
+		evRun, evErr := w.events.Run(ctx)
+		if w.metrics != nil {
+			w.metrics.eventsDeleted.Add(float64(evRun.Deleted))
+		}
+		if !evRun.CutShort {
+			err = errors.Join(err, evErr)
+		}
+	}
 	if w.metrics != nil {
 		w.metrics.dropped.Add(float64(len(run.Dropped)))
 		result := "ok"

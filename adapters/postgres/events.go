@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/puddle/v2"
 
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
@@ -34,11 +32,13 @@ var (
 //     an environment may have new events. Writers do not NOTIFY in their
 //     transactions (it would make every click and delivery commit one after
 //     another); instead, once a transaction of the Store that may have
-//     written events commits, its environments are handed to this process's
-//     notifier, which sends them in one statement of its own, a batch every
-//     notifyEvery at most, off the request's path. Each process LISTENs on
-//     one connection of its own and fans what it hears out to its watchers
-//     (watchers of this process are told at once, without the round trip).
+//     written events commits, the watchers of its environments in this
+//     process are woken at once and, with WithEventNotifications, the
+//     environments are handed to the process's notifier, which sends them
+//     to the other processes in one statement, a batch every notifyEvery at
+//     most, on a connection of its own: off the request's path, and off the
+//     pool the requests use. Each process LISTENs on one connection of its
+//     own and fans what it hears out to its watchers.
 //
 // A notification lost (a process stopped between its commit and its
 // notifier's statement, a listener reconnecting) delays events, never loses
@@ -68,6 +68,16 @@ const (
 // notifier and listener) to l instead of slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Store) { s.events.logger = l }
+}
+
+// WithEventNotifications makes the store tell the other processes on the
+// database (their ports.Events watchers) of the events its transactions
+// commit, through NOTIFY, on a connection of its own, opened with the first
+// commit and closed by Close, which a store with it must be given. Without
+// it only this process's watchers are woken by its commits (they still hear
+// of the others').
+func WithEventNotifications() Option {
+	return func(s *Store) { s.events.notifies = true }
 }
 
 // ListEventsAfter reads a page of the environment's feed in one statement
@@ -194,13 +204,17 @@ func eventFromRow(envID string, row gen.ListEventsAfterRow) (domain.Event, error
 // eventBus is a store's notifier and listener. Its zero value is ready; the
 // listener starts with the first watcher.
 type eventBus struct {
-	logger *slog.Logger // nil: slog.Default()
+	logger   *slog.Logger // nil: slog.Default()
+	notifies bool         // WithEventNotifications
 
 	mu sync.Mutex
 	// pending are the environments to notify; sending whether the notifier
-	// is running (it stops once nothing is pending).
-	pending map[string]struct{}
-	sending bool
+	// is running (it stops once nothing is pending, and sent closes when it
+	// has); notifyConn its connection between runs.
+	pending    map[string]struct{}
+	sending    bool
+	sent       chan struct{}
+	notifyConn *pgx.Conn
 	// watchers by environment; listening whether the listener runs, up
 	// whether it is LISTENing now.
 	watchers  map[string]map[*eventWatcher]struct{}
@@ -274,17 +288,31 @@ func (s *Store) WatchEvents(envID string) (<-chan struct{}, func()) {
 
 // Close stops the listener, if it runs, and waits for it to end; watchers
 // are told once more (the events after their last are still there to read)
-// and then no more. Transactions that commit afterwards still notify the
-// other processes. Close does not close the pool.
+// and then no more. It waits for the notifier to send what is pending, and
+// closes its connection. Close does not close the pool.
 func (s *Store) Close() {
 	b := &s.events
 	b.mu.Lock()
 	b.closed = true
 	stop, done := b.stop, b.done
+	var sent chan struct{}
+	if b.sending {
+		sent = b.sent
+	}
+	conn := b.notifyConn
+	b.notifyConn = nil
 	b.mu.Unlock()
 	if stop != nil {
 		stop()
 		<-done
+	}
+	if sent != nil {
+		<-sent // the notifier closes its connection itself
+	}
+	if conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		defer cancel()
+		_ = conn.Close(ctx)
 	}
 }
 
@@ -357,7 +385,8 @@ func (s *Store) listenOnce(ctx context.Context) error {
 
 // eventsWritten is called once a transaction that may have written events
 // of envs has committed: this process's watchers of those environments are
-// woken, and the notifier is asked to tell the other processes.
+// woken, and with WithEventNotifications the notifier is asked to tell the
+// other processes.
 func (s *Store) eventsWritten(envs map[string]struct{}) {
 	if len(envs) == 0 {
 		return
@@ -365,24 +394,35 @@ func (s *Store) eventsWritten(envs map[string]struct{}) {
 	b := &s.events
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for env := range envs {
+		b.wake(env)
+	}
+	if !b.notifies || b.closed {
+		return
+	}
 	if b.pending == nil {
 		b.pending = map[string]struct{}{}
 	}
 	for env := range envs {
-		b.wake(env)
 		b.pending[env] = struct{}{}
 	}
 	if !b.sending {
-		b.sending = true
-		go s.notify()
+		b.sending, b.sent = true, make(chan struct{})
+		go s.notify(b.sent)
 	}
 }
 
 // notify sends the pending environments, a batch every notifyEvery, until
-// none is pending. A failure is logged and the batch dropped: watchers
-// elsewhere read it later (see eventBus).
-func (s *Store) notify() {
+// none is pending, then leaves its connection for the next run (or closes
+// it, once the store is closed) and closes sent. A failure is logged and
+// the batch dropped: watchers elsewhere read it later (see eventBus).
+func (s *Store) notify(sent chan struct{}) {
 	b := &s.events
+	b.mu.Lock()
+	conn := b.notifyConn
+	b.notifyConn = nil
+	b.mu.Unlock()
+	defer close(sent)
 	for {
 		time.Sleep(notifyEvery)
 		b.mu.Lock()
@@ -393,17 +433,47 @@ func (s *Store) notify() {
 		clear(b.pending)
 		if len(envs) == 0 {
 			b.sending = false
+			keep := !b.closed
+			if keep {
+				b.notifyConn = conn
+			}
 			b.mu.Unlock()
+			if !keep && conn != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+				_ = conn.Close(ctx)
+				cancel()
+			}
 			return
 		}
 		b.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
-		_, err := s.pool.Exec(ctx, `SELECT pg_notify('`+eventsChannel+`', env) FROM unnest($1::text[]) AS env`, envs)
-		cancel()
-		if err != nil && !errors.Is(err, puddle.ErrClosedPool) {
+		var err error
+		conn, err = s.sendNotifications(conn, envs)
+		if err != nil {
 			b.log().Warn("notifying new events failed; other processes read them later", "error", err, "environments", len(envs))
 		}
 	}
+}
+
+// sendNotifications NOTIFYs the environments on conn, connecting first when
+// conn is nil, and returns the connection to use next time (nil after a
+// failure, which closes it). The connection is not traced: it serves no
+// request.
+func (s *Store) sendNotifications(conn *pgx.Conn, envs []string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	defer cancel()
+	if conn == nil {
+		cfg := s.pool.Config().ConnConfig.Copy()
+		cfg.Tracer = nil
+		var err error
+		if conn, err = pgx.ConnectConfig(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("connecting: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_notify('`+eventsChannel+`', env) FROM unnest($1::text[]) AS env`, envs); err != nil {
+		_ = conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return conn, nil
 }
 
 // eventNotes is a transaction's repositories noting the environments whose

@@ -150,7 +150,7 @@ func TestEventsWatchAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(otherPool.Close)
-	writer, watcher := newStore(t, pool, testKey), newStore(t, otherPool, testKey)
+	writer, watcher := newStore(t, pool, testKey, postgres.WithEventNotifications()), newStore(t, otherPool, testKey)
 	t.Cleanup(writer.Close)
 	t.Cleanup(watcher.Close)
 	env := putEnvironment(t, writer, "acme")
@@ -199,4 +199,48 @@ func TestEventsWatchAcrossProcesses(t *testing.T) {
 	}
 	putCalls(t, writer, queuedCall(t, env, "after-the-cut"))
 	awaitCall("a call placed after the listener's connection was cut", "after-the-cut")
+}
+
+// TestEventNotificationsCostTheWritersNothing: telling the other processes
+// of a commit (WithEventNotifications) adds no statement to the writer's
+// pool: the notifier has a connection of its own, and sends after the
+// commit. What the transaction cost is all the pool sees, before and after
+// the other process has heard of it.
+func TestEventNotificationsCostTheWritersNothing(t *testing.T) {
+	t.Parallel()
+	base := pgtest.NewPool(t)
+	cfg := base.Config()
+	counter := &queryCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	writer, watcher := newStore(t, pool, testKey, postgres.WithEventNotifications()), newStore(t, base, testKey)
+	t.Cleanup(writer.Close)
+	t.Cleanup(watcher.Close)
+	env := putEnvironment(t, writer, "acme")
+	ready, stop := watcher.WatchEvents("acme")
+	defer stop()
+
+	for n := range 3 {
+		id := fmt.Sprintf("c%d", n)
+		before := counter.n.Load()
+		putCalls(t, writer, queuedCall(t, env, id))
+		spent := counter.n.Load() - before
+		deadline := time.After(eventWait)
+		for heard := false; !heard; {
+			select {
+			case <-ready:
+			case <-deadline:
+				t.Fatalf("call %d: the other process did not hear of it within %s", n, eventWait)
+			}
+			events := listEvents(t, watcher, "acme", "").Events
+			heard = len(events) == n+1 && events[n].CallID == id
+		}
+		if after := counter.n.Load() - before; after != spent {
+			t.Errorf("call %d: the transaction made %d round trips on the pool, %d by the time the other process heard of it", n, spent, after)
+		}
+	}
 }

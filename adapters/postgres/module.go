@@ -67,7 +67,9 @@ type storeParams struct {
 }
 
 func newStoreForFx(p storeParams) (*Store, error) {
-	var opts []Option
+	// The other processes of the service hear of the events this one
+	// commits; Close, on stop, closes the notifier's connection.
+	opts := []Option{WithEventNotifications()}
 	if p.Enqueuer != nil {
 		opts = append(opts, WithEnqueuer(p.Enqueuer))
 	}

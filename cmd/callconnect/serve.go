@@ -147,6 +147,9 @@ func jobsModule(workers int) fx.Option {
 // appModule collects the use cases; app itself knows nothing of fx.
 var appModule = fx.Module("app",
 	fx.Provide(
+		eventsConfig,
+		app.NewEvents,
+		app.NewEventRetention,
 		app.NewConfiguration,
 		app.NewTelephony,
 		app.NewCallButtons,
@@ -162,10 +165,17 @@ var appModule = fx.Module("app",
 	),
 )
 
+// eventsConfig keeps the events' feeds as long as the monitor keeps its
+// exchanges (CALLCONNECT_MONITOR_RETENTION).
+func eventsConfig(cfg Config) (app.EventsConfig, app.EventRetentionConfig) {
+	return app.EventsConfig{}, app.EventRetentionConfig{Retention: cfg.MonitorRetention}
+}
+
 // UseCases are the app's services, as the HTTP API and the console take them.
 type UseCases struct {
 	fx.In
 	Configuration *app.Configuration
+	Events        *app.Events
 	Telephony     *app.Telephony
 	CallButtons   *app.CallButtons
 	Calls         *app.Calls
@@ -178,7 +188,7 @@ type UseCases struct {
 // services gathers the use cases from the graph into the one app.Services
 // that the HTTP API and the console both take.
 func (u UseCases) services() app.Services {
-	return app.Services{Configuration: u.Configuration, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
+	return app.Services{Configuration: u.Configuration, Events: u.Events, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
 		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor, Idempotency: u.Idempotency}
 }
 
