@@ -29,7 +29,8 @@ import (
 // sweeps), the client also runs the recording sweep: a periodic job every
 // SweepRecordingsInterval, and once when a client becomes leader. With an
 // *app.MonitorRetention, it runs the monitor's retention the same way, every
-// MonitorRetentionInterval; with an *app.IdempotencyKeyExpiry, it deletes the
+// MonitorRetentionInterval (and the event feeds' with it, given an
+// *app.EventRetention); with an *app.IdempotencyKeyExpiry, it deletes the
 // expired Idempotency-Key answers every ExpireIdempotencyKeysInterval; with an
 // *app.NoResultMarker, it marks no_result the calls past their result
 // deadline every MarkNoResultInterval.
@@ -91,12 +92,14 @@ func newSweepWorkerForFx(p sweepParams) *SweepRecordingsWorker {
 type retentionParams struct {
 	fx.In
 	Retention  *app.MonitorRetention `optional:"true"`
+	Events     *app.EventRetention   `optional:"true"`
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
 
-// newRetentionWorkerForFx returns the monitor retention's worker, or nil
-// when the graph has no *app.MonitorRetention.
+// newRetentionWorkerForFx returns the monitor retention's worker, which
+// ages the event feeds out too when the graph has an *app.EventRetention,
+// or nil when the graph has no *app.MonitorRetention.
 func newRetentionWorkerForFx(p retentionParams) (*MonitorRetentionWorker, error) {
 	if p.Retention == nil {
 		return nil, nil
@@ -105,7 +108,11 @@ func newRetentionWorkerForFx(p retentionParams) (*MonitorRetentionWorker, error)
 	if err != nil {
 		return nil, err
 	}
-	return NewMonitorRetentionWorker(p.Retention, metrics, p.Logger), nil
+	w := NewMonitorRetentionWorker(p.Retention, metrics, p.Logger)
+	if p.Events != nil {
+		w.WithEvents(p.Events)
+	}
+	return w, nil
 }
 
 type idempotencyExpiryParams struct {
