@@ -211,7 +211,10 @@ func TestDemoInABrowser(t *testing.T) {
 	if len(seen) < 3 || seen[0] != "placing" || seen[len(seen)-1] != "completed" || !strings.Contains(strings.Join(seen, " "), "queued") {
 		t.Fatalf("the statuses shown: %v, want placing, queued, … completed", seen)
 	}
-	t.Logf("the element followed the call by %s", eval[string](b, `document.querySelector('#lead-l01 call-connect-button').dataset.follow || ''`))
+	// Live, from the events stream (the widget token reads its user's calls' events).
+	if follow := eval[string](b, `document.querySelector('#lead-l01 call-connect-button').dataset.follow || ''`); follow != "stream" {
+		t.Fatalf("the element followed the call by %q, want the events stream", follow)
+	}
 	b.checkPage("demo-realizada")
 	if code, body := p.do(t, "GET", "/v1/environments/demo/calls/"+v.CallID, ""); code != 200 || body["user_id"] != "corretor-joao" ||
 		body["status"] != "completed" || body["recording_url"] == nil {
