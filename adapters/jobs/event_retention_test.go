@@ -6,28 +6,22 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
-	"callconnect/adapters/cvio"
 	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
-	"callconnect/adapters/system"
-	"callconnect/adapters/webhook"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
 )
 
-// TestModuleAgesEventsOutWithTheMonitor: with an *app.EventRetention in the
-// graph besides the *app.MonitorRetention, the monitor's retention job
-// deletes the events older than the retention too, by the graph's clock:
-// the event past it goes, the one within it stays, and the metrics count
-// the event.
-func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
+// TestMonitorRetentionAgesEventsOut: given the event feeds' retention
+// (WithEvents), a run of the monitor's retention job deletes the events
+// older than the retention too, by the job's clock: the event past it
+// goes, the one within it stays, and the metrics count the event.
+func TestMonitorRetentionAgesEventsOut(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -35,7 +29,7 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 	now := time.Date(2026, 3, 19, 14, 0, 0, 0, time.UTC)
 	reg := prometheus.NewRegistry()
 
-	preStore, err := postgres.NewStore(base, testSecretsKey)
+	store, err := postgres.NewStore(base, testSecretsKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +37,7 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = preStore.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		if err := r.PutEnvironment(ctx, env); err != nil {
 			return err
 		}
@@ -59,46 +53,25 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The events occurred when written (now, by the database's clock): they
-	// are dated as if written a month and a little less before the test's now.
+	// are dated as if written a month and a little less before the job's now.
 	for id, at := range map[string]time.Time{"old": now.AddDate(0, 0, -31), "kept": now.AddDate(0, 0, -29)} {
 		if _, err := base.Exec(ctx, `UPDATE events SET occurred_at = $1 WHERE call_id = $2`, at, id); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	fxApp := fxtest.New(t,
-		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
-			jobs.Config{MaxWorkers: 2},
-			testLogger(t),
-			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
-			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
-			app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour},
-			app.EventRetentionConfig{Retention: 30 * 24 * time.Hour},
-		),
-		postgres.Module,
-		jobs.Module,
-		fx.Provide(
-			func() ports.Clock { return fixedClock(now) },
-			app.NewMonitorRetention,
-			app.NewEventRetention,
-			func(s ports.Store) *app.Calls {
-				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
-			},
-		),
-	)
-	fxApp.RequireStart()
-	t.Cleanup(fxApp.RequireStop)
-
-	calls := func() []string { return pgtest.Strings(t, base, `SELECT call_id FROM events ORDER BY call_id`) }
-	for len(calls()) != 1 {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the retention did not delete the old event: events of %q", calls())
-		case <-time.After(50 * time.Millisecond):
-		}
+	clock := fixedClock(now)
+	metrics, err := jobs.NewRetentionMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := calls(); got[0] != "kept" {
+	worker := jobs.NewMonitorRetentionWorker(app.NewMonitorRetention(store, clock, app.MonitorRetentionConfig{}, nil), metrics, nil).
+		WithEvents(app.NewEventRetention(store, clock, app.EventRetentionConfig{Retention: 30 * 24 * time.Hour}, nil))
+	job := &river.Job[jobs.MonitorRetentionArgs]{JobRow: &rivertype.JobRow{ID: 1, Kind: jobs.MonitorRetentionArgs{}.Kind()}}
+	if err := worker.Work(ctx, job); err != nil {
+		t.Fatalf("the retention: %v", err)
+	}
+	if got := pgtest.Strings(t, base, `SELECT call_id FROM events ORDER BY call_id`); len(got) != 1 || got[0] != "kept" {
 		t.Fatalf("events after the retention: of %q, want of [kept]", got)
 	}
 	ok, deleted := okRun(t, reg, "callconnect_monitor_retention_runs_total", "callconnect_events_deleted_total")

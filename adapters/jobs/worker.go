@@ -87,32 +87,9 @@ const (
 // Work makes one delivery attempt.
 func (w *DeliverCallWorker) Work(ctx context.Context, job *river.Job[DeliverCallArgs]) error {
 	args := job.Args
-	out, err := w.run(ctx, args, job.Attempt, func(ctx context.Context) (app.DeliveryOutcome, error) {
-		return w.calls.Deliver(ctx, args.EnvID, args.CallID)
-	})
-	if err != nil {
-		var rule *domain.Error
-		if errors.As(err, &rule) {
-			w.logger.WarnContext(ctx, "delivery job cancelled: the call cannot be delivered",
-				slog.String("call_id", args.CallID), slog.String("env_id", args.EnvID), slog.String("error", err.Error()))
-			return river.JobCancel(err)
-		}
-		return fmt.Errorf("delivering call %q: %w", args.CallID, err)
-	}
-	if out.RetryIn > 0 {
-		return river.JobSnooze(out.RetryIn)
-	}
-	return nil
-}
-
-// run makes one delivery attempt through deliver, in a span of its own
-// (linked to the click's), and counts its outcome: a run of the queue's, or
-// a direct delivery's (Direct), the jobAttempt-th of its job.
-func (w *DeliverCallWorker) run(ctx context.Context, args DeliverCallArgs, jobAttempt int,
-	deliver func(ctx context.Context) (app.DeliveryOutcome, error)) (app.DeliveryOutcome, error) {
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrCallID.String(args.CallID), attrEnvID.String(args.EnvID), attrJobAttempt.Int(jobAttempt)),
+		trace.WithAttributes(attrCallID.String(args.CallID), attrEnvID.String(args.EnvID), attrJobAttempt.Int(job.Attempt)),
 	}
 	// A link, not a parent: the click's trace ended with its 202, and a
 	// call's attempts may run long after it.
@@ -122,11 +99,17 @@ func (w *DeliverCallWorker) run(ctx context.Context, args DeliverCallArgs, jobAt
 	ctx, span := w.tracer.Start(ctx, "deliver call", opts...)
 	defer span.End()
 
-	out, err := deliver(ctx)
+	out, err := w.calls.Deliver(ctx, args.EnvID, args.CallID)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
-		return out, err
+		var rule *domain.Error
+		if errors.As(err, &rule) {
+			w.logger.WarnContext(ctx, "delivery job cancelled: the call cannot be delivered",
+				slog.String("call_id", args.CallID), slog.String("env_id", args.EnvID), slog.String("error", err.Error()))
+			return river.JobCancel(err)
+		}
+		return fmt.Errorf("delivering call %q: %w", args.CallID, err)
 	}
 	w.metrics.observe(out)
 
@@ -139,8 +122,9 @@ func (w *DeliverCallWorker) run(ctx context.Context, args DeliverCallArgs, jobAt
 	}
 	if out.RetryIn > 0 {
 		span.SetAttributes(attrRetryIn.Int64(out.RetryIn.Milliseconds()))
+		return river.JobSnooze(out.RetryIn)
 	}
-	return out, nil
+	return nil
 }
 
 // Timeout bounds one run; past it the run's context is cancelled (the

@@ -504,11 +504,7 @@ svg { width: 1em; height: 1em; fill: currentColor; }
       this.label.textContent = t.call;
       const unavailable = state !== "enabled";
       this.button.setAttribute("aria-disabled", unavailable ? "true" : "false");
-      if (state === "loading" || state === "calling") {
-        this.button.setAttribute("aria-busy", "true");
-      } else {
-        this.button.removeAttribute("aria-busy");
-      }
+      this.button.toggleAttribute("aria-busy", state === "loading" || state === "calling");
       let reason = "";
       if (state === "disabled" && this.decision) {
         reason = t.reasons[this.decision.reason] || this.decision.reason || "";
