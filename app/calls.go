@@ -33,6 +33,7 @@ type Calls struct {
 	client   ports.PartnerClient
 	payloads ports.CallPayloads
 	cfg      CallsConfig
+	direct   DirectDeliveries // nil: every call goes through the queue
 }
 
 // NewCalls builds the service.
@@ -51,8 +52,27 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 // delivery in the same transaction. A press the button rules refuse (rule 6)
 // creates nothing and returns the button's reason as the error code.
 // traceParent (W3C, may be empty) links the delivery to the click's trace.
+//
+// With DeliverDirectly, and a place free, the call's first attempt starts
+// as soon as the transaction commits, in this process, on what the click
+// read (the integration's URL and secrets): no worker has to pick the call
+// up and claim it. Its job is still enqueued with the call, held until
+// later than the attempt can last, for a worker to run should this process
+// die first (see DirectDeliveries). The call stays queued in storage until
+// the attempt's outcome is recorded: that it is on the wire is this
+// process's to know, as it is a worker's between its claim and its record.
 func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent string) (domain.Call, error) {
-	var call domain.Call
+	var (
+		call     domain.Call
+		delivery ports.Delivery
+		slot     DirectSlot // taken for a direct delivery; nil otherwise
+		integ    domain.Integration
+	)
+	defer func() {
+		if slot != nil { // not handed to Run: the call was not placed
+			slot.Cancel()
+		}
+	}()
 	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 		d, err := decide(ctx, r, envID, leadID, userID)
 		if err != nil {
@@ -80,9 +100,72 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		if err := r.PutCall(ctx, call); err != nil {
 			return err
 		}
-		return r.EnqueueDelivery(ctx, ports.Delivery{EnvID: envID, CallID: id, TraceParent: traceParent})
+		delivery = ports.Delivery{EnvID: envID, CallID: id, TraceParent: traceParent}
+		if slot == nil && s.direct != nil && domain.CallConnectLive(env, cc) {
+			if taken, ok := s.direct.Reserve(); ok {
+				slot, integ = taken, *cc
+				delivery.NotBefore = now.Add(s.direct.Grace())
+			}
+		}
+		return r.EnqueueDelivery(ctx, delivery)
 	})
+	if err == nil && slot != nil {
+		placed := call
+		slot.Run(delivery, func(ctx context.Context) (DeliveryOutcome, error) { return s.deliverDirect(ctx, placed, integ) })
+		slot = nil
+	}
 	return call, err
+}
+
+// DirectDeliveries runs in the background the deliveries that the process
+// placing a call makes itself, at once, instead of leaving them to the
+// queue's workers (see Place). The queue holds a job for each
+// (ports.Delivery.NotBefore, Grace after the click), which runs only if the
+// process dies before the delivery's outcome is recorded; recording it
+// releases the job (ports.Calls.ReleaseDelivery): dropped, or due for a
+// worker when the partner asked for a retry.
+type DirectDeliveries interface {
+	// Reserve takes a place for one delivery; false when every place is
+	// taken or the process is stopping, and the call then goes through
+	// the queue. The place is the caller's until it calls Run or Cancel.
+	Reserve() (DirectSlot, bool)
+	// Grace is how long the queue holds a direct delivery's job back:
+	// longer than a direct delivery may last, from the click to its
+	// outcome recorded.
+	Grace() time.Duration
+}
+
+// DirectSlot is a place taken for one direct delivery.
+type DirectSlot interface {
+	// Run runs deliver in the background, on a context that ends when the
+	// delivery has had its time or the process stops; d says which
+	// delivery it is (its NotBefore is when its held job becomes due).
+	Run(d ports.Delivery, deliver func(ctx context.Context) (DeliveryOutcome, error))
+	// Cancel gives the place back unused.
+	Cancel()
+}
+
+// DeliverDirectly makes Place deliver calls through d when it has room
+// (see DirectDeliveries). Call it before Place is used.
+func (s *Calls) DeliverDirectly(d DirectDeliveries) { s.direct = d }
+
+// deliverDirect makes the first attempt of a call that Place just
+// committed (queued), on the integration the click read, and records it.
+func (s *Calls) deliverDirect(ctx context.Context, placed domain.Call, integ domain.Integration) (DeliveryOutcome, error) {
+	started := s.clock.Now()
+	call := placed
+	if ctx.Err() != nil || call.StartAttempt(started) != nil {
+		// Stopping before the request went out, or past the dispatch
+		// deadline already: the queue's worker takes the call from here
+		// (and gives it up if it is too late).
+		err := s.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
+			return r.ReleaseDelivery(ctx, placed.EnvID(), placed.ID(), started)
+		})
+		return DeliveryOutcome{Call: placed}, err
+	}
+	req := ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
+		Secrets: integ.SigningSecrets(started), Timestamp: started}
+	return s.attempt(ctx, placed, call, req, started, true)
 }
 
 func (cfg CallsConfig) withResultDeadline() CallsConfig {
@@ -167,7 +250,7 @@ var ErrBlockedDestination = errors.New("destination refused by the delivery poli
 // Deliver makes one delivery attempt of a call, as a worker asks: it claims
 // the call (queued → delivering) in one transaction, posts it to the
 // partner outside any transaction, then records the attempt, the exchange
-// and the new status in a second one.
+// and the new status in a second one (see attempt).
 func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutcome, error) {
 	var (
 		out  DeliveryOutcome
@@ -211,6 +294,21 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 		return out, err
 	}
 
+	return s.attempt(ctx, out.Call, out.Call, req, started, false)
+}
+
+// attempt posts req, an attempt of call (delivering, in memory) started at
+// started, to the partner outside any transaction, and records its outcome:
+// the exchange, the attempt, the call's new status and, for a direct
+// delivery, the end of its held job (or its retry by the queue). claimed is
+// the call as stored when the attempt started; the outcome is written only
+// if the call is still so (ports.Calls.ReplaceCall), with no read of it
+// first: the whole record is one round trip. When something wrote the call
+// meanwhile (the partner's result may overtake our record of the
+// delivery), the record is made again on the call as it now is, locked.
+func (s *Calls) attempt(ctx context.Context, claimed, call domain.Call, req ports.PartnerRequest, started time.Time, direct bool) (DeliveryOutcome, error) {
+	envID, callID := call.EnvID(), call.ID()
+	out := DeliveryOutcome{Call: call}
 	resp := s.client.Deliver(ctx, req)
 	out.Attempted, out.StatusCode = true, resp.StatusCode
 	if resp.Duration <= 0 {
@@ -227,56 +325,105 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 	if errors.Is(resp.Err, ErrBlockedDestination) {
 		out.Verdict = domain.VerdictPermanent
 	}
+	exchange := domain.Exchange{
+		ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(req.URL),
+		StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: callID, LeadID: call.LeadID(), OccurredAt: started,
+		RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
+		ResponseBody: domain.TruncateBody(resp.Body), Error: attempt.Error,
+	}
+	// release ends a direct delivery's held job: over, or due again after
+	// retryIn.
+	release := func(ctx context.Context, r ports.Repositories, retryIn time.Duration) error {
+		if !direct {
+			return nil
+		}
+		var retryAt time.Time
+		if retryIn > 0 {
+			retryAt = ended.Add(retryIn)
+		}
+		return r.ReleaseDelivery(ctx, envID, callID, retryAt)
+	}
 
 	// The outcome is recorded even if the worker's context ended meanwhile:
 	// the partner may have the call, and that must not be forgotten.
 	recordCtx := context.WithoutCancel(ctx)
+	next := call
+	retryIn, toPartner, err := s.settle(&next, attempt, out.Verdict, ended, resp.RetryAfter)
+	if err != nil {
+		return out, err
+	}
+	err = s.store.Tx(recordCtx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.RecordExchange(ctx, exchange); err != nil {
+			return err
+		}
+		if err := r.ReplaceCall(ctx, next, claimed.Status(), len(claimed.Attempts())); err != nil {
+			return err
+		}
+		return release(ctx, r, retryIn)
+	})
+	if err == nil {
+		out.Call, out.RetryIn, out.ClickToPartner = next, retryIn, toPartner
+		return out, nil
+	}
+	if !errors.Is(err, ports.ErrCallChanged) {
+		return out, err
+	}
 	err = s.store.Tx(recordCtx, func(ctx context.Context, r ports.Repositories) error {
 		call, err := r.LockCall(ctx, envID, callID)
 		if err != nil {
 			return callNotFound(err, callID)
 		}
-		exchange := domain.Exchange{
-			ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(req.URL),
-			StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: callID, LeadID: call.LeadID(), OccurredAt: started,
-			RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
-			ResponseBody: domain.TruncateBody(resp.Body), Error: attempt.Error,
-		}
 		if err := r.RecordExchange(ctx, exchange); err != nil {
 			return err
 		}
+		out.RetryIn, out.ClickToPartner = 0, 0
 		if call.Status() != domain.CallDelivering {
 			// Something settled the call while we were on the wire (a
 			// result from the partner, say): keep the attempt, not its status.
 			if err := call.LateAttempt(attempt); err != nil {
 				return err
 			}
-			out.Call, out.RetryIn = call, 0
-			return r.PutCall(ctx, call)
-		}
-		switch out.Verdict {
-		case domain.VerdictDelivered:
-			err = call.Delivered(attempt)
-			out.ClickToPartner = ended.Sub(call.ClickedAt())
-		case domain.VerdictRetry:
-			n := len(call.Attempts()) + 1
-			wait := domain.Backoff(n, s.cfg.RetryMinBackoff, s.jitter(), resp.RetryAfter)
-			if !ended.Add(wait).Before(call.Deadline()) {
-				err = call.GiveUp(&attempt, domain.UndeliverableDeadlineExceeded)
-			} else {
-				err = call.Retry(attempt)
-				out.RetryIn = max(wait, time.Millisecond)
+			out.Call = call
+			if err := r.PutCall(ctx, call); err != nil {
+				return err
 			}
-		default:
-			err = call.GiveUp(&attempt, domain.UndeliverablePartnerRefused)
+			return release(ctx, r, 0)
 		}
-		if err != nil {
+		// Another attempt's claim (a worker that took the call for
+		// abandoned): this outcome is the call's all the same.
+		if out.RetryIn, out.ClickToPartner, err = s.settle(&call, attempt, out.Verdict, ended, resp.RetryAfter); err != nil {
 			return err
 		}
 		out.Call = call
-		return r.PutCall(ctx, call)
+		if err := r.PutCall(ctx, call); err != nil {
+			return err
+		}
+		return release(ctx, r, out.RetryIn)
 	})
 	return out, err
+}
+
+// settle applies an attempt's verdict to call, which is delivering: it
+// returns when to try again (zero: no retry) and, for a delivered call, the
+// time from its click to the partner's answer.
+func (s *Calls) settle(call *domain.Call, attempt domain.Attempt, verdict domain.Verdict, ended time.Time, retryAfter time.Duration) (retryIn, clickToPartner time.Duration, err error) {
+	switch verdict {
+	case domain.VerdictDelivered:
+		err = call.Delivered(attempt)
+		clickToPartner = ended.Sub(call.ClickedAt())
+	case domain.VerdictRetry:
+		n := len(call.Attempts()) + 1
+		wait := domain.Backoff(n, s.cfg.RetryMinBackoff, s.jitter(), retryAfter)
+		if !ended.Add(wait).Before(call.Deadline()) {
+			err = call.GiveUp(&attempt, domain.UndeliverableDeadlineExceeded)
+		} else {
+			err = call.Retry(attempt)
+			retryIn = max(wait, time.Millisecond)
+		}
+	default:
+		err = call.GiveUp(&attempt, domain.UndeliverablePartnerRefused)
+	}
+	return retryIn, clickToPartner, err
 }
 
 // jitter returns a uniform number in [0, 1).

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -21,7 +22,9 @@ import (
 // EnqueueDelivery inserts River jobs in its transactions), the delivery
 // metrics and the queue's (see RegisterQueueMetrics and
 // NewJobWaitMiddleware), the worker and the processing Client, started with
-// the app and stopped gracefully with it. It needs a Config (fx.Supply), the pool, the
+// the app and stopped gracefully with it, and the Direct runner, which the
+// *app.Calls delivers the calls it places through (DeliverDirectly) and
+// which stops with the client. It needs a Config (fx.Supply), the pool, the
 // *app.Calls use case, a *slog.Logger, a prometheus.Registerer and a
 // trace.TracerProvider (the telemetry module's).
 //
@@ -44,11 +47,13 @@ var Module = fx.Module("jobs",
 		newIdempotencyExpiryWorkerForFx,
 		newNoResultWorkerForFx,
 		newWorkersForFx,
+		newDirectForFx,
 		newClientForFx,
 	),
 	// The client is asked for so that it exists, and runs, even though
 	// nothing else depends on it.
 	fx.Invoke(func(*Client) {}),
+	fx.Invoke(func(calls *app.Calls, d *Direct) { calls.DeliverDirectly(d) }),
 	fx.Invoke(registerQueueMetricsForFx),
 )
 
@@ -67,6 +72,13 @@ func registerQueueMetricsForFx(reg prometheus.Registerer, pool *pgxpool.Pool, lo
 }
 
 func newEnqueuerForFx() *Enqueuer { return NewEnqueuer() }
+
+func newDirectForFx(worker *DeliverCallWorker, cfg Config, logger *slog.Logger) *Direct {
+	if cfg.Logger == nil {
+		cfg.Logger = logger
+	}
+	return NewDirect(worker, cfg)
+}
 
 func newWorkerForFx(calls *app.Calls, cfg Config, metrics *Metrics, tp trace.TracerProvider, logger *slog.Logger) *DeliverCallWorker {
 	return NewDeliverCallWorker(calls, WorkerConfig{Timeout: cfg.JobTimeout, Metrics: metrics, TracerProvider: tp, Logger: logger})
@@ -197,6 +209,7 @@ type clientParams struct {
 	Config      Config
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
+	Direct      *Direct
 }
 
 func newClientForFx(p clientParams) (*Client, error) {
@@ -228,7 +241,14 @@ func newClientForFx(p clientParams) (*Client, error) {
 	p.Lifecycle.Append(fx.Hook{
 		// The start context ends when start-up does; the client runs on.
 		OnStart: func(ctx context.Context) error { return client.Start(context.WithoutCancel(ctx)) },
-		OnStop:  client.Stop,
+		// Together, so that the stop's wait for running deliveries is
+		// spent once for both kinds.
+		OnStop: func(ctx context.Context) error {
+			direct := make(chan error, 1)
+			go func() { direct <- p.Direct.Stop(ctx) }()
+			err := client.Stop(ctx)
+			return errors.Join(err, <-direct)
+		},
 	})
 	return client, nil
 }

@@ -29,13 +29,14 @@ import (
 
 // TestModule assembles the jobs module with the postgres one as cmd does:
 // the store gets the River enqueuer, the client starts with the app, a
-// placed call is delivered, and the app stops cleanly.
+// placed call is delivered (its first attempt, directly, answered 503; the
+// retry by the queue), and the app stops cleanly.
 func TestModule(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	base := pgtest.NewPool(t)
-	partner := newFakePartner(t, always(http.StatusOK))
+	partner := newFakePartner(t, inTurn(http.StatusServiceUnavailable, http.StatusOK))
 	reg := prometheus.NewRegistry()
 
 	var (
@@ -64,6 +65,9 @@ func TestModule(t *testing.T) {
 	w.seed(t)
 	call := w.place(t)
 	w.waitFor(t, ctx, call.ID(), domain.CallDelivered)
+	if got := waitForJobs(t, ctx, pool, call.ID()); !slices.Equal(got, []string{"completed"}) {
+		t.Errorf("the call's jobs ended %v, want one completed", got)
+	}
 	// The delivery metrics and the queue's, gathered while the pool is open
 	// (the queue's jobs are counted in the database when scraped).
 	families, err := reg.Gather()

@@ -87,9 +87,32 @@ const (
 // Work makes one delivery attempt.
 func (w *DeliverCallWorker) Work(ctx context.Context, job *river.Job[DeliverCallArgs]) error {
 	args := job.Args
+	out, err := w.run(ctx, args, job.Attempt, func(ctx context.Context) (app.DeliveryOutcome, error) {
+		return w.calls.Deliver(ctx, args.EnvID, args.CallID)
+	})
+	if err != nil {
+		var rule *domain.Error
+		if errors.As(err, &rule) {
+			w.logger.WarnContext(ctx, "delivery job cancelled: the call cannot be delivered",
+				slog.String("call_id", args.CallID), slog.String("env_id", args.EnvID), slog.String("error", err.Error()))
+			return river.JobCancel(err)
+		}
+		return fmt.Errorf("delivering call %q: %w", args.CallID, err)
+	}
+	if out.RetryIn > 0 {
+		return river.JobSnooze(out.RetryIn)
+	}
+	return nil
+}
+
+// run makes one delivery attempt through deliver, in a span of its own
+// (linked to the click's), and counts its outcome: a run of the queue's, or
+// a direct delivery's (Direct), the jobAttempt-th of its job.
+func (w *DeliverCallWorker) run(ctx context.Context, args DeliverCallArgs, jobAttempt int,
+	deliver func(ctx context.Context) (app.DeliveryOutcome, error)) (app.DeliveryOutcome, error) {
 	opts := []trace.SpanStartOption{
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrCallID.String(args.CallID), attrEnvID.String(args.EnvID), attrJobAttempt.Int(job.Attempt)),
+		trace.WithAttributes(attrCallID.String(args.CallID), attrEnvID.String(args.EnvID), attrJobAttempt.Int(jobAttempt)),
 	}
 	// A link, not a parent: the click's trace ended with its 202, and a
 	// call's attempts may run long after it.
@@ -99,17 +122,11 @@ func (w *DeliverCallWorker) Work(ctx context.Context, job *river.Job[DeliverCall
 	ctx, span := w.tracer.Start(ctx, "deliver call", opts...)
 	defer span.End()
 
-	out, err := w.calls.Deliver(ctx, args.EnvID, args.CallID)
+	out, err := deliver(ctx)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
-		var rule *domain.Error
-		if errors.As(err, &rule) {
-			w.logger.WarnContext(ctx, "delivery job cancelled: the call cannot be delivered",
-				slog.String("call_id", args.CallID), slog.String("env_id", args.EnvID), slog.String("error", err.Error()))
-			return river.JobCancel(err)
-		}
-		return fmt.Errorf("delivering call %q: %w", args.CallID, err)
+		return out, err
 	}
 	w.metrics.observe(out)
 
@@ -122,9 +139,8 @@ func (w *DeliverCallWorker) Work(ctx context.Context, job *river.Job[DeliverCall
 	}
 	if out.RetryIn > 0 {
 		span.SetAttributes(attrRetryIn.Int64(out.RetryIn.Milliseconds()))
-		return river.JobSnooze(out.RetryIn)
 	}
-	return nil
+	return out, nil
 }
 
 // Timeout bounds one run; past it the run's context is cancelled (the

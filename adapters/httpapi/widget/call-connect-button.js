@@ -504,7 +504,11 @@ svg { width: 1em; height: 1em; fill: currentColor; }
       this.label.textContent = t.call;
       const unavailable = state !== "enabled";
       this.button.setAttribute("aria-disabled", unavailable ? "true" : "false");
-      this.button.toggleAttribute("aria-busy", state === "loading" || state === "calling");
+      if (state === "loading" || state === "calling") {
+        this.button.setAttribute("aria-busy", "true");
+      } else {
+        this.button.removeAttribute("aria-busy");
+      }
       let reason = "";
       if (state === "disabled" && this.decision) {
         reason = t.reasons[this.decision.reason] || this.decision.reason || "";
