@@ -171,14 +171,17 @@ var goals = []row{
 			n, nOK := r.median(ref{delivery1, "calls/s"})
 			dc, dcOK := cpuPerCall(r, deliveryDurable)
 			nc, ncOK := cpuPerCall(r, delivery1)
-			if dOK && nOK && dcOK && ncOK && d < n {
-				s += fmt.Sprintf("Without durability %s calls/s, with it %s; the CPU per call is %s ms with durability and %s ms without",
-					formatValue(n), formatValue(d), formatValue(dc), formatValue(nc))
-				if dc <= nc*1.15 {
+			if dOK && nOK && dcOK && ncOK {
+				s += fmt.Sprintf("Without durability %s calls/s, with it %s; the CPU per call (service, PostgreSQL and the load) is %s ms "+
+					"with durability and %s ms without", formatValue(n), formatValue(d), formatValue(dc), formatValue(nc))
+				if d < n && dc <= nc*1.15 {
 					s += ": the calls cost the same work, and the time the durable cluster loses is spent waiting for its commits to reach the disk."
 				} else {
 					s += "."
 				}
+			}
+			if tx, ok := r.median(ref{pgbenchDurable, "pg-cpu-ms/tx"}); ok {
+				s += fmt.Sprintf(" A pgbench transaction costs the durable cluster %s ms of CPU.", formatValue(tx))
 			}
 			return s
 		},
@@ -201,6 +204,9 @@ var goals = []row{
 			if rate, ok := r.median(ref{delivery1, "calls/s"}); ok && rate < 500 {
 				s += fmt.Sprintf(" The service delivers %s calls/s flat out (first row): offered 500 a second it falls behind, a queue grows "+
 					"for as long as the clicks come, and the latency is mostly the wait in it.", formatValue(rate))
+			} else if ok {
+				s += fmt.Sprintf(" The service delivers %s calls/s flat out (first row): 500 a second is %s %% of that, and the "+
+					"slowest calls are those that wait behind others while it works at that share.", formatValue(rate), formatValue(100*500/rate))
 			}
 			return s
 		},
@@ -224,8 +230,8 @@ var goals = []row{
 			t, tOK := r.median(ref{roundTrips, "roundtrips/call"})
 			c, cOK := r.median(ref{apiRoundTrips, "click-roundtrips"})
 			if tOK && cOK {
-				s += fmt.Sprintf(" Of the round trips, the click alone makes %s (BenchmarkBinaryAPIRoundTrips, an API-only replica), "+
-					"so the delivery makes about %s.", formatValue(c), formatValue(t-c))
+				s += fmt.Sprintf(" Of the round trips, the click alone makes %s (BenchmarkBinaryAPIRoundTrips, an API-only replica, "+
+					"one click at a time), so the delivery's share is about %s per call.", formatValue(c), formatValue(t-c))
 			}
 			return s
 		},
@@ -403,6 +409,7 @@ var goals = []row{
 			{Label: "jobs", Value: ref{dbBytes, "jobs-B/call"}, Scale: perMillion, Unit: "GB"},
 			{Label: "monitor", Value: ref{dbBytes, "monitor-B/call"}, Scale: perMillion, Unit: "GB"},
 			{Label: "history", Value: ref{dbBytes, "history-B/call"}, Scale: perMillion, Unit: "GB"},
+			{Label: "events", Value: ref{dbBytes, "events-B/call"}, Scale: perMillion, Unit: "GB"},
 			{Label: "other", Value: ref{dbBytes, "other-B/call"}, Scale: perMillion, Unit: "GB"},
 			{Label: "total", Value: ref{dbBytes, "total-B/call"}, Scale: perMillion, Unit: "GB"},
 		},
@@ -467,8 +474,8 @@ func dbBytesNote(r results, m machine) string {
 		"table's size (heap, indexes, TOAST; the monitor's day partitions with it) before the first click and after the last result, " +
 		"once every job finished, divided by 1,000 and scaled to a million calls (measured on 1,000, not on a million: pages fill alike, " +
 		"and fixed costs such as empty pages are counted in, so the scaled figure leans high). Groups: calls (the calls table), jobs " +
-		"(River's tables), monitor (the exchanges), history (interactions, recordings' rows), other (the callbacks' idempotency keys and " +
-		"the rest)."
+		"(River's tables), monitor (the exchanges), history (interactions, recordings' rows), events (the CRM's event feed and its " +
+		"deliveries), other (the callbacks' idempotency keys and the rest)."
 	if v, ok := r.median(ref{dbBytes, "delivered-B/call"}); ok {
 		s += fmt.Sprintf(" Before the results came, the delivered calls alone took %s GB per million.", formatValue(v*perMillion))
 	}
@@ -477,8 +484,9 @@ func dbBytesNote(r results, m machine) string {
 	if jobs, ok := r.median(ref{dbBytes, "jobs-B/call"}); ok {
 		s += fmt.Sprintf(" (at 500 calls/s that is 1.8 million jobs, about %s GB)", formatValue(jobs*1.8e6/1e9))
 	}
-	s += "; the callbacks' idempotency keys expire after 24 hours. The calls and the leads' history are kept: nothing deletes them, " +
-		"so they grow with every call, by the calls and history figures above per million."
+	s += "; the event feed deletes events, and finished event deliveries, past the monitor's retention too; the callbacks' " +
+		"idempotency keys expire after 24 hours. The calls and the leads' history are kept: nothing deletes them, so they grow with " +
+		"every call, by the calls and history figures above per million."
 	return s
 }
 

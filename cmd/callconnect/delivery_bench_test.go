@@ -317,8 +317,9 @@ func BenchmarkBinaryAPIRoundTrips(b *testing.B) {
 // click to after the last result, once every job has finished. Reported in
 // bytes per call, per group: calls-B/call (calls), jobs-B/call (River's
 // tables), monitor-B/call (exchanges), history-B/call (interactions,
-// recordings), other-B/call (any other table: the callbacks' idempotency
-// keys, ...), and total-B/call; and delivered-B/call, the total before the results came.
+// recordings), events-B/call (the CRM's event feed and its deliveries),
+// other-B/call (any other table: the callbacks' idempotency keys, ...), and
+// total-B/call; and delivered-B/call, the total before the results came.
 // A thousand calls fill whole pages many times over, so the per-call
 // figures scale to a million calls (cmd/benchreport does).
 //
@@ -362,7 +363,7 @@ func BenchmarkBinaryDatabaseBytes(b *testing.B) {
 	done := sizes()
 	b.StopTimer()
 	per := func(m map[string]int64, group string) float64 { return float64(m[group]-start[group]) / dbCalls }
-	for _, g := range []string{"calls", "jobs", "monitor", "history", "other", "total"} {
+	for _, g := range []string{"calls", "jobs", "monitor", "history", "events", "other", "total"} {
 		b.ReportMetric(per(done, g), g+"-B/call")
 	}
 	b.ReportMetric(per(delivered, "total"), "delivered-B/call")
@@ -406,6 +407,8 @@ func tableGroup(table string) string {
 		return "monitor"
 	case table == "interactions", table == "recordings":
 		return "history"
+	case table == "events", strings.HasPrefix(table, "event_"):
+		return "events"
 	}
 	return "other"
 }
