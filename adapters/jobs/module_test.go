@@ -308,3 +308,68 @@ func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry
 	fxApp.RequireStart()
 	t.Cleanup(fxApp.RequireStop)
 }
+
+// TestModuleAgesEventsOutWithTheMonitor: with an *app.EventRetention in the
+// graph besides the *app.MonitorRetention, as cmd provides them, the
+// monitor's retention job deletes the events older than the retention too,
+// by the graph's clock, on start.
+func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	base := pgtest.NewPool(t)
+	now := time.Date(2026, 3, 19, 14, 0, 0, 0, time.UTC)
+	preStore, err := postgres.NewStore(base, testSecretsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := domain.NewEnvironment(domain.EnvironmentInput{ID: "env-1", Name: "Env", PublicBaseURL: "https://crm.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = preStore.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		if err := r.PutEnvironment(ctx, env); err != nil {
+			return err
+		}
+		return r.PutCall(ctx, domain.RestoreCall("env-1", "old", "l1", "u1", domain.CallQueued, "", now, now.Add(time.Minute), []byte(`{}`), nil))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written now by the database's clock: a month before the graph's.
+	if _, err := base.Exec(ctx, `UPDATE events SET occurred_at = $1`, now.AddDate(0, 0, -31)); err != nil {
+		t.Fatal(err)
+	}
+
+	fxApp := fxtest.New(t,
+		fx.Supply(
+			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
+			jobs.Config{MaxWorkers: 2},
+			testLogger(t),
+			fx.Annotate(prometheus.NewRegistry(), fx.As(new(prometheus.Registerer))),
+			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
+			app.MonitorRetentionConfig{},
+			app.EventRetentionConfig{},
+		),
+		postgres.Module,
+		jobs.Module,
+		fx.Provide(
+			func() ports.Clock { return fixedClock(now) },
+			app.NewMonitorRetention,
+			app.NewEventRetention,
+			func(s ports.Store) *app.Calls {
+				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
+			},
+		),
+	)
+	fxApp.RequireStart()
+	t.Cleanup(fxApp.RequireStop)
+	events := func() []string { return pgtest.Strings(t, base, `SELECT call_id FROM events`) }
+	for len(events()) != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the monitor's retention did not delete the month-old event: %q left", events())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
