@@ -21,6 +21,8 @@ type Services struct {
 	PartnerTokens *PartnerTokens
 	Callbacks     *Callbacks
 	Monitor       *Monitor
+	// EventSubscriptions configures the CRM endpoints events are pushed to.
+	EventSubscriptions *EventSubscriptions
 	// Events is the environments' event feeds.
 	Events *Events
 	// Idempotency keeps the answers to /v1 requests sent with an

@@ -55,7 +55,20 @@ type URLPolicy struct {
 // otherwise internal address unless the policy allows it. Names are checked
 // as written; the delivery client checks the resolved addresses again.
 func ParsePartnerURL(raw string, p URLPolicy) (string, error) {
-	const field = "partner_url"
+	return parseWebhookURL("partner_url", raw, p)
+}
+
+// ParseSubscriptionURL validates the URL an event subscription's events are
+// posted to, by the rules of the partner URL (ParsePartnerURL): it is
+// dialled by the same client, so the same addresses are out of bounds.
+// Errors name field.
+func ParseSubscriptionURL(field, raw string, p URLPolicy) (string, error) {
+	return parseWebhookURL(field, raw, p)
+}
+
+// parseWebhookURL is ParsePartnerURL's check for any URL Call Connect posts
+// to, its errors naming field.
+func parseWebhookURL(field, raw string, p URLPolicy) (string, error) {
 	if raw == "" {
 		return "", invalid(field, "is required")
 	}
@@ -232,7 +245,7 @@ func (i *Integration) Configure(s IntegrationSettings, policy URLPolicy) error {
 	}
 	// The URL as views show it (ShownPartnerURL), sent back whole or edited
 	// by a form or a client that read it: its secrets are the stored ones.
-	raw, err := restoreRedacted(s.PartnerURL, i.partnerURL)
+	raw, err := restoreRedacted("partner_url", s.PartnerURL, i.partnerURL)
 	if err != nil {
 		return err
 	}
@@ -252,8 +265,9 @@ func (i *Integration) Configure(s IntegrationSettings, policy URLPolicy) error {
 // value reads Redacted the value the parameter of that name (the first of
 // that name for the first, and so on) has in stored: a URL shown redacted
 // and sent back, edited or not, keeps its secrets. A redacted parameter the
-// stored URL lacks is refused: there is no value to keep.
-func restoreRedacted(submitted, stored string) (string, error) {
+// stored URL lacks is refused (an error on field): there is no value to
+// keep.
+func restoreRedacted(field, submitted, stored string) (string, error) {
 	base, query, ok := strings.Cut(submitted, "?")
 	if !ok || !strings.Contains(query, Redacted) {
 		return submitted, nil
@@ -282,7 +296,7 @@ func restoreRedacted(submitted, stored string) (string, error) {
 			seen[n]++
 			if value == Redacted {
 				if k >= len(storedValues[n]) {
-					return "", invalid("partner_url", "query parameter %q reads %s and the stored URL has no value to keep for it: send its value", n, Redacted)
+					return "", invalid(field, "query parameter %q reads %s and the stored URL has no value to keep for it: send its value", n, Redacted)
 				}
 				pair = name + "=" + storedValues[n][k]
 			}
@@ -330,15 +344,7 @@ func (i Integration) Secrets() []SigningSecret { return append([]SigningSecret(n
 
 // SigningSecrets returns the secrets that sign at now: the current one and
 // any rotated-out one whose grace period has not ended.
-func (i Integration) SigningSecrets(now time.Time) []string {
-	var out []string
-	for _, s := range i.secrets {
-		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
-			out = append(out, s.Value)
-		}
-	}
-	return out
-}
+func (i Integration) SigningSecrets(now time.Time) []string { return signingSecrets(i.secrets, now) }
 
 // RotateSecret makes next the current secret; the previous current one keeps
 // signing for PreviousSecretGrace, and secrets already past their grace are dropped.
@@ -349,8 +355,16 @@ func (i *Integration) RotateSecret(next string, now time.Time) error {
 	if !strings.HasPrefix(next, "whsec_") {
 		return invalid("signing_secret", "must start with whsec_")
 	}
+	i.secrets = rotateSecrets(i.secrets, next, now)
+	return nil
+}
+
+// rotateSecrets returns secrets with next as the current one: the previous
+// current one keeps signing for PreviousSecretGrace, and those already past
+// their grace are dropped.
+func rotateSecrets(secrets []SigningSecret, next string, now time.Time) []SigningSecret {
 	kept := []SigningSecret{{Value: next}}
-	for _, s := range i.secrets {
+	for _, s := range secrets {
 		switch {
 		case s.ExpiresAt == nil:
 			exp := now.Add(PreviousSecretGrace)
@@ -359,8 +373,19 @@ func (i *Integration) RotateSecret(next string, now time.Time) error {
 			kept = append(kept, s)
 		}
 	}
-	i.secrets = kept
-	return nil
+	return kept
+}
+
+// signingSecrets returns those of secrets that sign at now: the current one
+// and any rotated-out one whose grace period has not ended.
+func signingSecrets(secrets []SigningSecret, now time.Time) []string {
+	var out []string
+	for _, s := range secrets {
+		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
+			out = append(out, s.Value)
+		}
+	}
+	return out
 }
 
 // Activate turns the integration on, enforcing rule 1 (no other telephony

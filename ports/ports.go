@@ -447,6 +447,71 @@ type EventRetention interface {
 	DeleteEventsBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
+// EventSubscriptions stores the environments' event subscriptions
+// (domain.EventSubscription) and the deliveries of their events
+// (domain.EventDelivery).
+type EventSubscriptions interface {
+	// GetEventSubscription returns the subscription; ErrNotFound when the
+	// environment has none of that id.
+	GetEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	// LockEventSubscription reads the subscription and holds it until the
+	// transaction ends, so that its configuration and the recording of its
+	// deliveries take turns. Inside Store.Read it only reads.
+	LockEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	// ListEventSubscriptions returns the environment's subscriptions,
+	// ordered by id (byte order).
+	ListEventSubscriptions(ctx context.Context, envID string) ([]domain.EventSubscription, error)
+	// ListActiveEventSubscriptions returns up to limit active
+	// subscriptions of every environment, ordered by environment then id
+	// (byte order), after the one (afterEnv, afterID); ("", "") starts at
+	// the first. A limit that is not positive is refused.
+	ListActiveEventSubscriptions(ctx context.Context, afterEnv, afterID string, limit int) ([]domain.EventSubscription, error)
+	// PutEventSubscription inserts or replaces the subscription. Its
+	// cursor only moves forward: a replaced subscription keeps the stored
+	// cursor when the given one is not after it. A subscription stored for
+	// the first time with an empty cursor starts at the end of its
+	// environment's feed: the events of transactions that end after its own
+	// are its (and maybe a few that end at the same time), none before.
+	// The environment must exist.
+	PutEventSubscription(ctx context.Context, s domain.EventSubscription) error
+	// DeleteEventSubscription deletes the subscription and its deliveries;
+	// ErrNotFound when the environment has none of that id.
+	DeleteEventSubscription(ctx context.Context, envID, id string) error
+	// PendingEventDelivery returns the subscription's pending delivery
+	// (its head; there is at most one); ErrNotFound when none is pending.
+	PendingEventDelivery(ctx context.Context, envID, subscriptionID string) (domain.EventDelivery, error)
+	// PutEventDelivery inserts or replaces the delivery of d.EventID to
+	// d.SubscriptionID. The subscription must exist.
+	PutEventDelivery(ctx context.Context, d domain.EventDelivery) error
+	// ListEventDeliveries returns up to limit of the subscription's
+	// deliveries whose event id is before before ("" from the newest),
+	// newest event first. A limit that is not positive is refused.
+	ListEventDeliveries(ctx context.Context, envID, subscriptionID, before string, limit int) ([]domain.EventDelivery, error)
+	// EnqueueEventDeliveries schedules, durably and in the same
+	// transaction, a run of the subscription's deliveries: once the
+	// transaction commits, a worker takes the subscription's next events,
+	// even after a crash.
+	EnqueueEventDeliveries(ctx context.Context, envID, subscriptionID string) error
+}
+
+// EventDeliveryRetention deletes the deliveries of events past their
+// retention. It works outside the Store's transactions: each call is a
+// short one of its own.
+type EventDeliveryRetention interface {
+	// DeleteEventDeliveriesFinishedBefore deletes up to limit deliveries,
+	// of any subscription, delivered or given up before cutoff, the oldest
+	// first, and returns how many it deleted: fewer than limit once none
+	// is left. Pending deliveries stay. A limit that is not positive is
+	// refused.
+	DeleteEventDeliveriesFinishedBefore(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
+
+// EventPayloads writes an event as subscriptions receive it: the body of
+// its webhook, the event as the feed shows it.
+type EventPayloads interface {
+	EventPayload(e domain.Event) ([]byte, error)
+}
+
 // Repositories is every repository, bound to one transaction.
 type Repositories interface {
 	Environments
@@ -459,6 +524,7 @@ type Repositories interface {
 	PartnerTokens
 	History
 	Idempotency
+	EventSubscriptions
 }
 
 // Store runs units of work.

@@ -164,6 +164,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+env+"/leads", c.auth(c.findLead))
 	m.HandleFunc("GET "+env+"/leads/{lead}", c.auth(c.lead))
 	m.HandleFunc("GET "+env+"/recordings/{recording}", c.auth(c.recording))
+	m.HandleFunc("GET "+env+"/event-subscriptions/{subscription}", c.auth(c.subscription))
 	c.monitorRoutes(env)
 	m.HandleFunc(Path, c.notFound)
 }

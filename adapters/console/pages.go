@@ -102,6 +102,11 @@ type overviewData struct {
 	Form configureForm
 	// TestCall is the answer of the test call just sent; nil otherwise.
 	TestCall *testCallView
+	// Subscriptions are the event subscriptions; DisabledSubscriptions
+	// those disabled, each with a notice.
+	Subscriptions, DisabledSubscriptions []subscriptionView
+	// RetryDays and DisableDays are the subscriptions' rules, in days.
+	RetryDays, DisableDays int
 }
 
 // testCallView is what a test call came to, as the overview shows it.
@@ -217,6 +222,11 @@ func (c *Console) overviewData(ctx context.Context, l lang, env domain.Environme
 		}
 		data.Tokens = append(data.Tokens, tv)
 	}
+	if data.Subscriptions, err = c.subscriptionViews(ctx, l, env); err != nil {
+		return data, err
+	}
+	data.DisabledSubscriptions = disabledNotices(data.Subscriptions)
+	data.RetryDays, data.DisableDays = retryWindowDays, disableDays
 	return data, nil
 }
 

@@ -221,6 +221,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
 		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
 		{Name: tagEvents, Description: "Each environment's events (calls placed, delivered, settled; interactions added), in the order they committed, kept 30 days: as JSON pages or followed as server-sent events."},
+		{Name: tagEventSubscriptions, Description: "CRM endpoints the environment's events are pushed to as signed webhooks, in the feed's order, retried for 3 days; each subscription's deliveries with their attempts."},
 		{Name: tagMonitor, Description: "Every exchange with partners (deliveries out, callbacks in, refused ones too) for 30 days, secrets redacted: what operators look at when a call did not arrive."},
 		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
 	}
@@ -257,6 +258,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	h.registerPartnerTokens(api)
 	h.registerMonitor(api)
 	h.registerEvents(api)
+	h.registerEventSubscriptions(api)
 	h.registerRecordings(api)
 	h.registerCallbacks(api)
 	registerPartnerWebhook(api)

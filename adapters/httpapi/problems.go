@@ -123,6 +123,8 @@ var titles = map[string]string{
 	app.CodeLeadNotIdentified:                "The callback names no call and no lead",
 	app.CodeRecordingNotFound:                "Recording not found",
 	app.CodeExchangeNotFound:                 "Exchange not found",
+	app.CodeSubscriptionNotFound:             "Event subscription not found",
+	app.CodeTooManySubscriptions:             "Too many event subscriptions",
 	domain.CodeAudioTooLarge:                 "Recording too large",
 	domain.CodeUnsupportedAudio:              "Not a supported audio format",
 }

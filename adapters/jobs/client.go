@@ -75,6 +75,9 @@ type Config struct {
 	// MaxWorkers is how many deliveries this process runs at once.
 	// DefaultMaxWorkers when zero.
 	MaxWorkers int
+	// EventWorkers is how many event subscriptions this process walks at
+	// once (QueueEvents); DefaultEventWorkers when zero.
+	EventWorkers int
 	// JobTimeout bounds one delivery run; set it to the partner client's
 	// total timeout plus a few seconds. DefaultJobTimeout when zero.
 	JobTimeout time.Duration
@@ -107,6 +110,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxWorkers <= 0 {
 		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.EventWorkers <= 0 {
+		c.EventWorkers = DefaultEventWorkers
 	}
 	c.JobTimeout = cmpOr(c.JobTimeout, DefaultJobTimeout)
 	c.RescueAfter = cmpOr(c.RescueAfter, c.JobTimeout+rescueMargin)
@@ -160,7 +166,7 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, cfg Config) (*Client,
 			cfg.RescueAfter, cfg.JobTimeout)
 	}
 	logger := orDiscard(cfg.Logger)
-	queues := map[string]river.QueueConfig{QueueDeliveries: {MaxWorkers: cfg.MaxWorkers}}
+	queues := map[string]river.QueueConfig{QueueDeliveries: {MaxWorkers: cfg.MaxWorkers}, QueueEvents: {MaxWorkers: cfg.EventWorkers}}
 	if len(cfg.PeriodicJobs) > 0 {
 		queues[QueueMaintenance] = river.QueueConfig{MaxWorkers: 1}
 	}

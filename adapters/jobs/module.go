@@ -46,6 +46,8 @@ var Module = fx.Module("jobs",
 		newRetentionWorkerForFx,
 		newIdempotencyExpiryWorkerForFx,
 		newNoResultWorkerForFx,
+		newEventWorkersForFx,
+		newEventKickerForFx,
 		newWorkersForFx,
 		newDirectForFx,
 		newClientForFx,
@@ -53,6 +55,7 @@ var Module = fx.Module("jobs",
 	// The client is asked for so that it exists, and runs, even though
 	// nothing else depends on it.
 	fx.Invoke(func(*Client) {}),
+	fx.Invoke(func(*EventKicker) {}),
 	fx.Invoke(func(calls *app.Calls, d *Direct) { calls.DeliverDirectly(d) }),
 	fx.Invoke(registerQueueMetricsForFx),
 )
@@ -165,6 +168,57 @@ func newNoResultWorkerForFx(p noResultParams) (*MarkNoResultWorker, error) {
 	return NewMarkNoResultWorker(p.Marker, metrics), nil
 }
 
+type eventsParams struct {
+	fx.In
+	Deliveries *app.EventDeliveries `optional:"true"`
+	Config     Config
+	Logger     *slog.Logger
+}
+
+// eventWorkers are the event subscriptions' workers: both nil when the
+// graph has no *app.EventDeliveries.
+type eventWorkers struct {
+	fx.Out
+	Deliver *DeliverEventsWorker
+	Expire  *ExpireEventDeliveriesWorker
+}
+
+func newEventWorkersForFx(p eventsParams) eventWorkers {
+	if p.Deliveries == nil {
+		return eventWorkers{}
+	}
+	timeout := cmpOr(p.Config.JobTimeout, DefaultJobTimeout)
+	return eventWorkers{
+		Deliver: NewDeliverEventsWorker(p.Deliveries, EventsWorkerConfig{Timeout: timeout, Logger: p.Logger}),
+		Expire:  NewExpireEventDeliveriesWorker(p.Deliveries, p.Logger),
+	}
+}
+
+type kickerParams struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Pool       *pgxpool.Pool
+	Deliveries *app.EventDeliveries `optional:"true"`
+	Feed       ports.Events         `optional:"true"`
+	Worker     *DeliverEventsWorker
+	Logger     *slog.Logger
+}
+
+// newEventKickerForFx returns the kicker, told of the subscriptions the
+// worker walks, started and stopped with the app; nil when the graph has
+// no *app.EventDeliveries or no feed.
+func newEventKickerForFx(p kickerParams) *EventKicker {
+	if p.Deliveries == nil || p.Feed == nil {
+		return nil
+	}
+	k := NewEventKicker(p.Pool, p.Deliveries, p.Feed, 0, p.Logger)
+	if p.Worker != nil {
+		p.Worker.WithKicker(k)
+	}
+	p.Lifecycle.Append(fx.StartStopHook(k.Start, k.Stop))
+	return k
+}
+
 type workersParams struct {
 	fx.In
 	Delivery    *DeliverCallWorker
@@ -172,6 +226,8 @@ type workersParams struct {
 	Retention   *MonitorRetentionWorker
 	Idempotency *ExpireIdempotencyKeysWorker
 	NoResult    *MarkNoResultWorker
+	Events      *DeliverEventsWorker
+	EventExpiry *ExpireEventDeliveriesWorker
 }
 
 func newWorkersForFx(p workersParams) (*river.Workers, error) {
@@ -194,6 +250,16 @@ func newWorkersForFx(p workersParams) (*river.Workers, error) {
 			return nil, fmt.Errorf("jobs: registering the no_result marking worker: %w", err)
 		}
 	}
+	if p.Events != nil {
+		if err := river.AddWorkerSafely(workers, p.Events); err != nil {
+			return nil, fmt.Errorf("jobs: registering the event delivery worker: %w", err)
+		}
+	}
+	if p.EventExpiry != nil {
+		if err := river.AddWorkerSafely(workers, p.EventExpiry); err != nil {
+			return nil, fmt.Errorf("jobs: registering the event delivery expiry worker: %w", err)
+		}
+	}
 	return workers, nil
 }
 
@@ -206,6 +272,7 @@ type clientParams struct {
 	Retention   *MonitorRetentionWorker
 	Idempotency *ExpireIdempotencyKeysWorker
 	NoResult    *MarkNoResultWorker
+	EventExpiry *ExpireEventDeliveriesWorker
 	Config      Config
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
@@ -233,6 +300,9 @@ func newClientForFx(p clientParams) (*Client, error) {
 	}
 	if p.NoResult != nil {
 		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MarkNoResultPeriodicJob())
+	}
+	if p.EventExpiry != nil {
+		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), ExpireEventDeliveriesPeriodicJob())
 	}
 	client, err := NewClient(p.Pool, p.Workers, cfg)
 	if err != nil {

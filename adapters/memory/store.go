@@ -61,6 +61,13 @@ type key struct{ env, id string }
 
 type state struct {
 	environments map[string]domain.Environment
+	// subscriptions and eventDeliveries are the event subscriptions and the
+	// deliveries of their events; eventRuns counts the runs of each
+	// subscription's deliveries scheduled (event_subscriptions.go).
+	subscriptions   map[key]domain.EventSubscription
+	eventDeliveries map[deliveryKey]domain.EventDelivery
+	eventRuns       map[key]int
+
 	users        map[key]domain.User
 	leads        map[key]domain.Lead
 	integrations map[key]domain.Integration
@@ -80,6 +87,11 @@ type state struct {
 func (s *state) clone() *state {
 	return &state{
 		environments: maps.Clone(s.environments),
+		// The event subscriptions' (event_subscriptions.go).
+		subscriptions:   maps.Clone(s.subscriptions),
+		eventDeliveries: maps.Clone(s.eventDeliveries),
+		eventRuns:       maps.Clone(s.eventRuns),
+
 		users:        maps.Clone(s.users),
 		leads:        maps.Clone(s.leads),
 		integrations: maps.Clone(s.integrations),

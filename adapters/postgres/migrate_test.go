@@ -68,7 +68,8 @@ func TestMigrateFreshDatabase(t *testing.T) {
 	}
 	// The job queue's tables (river_*, from River's migration) are
 	// adapters/jobs' to check; these are the service's own.
-	want := []string{"calls", "console_sessions", "environments", "events", "exchanges", "goose_db_version", "idempotency_keys", "interactions",
+	want := []string{"calls", "console_sessions", "environments", "event_deliveries", "event_subscriptions", "events", "exchanges",
+		"goose_db_version", "idempotency_keys", "interactions",
 		"leads", "partner_tokens", "recordings", "telephony_integrations", "users"}
 	got := slices.DeleteFunc(tables(t, pool), func(name string) bool { return strings.HasPrefix(name, "river_") })
 	if !slices.Equal(got, want) {

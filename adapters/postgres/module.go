@@ -31,7 +31,7 @@ var Module = fx.Module("postgres",
 		newPoolForFx,
 		fx.Annotate(newStoreForFx, fx.As(new(ports.Store)), fx.As(new(ports.ExchangeRetention)),
 			fx.As(new(ports.IdempotencyExpiry)), fx.As(new(ports.ConsoleSessions)), fx.As(new(ports.Events)),
-			fx.As(new(ports.EventRetention))),
+			fx.As(new(ports.EventRetention)), fx.As(new(ports.EventDeliveryRetention))),
 	),
 )
 

@@ -162,8 +162,20 @@ var appModule = fx.Module("app",
 		app.NewIdempotencyKeyExpiry,
 		app.NewIdempotentRequests,
 		app.NewNoResultMarker,
+		app.NewEventSubscriptions,
+		app.NewEventDeliveries,
+		eventDeliveriesConfig,
+		func() ports.EventPayloads { return httpapi.EventPayloads{} },
 	),
 )
+
+// eventDeliveriesConfig: a sender holds an event subscription's head for
+// as long as an attempt may last (the partners' client sends it), the
+// transactions around it included; the deliveries are kept as long as the
+// events they sent.
+func eventDeliveriesConfig(cfg Config) app.EventDeliveriesConfig {
+	return app.EventDeliveriesConfig{Claim: cfg.PartnerTimeout + 5*time.Second, Retention: cfg.MonitorRetention}
+}
 
 // eventsConfig keeps the events' feeds as long as the monitor keeps its
 // exchanges (CALLCONNECT_MONITOR_RETENTION).
@@ -183,13 +195,17 @@ type UseCases struct {
 	Callbacks     *app.Callbacks
 	Monitor       *app.Monitor
 	Idempotency   *app.IdempotentRequests
+
+	// EventSubscriptions configures the CRM endpoints events are pushed to.
+	EventSubscriptions *app.EventSubscriptions
 }
 
 // services gathers the use cases from the graph into the one app.Services
 // that the HTTP API and the console both take.
 func (u UseCases) services() app.Services {
 	return app.Services{Configuration: u.Configuration, Events: u.Events, Telephony: u.Telephony, CallButtons: u.CallButtons, Calls: u.Calls,
-		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor, Idempotency: u.Idempotency}
+		PartnerTokens: u.PartnerTokens, Callbacks: u.Callbacks, Monitor: u.Monitor, Idempotency: u.Idempotency,
+		EventSubscriptions: u.EventSubscriptions}
 }
 
 // httpInputs is what the HTTP module serves, gathered from the graph.

@@ -55,6 +55,38 @@ type Event struct {
 	Data       []byte
 }
 
+type EventDelivery struct {
+	EnvID          string
+	SubscriptionID string
+	EventID        string
+	EventType      string
+	Payload        []byte
+	Status         string
+	Attempts       int32
+	CreatedAt      time.Time
+	NextAttemptAt  *time.Time
+	SendingUntil   *time.Time
+	LastAttemptAt  *time.Time
+	LastStatusCode *int32
+	LastError      *string
+	FinishedAt     *time.Time
+}
+
+type EventSubscription struct {
+	EnvID          string
+	ID             string
+	Url            string
+	Types          []string
+	SigningSecrets []byte
+	Status         string
+	DisabledReason *string
+	DisabledAt     *time.Time
+	FailingSince   *time.Time
+	Cursor         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
 type Exchange struct {
 	ID             string
 	EnvID          string
