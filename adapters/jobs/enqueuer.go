@@ -33,7 +33,7 @@ func NewEnqueuer() *Enqueuer { return &Enqueuer{} }
 // EnqueueDelivery inserts the delivery job through tx and, unless the job
 // is held (d.NotBefore), a notification that wakes the workers when tx
 // commits. A held job is scheduled for d.NotBefore: River's scheduler makes
-// it available then, unless ReleaseDelivery ended it first.
+// it available then, unless ReleaseDelivery deleted it first.
 //
 // The PostgreSQL store's transaction sends both with its next statement or
 // its COMMIT (ExecLater): River's InsertTx reads the inserted row back, which
@@ -61,28 +61,31 @@ func (e *Enqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Deliv
 	return nil
 }
 
-// ReleaseDelivery ends the call's held job, through tx: with a zero retryAt
-// it is completed, never having run (the process that placed the call
-// delivered it); otherwise it becomes available at retryAt, as River makes a
-// job a worker snoozed, and wakes the workers. A job that is not scheduled
-// any more (River's scheduler made it available: its NotBefore passed) is
-// left alone, for the worker that runs it.
-func (e *Enqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error {
-	held, err := json.Marshal(map[string]string{"env_id": envID, "call_id": callID})
+// ReleaseDelivery ends d's held job, through tx: with a zero retryAt it is
+// deleted, never having run (the process that placed the call delivered
+// it: the call and its exchange are the record); otherwise it becomes
+// available at retryAt, as River makes a job a worker snoozed, and wakes
+// the workers. A job that is not scheduled any more (River's scheduler made
+// it available: its NotBefore passed) is left alone, for the worker that
+// runs it. The job is found by its place in River's fetching index (state,
+// queue, priority and scheduled_at, which is d.NotBefore), then its call.
+func (e *Enqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery, retryAt time.Time) error {
+	held, err := json.Marshal(map[string]string{"env_id": d.EnvID, "call_id": d.CallID})
 	if err != nil {
 		return fmt.Errorf("jobs: naming the delivery job: %w", err)
 	}
-	kind := DeliverCallArgs{}.Kind()
+	queue := DeliverCallArgs{}.InsertOpts().Queue
+	args := []any{DeliverCallArgs{}.Kind(), queue, d.NotBefore, held}
 	if retryAt.IsZero() {
-		if err := execSoon(ctx, tx, completeHeldSQL, kind, held); err != nil {
-			return fmt.Errorf("jobs: completing the held delivery job: %w", err)
+		if err := execSoon(ctx, tx, deleteHeldSQL, args...); err != nil {
+			return fmt.Errorf("jobs: deleting the held delivery job: %w", err)
 		}
 		return nil
 	}
-	if err := execSoon(ctx, tx, retryHeldSQL, kind, held, retryAt); err != nil {
+	if err := execSoon(ctx, tx, retryHeldSQL, append(args, retryAt)...); err != nil {
 		return fmt.Errorf("jobs: making the held delivery job due: %w", err)
 	}
-	if err := execSoon(ctx, tx, notifyInsertSQL, insertPayload(DeliverCallArgs{}.InsertOpts().Queue)); err != nil {
+	if err := execSoon(ctx, tx, notifyInsertSQL, insertPayload(queue)); err != nil {
 		return fmt.Errorf("jobs: notifying the workers: %w", err)
 	}
 	return nil
@@ -106,15 +109,18 @@ func execSoon(ctx context.Context, tx pgx.Tx, sql string, args ...any) error {
 const insertSQL = `INSERT INTO river_job (args, kind, max_attempts, queue, state, scheduled_at, priority, metadata, tags)
 VALUES ($1, $2, $3, $4, $5::river_job_state, coalesce($6, now()), 1, '{}', '{}')`
 
-// completeHeldSQL completes a held delivery job; the GIN index River keeps
-// on args finds it by its call.
-const completeHeldSQL = `UPDATE river_job SET state = 'completed', finalized_at = now()
-WHERE kind = $1 AND args @> $2::jsonb AND state = 'scheduled'`
+// heldJob finds a held delivery job: $1 its kind, $2 its queue, $3 its
+// scheduled_at and $4 its call (a part of its args). Deleting, rather than
+// completing, a job that never ran writes no new row version into River's
+// five indexes (two of them GIN), and leaves River's cleaner nothing to
+// delete an hour later.
+const heldJob = `state = 'scheduled' AND queue = $2 AND priority = 1 AND scheduled_at = $3 AND kind = $1 AND args @> $4::jsonb`
 
-// retryHeldSQL makes a held delivery job available at $3: River's fetch
+const deleteHeldSQL = `DELETE FROM river_job WHERE ` + heldJob
+
+// retryHeldSQL makes a held delivery job available at $5: River's fetch
 // takes an available job once its scheduled_at has passed.
-const retryHeldSQL = `UPDATE river_job SET state = 'available', scheduled_at = $3
-WHERE kind = $1 AND args @> $2::jsonb AND state = 'scheduled'`
+const retryHeldSQL = `UPDATE river_job SET state = 'available', scheduled_at = $5 WHERE ` + heldJob
 
 // execLater is a transaction that can queue a statement to go with its
 // next one or its COMMIT, in one round trip.

@@ -108,18 +108,18 @@ func (r *repositories) EnqueueDelivery(_ context.Context, d ports.Delivery) erro
 
 // ReleaseDelivery drops the call's held delivery or, with a retryAt, moves
 // it to the outbox due then (its NotBefore), when the transaction commits.
-func (r *repositories) ReleaseDelivery(_ context.Context, envID, callID string, retryAt time.Time) error {
+func (r *repositories) ReleaseDelivery(_ context.Context, held ports.Delivery, retryAt time.Time) error {
 	if err := r.check(true); err != nil {
 		return err
 	}
-	if envID == "" || callID == "" {
-		return fmt.Errorf("memory: a delivery needs an environment and a call, got %q and %q", envID, callID)
+	if held.EnvID == "" || held.CallID == "" {
+		return fmt.Errorf("memory: a delivery needs an environment and a call, got %+v", held)
 	}
-	d, ok := r.state.held[key{envID, callID}]
-	if !ok {
+	d, ok := r.state.held[key{held.EnvID, held.CallID}]
+	if !ok || !d.NotBefore.Equal(held.NotBefore) {
 		return nil
 	}
-	delete(r.state.held, key{envID, callID})
+	delete(r.state.held, key{held.EnvID, held.CallID})
 	if !retryAt.IsZero() {
 		d.NotBefore = retryAt
 		r.deliveries = append(r.deliveries, d)

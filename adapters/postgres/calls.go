@@ -145,11 +145,10 @@ func (r *repositories) EnqueueDelivery(ctx context.Context, d ports.Delivery) er
 // ReleaseDelivery hands the end of a direct delivery to the store's
 // Enqueuer, in this transaction, so that the held job is dropped or made
 // due with the outcome that decided it.
-func (r *repositories) ReleaseDelivery(ctx context.Context, envID, callID string, retryAt time.Time) error {
+func (r *repositories) ReleaseDelivery(ctx context.Context, d ports.Delivery, retryAt time.Time) error {
 	if r.readOnly {
 		return errReadOnly
 	}
-	d := ports.Delivery{EnvID: envID, CallID: callID}
 	if err := checkDelivery(d); err != nil {
 		return err
 	}
@@ -157,17 +156,17 @@ func (r *repositories) ReleaseDelivery(ctx context.Context, envID, callID string
 	if !ok {
 		return ErrNoReleaser
 	}
-	if err := releaser.ReleaseDelivery(ctx, r.tx, envID, callID, retryAt); err != nil {
-		return fmt.Errorf("postgres: releasing the delivery of call %q of environment %q: %w", callID, envID, err)
+	if err := releaser.ReleaseDelivery(ctx, r.tx, d, retryAt); err != nil {
+		return fmt.Errorf("postgres: releasing the delivery of call %q of environment %q: %w", d.CallID, d.EnvID, err)
 	}
 	return nil
 }
 
 // Releaser is an Enqueuer that also ends direct deliveries (see
-// ports.Delivery.NotBefore): it drops the held job, or makes it due at
+// ports.Delivery.NotBefore): it drops d's held job, or makes it due at
 // retryAt, through tx.
 type Releaser interface {
-	ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error
+	ReleaseDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery, retryAt time.Time) error
 }
 
 // ErrNoReleaser is returned by ReleaseDelivery of a Store whose Enqueuer is

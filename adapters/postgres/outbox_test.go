@@ -49,13 +49,14 @@ func (tableEnqueuer) EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Del
 
 // ReleaseDelivery drops the held delivery, or makes it one to take, due at
 // retryAt, as the River enqueuer does with its job.
-func (tableEnqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, envID, callID string, retryAt time.Time) error {
+func (tableEnqueuer) ReleaseDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery, retryAt time.Time) error {
 	if retryAt.IsZero() {
-		_, err := tx.Exec(ctx, `DELETE FROM test_deliveries WHERE env_id = $1 AND call_id = $2 AND held`, envID, callID)
+		_, err := tx.Exec(ctx, `DELETE FROM test_deliveries WHERE env_id = $1 AND call_id = $2 AND not_before = $3 AND held`,
+			d.EnvID, d.CallID, d.NotBefore)
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE test_deliveries SET held = false, not_before = $3 WHERE env_id = $1 AND call_id = $2 AND held`,
-		envID, callID, retryAt)
+	_, err := tx.Exec(ctx, `UPDATE test_deliveries SET held = false, not_before = $4
+		WHERE env_id = $1 AND call_id = $2 AND not_before = $3 AND held`, d.EnvID, d.CallID, d.NotBefore, retryAt)
 	return err
 }
 

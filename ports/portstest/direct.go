@@ -87,7 +87,8 @@ func wantEnvironmentMissing(t *testing.T, s ports.Store, what, envID string) {
 
 // testDirectDelivery: a delivery enqueued with NotBefore is held from the
 // queue; ReleaseDelivery drops it, or makes it due at retryAt, with the
-// transaction that calls it, and leaves a delivery that is not held alone.
+// transaction that calls it, and leaves alone a delivery that is not held,
+// or not held as given (another NotBefore).
 func testDirectDelivery(t *testing.T, h Harness) {
 	put(t, h.Store, environment(t, "env-1"))
 	due := time.Date(2026, 3, 19, 17, 0, 27, 123456000, time.UTC)
@@ -96,7 +97,7 @@ func testDirectDelivery(t *testing.T, h Harness) {
 	}
 	release := func(id string, retryAt time.Time, abort bool) error {
 		return h.Store.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-			if err := r.ReleaseDelivery(ctx, "env-1", id, retryAt); err != nil {
+			if err := r.ReleaseDelivery(ctx, held(id), retryAt); err != nil {
 				return err
 			}
 			if abort {
@@ -117,6 +118,17 @@ func testDirectDelivery(t *testing.T, h Harness) {
 		t.Fatalf("ReleaseDelivery of a delivery released already: %v", err)
 	}
 	wantNoDeliveries(t, h, "a direct delivery released twice")
+
+	// Released as held at another time: not this one.
+	err := h.Store.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		other := held("c2")
+		other.NotBefore = due.Add(time.Second)
+		return r.ReleaseDelivery(ctx, other, due.Add(time.Minute))
+	})
+	if err != nil {
+		t.Fatalf("ReleaseDelivery of another NotBefore: %v", err)
+	}
+	wantNoDeliveries(t, h, "a direct delivery released with another NotBefore")
 
 	// Released with a retry, rolled back: still held.
 	retryAt := due.Add(1500 * time.Millisecond)

@@ -854,7 +854,7 @@ func testReadOnly(t *testing.T, h Harness) {
 			r.PutCall(ctx, call),
 			r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"}),
 			r.ReplaceCall(ctx, call, domain.CallQueued, 0),
-			r.ReleaseDelivery(ctx, "env-1", "c1", time.Time{}),
+			r.ReleaseDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1", NotBefore: clickedAt}, time.Time{}),
 			r.RecordExchange(ctx, outboundExchange("env-1", "x1", "c1")))
 		return nil
 	})
