@@ -110,8 +110,8 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		return r.EnqueueDelivery(ctx, delivery)
 	})
 	if err == nil && slot != nil {
-		placed := call
-		slot.Run(delivery, func(ctx context.Context) (DeliveryOutcome, error) { return s.deliverDirect(ctx, placed, integ) })
+		placed, held := call, delivery
+		slot.Run(delivery, func(ctx context.Context) (DeliveryOutcome, error) { return s.deliverDirect(ctx, placed, held, integ) })
 		slot = nil
 	}
 	return call, err
@@ -150,8 +150,9 @@ type DirectSlot interface {
 func (s *Calls) DeliverDirectly(d DirectDeliveries) { s.direct = d }
 
 // deliverDirect makes the first attempt of a call that Place just
-// committed (queued), on the integration the click read, and records it.
-func (s *Calls) deliverDirect(ctx context.Context, placed domain.Call, integ domain.Integration) (DeliveryOutcome, error) {
+// committed (queued) with its held delivery, on the integration the click
+// read, and records it.
+func (s *Calls) deliverDirect(ctx context.Context, placed domain.Call, held ports.Delivery, integ domain.Integration) (DeliveryOutcome, error) {
 	started := s.clock.Now()
 	call := placed
 	if ctx.Err() != nil || call.StartAttempt(started) != nil {
@@ -159,13 +160,13 @@ func (s *Calls) deliverDirect(ctx context.Context, placed domain.Call, integ dom
 		// deadline already: the queue's worker takes the call from here
 		// (and gives it up if it is too late).
 		err := s.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
-			return r.ReleaseDelivery(ctx, placed.EnvID(), placed.ID(), started)
+			return r.ReleaseDelivery(ctx, held, started)
 		})
 		return DeliveryOutcome{Call: placed}, err
 	}
 	req := ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
 		Secrets: integ.SigningSecrets(started), Timestamp: started}
-	return s.attempt(ctx, placed, call, req, started, true)
+	return s.attempt(ctx, placed, call, req, started, &held)
 }
 
 func (cfg CallsConfig) withResultDeadline() CallsConfig {
@@ -294,19 +295,20 @@ func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutc
 		return out, err
 	}
 
-	return s.attempt(ctx, out.Call, out.Call, req, started, false)
+	return s.attempt(ctx, out.Call, out.Call, req, started, nil)
 }
 
 // attempt posts req, an attempt of call (delivering, in memory) started at
 // started, to the partner outside any transaction, and records its outcome:
 // the exchange, the attempt, the call's new status and, for a direct
-// delivery, the end of its held job (or its retry by the queue). claimed is
+// delivery (held, as enqueued), the end of its held job (or its retry by
+// the queue). claimed is
 // the call as stored when the attempt started; the outcome is written only
 // if the call is still so (ports.Calls.ReplaceCall), with no read of it
 // first: the whole record is one round trip. When something wrote the call
 // meanwhile (the partner's result may overtake our record of the
 // delivery), the record is made again on the call as it now is, locked.
-func (s *Calls) attempt(ctx context.Context, claimed, call domain.Call, req ports.PartnerRequest, started time.Time, direct bool) (DeliveryOutcome, error) {
+func (s *Calls) attempt(ctx context.Context, claimed, call domain.Call, req ports.PartnerRequest, started time.Time, held *ports.Delivery) (DeliveryOutcome, error) {
 	envID, callID := call.EnvID(), call.ID()
 	out := DeliveryOutcome{Call: call}
 	resp := s.client.Deliver(ctx, req)
@@ -334,14 +336,14 @@ func (s *Calls) attempt(ctx context.Context, claimed, call domain.Call, req port
 	// release ends a direct delivery's held job: over, or due again after
 	// retryIn.
 	release := func(ctx context.Context, r ports.Repositories, retryIn time.Duration) error {
-		if !direct {
+		if held == nil {
 			return nil
 		}
 		var retryAt time.Time
 		if retryIn > 0 {
 			retryAt = ended.Add(retryIn)
 		}
-		return r.ReleaseDelivery(ctx, envID, callID, retryAt)
+		return r.ReleaseDelivery(ctx, *held, retryAt)
 	}
 
 	// The outcome is recorded even if the worker's context ended meanwhile:

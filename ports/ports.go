@@ -120,13 +120,13 @@ type Calls interface {
 	// that placed the call delivers it itself meanwhile (a direct
 	// delivery), and ends that with ReleaseDelivery.
 	EnqueueDelivery(ctx context.Context, d Delivery) error
-	// ReleaseDelivery ends the direct delivery of a call (see
+	// ReleaseDelivery ends d, a direct delivery as it was enqueued (see
 	// Delivery.NotBefore), in the transaction that records its outcome:
-	// with a zero retryAt the delivery is over and its scheduled attempt
-	// is dropped; otherwise that attempt is due at retryAt, for any worker,
-	// as an enqueued one. A delivery that is not held (a worker may already
-	// have it) is left alone.
-	ReleaseDelivery(ctx context.Context, envID, callID string, retryAt time.Time) error
+	// with a zero retryAt the delivery is over and its held attempt is
+	// dropped; otherwise that attempt is due at retryAt, for any worker, as
+	// an enqueued one. A delivery that is not held any more (its NotBefore
+	// passed and a worker may have it) is left alone.
+	ReleaseDelivery(ctx context.Context, d Delivery, retryAt time.Time) error
 }
 
 // ErrCallChanged: the call was not as its writer read it (ReplaceCall).
