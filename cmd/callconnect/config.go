@@ -53,6 +53,8 @@ type Config struct {
 	// MetricsAddr is where /metrics is served apart from the API; empty:
 	// on the API's address.
 	MetricsAddr string
+	// PprofAddr is where Go's profiler is served; empty: nowhere.
+	PprofAddr string
 	// AllowedPartnerOrigins are origins (scheme://IP:port) accepted as
 	// partner URLs whatever the http and private-address rules say.
 	AllowedPartnerOrigins []string
@@ -249,6 +251,16 @@ var settings = []setting{
 			c.MetricsAddr = v
 			return nil
 		}},
+	{name: "CALLCONNECT_PPROF_ADDR", help: "serve Go's profiler (/debug/pprof/) on this host:port, to see where a process spends its time; keep it on loopback (empty: not served)",
+		parse: func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("must be host:port, got %q", v)
+				}
+			}
+			c.PprofAddr = v
+			return nil
+		}},
 	{name: "LOG_LEVEL", def: "info", help: "debug, info, warn or error", parse: func(c *Config, v string) error {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
@@ -360,6 +372,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.HTTPAddr {
 		bad("CALLCONNECT_METRICS_ADDR", "must differ from HTTP_ADDR (leave it empty to serve /metrics with the API)")
+	}
+	if c.PprofAddr != "" && (c.PprofAddr == c.HTTPAddr || c.PprofAddr == c.MetricsAddr) {
+		bad("CALLCONNECT_PPROF_ADDR", "must differ from HTTP_ADDR and CALLCONNECT_METRICS_ADDR")
 	}
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
