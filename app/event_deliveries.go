@@ -101,9 +101,12 @@ type EventStep struct {
 	// Progressed: the cursor moved over events the subscription does not
 	// want, or a step lost a race: step again at once.
 	Progressed bool
-	// Wait: the head is not due for this long (it backs off), or another
-	// sender holds it (a moment then, see claimPoll).
+	// Wait: the head is not due for this long (it backs off).
 	Wait time.Duration
+	// Busy: another sender holds the head, and carries on with the events
+	// after it; should it have died, its claim lapses and the head is due
+	// again.
+	Busy bool
 	// Held: events have committed that cannot be read yet (ports.EventPage.Held):
 	// step again shortly.
 	Held bool
@@ -149,7 +152,7 @@ func (s *EventDeliveries) Step(ctx context.Context, envID, id string) (EventStep
 	}
 	if has {
 		if now := s.clock.Now(); !head.Due(now) {
-			return EventStep{Wait: headWait(head, now)}, nil
+			return notDue(head, now), nil
 		}
 		return s.claim(ctx, envID, id, head.EventID)
 	}
@@ -254,7 +257,7 @@ func (s *EventDeliveries) claim(ctx context.Context, envID, id, eventID string) 
 		}
 		now := s.clock.Now()
 		if !head.Due(now) {
-			out.Wait = headWait(head, now)
+			out = notDue(head, now)
 			return nil
 		}
 		head.Claim(now.Add(s.cfg.Claim))
@@ -265,7 +268,7 @@ func (s *EventDeliveries) claim(ctx context.Context, envID, id, eventID string) 
 		return EventStep{Gone: true}, nil
 	case err != nil:
 		return EventStep{}, err
-	case out.Gone || out.Progressed || out.Wait > 0:
+	case out.Gone || out.Progressed || out.Busy || out.Wait > 0:
 		return out, nil
 	}
 	return s.attempt(ctx, sub, head)
@@ -405,16 +408,11 @@ func (s *EventDeliveries) jitter() float64 {
 	return float64(binary.BigEndian.Uint64(b)>>11) / (1 << 53)
 }
 
-// claimPoll is how long a step that found the head held by another sender
-// waits: that sender carries on with the next events, and a moment is all
-// the wait costs when it has stopped.
-const claimPoll = time.Second
-
-// headWait is how long the head d is not due at now: until its next
-// attempt, or a moment while another sender holds it.
-func headWait(d domain.EventDelivery, now time.Time) time.Duration {
+// notDue is the step of a head that is not due at now: held by another
+// sender, or backing off.
+func notDue(d domain.EventDelivery, now time.Time) EventStep {
 	if now.Before(d.SendingUntil) {
-		return max(min(d.SendingUntil.Sub(now), claimPoll), time.Millisecond)
+		return EventStep{Busy: true}
 	}
-	return max(d.NextAttemptAt.Sub(now), time.Millisecond)
+	return EventStep{Wait: max(d.NextAttemptAt.Sub(now), time.Millisecond)}
 }

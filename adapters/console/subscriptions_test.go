@@ -158,9 +158,9 @@ func TestSubscriptionDeliveriesPage(t *testing.T) {
 	}
 
 	for path, want := range map[string]int{
-		"/console/env/acme/event-subscriptions/nenhuma":             http.StatusNotFound,
+		"/console/env/acme/event-subscriptions/nenhuma":              http.StatusNotFound,
 		"/console/env/acme/event-subscriptions/off?cursor=estragado": http.StatusBadRequest,
-		"/console/env/nenhum/event-subscriptions/off":               http.StatusNotFound,
+		"/console/env/nenhum/event-subscriptions/off":                http.StatusNotFound,
 	} {
 		res := f.do("GET", path, nil)
 		if body := text(t, res); res.StatusCode != want {

@@ -30,9 +30,9 @@ import (
 // A subscription has one waiting job at most: a kick finds the one there
 // is, if any, and adds none. One that is running does not count, so that
 // the events committed while it is finishing are not left behind: the new
-// job runs after it, or beside it and waits while the running one holds
-// the head (the head's claim keeps two senders apart, and the order is
-// the head's, whoever sends it).
+// job runs after it, or beside it, and then leaves the running one the
+// head it holds (the head's claim keeps two senders apart, and the order
+// is the head's, whoever sends it).
 
 // QueueEvents is the River queue of the event subscriptions' deliveries,
 // apart from the calls' so that a slow CRM endpoint never holds a call back.
@@ -157,6 +157,10 @@ type EventsWorkerConfig struct {
 //   - nothing pending and nothing new in the feed, or the subscription
 //     deleted or disabled: the job completes (the next events kick a new
 //     one);
+//   - the head held by another sender (another job of the subscription,
+//     running): the job completes, and that one carries on (a sender that
+//     died leaves a claim that lapses; River rescues its job, and the
+//     kicker's refresh kicks the subscription meanwhile);
 //   - the head backs off: the job snoozes until it is due (snoozes do not
 //     use up River's attempts);
 //   - events held back, or the run's time is up: the job snoozes a moment;
@@ -204,7 +208,7 @@ func (w *DeliverEventsWorker) Work(ctx context.Context, job *river.Job[DeliverEv
 			return fmt.Errorf("event subscription %q of environment %q: %w", args.SubscriptionID, args.EnvID, err)
 		}
 		switch {
-		case step.Idle, step.Gone:
+		case step.Idle, step.Gone, step.Busy:
 			return nil
 		case step.Held:
 			return river.JobSnooze(heldWait)
@@ -235,6 +239,11 @@ type ActiveSubscriptions interface {
 // them all: what a notification lost, or a subscription made in another
 // process, costs at most.
 const DefaultKickRefresh = 30 * time.Second
+
+// kickEvery is the least time between two kicks of an environment's
+// subscriptions by one process: what an event may wait for its kick, at
+// most, when its environment's feed is busy.
+const kickEvery = 50 * time.Millisecond
 
 // EventKicker kicks an environment's subscriptions (Kick) soon after its
 // feed grows: it watches the feed of every environment with an active
@@ -366,6 +375,13 @@ func (k *EventKicker) watch(ctx context.Context, env string) {
 			subs := k.byEnv[env]
 			k.mu.Unlock()
 			k.kick(wctx, subs)
+			// The commits of the next moment are kicked together: one
+			// statement per kickEvery at most, however busy the feed.
+			select {
+			case <-wctx.Done():
+				return
+			case <-time.After(kickEvery):
+			}
 		}
 	}()
 }

@@ -36,7 +36,11 @@ import (
 // *app.EventRetention); with an *app.IdempotencyKeyExpiry, it deletes the
 // expired Idempotency-Key answers every ExpireIdempotencyKeysInterval; with an
 // *app.NoResultMarker, it marks no_result the calls past their result
-// deadline every MarkNoResultInterval.
+// deadline every MarkNoResultInterval. With an *app.EventDeliveries (and
+// the store's ports.Events), it walks the event subscriptions
+// (DeliverEventsWorker, on QueueEvents), kicks them as their environments'
+// feeds grow (EventKicker), and deletes their old finished deliveries every
+// ExpireEventDeliveriesInterval.
 var Module = fx.Module("jobs",
 	fx.Provide(
 		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
