@@ -175,7 +175,8 @@ var goals = []row{
 				s += fmt.Sprintf("Without durability %s calls/s, with it %s; the CPU per call (service, PostgreSQL and the load) is %s ms "+
 					"with durability and %s ms without", formatValue(n), formatValue(d), formatValue(dc), formatValue(nc))
 				if d < n && dc <= nc*1.15 {
-					s += ": the calls cost the same work, and the time the durable cluster loses is spent waiting for its commits to reach the disk."
+					s += ": within 15 % of the same work, so most of the time the durable cluster loses is spent waiting for its commits " +
+						"to reach the disk."
 				} else {
 					s += "."
 				}
