@@ -115,18 +115,20 @@ func TestPartnerCallMatchesTheContract(t *testing.T) {
 }
 
 // TestContractExampleIsCurrent checks testdata's copy of the example against
-// CONTRACT.md, when the workspace has it beside the repository.
 // fullyPopulatedCallBody presses Ligar as the broker on a lead with every
 // field set, owners with phone and extension, in an environment in
 // America/Sao_Paulo, and returns the body the partner client received.
+// The phones are typed as a CRM's users type them (+55, a carrier code, a
+// trunk 0, punctuation): the golden file has each in the one form partners
+// receive, area code and number.
 func fullyPopulatedCallBody(t *testing.T) []byte {
 	t.Helper()
 	return partnerBodyOf(t, map[string]map[string]any{
-		"10": {"name": "Gestor de teste", "role": "manager", "phone": "48999476359", "extension": "1234"},
-		"20": {"name": "Corretor de teste", "role": "broker", "phone": "(48) 99947-6358", "extension": "1235"},
-		"30": {"name": "Imobiliária Bem Viver", "role": "agency", "phone": "48 3030-3030", "extension": "10"},
+		"10": {"name": "Gestor de teste", "role": "manager", "phone": "+55 (48) 99947-6359", "extension": "1234"},
+		"20": {"name": "Corretor de teste", "role": "broker", "phone": "0 21 (48) 99947-6358", "extension": "1235"},
+		"30": {"name": "Imobiliária Bem Viver", "role": "agency", "phone": "048 3030-3030", "extension": "10"},
 	}, map[string]any{
-		"name": "Lead do Teste", "email": "lead.teste@example.com", "phone": "48999476357", "score": 27,
+		"name": "Lead do Teste", "email": "lead.teste@example.com", "phone": "55 48 99947-6357", "score": 27,
 		"registered_at": "2020-02-04T16:49:57-03:00", "main_media": "Instagram", "origin": "Painel Gestor",
 		"stage":        map[string]any{"id": "16", "name": "Em Atendimento"},
 		"developments": []any{map[string]any{"id": "3", "name": "1 - Empreendimento de teste"}, map[string]any{"id": "4", "name": "Torre & Jardim"}},
