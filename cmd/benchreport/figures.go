@@ -549,6 +549,8 @@ var others = []other{
 		Base: ref{"LeadCallbackBaseline", "ns/op"}, Baseline: "encoding/json + encoding/base64 of the same body"},
 	{What: "call buttons, 500-lead batch in process: SQL calls (pgx's tracer)", Value: ref{"CallButtonsBatch500", "sql-roundtrips/op"},
 		Base: ref{"CallButtonsBatch1", "sql-roundtrips/op"}, Baseline: "a one-lead batch"},
+	{What: "8 concurrent 70 MiB callback bodies of junk JSON, in process: peak RSS (MiB)", Value: ref{"JunkCallbackBodies", "peak-rss-MiB"},
+		Base: ref{"JunkCallbackBodies", "rss-before-MiB"}, Baseline: "the process's RSS before the bodies"},
 }
 
 // refs lists every benchmark a row or a figure names, for the test that
