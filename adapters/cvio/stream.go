@@ -298,8 +298,9 @@ func (s *splitter) startAudio(at int64) error {
 	if len(s.body.audios) >= MaxCallbackRecordings {
 		return tooManyRecordings()
 	}
-	// The reference and the closing quote are kept too.
-	if len(s.body.json)+len(strconv.Itoa(len(s.body.audios)))+1 > s.maxJSON {
+	// The reference is kept too (and the closing quote, checked when it
+	// comes: a body cut inside the string has none).
+	if len(s.body.json)+len(strconv.Itoa(len(s.body.audios))) > s.maxJSON {
 		return jsonTooLarge(int64(s.maxJSON))
 	}
 	a := &PartnerAudio{Index: len(s.body.audios), start: len(s.body.json) - 1}
@@ -458,6 +459,9 @@ func (s *splitter) decodeRune(r rune) {
 
 // endAudio ends a recording's string at its closing quote.
 func (s *splitter) endAudio(quoteAt int64) error {
+	if len(s.body.json) >= s.maxJSON { // no room for the closing quote
+		return jsonTooLarge(int64(s.maxJSON))
+	}
 	a, d := s.audio, s.dec
 	a.blank = d.finish()
 	if d.sinkErr != nil {
