@@ -43,35 +43,22 @@ func ExpireIdempotencyKeysPeriodicJob() *river.PeriodicJob {
 // A run is cut_short when the job's time ran out (or the client stopped)
 // before the expired answers did: the next run goes on with the rest. Runs
 // cut short hour after hour mean a backlog larger than a run's time allows.
-type IdempotencyExpiryMetrics struct {
-	runs    *prometheus.CounterVec
-	deleted prometheus.Counter
-}
+type IdempotencyExpiryMetrics struct{ batchRunMetrics }
 
 // NewIdempotencyExpiryMetrics registers the metrics on reg (sharing them
 // when registered twice).
 func NewIdempotencyExpiryMetrics(reg prometheus.Registerer) (*IdempotencyExpiryMetrics, error) {
-	m := &IdempotencyExpiryMetrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callconnect_idempotency_expiry_runs_total",
-			Help: "Runs of the job that deletes expired Idempotency-Key answers, by result (ok, cut_short, failed).",
-		}, []string{"result"}),
-		deleted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callconnect_idempotency_keys_deleted_total",
-			Help: "Expired Idempotency-Key answers deleted.",
-		}),
-	}
-	var err error
-	if m.runs, err = registerOnce(reg, m.runs); err != nil {
+	m, err := newBatchRunMetrics(reg, prometheus.CounterOpts{
+		Name: "callconnect_idempotency_expiry_runs_total",
+		Help: "Runs of the job that deletes expired Idempotency-Key answers, by result (ok, cut_short, failed).",
+	}, prometheus.CounterOpts{
+		Name: "callconnect_idempotency_keys_deleted_total",
+		Help: "Expired Idempotency-Key answers deleted.",
+	})
+	if err != nil {
 		return nil, err
 	}
-	if m.deleted, err = registerOnce(reg, m.deleted); err != nil {
-		return nil, err
-	}
-	for _, result := range []string{"ok", "cut_short", "failed"} {
-		m.runs.WithLabelValues(result)
-	}
-	return m, nil
+	return &IdempotencyExpiryMetrics{m}, nil
 }
 
 // ExpireIdempotencyKeysWorker runs app.IdempotencyKeyExpiry.
@@ -94,16 +81,9 @@ func NewExpireIdempotencyKeysWorker(expiry *app.IdempotencyKeyExpiry, metrics *I
 // and the next run goes on.
 func (w *ExpireIdempotencyKeysWorker) Work(ctx context.Context, _ *river.Job[ExpireIdempotencyKeysArgs]) error {
 	run, err := w.expiry.Run(ctx)
-	result := "ok"
-	switch {
-	case run.CutShort:
-		result, err = "cut_short", nil
-	case err != nil:
-		result = "failed"
-	}
+	var m *batchRunMetrics
 	if w.metrics != nil {
-		w.metrics.deleted.Add(float64(run.Deleted))
-		w.metrics.runs.WithLabelValues(result).Inc()
+		m = &w.metrics.batchRunMetrics
 	}
-	return err
+	return recordBatchRun(m, int64(run.Deleted), run.CutShort, err)
 }

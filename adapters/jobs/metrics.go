@@ -121,3 +121,46 @@ func verdictLabel(v domain.Verdict) string {
 	}
 	return verdictPermanent
 }
+
+// batchRunMetrics count the work of a periodic job that handles rows a
+// batch at a time: its runs by result (ok, cut_short or failed) and the
+// rows it handled.
+type batchRunMetrics struct {
+	runs  *prometheus.CounterVec
+	items prometheus.Counter
+}
+
+// newBatchRunMetrics registers the two counters on reg (sharing them when
+// registered twice); runs gets the label "result".
+func newBatchRunMetrics(reg prometheus.Registerer, runs, items prometheus.CounterOpts) (batchRunMetrics, error) {
+	m := batchRunMetrics{runs: prometheus.NewCounterVec(runs, []string{"result"}), items: prometheus.NewCounter(items)}
+	var err error
+	if m.runs, err = registerOnce(reg, m.runs); err != nil {
+		return batchRunMetrics{}, err
+	}
+	if m.items, err = registerOnce(reg, m.items); err != nil {
+		return batchRunMetrics{}, err
+	}
+	for _, result := range []string{"ok", "cut_short", "failed"} {
+		m.runs.WithLabelValues(result)
+	}
+	return m, nil
+}
+
+// recordBatchRun counts a run that handled n rows (m may be nil) and
+// returns what the job returns: a run cut short is no failure, and the
+// next run goes on.
+func recordBatchRun(m *batchRunMetrics, n int64, cutShort bool, err error) error {
+	result := "ok"
+	switch {
+	case cutShort:
+		result, err = "cut_short", nil
+	case err != nil:
+		result = "failed"
+	}
+	if m != nil {
+		m.items.Add(float64(n))
+		m.runs.WithLabelValues(result).Inc()
+	}
+	return err
+}

@@ -43,35 +43,22 @@ func MarkNoResultPeriodicJob() *river.PeriodicJob {
 //
 // The second is the rate at which partners leave calls without a result:
 // a jump says a partner stopped reporting.
-type NoResultMetrics struct {
-	runs   *prometheus.CounterVec
-	marked prometheus.Counter
-}
+type NoResultMetrics struct{ batchRunMetrics }
 
 // NewNoResultMetrics registers the metrics on reg (sharing them when
 // registered twice).
 func NewNoResultMetrics(reg prometheus.Registerer) (*NoResultMetrics, error) {
-	m := &NoResultMetrics{
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "callconnect_no_result_runs_total",
-			Help: "Runs of the job that marks no_result the calls past their result deadline, by result (ok, cut_short, failed).",
-		}, []string{"result"}),
-		marked: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "callconnect_calls_no_result_total",
-			Help: "Calls marked no_result: the partner accepted them but reported no result within the result deadline.",
-		}),
-	}
-	var err error
-	if m.runs, err = registerOnce(reg, m.runs); err != nil {
+	m, err := newBatchRunMetrics(reg, prometheus.CounterOpts{
+		Name: "callconnect_no_result_runs_total",
+		Help: "Runs of the job that marks no_result the calls past their result deadline, by result (ok, cut_short, failed).",
+	}, prometheus.CounterOpts{
+		Name: "callconnect_calls_no_result_total",
+		Help: "Calls marked no_result: the partner accepted them but reported no result within the result deadline.",
+	})
+	if err != nil {
 		return nil, err
 	}
-	if m.marked, err = registerOnce(reg, m.marked); err != nil {
-		return nil, err
-	}
-	for _, result := range []string{"ok", "cut_short", "failed"} {
-		m.runs.WithLabelValues(result)
-	}
-	return m, nil
+	return &NoResultMetrics{m}, nil
 }
 
 // MarkNoResultWorker runs app.NoResultMarker.
@@ -94,16 +81,9 @@ func NewMarkNoResultWorker(marker *app.NoResultMarker, metrics *NoResultMetrics)
 // nil, and the next run goes on.
 func (w *MarkNoResultWorker) Work(ctx context.Context, _ *river.Job[MarkNoResultArgs]) error {
 	run, err := w.marker.Run(ctx)
-	result := "ok"
-	switch {
-	case run.CutShort:
-		result, err = "cut_short", nil
-	case err != nil:
-		result = "failed"
-	}
+	var m *batchRunMetrics
 	if w.metrics != nil {
-		w.metrics.marked.Add(float64(run.Marked))
-		w.metrics.runs.WithLabelValues(result).Inc()
+		m = &w.metrics.batchRunMetrics
 	}
-	return err
+	return recordBatchRun(m, int64(run.Marked), run.CutShort, err)
 }
