@@ -107,6 +107,9 @@ type decision struct {
 	owners []domain.User // the stored ones among the lead's owners
 	cc     *domain.Integration
 	button domain.CallButton
+	// openCallID is the user's latest call to the lead still queued or
+	// delivering; "" when none.
+	openCallID string
 }
 
 // decide loads what the call button of leadID for userID depends on, in one
@@ -123,7 +126,7 @@ func decide(ctx context.Context, r ports.Repositories, envID, leadID, userID str
 		return decision{}, notFound(ports.ErrNotFound, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
 	}
 	return decision{env: c.Env, lead: *c.Lead, user: *c.User, owners: c.Owners, cc: c.CallConnect,
-		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect)}, nil
+		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect), openCallID: c.OpenCallID}, nil
 }
 
 // DecideMany returns one decision per asked lead, in the order asked, in

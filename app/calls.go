@@ -48,6 +48,10 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 	return &Calls{store: store, clock: clock, random: random, client: client, payloads: payloads, cfg: cfg}
 }
 
+// CodeCallInProgress: the user's previous call to the lead is still queued
+// or being delivered; its id is the error's Ref.
+const CodeCallInProgress = "call_in_progress"
+
 // Place records a press of Ligar by userID on leadID and schedules its
 // delivery in the same transaction. A press the button rules refuse (rule 6)
 // creates nothing and returns the button's reason as the error code.
@@ -80,6 +84,12 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		}
 		if err := d.button.Err(); err != nil {
 			return err
+		}
+		if d.openCallID != "" {
+			// A double click, or a retry without an Idempotency-Key: the
+			// first call is still on its way to the partner.
+			return &domain.Error{Kind: domain.KindConflict, Code: CodeCallInProgress, Field: "lead_id", Ref: d.openCallID,
+				Message: fmt.Sprintf("call %s of this user to this lead is still being delivered; a second one is not placed", d.openCallID)}
 		}
 		env, lead, user, cc, button := d.env, d.lead, d.user, d.cc, d.button
 		byID := make(map[string]domain.User, len(d.owners))

@@ -288,6 +288,7 @@ func TestListCallsPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		placed = append(placed, c.ID())
+		f.drain(t) // delivered, so the next click is not a second click while it is under way
 		f.clock.Advance(time.Second)
 	}
 	var got []string
@@ -372,5 +373,32 @@ func TestCallRecordingIsTheCallsLatest(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("CallRecording of %s: %q, %v; want %q", c.call.ID(), got, err, c.want)
 		}
+	}
+}
+
+// A second click by the same user on the same lead while the first call is
+// still on its way is refused with the first call's id; once it is
+// delivered, or for another user, a click places a call again.
+func TestSecondClickWhileTheFirstIsUnderWay(t *testing.T) {
+	f := newCallsFixture(t, app.CallsConfig{})
+	ctx := context.Background()
+	first, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.calls.Place(ctx, "acme", "l1", "b1", "")
+	de, ok := domain.AsError(err)
+	if !ok || de.Code != app.CodeCallInProgress || de.Kind != domain.KindConflict || de.Ref != first.ID() {
+		t.Fatalf("second click: %v (%+v), want call_in_progress naming %s", err, de, first.ID())
+	}
+	// Another owner of the same lead is not held up by it.
+	if _, err := f.calls.Place(ctx, "acme", "l1", "m1", ""); err != nil {
+		t.Fatalf("another user's click: %v", err)
+	}
+	if n := len(f.drain(t)); n != 2 {
+		t.Fatalf("%d deliveries, want 2: the refused click scheduled one", n)
+	}
+	if _, err := f.calls.Place(ctx, "acme", "l1", "b1", ""); err != nil {
+		t.Fatalf("a click after the first call was delivered: %v", err)
 	}
 }

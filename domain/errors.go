@@ -34,6 +34,9 @@ type Error struct {
 	Code    string // stable: clients switch on it
 	Field   string // the failing input field, when there is one (e.g. "body.phone")
 	Message string // for humans
+	// Ref is the id of a resource the error is about, when one is (the
+	// call still under way of a call_in_progress); "" otherwise.
+	Ref string
 }
 
 func (e *Error) Error() string {

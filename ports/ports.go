@@ -189,6 +189,9 @@ type ClickContext struct {
 	// CallConnect is the environment's Call Connect integration; nil when
 	// it has none.
 	CallConnect *domain.Integration
+	// OpenCallID is the clicking user's latest call to the lead still
+	// queued or delivering; "" when there is none (or no such user or lead).
+	OpenCallID string
 }
 
 // DeliveryContext is what a delivery attempt reads: the locked call, its

@@ -88,7 +88,13 @@ SELECT sqlc.embed(e),
        l.stage_id AS lead_stage_id, l.stage_name AS lead_stage_name, l.developments AS lead_developments,
        l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
        u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
-       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations
+       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations,
+       -- The clicking user's latest call to the lead still under way
+       -- (queued or delivering): a second click then places no call.
+       COALESCE((SELECT c.id FROM calls c
+                 WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = sqlc.arg(user_id)
+                   AND c.status IN ('queued', 'delivering')
+                 ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1), '')::text AS open_call_id
 FROM environments e
 LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = sqlc.arg(provider)
 LEFT JOIN leads l ON l.env_id = e.id AND l.id = sqlc.arg(lead_id)

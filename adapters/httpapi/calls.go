@@ -163,7 +163,8 @@ func (h *handlers) registerCalls(api huma.API) {
 			"same transaction, then answers 202 with the queued call; delivery happens in the background, with retries, " +
 			"until the dispatch deadline. The press is refused, creating nothing, with the call button's reason code " +
 			"whenever the button would not be enabled for the user (rule 6): not_owner (403), integration_inactive, " +
-			"missing_phone or missing_extension (409).",
+			"missing_phone or missing_extension (409). A press by a user on a lead while that user's previous call to it is " +
+			"still queued or delivering is 409 call_in_progress, with that call's id in call_id, and places nothing.",
 		Tags:   []string{tagCalls},
 		Errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *placeCallInput) (*placeCallOutput, error) {

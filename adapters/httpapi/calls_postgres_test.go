@@ -105,6 +105,17 @@ func TestCallsOnPostgres(t *testing.T) {
 	}
 	wantCall(t, c.ok(c.get(r.Header.Get("Location"))), id, "queued", nil, 0)
 
+	// A second click while the call is still queued places nothing and
+	// names the call under way (the deliver(1) below finds one delivery).
+	twice := c.post(env+"/leads/1/calls", map[string]any{"user_id": "corretor"})
+	wantProblem(t, twice, http.StatusConflict, "call_in_progress", "path.lead_id")
+	var inProgress struct {
+		CallID string `json:"call_id"`
+	}
+	if twice.decode(t, &inProgress); inProgress.CallID != id {
+		t.Fatalf("call_in_progress names call %q, want %q: %s", inProgress.CallID, id, twice)
+	}
+
 	// Refused by the partner for good, then redelivered and delivered.
 	partner.answer(http.StatusBadRequest)
 	deliver(1)
@@ -124,6 +135,12 @@ func TestCallsOnPostgres(t *testing.T) {
 	if len(reqs) != 2 || !bytes.Equal(reqs[0].Body, reqs[1].Body) || reqs[0].WebhookID != "msg_"+id || reqs[1].WebhookID != reqs[0].WebhookID {
 		t.Fatalf("partner requests: %+v", reqs)
 	}
+
+	// Delivered: the same user's next click on the lead places a call.
+	if next := accepted(t, c.post(env+"/leads/1/calls", map[string]any{"user_id": "corretor"})); next["id"] == id {
+		t.Fatalf("a click after the delivery answered the delivered call %v", next)
+	}
+	deliver(1)
 
 	wantProblem(t, c.post(env+"/calls/"+id+"/redeliver", nil), http.StatusConflict, "invalid_call_transition", "path.call_id")
 	wantProblem(t, c.get(other+"/calls/"+id), http.StatusNotFound, "call_not_found", "path.call_id")

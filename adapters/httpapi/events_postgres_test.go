@@ -358,8 +358,9 @@ func TestEventsFeedOnPostgres(t *testing.T) {
 	if got := otherStream.next(pushWait); got.Data["call_id"] != otherCall {
 		t.Fatalf("the other environment's stream: %+v", got)
 	}
-	accepted(t, c.post(other+"/leads/1/calls", map[string]any{"user_id": "gestor"}))
-	fourth := r.placeCall("1")
+	// (Another owner: the gestor's first call there is still under way.)
+	accepted(t, c.post(other+"/leads/1/calls", map[string]any{"user_id": "corretor"}))
+	fourth := accepted(t, c.post(env+"/leads/1/calls", map[string]any{"user_id": "corretor"}))["id"].(string) // the gestor's third is still queued
 	if got := s.next(pushWait); got.Data["call_id"] != fourth {
 		t.Fatalf("after a call in another environment and one here: %+v", got)
 	}
@@ -404,7 +405,7 @@ func TestEventsFeedOnPostgres(t *testing.T) {
 	if p := readFeed(t, c, env+"/events"); len(p.Items) != 0 || p.NextAfter != "" {
 		t.Fatalf("after the retention: %v next_after %q", itemIDs(p.Items), p.NextAfter)
 	}
-	fifth := r.placeCall("1")
+	fifth := accepted(t, c.post(env+"/leads/1/calls", map[string]any{"user_id": "imob"}))["id"].(string) // the gestor's third is still queued
 	if p := readFeed(t, c, env+"/events?after="+end); len(p.Items) != 1 || p.Items[0].Data["call_id"] != fifth {
 		t.Fatalf("after the retention, after %s: %+v", end, p.Items)
 	}
@@ -476,8 +477,10 @@ func TestEventsStreamHearsAnotherProcess(t *testing.T) {
 	seedCalls(t, writer, env)
 
 	s := openStream(t, reader, env+"/events")
-	for n := range 3 {
-		id := accepted(t, writer.post(env+"/leads/1/calls", map[string]any{"user_id": "gestor"}))["id"].(string)
+	// Three owners of the lead, each a click: one user's second click while
+	// the first is still queued would be refused (call_in_progress).
+	for n, user := range []string{"gestor", "corretor", "imob"} {
+		id := accepted(t, writer.post(env+"/leads/1/calls", map[string]any{"user_id": user}))["id"].(string)
 		committed := time.Now()
 		if got := s.next(pushWait); got.Type != "call.queued" || got.Data["call_id"] != id {
 			t.Fatalf("call %d: the other instance's stream got %+v", n, got)

@@ -140,6 +140,11 @@ func TestDescriptionWordsOverHTTP(t *testing.T) {
 		if status, reason := r.callStatus(callID); status != tc.status || reason != tc.reason {
 			t.Errorf("%q: call %s %v, want %v %v", tc.descricao, status, reason, tc.status, tc.reason)
 		}
+		if tc.status == "queued" {
+			// Settled, so that the next click is not refused as a second
+			// click while this call is under way.
+			r.ok(r.partner("/api/cvio/ligacoes/"+callID+"/resultado", `{"status": "nao_realizada", "motivo": "outro"}`))
+		}
 	}
 
 	callID := r.placeCall("1")

@@ -139,6 +139,7 @@ type Problem struct {
 	Instance string         `json:"instance,omitempty" format:"uri-reference" doc:"The request path the problem occurred on."`
 	Code     string         `json:"code" doc:"Stable, machine-readable code clients switch on, e.g. validation_failed, invalid_field, environment_not_found, permission_denied, integration_active_elsewhere, not_owner, invalid_call_transition, unauthorized."`
 	Errors   []ProblemField `json:"errors" nullable:"false" doc:"The failing inputs; empty when no single input is at fault."`
+	CallID   string         `json:"call_id,omitempty" doc:"For call_in_progress: the call still under way (queued or being delivered) that the click did not repeat."`
 }
 
 // ProblemField names one failing input.
@@ -286,7 +287,11 @@ func domainProblem(op *huma.Operation, de *domain.Error) *Problem {
 	if loc := locate(op, de.Field); de.Field != "" && loc != "" {
 		fields = append(fields, ProblemField{Location: loc, Message: de.Message})
 	}
-	return newProblem(status, de.Code, de.Message, fields...)
+	p := newProblem(status, de.Code, de.Message, fields...)
+	if de.Code == app.CodeCallInProgress {
+		p.CallID = de.Ref
+	}
+	return p
 }
 
 // humaField converts one of huma's validation details, naming the missing

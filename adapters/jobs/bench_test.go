@@ -76,8 +76,10 @@ func BenchmarkClickToPartner(b *testing.B) {
 	floor := func(int) (string, error) {
 		return post(ctx, floorClient, w.partner.URL(), body, fmt.Sprintf("floor-%d", floorSeq.Add(1)))
 	}
+	leads := w.addLeads(b, "lead-of-call", 200+2*b.N) // a lead per click
+	var clicked atomic.Int64
 	service := func(int) (string, error) {
-		call, err := w.calls.Place(ctx, envID, leadID, brokerID, "")
+		call, err := w.calls.Place(ctx, envID, leads[clicked.Add(1)-1], brokerID, "")
 		return call.WebhookID(), err
 	}
 	// Warm both paths (connections, plans, the partner's keep-alives).

@@ -174,12 +174,13 @@ func TestTwoReplicasDeliverEachCallOnce(t *testing.T) {
 	w.startClient(t, w.pool, fast)
 	w.startClient(t, newPool(t, w.pool, 20), fast)
 
+	leads := w.addLeads(t, "lead-of-call", calls) // a lead per call
 	ids := make(chan string, calls)
 	var wg sync.WaitGroup
-	for range 8 {
+	for g := range 8 {
 		wg.Go(func() {
-			for range calls / 8 {
-				call, err := w.calls.Place(ctx, envID, leadID, brokerID, "")
+			for i := range calls / 8 {
+				call, err := w.calls.Place(ctx, envID, leads[g*calls/8+i], brokerID, "")
 				if err != nil {
 					t.Errorf("Place: %v", err)
 					return

@@ -3,12 +3,14 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +126,7 @@ type world struct {
 	calls    *app.Calls
 	partner  *fakePartner
 	enqueuer postgres.Enqueuer
+	placed   atomic.Int64 // calls place made: its leads' numbers
 }
 
 type worldOptions struct {
@@ -220,14 +223,39 @@ func (w *world) seed(t testing.TB) {
 	must(tel.Activate(ctx, envID, "call-connect", adminID))
 }
 
-// place presses Ligar.
+// place presses Ligar, the first time on leadID and then each time on a
+// new lead of the broker: a second click by a user on a lead whose call is
+// still under way places no call.
 func (w *world) place(t testing.TB) domain.Call {
 	t.Helper()
-	call, err := w.calls.Place(context.Background(), envID, leadID, brokerID, "")
+	lead := leadID
+	if n := w.placed.Add(1) - 1; n > 0 {
+		lead = w.addLeads(t, fmt.Sprintf("%s-%d", leadID, n), 1)[0]
+	}
+	call, err := w.calls.Place(context.Background(), envID, lead, brokerID, "")
 	if err != nil {
 		t.Fatalf("Place: %v", err)
 	}
 	return call
+}
+
+// addLeads makes n leads of the broker, named prefix-0, prefix-1, … (or
+// prefix alone when n is 1), and returns their ids.
+func (w *world) addLeads(t testing.TB, prefix string, n int) []string {
+	t.Helper()
+	conf := app.NewConfiguration(w.store)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = prefix
+		if n > 1 {
+			ids[i] = fmt.Sprintf("%s-%d", prefix, i)
+		}
+		if _, err := conf.PutLead(context.Background(), domain.LeadInput{EnvID: envID, ID: ids[i], Name: "Lead do Teste",
+			Phone: "48999476359", BrokerID: brokerID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
 }
 
 // startClient starts a processing client ("a replica") on pool; it is

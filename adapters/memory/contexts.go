@@ -20,6 +20,7 @@ func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadI
 	}
 	if l, ok := r.state.leads[key{envID, leadID}]; ok {
 		out.Lead = &l
+		out.OpenCallID = r.openCall(envID, userID, leadID)
 		if out.Owners, err = r.GetUsers(ctx, envID, l.OwnerIDs()); err != nil {
 			return ports.ClickContext{}, err
 		}
@@ -59,4 +60,24 @@ func (r *repositories) callConnect(_ context.Context, envID string) (*domain.Int
 	}
 	i = copyIntegration(i)
 	return &i, nil
+}
+
+// openCall is the user's latest call to the lead still queued or
+// delivering, as GetClickContext's OpenCallID; "" when none.
+func (r *repositories) openCall(envID, userID, leadID string) string {
+	var latest *domain.Call
+	for _, c := range r.state.calls {
+		if c.EnvID() != envID || c.UserID() != userID || c.LeadID() != leadID ||
+			c.Status() != domain.CallQueued && c.Status() != domain.CallDelivering {
+			continue
+		}
+		if latest == nil || c.ClickedAt().After(latest.ClickedAt()) || c.ClickedAt().Equal(latest.ClickedAt()) && c.ID() > latest.ID() {
+			c := c
+			latest = &c
+		}
+	}
+	if latest == nil {
+		return ""
+	}
+	return latest.ID()
 }

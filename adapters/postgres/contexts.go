@@ -24,7 +24,7 @@ func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadI
 		return ports.ClickContext{}, notFound(pgx.ErrNoRows, fmt.Sprintf("environment %q", envID))
 	}
 	first := rows[0]
-	var out ports.ClickContext
+	out := ports.ClickContext{OpenCallID: first.OpenCallID}
 	if out.Env, err = environmentFromRow(first.Environment); err != nil {
 		return ports.ClickContext{}, err
 	}

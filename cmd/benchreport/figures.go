@@ -147,7 +147,7 @@ var goals = []row{
 			Base: ref{delivery1, "floor-calls/s"}, BaseLabel: "plain POSTs", BaseUnit: "/s", Check: atLeast(500)}},
 		Note: func(r results, m machine) string {
 			return "BenchmarkBinaryDelivery: the binary built from this tree (`go build`), one process, a database of its own on the cluster " +
-				"without durability; 2,000 clicks POSTed to its HTTP API (`POST /v1/environments/acme/leads/l0/calls`), 16 at a time, " +
+				"without durability; 2,000 clicks POSTed to its HTTP API (`POST /v1/environments/acme/leads/{lead}/calls`, a lead of its own for each click: a second click by a user on a lead whose call is still on its way is refused), 16 at a time, " +
 				"after 100 warm-up clicks; timed from the first click to the partner (an HTTP server on loopback in the benchmark's process, " +
 				"answering 202 at once) receiving the 2,000th call. Baseline: 2,000 plain net/http POSTs of a delivered call's body to the same " +
 				"partner, 16 at a time. " + cpuCeiling(r, m, delivery1, "The ")

@@ -178,7 +178,23 @@ func request(c *http.Client, method, url string, body []byte, header ...string) 
 type api struct {
 	p *process
 	c *http.Client
+	// leads is what click presses Ligar on: the leads setUp made, in turn.
+	leads *leadRing
 }
+
+// leadRing hands out the leads l0..l(n-1) in turn. A user's click on a lead
+// while their previous call to it is still queued or being delivered is
+// refused (409 call_in_progress): a benchmark that clicks a burst faster
+// than calls are delivered makes a lead per click of the burst, and one
+// that clicks at a steady rate makes enough that a lead's turn comes round
+// after its call was delivered.
+type leadRing struct {
+	next atomic.Int64
+	n    int64
+}
+
+// take returns the next lead's id.
+func (r *leadRing) take() string { return fmt.Sprintf("l%d", (r.next.Add(1)-1)%r.n) }
 
 func (a api) url(path string) string { return "http://" + a.p.addr + path }
 
@@ -197,8 +213,8 @@ func (a api) call(b *testing.B, want int, method, path, body string) []byte {
 
 // setUp makes the environment acme with an active Call Connect integration
 // pointing at partnerURL, the manager g1, the broker c1 with a phone, and
-// the leads l0..l(leads-1) of c1.
-func (a api) setUp(b *testing.B, partnerURL string, leads int) {
+// the leads l0..l(leads-1) of c1, which click then presses Ligar on in turn.
+func (a *api) setUp(b *testing.B, partnerURL string, leads int) {
 	b.Helper()
 	a.call(b, 200, "PUT", "/v1/environments/acme", `{"name":"Acme","public_base_url":"https://acme.example.com","call_connect_enabled":true}`)
 	a.call(b, 200, "PUT", "/v1/environments/acme/users/g1", `{"name":"Gestora","role":"manager","can_manage_integrations":true}`)
@@ -216,11 +232,13 @@ func (a api) setUp(b *testing.B, partnerURL string, leads int) {
 	}); err != nil {
 		b.Fatal(err)
 	}
+	a.leads = &leadRing{n: int64(max(leads, 1))}
 }
 
-// click presses Ligar on lead l0 as c1 and returns the accepted call's id.
+// click presses Ligar as c1 on the next of setUp's leads and returns the
+// accepted call's id.
 func (a api) click() (string, error) {
-	code, got, err := request(a.c, "POST", a.url("/v1/environments/acme/leads/l0/calls"), []byte(`{"user_id":"c1"}`),
+	code, got, err := request(a.c, "POST", a.url("/v1/environments/acme/leads/"+a.leads.take()+"/calls"), []byte(`{"user_id":"c1"}`),
 		"Authorization", "Bearer "+testAdminToken)
 	if err != nil {
 		return "", err

@@ -66,7 +66,11 @@ func benchDelivery(b *testing.B, cluster string, processes int) {
 		// One at a time: the first migrates the empty database.
 		procs[i] = api{p: benchService(b, db), c: c}
 	}
-	procs[0].setUp(b, partner.url(), 1)
+	warm := 100 * processes
+	procs[0].setUp(b, partner.url(), warm+deliveryCalls) // a lead per click
+	for i := range procs {
+		procs[i].leads = procs[0].leads
+	}
 	click := func(i int) error { _, err := procs[i%processes].click(); return err }
 	services := make([]*process, processes)
 	for i, p := range procs {
@@ -75,7 +79,6 @@ func benchDelivery(b *testing.B, cluster string, processes int) {
 	cpu := newCPUMeter(b, benchPool(b, db), services...)
 
 	// Warm-up: connections, prepared statements, every process's workers.
-	warm := 100 * processes
 	if err := together(warm, clickers, click); err != nil {
 		b.Fatal(err)
 	}
@@ -126,7 +129,7 @@ func BenchmarkBinaryClickLatency(b *testing.B) {
 	partner := newBenchPartner(b)
 	c := benchHTTP(b)
 	svc := api{p: benchService(b, db), c: c}
-	svc.setUp(b, partner.url(), 1)
+	svc.setUp(b, partner.url(), 200+latencyCalls) // a lead per click
 	if err := together(200, clickers, func(int) error { _, err := svc.click(); return err }); err != nil {
 		b.Fatal(err)
 	}
@@ -216,9 +219,9 @@ func BenchmarkBinaryRoundTrips(b *testing.B) {
 	partner := newBenchPartner(b)
 	c := benchHTTP(b)
 	svc := api{p: benchService(b, viaWire), c: c}
-	svc.setUp(b, partner.url(), 1)
-	click := func(int) error { _, err := svc.click(); return err }
 	const warm, calls = 400, deliveryCalls / 2
+	svc.setUp(b, partner.url(), warm+calls) // a lead per click
+	click := func(int) error { _, err := svc.click(); return err }
 	if err := together(warm, clickers, click); err != nil {
 		b.Fatal(err)
 	}
@@ -331,7 +334,7 @@ func BenchmarkBinaryDatabaseBytes(b *testing.B) {
 	partner := newBenchPartner(b)
 	c := benchHTTP(b)
 	svc := api{p: benchService(b, db), c: c}
-	svc.setUp(b, partner.url(), 1)
+	svc.setUp(b, partner.url(), dbCalls) // a lead per click
 	token := svc.partnerToken(b, "parceiro@example.com")
 	waitSQL(b, pool, time.Minute, "jobs not finished", jobsNotFinished, 0)
 	sizes := func() map[string]int64 { return tableGroups(b, pool) }

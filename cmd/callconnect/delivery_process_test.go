@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,14 +129,56 @@ func configure(t testing.TB, p *process, partnerURL string, leads int) {
 		{"PUT", "/v1/environments/acme/telephony/call-connect", `{"actor_id":"g1","partner_url":"` + partnerURL + `","dial_mode":"phone"}`},
 		{"POST", "/v1/environments/acme/telephony/call-connect/activate", `{"actor_id":"g1"}`},
 	}
-	for i := 0; i < leads; i++ {
-		steps = append(steps, struct{ method, path, body string }{"PUT", fmt.Sprintf("/v1/environments/acme/leads/l%d", i), `{"name":"Lead","manager_id":"g1","broker_id":"c1"}`})
-	}
 	for _, s := range steps {
 		if code, body := p.do(t, s.method, s.path, s.body); code >= 300 {
 			t.Fatalf("%s %s: %d %v", s.method, s.path, code, body)
 		}
 	}
+	addLeads(t, p, 0, leads)
+}
+
+// addLeads makes the leads l{from}..l{from+n-1} of the broker c1, 8 at a
+// time.
+func addLeads(t testing.TB, p *process, from, n int) {
+	t.Helper()
+	err := together(n, 8, func(i int) error {
+		path := fmt.Sprintf("/v1/environments/acme/leads/l%d", from+i)
+		code, body, err := send(http.DefaultClient, http.MethodPut, "http://"+p.addr+path, `{"name":"Lead","manager_id":"g1","broker_id":"c1"}`,
+			"Authorization", "Bearer "+testAdminToken, "Content-Type", "application/json")
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("PUT %s: %d %s", path, code, body)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// leadSeq hands out the leads l0, l1, … that configure or addLeads made,
+// one per click. A user's click on a lead while their previous call to it is
+// still queued or being delivered is refused (409 call_in_progress), so a
+// load that clicks faster than calls are delivered clicks a new lead each
+// time.
+type leadSeq struct {
+	next atomic.Int64
+	end  int64
+}
+
+// newLeadSeq hands out l{from}..l{from+n-1}.
+func newLeadSeq(from, n int) *leadSeq {
+	s := &leadSeq{end: int64(from + n)}
+	s.next.Store(int64(from))
+	return s
+}
+
+// take returns the next lead's id; false once all are taken.
+func (s *leadSeq) take() (string, bool) {
+	i := s.next.Add(1) - 1
+	if i >= s.end {
+		return "", false
+	}
+	return fmt.Sprintf("l%d", i), true
 }
 
 func (p *process) click(t testing.TB, lead string) string {
@@ -210,9 +253,9 @@ func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
 	a := startServiceEnv(t, url, deliveryEnv)
-	configure(t, a, fake.srv.URL+"/calls", 1)
-	b := startServiceEnv(t, url, deliveryEnv)
 	const clicks = 200
+	configure(t, a, fake.srv.URL+"/calls", clicks)
+	b := startServiceEnv(t, url, deliveryEnv)
 	ids := make([]string, clicks)
 	var wg sync.WaitGroup
 	for i := range ids {
@@ -223,7 +266,7 @@ func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
 			if i%2 == 1 {
 				p = b
 			}
-			ids[i] = p.click(t, "l0")
+			ids[i] = p.click(t, fmt.Sprintf("l%d", i))
 		}()
 	}
 	wg.Wait()

@@ -139,7 +139,7 @@ func TestFaultKilledProcessLosesNoEvent(t *testing.T) {
 	env := append([]string{"CALLCONNECT_PARTNER_TIMEOUT=1s", "CALLCONNECT_PARTNER_CONNECT_TIMEOUT=500ms",
 		"CALLCONNECT_DISPATCH_DEADLINE=2m"}, deliveryEnv...)
 	steady := startServiceEnv(t, url, env)
-	configure(t, steady, fake.srv.URL+"/calls", 1)
+	configure(t, steady, fake.srv.URL+"/calls", clicks) // a lead per click
 	code, sub := steady.do(t, "PUT", "/v1/environments/acme/event-subscriptions/crm",
 		`{"url":"`+crm.srv.URL+`/hooks","types":["*"]}`)
 	if code != http.StatusOK {
@@ -170,7 +170,7 @@ func TestFaultKilledProcessLosesNoEvent(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _ = clickID(faultClient, pick(i)) // a click its process's kill cut may still have committed
+				_, _ = clickID(faultClient, pick(i), fmt.Sprintf("l%d", i)) // a click its process's kill cut may still have committed
 			}()
 		}
 		wg.Wait()

@@ -69,9 +69,9 @@ func send(client *http.Client, method, url, body string, header ...string) (int,
 	return resp.StatusCode, b, err
 }
 
-// clickID posts a click to p and returns the call's id when it was accepted.
-func clickID(client *http.Client, p *process) (string, error) {
-	code, body, err := send(client, http.MethodPost, "http://"+p.addr+"/v1/environments/acme/leads/l0/calls", `{"user_id":"c1"}`,
+// clickID posts a click by c1 on lead to p and returns the call's id when it was accepted.
+func clickID(client *http.Client, p *process, lead string) (string, error) {
+	code, body, err := send(client, http.MethodPost, "http://"+p.addr+"/v1/environments/acme/leads/"+lead+"/calls", `{"user_id":"c1"}`,
 		"Authorization", "Bearer "+testAdminToken)
 	if err != nil {
 		return "", err
@@ -141,7 +141,7 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 	env := append([]string{"CALLCONNECT_PARTNER_TIMEOUT=1s", "CALLCONNECT_PARTNER_CONNECT_TIMEOUT=500ms",
 		"CALLCONNECT_RETRY_MIN_BACKOFF=200ms", "CALLCONNECT_DISPATCH_DEADLINE=2m"}, deliveryEnv...)
 	steady := startServiceEnv(t, url, env)
-	configure(t, steady, fake.srv.URL+"/calls", 1)
+	configure(t, steady, fake.srv.URL+"/calls", clicks) // a lead per click
 	var mu sync.Mutex
 	victim := startServiceEnv(t, url, env)
 	pick := func(i int) *process {
@@ -166,7 +166,7 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				id, err := clickID(faultClient, pick(i))
+				id, err := clickID(faultClient, pick(i), fmt.Sprintf("l%d", i))
 				if err != nil {
 					refused.Add(1) // its process was killed under it: not accepted
 					return
@@ -636,7 +636,12 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	var accepted []string
 	var uploaded []string
 	var answeredAfter, notAccepted, handedOver int
+	// A lead per click; the clicks of a round stop by themselves once its
+	// leads are used up, which the round's clicks do not reach.
+	const leadsPerRound = 2000
 	for round := range rounds {
+		addLeads(t, p, 1+round*leadsPerRound, leadsPerRound)
+		leads := newLeadSeq(1+round*leadsPerRound, leadsPerRound)
 		var mu sync.Mutex
 		var sent atomic.Bool         // SIGTERM sent
 		var acceptedNow atomic.Int64 // clicks accepted this round
@@ -646,7 +651,11 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					id, err := clickID(faultClient, p)
+					lead, ok := leads.take()
+					if !ok {
+						return
+					}
+					id, err := clickID(faultClient, p, lead)
 					mu.Lock()
 					if err == nil {
 						acceptedNow.Add(1)

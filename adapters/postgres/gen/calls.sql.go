@@ -54,18 +54,24 @@ SELECT e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.c
        l.stage_id AS lead_stage_id, l.stage_name AS lead_stage_name, l.developments AS lead_developments,
        l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
        u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
-       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations
+       u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations,
+       -- The clicking user's latest call to the lead still under way
+       -- (queued or delivering): a second click then places no call.
+       COALESCE((SELECT c.id FROM calls c
+                 WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = $1
+                   AND c.status IN ('queued', 'delivering')
+                 ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1), '')::text AS open_call_id
 FROM environments e
-LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = $1
-LEFT JOIN leads l ON l.env_id = e.id AND l.id = $2
-LEFT JOIN users u ON u.env_id = e.id AND u.id IN ($3, l.manager_id, l.broker_id, l.agency_id)
+LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = $2
+LEFT JOIN leads l ON l.env_id = e.id AND l.id = $3
+LEFT JOIN users u ON u.env_id = e.id AND u.id IN ($1, l.manager_id, l.broker_id, l.agency_id)
 WHERE e.id = $4
 `
 
 type GetClickContextParams struct {
+	UserID   string
 	Provider string
 	LeadID   string
-	UserID   string
 	EnvID    string
 }
 
@@ -97,6 +103,7 @@ type GetClickContextRow struct {
 	UserExtension             *string
 	UserAgencyID              *string
 	UserCanManageIntegrations *bool
+	OpenCallID                string
 }
 
 // GetClickContext reads in one round trip what pressing Ligar needs: the
@@ -105,9 +112,9 @@ type GetClickContextRow struct {
 // row with NULL user columns when there is none). No row: no environment.
 func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams) ([]GetClickContextRow, error) {
 	rows, err := q.db.Query(ctx, getClickContext,
+		arg.UserID,
 		arg.Provider,
 		arg.LeadID,
-		arg.UserID,
 		arg.EnvID,
 	)
 	if err != nil {
@@ -152,6 +159,7 @@ func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams
 			&i.UserExtension,
 			&i.UserAgencyID,
 			&i.UserCanManageIntegrations,
+			&i.OpenCallID,
 		); err != nil {
 			return nil, err
 		}
