@@ -197,8 +197,8 @@ type target struct {
 	by   string       // what identified the lead: call, email or phone
 }
 
-// resolve finds the lead (and call) a callback is about: the call when its
-// id is given; otherwise the lead by e-mail or phone within the
+// resolve finds the lead (and call) a callback is about (rule 11): the call
+// when its id is given; otherwise the lead by e-mail or phone within the
 // environment, and then its most recent open call, if any.
 func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domain.Environment, callID, email string, phone domain.Phone) (target, error) {
 	if callID != "" {

@@ -3,7 +3,7 @@ package domain
 import "net/netip"
 
 // AddressBlock is one range of addresses that Call Connect never posts a
-// call to: an entry of the IANA IPv4 or IPv6 Special-Purpose Address
+// call to (rule 15): an entry of the IANA IPv4 or IPv6 Special-Purpose Address
 // Registry (RFC 6890 and its updates), or one of the few other ranges that
 // are not unicast on the public internet (multicast, deprecated forms).
 type AddressBlock struct {

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// CallStatus is where a call is in its life:
+// CallStatus is where a call is in its life (rule 9, docs/rules.md):
 //
 //	queued → delivering → delivered → completed | not_completed
 //	            ↓ (retryable failure: back to queued)   ↓ (no result within the result deadline)
@@ -210,10 +210,10 @@ func (c Call) ResultDue(resultDeadline time.Duration) (due time.Time, ok bool) {
 	return c.deliveredAt.Add(resultDeadline), true
 }
 
-// StatusAt is the call's status as a reader at now sees it: a delivered call
-// whose result deadline has passed is no_result at once, before the
-// periodic job writes it down (MarkNoResult); any other call has its
-// stored status.
+// StatusAt is the call's status as a reader at now sees it (rule 12): a
+// delivered call whose result deadline has passed is no_result at once,
+// before the periodic job writes it down (MarkNoResult); any other call has
+// its stored status.
 func (c Call) StatusAt(now time.Time, resultDeadline time.Duration) CallStatus {
 	if c.status == CallDelivered {
 		if due, ok := c.ResultDue(resultDeadline); ok && !now.Before(due) {

@@ -27,7 +27,7 @@ func CallConnectLive(env Environment, callConnect *Integration) bool {
 		env.callConnectEnabled && callConnect.envID == env.id
 }
 
-// DecideCallButton applies rule 5 of the contract, in its order:
+// DecideCallButton applies rule 5 (docs/rules.md), in its order:
 //  1. a user who is not an owner and not a manager does not see the button;
 //  2. a manager who is not linked to the lead sees it disabled;
 //  3. without an active Call Connect integration it is disabled;

@@ -186,7 +186,7 @@ func TestPropertyButtonDialModeSwap(t *testing.T) {
 }
 
 // TestPropertyButtonModel compares the decision with a direct reading of the
-// contract's table, row by row.
+// table of rule 5 (docs/rules.md), row by row.
 func TestPropertyButtonModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		c := drawButtonCase(t)

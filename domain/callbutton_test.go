@@ -73,7 +73,7 @@ func TestDecideCallButtonContractTable(t *testing.T) {
 	}
 	if domain.ReasonNotOwner != "not_owner" || domain.ReasonIntegrationInactive != "integration_inactive" ||
 		domain.ReasonMissingPhone != "missing_phone" || domain.ReasonMissingExtension != "missing_extension" || domain.ReasonNone != "" {
-		t.Error("the reason codes are not those of the contract")
+		t.Error("the reason codes are not those of rule 5")
 	}
 }
 

@@ -11,9 +11,9 @@ const (
 	VerdictPermanent                    // any other answer: trying again would get the same
 )
 
-// Judge classifies an attempt by the partner's status code; statusCode 0
-// means no answer came back (timeout, refused connection, reset), which is
-// worth retrying.
+// Judge classifies an attempt by the partner's status code (rule 10);
+// statusCode 0 means no answer came back (timeout, refused connection,
+// reset), which is worth retrying.
 func Judge(statusCode int) Verdict {
 	switch {
 	case statusCode == 0:

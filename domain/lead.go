@@ -160,7 +160,7 @@ func (l Lead) Input() LeadInput {
 }
 
 // IsOwnedBy reports whether u is one of the lead's owners: its manager, broker
-// or agency, or a user of that agency (rule 5 of the contract). Each owner slot
+// or agency, or a user of that agency (rule 5, docs/rules.md). Each owner slot
 // only matches a user of that role: the CRM numbers gestores, corretores and
 // imobiliárias separately (its own example gives all three id "1"), so a
 // broker whose id happens to equal the lead's manager_id is not the lead's gestor.

@@ -17,9 +17,10 @@ import (
 // a baseline that writes the same bytes to the same place directly: a file
 // written and fsynced (and, for scale, one that is not fsynced); one plain
 // minio-go PutObject to the same S3 fake (multipart, as minio-go does it
-// past 16 MiB; and one single PUT). Issue 5's goal is Put ≤ 2× the direct
-// write. Each reports MB/s and heap-MiB, the heap's peak growth during one
-// operation, measured apart from the timed loop (portstest.PeakHeapGrowth);
+// past 16 MiB; and one single PUT). The project's goal (the goals table of
+// bench/REPORT.md) is Put ≤ 2× the direct write. Each reports MB/s and
+// heap-MiB, the heap's peak growth during one operation, measured apart
+// from the timed loop (portstest.PeakHeapGrowth);
 // the S3 fake runs in this process, so its share counts too.
 func BenchmarkPut20MiB(b *testing.B) {
 	const size = 20 << 20

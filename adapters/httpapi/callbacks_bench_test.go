@@ -33,7 +33,7 @@ import (
 	"callconnect/ports/portstest"
 )
 
-// Issue 5's performance goals, measured as ratios against a baseline taken
+// The project's performance goals (the goals table of bench/REPORT.md), measured as ratios against a baseline taken
 // in the same run. Both benchmarks do a fixed amount of work
 // whatever b.N is: run them with -benchtime 1x; the figures are reported
 // with b.ReportMetric and ns/op means nothing.

@@ -33,8 +33,8 @@ type part struct {
 	Check func(v, base float64) (met bool, compared string)
 }
 
-// row is one row of the goals table: a row of the issue's table, with its
-// words (Figure, Baseline, Goal) kept as the issue wrote them.
+// row is one row of the goals table: one of the project's goals, with its
+// words (Figure, Baseline, Goal) kept as they were set.
 type row struct {
 	Figure, Baseline, Goal string
 	Parts                  []part

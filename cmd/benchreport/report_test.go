@@ -59,7 +59,7 @@ func TestParseKeepsFailuresAndSkipsNameOnlyLines(t *testing.T) {
 	}
 }
 
-// The goals table is the issue's table: its figures, baselines and goals,
+// The goals table is the project's goals: its figures, baselines and goals,
 // word for word, one row each, in its order. A goal that was missed stays
 // as it was set; changing one here fails this test.
 func TestGoalsAreTheIssueTable(t *testing.T) {
@@ -204,7 +204,7 @@ func TestRenderJudgesEveryGoalOnTheMedians(t *testing.T) {
 	if got := measured(goals[12].Figure); !strings.Contains(got, "total: 8.00 GB (7.20–8.80)") {
 		t.Errorf("database bytes: %q", got)
 	}
-	// The baselines measured in the same run are shown beside the issue's words.
+	// The baselines measured in the same run are shown beside the goals' words.
 	if got := cellsOf(t, report, goals[1].Figure)[2]; !strings.Contains(got, "pgbench: 1500 TPS (1350–1650)") ||
 		!strings.HasPrefix(got, goals[1].Baseline) {
 		t.Errorf("durable baseline: %q", got)

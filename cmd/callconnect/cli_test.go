@@ -12,17 +12,20 @@ import (
 	"testing"
 )
 
-// readmeVariables returns the names in the first column of the README's
-// configuration table (`OTEL_*` as it is written).
-func readmeVariables(t *testing.T) []string {
+// operationsDoc is the operators' guide, which holds the configuration table.
+const operationsDoc = "../../docs/operations.md"
+
+// documentedVariables returns the names in the first column of the
+// configuration table of docs/operations.md (`OTEL_*` as it is written).
+func documentedVariables(t *testing.T) []string {
 	t.Helper()
-	readme, err := os.ReadFile("../../README.md")
+	doc, err := os.ReadFile(operationsDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(readme), "| variable | default | meaning |")
+	_, table, ok := strings.Cut(string(doc), "| variable | default | meaning |")
 	if !ok {
-		t.Fatal("README.md has no configuration table (| variable | default | meaning |)")
+		t.Fatal("docs/operations.md has no configuration table (| variable | default | meaning |)")
 	}
 	name := regexp.MustCompile("`([A-Z][A-Z0-9_]*\\*?)`")
 	var names []string
@@ -36,7 +39,7 @@ func readmeVariables(t *testing.T) []string {
 		}
 	}
 	if len(names) < 10 {
-		t.Fatalf("read only %d variables from the README's table: %q", len(names), names)
+		t.Fatalf("read only %d variables from the table of docs/operations.md: %q", len(names), names)
 	}
 	return names
 }
@@ -48,18 +51,18 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	return code, out.String(), errOut.String()
 }
 
-// --help, help and serve --help list every variable of the README's table,
+// --help, help and serve --help list every variable of the documented table,
 // and every setting with its default and meaning.
 func TestHelpListsEveryVariable(t *testing.T) {
-	readme := readmeVariables(t)
+	documented := documentedVariables(t)
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"migrate", "-h"}} {
 		code, out, errOut := runCLI(t, nil, args...)
 		if code != 0 || errOut != "" {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errOut)
 		}
-		for _, name := range readme {
+		for _, name := range documented {
 			if !strings.Contains(out, name) {
-				t.Errorf("%q does not list %s, which the README's table has", args, name)
+				t.Errorf("%q does not list %s, which the table of docs/operations.md has", args, name)
 			}
 		}
 		for _, s := range settings {

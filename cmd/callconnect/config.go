@@ -92,7 +92,7 @@ func (c Config) allowedPartnerAddrs() []netip.AddrPort {
 
 // setting is one environment variable: LoadConfig reads the configuration
 // with this table, `callconnect --help` prints it, and a test holds the
-// README's table to it, so the three cannot drift apart.
+// table of docs/operations.md to it, so the three cannot drift apart.
 type setting struct {
 	name string
 	// def is the value used when the variable is unset or blank; "" has

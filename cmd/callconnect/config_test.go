@@ -129,15 +129,15 @@ func TestResultDeadlineSetting(t *testing.T) {
 	}
 }
 
-// The README's configuration table names every variable the service reads.
-func TestReadmeListsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// The operators' configuration table names every variable the service reads.
+func TestDocumentedSettings(t *testing.T) {
+	doc, err := os.ReadFile(operationsDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range settings {
-		if !strings.Contains(string(readme), "`"+s.name+"`") {
-			t.Errorf("README.md does not document %s", s.name)
+		if !strings.Contains(string(doc), "`"+s.name+"`") {
+			t.Errorf("docs/operations.md does not document %s", s.name)
 		}
 	}
 }

@@ -224,7 +224,7 @@ func TestMakeImage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("callconnect --help: %v", err)
 	}
-	for _, name := range readmeVariables(t) {
+	for _, name := range documentedVariables(t) {
 		if !strings.Contains(string(help), name) {
 			t.Errorf("callconnect --help in the image does not list %s", name)
 		}

@@ -10,7 +10,7 @@
 //	callconnect version                print the version and the commit it was built from
 //
 // Configuration comes from the environment: `callconnect --help` lists
-// every variable (the settings table of config.go), as does the README.
+// every variable (the settings table of config.go), as does docs/operations.md.
 package main
 
 import (
