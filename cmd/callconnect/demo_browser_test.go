@@ -413,6 +413,28 @@ func TestCallButtonStatesInABrowser(t *testing.T) {
 		t.Errorf("a page of an origin not allowed: %+v", v)
 	}
 	b.checkPage("call-button-states")
+
+	// Two buttons of one lead for one user, pressed one after the other: the
+	// first places the call, which stays on its way (its partner's host
+	// does not resolve, so it waits for a retry); the second places nothing
+	// and follows that call, saying so.
+	press := func(sel string) {
+		eval[bool](b, `(() => { document.querySelector(`+jsString(sel)+`).shadowRoot.querySelector('button').click(); return true })()`)
+	}
+	press("#enabled")
+	get(b, "the first press places a call", chromedp.Poll[bool](`!!document.querySelector('#enabled').dataset.callId`,
+		chromedp.WithPollingTimeout(15*time.Second)))
+	first := b.ccb("#enabled")
+	press("#enabled-en")
+	get(b, "the second press follows the first call", chromedp.Poll[bool](`document.querySelector('#enabled-en').dataset.callId === `+jsString(first.CallID),
+		chromedp.WithPollingTimeout(15*time.Second)))
+	if v := b.ccb("#enabled-en"); !strings.Contains(v.Status, "A call is already in progress") {
+		t.Errorf("the second press shows %+v, want it to say a call is already in progress", v)
+	}
+	code, list := p.do(t, "GET", "/v1/environments/st-fone/calls?lead_id=l1", "")
+	if items, _ := list["items"].([]any); code != http.StatusOK || len(items) != 1 {
+		t.Errorf("calls of the lead after two presses: %d %v, want the one call", code, list)
+	}
 	p.stop(t)
 }
 
