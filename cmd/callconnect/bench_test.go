@@ -216,22 +216,7 @@ func (a api) call(b *testing.B, want int, method, path, body string) []byte {
 // the leads l0..l(leads-1) of c1, which click then presses Ligar on in turn.
 func (a *api) setUp(b *testing.B, partnerURL string, leads int) {
 	b.Helper()
-	a.call(b, 200, "PUT", "/v1/environments/acme", `{"name":"Acme","public_base_url":"https://acme.example.com","call_connect_enabled":true}`)
-	a.call(b, 200, "PUT", "/v1/environments/acme/users/g1", `{"name":"Gestora","role":"manager","can_manage_integrations":true}`)
-	a.call(b, 200, "PUT", "/v1/environments/acme/users/c1", `{"name":"Corretor","role":"broker","phone":"48999476359"}`)
-	a.call(b, 200, "PUT", "/v1/environments/acme/telephony/call-connect", `{"actor_id":"g1","partner_url":"`+partnerURL+`","dial_mode":"phone"}`)
-	a.call(b, 200, "POST", "/v1/environments/acme/telephony/call-connect/activate", `{"actor_id":"g1"}`)
-	if err := together(leads, 8, func(i int) error {
-		path := fmt.Sprintf("/v1/environments/acme/leads/l%d", i)
-		code, got, err := request(a.c, "PUT", a.url(path), []byte(`{"name":"Lead","manager_id":"g1","broker_id":"c1"}`),
-			"Authorization", "Bearer "+testAdminToken)
-		if err == nil && code != 200 {
-			err = fmt.Errorf("PUT %s: %d %s", path, code, got)
-		}
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
+	configure(b, a.p, partnerURL, leads)
 	a.leads = &leadRing{n: int64(max(leads, 1))}
 }
 
