@@ -318,10 +318,13 @@ func TestCallButtonBatch(t *testing.T) {
 // writer activated another integration first.
 type racingStore struct{ ports.Store }
 
-type racingRepos struct{ ports.Repositories }
+type racingRepos struct{ ports.Integrations }
 
 func (s racingStore) Tx(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
-	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, racingRepos{r}) })
+	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		r.Integrations = racingRepos{r.Integrations}
+		return fn(ctx, r)
+	})
 }
 
 func (racingRepos) PutIntegration(context.Context, domain.Integration) error {

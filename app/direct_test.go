@@ -246,12 +246,13 @@ type failingRecord struct {
 
 func (s failingRecord) Tx(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
 	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		return fn(ctx, failingExchanges{r, s.err})
+		r.Exchanges = failingExchanges{r.Exchanges, s.err}
+		return fn(ctx, r)
 	})
 }
 
 type failingExchanges struct {
-	ports.Repositories
+	ports.Exchanges
 	err error
 }
 

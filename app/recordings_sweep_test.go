@@ -128,7 +128,8 @@ type sweepStore struct {
 func (s *sweepStore) Read(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
 	s.reads++
 	err := s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
-		return fn(ctx, batchRecorder{r, s})
+		r.History = batchRecorder{r.History, s}
+		return fn(ctx, r)
 	})
 	if s.afterRead != nil {
 		s.afterRead()
@@ -142,7 +143,7 @@ func (s *sweepStore) Tx(ctx context.Context, fn func(ctx context.Context, r port
 }
 
 type batchRecorder struct {
-	ports.Repositories
+	ports.History
 	s *sweepStore
 }
 
@@ -151,7 +152,7 @@ func (b batchRecorder) ReferencedAudio(ctx context.Context, sha256s []string) ([
 	if len(b.s.batches) == b.s.failBatch {
 		return nil, errors.New("replica gone")
 	}
-	return b.Repositories.ReferencedAudio(ctx, sha256s)
+	return b.History.ReferencedAudio(ctx, sha256s)
 }
 
 // sweepObjects is an FS audio store whose objects' write times are set

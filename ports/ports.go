@@ -1,6 +1,3 @@
-// Package ports declares what the application needs from the outside world:
-// storage, time and randomness. Adapters implement these interfaces; every
-// implementation passes the contract suites in ports/portstest.
 package ports
 
 import (
@@ -515,8 +512,13 @@ type EventPayloads interface {
 	EventPayload(e domain.Event) ([]byte, error)
 }
 
-// Repositories is every repository, bound to one transaction.
-type Repositories interface {
+// Repositories are the ports one unit of work hands to its function (see
+// Store), bound to its transaction. It is a struct of the small repository
+// ports, not an interface: an adapter implements and asserts each port on
+// its own and fills the struct once, and a use case takes from it only the
+// few methods it uses, as a small interface of its own (see the package
+// documentation). A field left nil is a port the adapter does not offer.
+type Repositories struct {
 	Environments
 	Users
 	Leads

@@ -327,31 +327,42 @@ type userReads struct {
 }
 
 func (s userReads) Read(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
-	return s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, userReadsRepos{r, s.n}) })
+	return s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, s.count(r)) })
 }
 
 func (s userReads) Tx(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
-	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, userReadsRepos{r, s.n}) })
+	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, s.count(r)) })
+}
+
+func (s userReads) count(r ports.Repositories) ports.Repositories {
+	r.Users, r.CallContexts = userReadsRepos{r.Users, s.n}, userContextReads{r.CallContexts, s.n}
+	return r
 }
 
 type userReadsRepos struct {
-	ports.Repositories
+	ports.Users
 	n *atomic.Int32
 }
 
 func (r userReadsRepos) GetUser(ctx context.Context, envID, id string) (domain.User, error) {
 	r.n.Add(1)
-	return r.Repositories.GetUser(ctx, envID, id)
+	return r.Users.GetUser(ctx, envID, id)
 }
 
 func (r userReadsRepos) GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error) {
 	r.n.Add(1)
-	return r.Repositories.GetUsers(ctx, envID, ids)
+	return r.Users.GetUsers(ctx, envID, ids)
 }
 
-func (r userReadsRepos) GetClickContext(ctx context.Context, envID, userID, leadID string) (ports.ClickContext, error) {
+// userContextReads counts the click contexts read: each reads users.
+type userContextReads struct {
+	ports.CallContexts
+	n *atomic.Int32
+}
+
+func (r userContextReads) GetClickContext(ctx context.Context, envID, userID, leadID string) (ports.ClickContext, error) {
 	r.n.Add(1)
-	return r.Repositories.GetClickContext(ctx, envID, userID, leadID)
+	return r.CallContexts.GetClickContext(ctx, envID, userID, leadID)
 }
 
 // The lead page names each owner and says whether the call button is shown

@@ -27,36 +27,46 @@ type nameReads struct {
 }
 
 func (s nameReads) Read(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
-	return s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, nameReadsRepos{r, s}) })
+	return s.Store.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, s.count(r)) })
 }
 
 func (s nameReads) Tx(ctx context.Context, fn func(context.Context, ports.Repositories) error) error {
-	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, nameReadsRepos{r, s}) })
+	return s.Store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error { return fn(ctx, s.count(r)) })
 }
 
-type nameReadsRepos struct {
-	ports.Repositories
+func (s nameReads) count(r ports.Repositories) ports.Repositories {
+	r.Users, r.Leads = userNameReads{r.Users, s}, leadNameReads{r.Leads, s}
+	return r
+}
+
+type userNameReads struct {
+	ports.Users
 	s nameReads
 }
 
-func (r nameReadsRepos) GetUser(ctx context.Context, envID, id string) (domain.User, error) {
+type leadNameReads struct {
+	ports.Leads
+	s nameReads
+}
+
+func (r userNameReads) GetUser(ctx context.Context, envID, id string) (domain.User, error) {
 	r.s.one.Add(1)
-	return r.Repositories.GetUser(ctx, envID, id)
+	return r.Users.GetUser(ctx, envID, id)
 }
 
-func (r nameReadsRepos) GetLead(ctx context.Context, envID, id string) (domain.Lead, error) {
+func (r leadNameReads) GetLead(ctx context.Context, envID, id string) (domain.Lead, error) {
 	r.s.one.Add(1)
-	return r.Repositories.GetLead(ctx, envID, id)
+	return r.Leads.GetLead(ctx, envID, id)
 }
 
-func (r nameReadsRepos) GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error) {
+func (r userNameReads) GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error) {
 	r.s.batch.Add(1)
-	return r.Repositories.GetUsers(ctx, envID, ids)
+	return r.Users.GetUsers(ctx, envID, ids)
 }
 
-func (r nameReadsRepos) GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error) {
+func (r leadNameReads) GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error) {
 	r.s.batch.Add(1)
-	return r.Repositories.GetLeads(ctx, envID, ids)
+	return r.Leads.GetLeads(ctx, envID, ids)
 }
 
 // fullFixture is a console whose environment has something on every page:

@@ -220,8 +220,7 @@ func (s *Store) DeleteEventDeliveriesFinishedBefore(ctx context.Context, cutoff 
 		return 0, fmt.Errorf("memory: deleting old event deliveries: the limit must be positive, got %d", limit)
 	}
 	var n int64
-	err := s.Tx(ctx, func(_ context.Context, repos ports.Repositories) error {
-		r := repos.(*repositories)
+	err := s.tx(ctx, func(_ context.Context, r *repositories) error {
 		var old []deliveryKey
 		for k, d := range r.state.eventDeliveries {
 			if !d.FinishedAt.IsZero() && d.FinishedAt.Before(cutoff) {

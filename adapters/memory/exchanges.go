@@ -61,8 +61,7 @@ func (s *Store) PrepareExchangeDays(context.Context, time.Time, time.Time) (int,
 // before cutoff and returns the days that had any.
 func (s *Store) DropExchangeDays(ctx context.Context, cutoff time.Time) ([]time.Time, error) {
 	var days []time.Time
-	err := s.Tx(ctx, func(_ context.Context, pr ports.Repositories) error {
-		r := pr.(*repositories)
+	err := s.tx(ctx, func(_ context.Context, r *repositories) error {
 		for id, e := range r.state.exchanges {
 			day := domain.DayStart(e.OccurredAt)
 			if day.Add(24 * time.Hour).After(cutoff) {

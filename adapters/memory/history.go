@@ -316,8 +316,7 @@ func (s *Store) DeleteIdempotencyKeysBefore(ctx context.Context, cutoff time.Tim
 		return 0, fmt.Errorf("memory: deleting expired idempotency keys: the limit must be positive, got %d", limit)
 	}
 	var n int64
-	err := s.Tx(ctx, func(_ context.Context, pr ports.Repositories) error {
-		r := pr.(*repositories)
+	err := s.tx(ctx, func(_ context.Context, r *repositories) error {
 		var expired []answerKey
 		for k, a := range r.state.answers {
 			if a.CreatedAt.Before(cutoff) {

@@ -110,6 +110,12 @@ type inTx struct{ store *Store }
 // Tx runs fn on a private copy of the state and makes the copy current if fn
 // returns nil. A panic in fn leaves the state as it was and goes on up.
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {
+	return s.tx(ctx, func(ctx context.Context, r *repositories) error { return fn(ctx, r.ports()) })
+}
+
+// tx is Tx on the adapter's own repositories, for the store's methods that
+// work outside the ports (retention, expiry).
+func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, r *repositories) error) error {
 	if v, _ := ctx.Value(inTx{}).(inTx); v.store == s {
 		return errors.New("memory: Tx called inside a Tx of the same store")
 	}
@@ -143,7 +149,7 @@ func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.R
 	}
 	r := &repositories{state: s.current.Load()}
 	defer r.ended.Store(true)
-	return fn(ctx, r)
+	return fn(ctx, r.ports())
 }
 
 // repositories gives access to one state: the private copy of a Tx (writable)
@@ -154,6 +160,27 @@ type repositories struct {
 	ended      atomic.Bool
 	deliveries []ports.Delivery // enqueued by this Tx; they join the store's outbox when it commits
 	events     []domain.Event   // written by this Tx; they join the store's feed when it commits
+}
+
+// The ports a unit of work hands out, each implemented by repositories.
+var (
+	_ ports.Environments       = (*repositories)(nil)
+	_ ports.Users              = (*repositories)(nil)
+	_ ports.Leads              = (*repositories)(nil)
+	_ ports.Integrations       = (*repositories)(nil)
+	_ ports.Calls              = (*repositories)(nil)
+	_ ports.CallContexts       = (*repositories)(nil)
+	_ ports.Exchanges          = (*repositories)(nil)
+	_ ports.PartnerTokens      = (*repositories)(nil)
+	_ ports.History            = (*repositories)(nil)
+	_ ports.Idempotency        = (*repositories)(nil)
+	_ ports.EventSubscriptions = (*repositories)(nil)
+)
+
+// ports hands r out as every port of its unit of work.
+func (r *repositories) ports() ports.Repositories {
+	return ports.Repositories{Environments: r, Users: r, Leads: r, Integrations: r, Calls: r, CallContexts: r,
+		Exchanges: r, PartnerTokens: r, History: r, Idempotency: r, EventSubscriptions: r}
 }
 
 var (

@@ -488,6 +488,12 @@ type eventNotes struct {
 	envs map[string]struct{}
 }
 
+// ports hands n out as every port of its unit of work.
+func (n *eventNotes) ports() ports.Repositories {
+	return ports.Repositories{Environments: n, Users: n, Leads: n, Integrations: n, Calls: n, CallContexts: n,
+		Exchanges: n, PartnerTokens: n, History: n, Idempotency: n, EventSubscriptions: n}
+}
+
 func (n *eventNotes) note(envID string) {
 	if n.envs == nil {
 		n.envs = map[string]struct{}{}

@@ -116,7 +116,7 @@ func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ct
 	}()
 	repos := &repositories{store: s, q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
 	notes := &eventNotes{repositories: repos} // the environments whose watchers to tell once committed
-	if err := fn(ctx, notes); err != nil {
+	if err := fn(ctx, notes.ports()); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -153,7 +153,21 @@ type recordedExchange struct {
 	statusCode int
 }
 
-var _ ports.Repositories = (*repositories)(nil)
+// The ports a unit of work hands out, each implemented by repositories
+// (and by eventNotes, which wraps it).
+var (
+	_ ports.Environments       = (*repositories)(nil)
+	_ ports.Users              = (*repositories)(nil)
+	_ ports.Leads              = (*repositories)(nil)
+	_ ports.Integrations       = (*repositories)(nil)
+	_ ports.Calls              = (*repositories)(nil)
+	_ ports.CallContexts       = (*repositories)(nil)
+	_ ports.Exchanges          = (*repositories)(nil)
+	_ ports.PartnerTokens      = (*repositories)(nil)
+	_ ports.History            = (*repositories)(nil)
+	_ ports.Idempotency        = (*repositories)(nil)
+	_ ports.EventSubscriptions = (*repositories)(nil)
+)
 
 // writeHot queues one write of the delivery hot path (a call, an exchange)
 // to go with the transaction's next statement or its COMMIT, without a
