@@ -17,12 +17,23 @@ const ReasonLeadNotFound domain.ButtonReason = "lead_not_found"
 
 // CallButtons decides whether the Ligar button is shown and enabled (rule 5).
 type CallButtons struct {
-	store ports.Store
+	store unitOfWork[buttonReads]
+}
+
+// buttonReads is what deciding call buttons reads.
+type buttonReads interface {
+	clickContexts
+	GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error)
+}
+
+// clickContexts reads what pressing Ligar (and deciding its button) needs.
+type clickContexts interface {
+	GetClickContext(ctx context.Context, envID, userID, leadID string) (ports.ClickContext, error)
 }
 
 // NewCallButtons builds the service.
 func NewCallButtons(store ports.Store) *CallButtons {
-	return &CallButtons{store: store}
+	return &CallButtons{store: narrow(store, func(r ports.Repositories) buttonReads { return r })}
 }
 
 // LeadButton is one decision of a batch.
@@ -34,7 +45,7 @@ type LeadButton struct {
 // Decide returns the decision for one lead and user.
 func (s *CallButtons) Decide(ctx context.Context, envID, leadID, userID string) (domain.CallButton, error) {
 	var out domain.CallButton
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r buttonReads) error {
 		d, err := decide(ctx, r, envID, leadID, userID)
 		out = d.button
 		return err
@@ -66,7 +77,7 @@ type LeadOwners struct {
 // once, together with the lead, the environment and its integration.
 func (s *CallButtons) DecideForOwners(ctx context.Context, envID, leadID string) (LeadOwners, error) {
 	var out LeadOwners
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r buttonReads) error {
 		c, err := r.GetClickContext(ctx, envID, "", leadID) // no user pressed anything: the owners alone
 		if err != nil {
 			return envNotFound(err, envID)
@@ -114,7 +125,7 @@ type decision struct {
 
 // decide loads what the call button of leadID for userID depends on, in one
 // read, and decides it.
-func decide(ctx context.Context, r ports.Repositories, envID, leadID, userID string) (decision, error) {
+func decide(ctx context.Context, r clickContexts, envID, leadID, userID string) (decision, error) {
 	c, err := r.GetClickContext(ctx, envID, userID, leadID)
 	if err != nil {
 		return decision{}, envNotFound(err, envID)
@@ -145,7 +156,7 @@ func (s *CallButtons) DecideMany(ctx context.Context, envID, userID string, lead
 		}
 	}
 	out := make([]LeadButton, 0, len(leadIDs))
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r buttonReads) error {
 		env, user, cc, err := loadDecisionContext(ctx, r, envID, userID)
 		if err != nil {
 			return err
@@ -174,7 +185,7 @@ func (s *CallButtons) DecideMany(ctx context.Context, envID, userID string, lead
 // loadDecisionContext reads what every decision of one user needs, in one
 // query: the environment, the user and the Call Connect integration (nil
 // when none). It is the click's context without a lead.
-func loadDecisionContext(ctx context.Context, r ports.Repositories, envID, userID string) (domain.Environment, domain.User, *domain.Integration, error) {
+func loadDecisionContext(ctx context.Context, r clickContexts, envID, userID string) (domain.Environment, domain.User, *domain.Integration, error) {
 	c, err := r.GetClickContext(ctx, envID, userID, "")
 	if err != nil {
 		return domain.Environment{}, domain.User{}, nil, envNotFound(err, envID)

@@ -27,7 +27,10 @@ type CallsConfig struct {
 
 // Calls places calls (Ligar) and delivers them to the partner.
 type Calls struct {
-	store    ports.Store
+	place    unitOfWork[placeRepos]    // Place, Redeliver
+	delivery unitOfWork[deliveryRepos] // Deliver, and Place's direct deliveries
+	reads    unitOfWork[callReads]     // GetCall, List, ListCalls, CallRecording
+	testCall unitOfWork[testCallRepos] // SendTestCall
 	clock    ports.Clock
 	random   ports.Random
 	client   ports.PartnerClient
@@ -45,7 +48,42 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 		cfg.RetryMinBackoff = time.Second
 	}
 	cfg = cfg.withResultDeadline()
-	return &Calls{store: store, clock: clock, random: random, client: client, payloads: payloads, cfg: cfg}
+	return &Calls{
+		place:    narrow(store, func(r ports.Repositories) placeRepos { return r }),
+		delivery: narrow(store, func(r ports.Repositories) deliveryRepos { return r }),
+		reads:    narrow(store, func(r ports.Repositories) callReads { return r }),
+		testCall: narrow(store, func(r ports.Repositories) testCallRepos { return r }),
+		clock:    clock, random: random, client: client, payloads: payloads, cfg: cfg,
+	}
+}
+
+// placeRepos is what placing (and redelivering) a call reads and writes.
+type placeRepos interface {
+	clickContexts
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
+	PutCall(ctx context.Context, c domain.Call) error
+	EnqueueDelivery(ctx context.Context, d ports.Delivery) error
+}
+
+// deliveryRepos is what delivering a call reads and writes: its claim, and
+// the record of its attempt.
+type deliveryRepos interface {
+	LockCallForDelivery(ctx context.Context, envID, callID string) (ports.DeliveryContext, error)
+	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
+	PutCall(ctx context.Context, c domain.Call) error
+	ReplaceCall(ctx context.Context, c domain.Call, was domain.CallStatus, attempts int) error
+	ReleaseDelivery(ctx context.Context, d ports.Delivery, retryAt time.Time) error
+	RecordExchange(ctx context.Context, e domain.Exchange) error
+}
+
+// callReads is what reading calls reads.
+type callReads interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	GetCall(ctx context.Context, envID, id string) (domain.Call, error)
+	ListCalls(ctx context.Context, envID string, f ports.CallFilter) ([]domain.Call, error)
+	LatestCallRecording(ctx context.Context, envID, leadID, callID string) (string, error)
+	LatestCallRecordings(ctx context.Context, envID string, callIDs []string) (map[string]string, error)
 }
 
 // CodeCallInProgress: the user's previous call to the lead is still queued
@@ -77,7 +115,7 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 			slot.Cancel()
 		}
 	}()
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.place.Tx(ctx, func(ctx context.Context, r placeRepos) error {
 		d, err := decide(ctx, r, envID, leadID, userID)
 		if err != nil {
 			return err
@@ -169,14 +207,14 @@ func (s *Calls) deliverDirect(ctx context.Context, placed domain.Call, held port
 		// Stopping before the request went out, or past the dispatch
 		// deadline already: the queue's worker takes the call from here
 		// (and gives it up if it is too late).
-		err := s.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
+		err := s.delivery.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r deliveryRepos) error {
 			return r.ReleaseDelivery(ctx, held, started)
 		})
 		return DeliveryOutcome{Call: placed}, err
 	}
 	req := ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
 		Secrets: integ.SigningSecrets(started), Timestamp: started}
-	return s.attempt(ctx, placed, call, req, started, &held)
+	return s.attempt(ctx, attemptPlan{claimed: placed, call: call, req: req, started: started, held: &held})
 }
 
 func (cfg CallsConfig) withResultDeadline() CallsConfig {
@@ -195,7 +233,7 @@ func (s *Calls) ResultDeadline() time.Duration { return s.cfg.ResultDeadline }
 // or not the periodic job (NoResultMarker) has written it yet.
 func (s *Calls) GetCall(ctx context.Context, envID, callID string) (domain.Call, error) {
 	var call domain.Call
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r callReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -219,7 +257,7 @@ func (s *Calls) asRead(c domain.Call, now time.Time) domain.Call {
 // dispatch deadline and schedules a delivery.
 func (s *Calls) Redeliver(ctx context.Context, envID, callID, traceParent string) (domain.Call, error) {
 	var call domain.Call
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.place.Tx(ctx, func(ctx context.Context, r placeRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -263,179 +301,243 @@ var ErrBlockedDestination = errors.New("destination refused by the delivery poli
 // partner outside any transaction, then records the attempt, the exchange
 // and the new status in a second one (see attempt).
 func (s *Calls) Deliver(ctx context.Context, envID, callID string) (DeliveryOutcome, error) {
-	var (
-		out  DeliveryOutcome
-		req  ports.PartnerRequest
-		send bool
-	)
 	started := s.clock.Now()
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		dc, err := r.LockCallForDelivery(ctx, envID, callID)
-		if err != nil {
-			return callNotFound(err, callID)
-		}
-		call := dc.Call
-		out.Call = call
-		if call.Status() != domain.CallQueued && call.Status() != domain.CallDelivering {
-			return nil // settled meanwhile: nothing to deliver
-		}
-		var integ domain.Integration
-		active := domain.CallConnectLive(dc.Env, dc.CallConnect)
-		if active {
-			integ = *dc.CallConnect
-		}
-		switch {
-		case !active:
-			err = call.GiveUp(nil, domain.UndeliverableNoIntegration)
-		case call.PastDeadline(started):
-			err = call.GiveUp(nil, domain.UndeliverableDeadlineExceeded)
-		default:
-			err = call.StartAttempt(started)
-			send = true
-			req = ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
-				Secrets: integ.SigningSecrets(started), Timestamp: started}
-		}
-		if err != nil {
-			return err
-		}
-		out.Call = call
-		return r.PutCall(ctx, call)
+	var c claim
+	err := s.delivery.Tx(ctx, func(ctx context.Context, r deliveryRepos) error {
+		var err error
+		c, err = claimCall(ctx, r, envID, callID, started)
+		return err
 	})
-	if err != nil || !send {
-		return out, err
+	if err != nil || !c.send {
+		return DeliveryOutcome{Call: c.call}, err
 	}
-
-	return s.attempt(ctx, out.Call, out.Call, req, started, nil)
+	return s.attempt(ctx, attemptPlan{claimed: c.call, call: c.call, req: c.req, started: started})
 }
 
-// attempt posts req, an attempt of call (delivering, in memory) started at
-// started, to the partner outside any transaction, and records its outcome:
-// the exchange, the attempt, the call's new status and, for a direct
-// delivery (held, as enqueued), the end of its held job (or its retry by
-// the queue). claimed is
-// the call as stored when the attempt started; the outcome is written only
-// if the call is still so (ports.Calls.ReplaceCall), with no read of it
-// first: the whole record is one round trip. When something wrote the call
-// meanwhile (the partner's result may overtake our record of the
-// delivery), the record is made again on the call as it now is, locked.
-func (s *Calls) attempt(ctx context.Context, claimed, call domain.Call, req ports.PartnerRequest, started time.Time, held *ports.Delivery) (DeliveryOutcome, error) {
-	envID, callID := call.EnvID(), call.ID()
-	out := DeliveryOutcome{Call: call}
-	resp := s.client.Deliver(ctx, req)
-	out.Attempted, out.StatusCode = true, resp.StatusCode
-	if resp.Duration <= 0 {
-		resp.Duration = s.clock.Now().Sub(started)
-	}
-	ended := started.Add(resp.Duration)
-	attempt := domain.Attempt{At: started, StatusCode: resp.StatusCode, Duration: resp.Duration}
-	if resp.Err != nil {
-		attempt.Error = resp.Err.Error()
-	} else if domain.Judge(resp.StatusCode) != domain.VerdictDelivered {
-		attempt.Error = fmt.Sprintf("partner answered %d", resp.StatusCode)
-	}
-	out.Verdict = domain.Judge(resp.StatusCode)
-	if errors.Is(resp.Err, ErrBlockedDestination) {
-		out.Verdict = domain.VerdictPermanent
-	}
-	exchange := domain.Exchange{
-		ID: s.random.NewID(), EnvID: envID, Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(req.URL),
-		StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: callID, LeadID: call.LeadID(), OccurredAt: started,
-		RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(req.Body),
-		ResponseBody: domain.TruncateBody(resp.Body), Error: attempt.Error,
-	}
-	// release ends a direct delivery's held job: over, or due again after
-	// retryIn.
-	release := func(ctx context.Context, r ports.Repositories, retryIn time.Duration) error {
-		if held == nil {
-			return nil
-		}
-		var retryAt time.Time
-		if retryIn > 0 {
-			retryAt = ended.Add(retryIn)
-		}
-		return r.ReleaseDelivery(ctx, *held, retryAt)
-	}
+// claim is what claiming a call for an attempt decided: the call as it now
+// stands and, when send, the request to post.
+type claim struct {
+	call domain.Call
+	send bool
+	req  ports.PartnerRequest
+}
 
+// claimCall takes the call for an attempt starting at started: queued (or a
+// delivering call whose claim was abandoned) becomes delivering, with the
+// request to post; without a live integration, or past the dispatch
+// deadline, the call is given up instead. A settled call is left as it is.
+// On an error, the claim's call is how far it got, as Deliver reports it.
+func claimCall(ctx context.Context, r deliveryRepos, envID, callID string, started time.Time) (claim, error) {
+	dc, err := r.LockCallForDelivery(ctx, envID, callID)
+	if err != nil {
+		return claim{}, callNotFound(err, callID)
+	}
+	c := claim{call: dc.Call}
+	call := dc.Call
+	if call.Status() != domain.CallQueued && call.Status() != domain.CallDelivering {
+		return c, nil // settled meanwhile: nothing to deliver
+	}
+	active := domain.CallConnectLive(dc.Env, dc.CallConnect)
+	switch {
+	case !active:
+		err = call.GiveUp(nil, domain.UndeliverableNoIntegration)
+	case call.PastDeadline(started):
+		err = call.GiveUp(nil, domain.UndeliverableDeadlineExceeded)
+	default:
+		err = call.StartAttempt(started)
+		integ := *dc.CallConnect
+		c.send = true
+		c.req = ports.PartnerRequest{URL: integ.PartnerURL(), Body: call.Payload(), WebhookID: call.WebhookID(),
+			Secrets: integ.SigningSecrets(started), Timestamp: started}
+	}
+	if err != nil {
+		return claim{call: dc.Call}, err
+	}
+	c.call = call
+	return c, r.PutCall(ctx, call)
+}
+
+// attemptPlan is one attempt of a call about to go on the wire.
+type attemptPlan struct {
+	claimed domain.Call // the call as stored when the attempt started
+	call    domain.Call // the call, delivering, in memory
+	req     ports.PartnerRequest
+	started time.Time
+	held    *ports.Delivery // a direct delivery's held job, as enqueued; nil for a worker's attempt
+}
+
+// sentAttempt is what came of posting an attempt: the attempt as the call
+// keeps it, the partner's verdict, and the exchange for the monitor.
+type sentAttempt struct {
+	attempt    domain.Attempt
+	verdict    domain.Verdict
+	statusCode int
+	retryAfter time.Duration // the partner's Retry-After
+	ended      time.Time
+	exchange   domain.Exchange
+}
+
+// settled is the call after an attempt's verdict: when to try again (zero:
+// no retry) and, for a delivered call, the time from its click to the
+// partner's answer.
+type settled struct {
+	call           domain.Call
+	retryIn        time.Duration
+	clickToPartner time.Duration
+}
+
+// attempt posts a.req to the partner outside any transaction, and records
+// its outcome: the exchange, the attempt, the call's new status and, for a
+// direct delivery (a.held), the end of its held job (or its retry by the
+// queue). The outcome is written only if the call is still as claimed
+// (ports.Calls.ReplaceCall), with no read of it first: the whole record is
+// one round trip. When something wrote the call meanwhile (the partner's
+// result may overtake our record of the delivery), the record is made
+// again on the call as it now is, locked.
+func (s *Calls) attempt(ctx context.Context, a attemptPlan) (DeliveryOutcome, error) {
+	sent := s.post(ctx, a)
+	out := DeliveryOutcome{Call: a.call, Attempted: true, StatusCode: sent.statusCode, Verdict: sent.verdict}
 	// The outcome is recorded even if the worker's context ended meanwhile:
 	// the partner may have the call, and that must not be forgotten.
 	recordCtx := context.WithoutCancel(ctx)
-	next := call
-	retryIn, toPartner, err := s.settle(&next, attempt, out.Verdict, ended, resp.RetryAfter)
+	next, err := s.settle(a.call, sent)
 	if err != nil {
 		return out, err
 	}
-	err = s.store.Tx(recordCtx, func(ctx context.Context, r ports.Repositories) error {
-		if err := r.RecordExchange(ctx, exchange); err != nil {
-			return err
-		}
-		if err := r.ReplaceCall(ctx, next, claimed.Status(), len(claimed.Attempts())); err != nil {
-			return err
-		}
-		return release(ctx, r, retryIn)
+	err = s.delivery.Tx(recordCtx, func(ctx context.Context, r deliveryRepos) error {
+		return recordAttempt(ctx, r, a, sent, next)
 	})
 	if err == nil {
-		out.Call, out.RetryIn, out.ClickToPartner = next, retryIn, toPartner
+		out.Call, out.RetryIn, out.ClickToPartner = next.call, next.retryIn, next.clickToPartner
 		return out, nil
 	}
 	if !errors.Is(err, ports.ErrCallChanged) {
 		return out, err
 	}
-	err = s.store.Tx(recordCtx, func(ctx context.Context, r ports.Repositories) error {
-		call, err := r.LockCall(ctx, envID, callID)
-		if err != nil {
-			return callNotFound(err, callID)
-		}
-		if err := r.RecordExchange(ctx, exchange); err != nil {
-			return err
-		}
-		out.RetryIn, out.ClickToPartner = 0, 0
-		if call.Status() != domain.CallDelivering {
-			// Something settled the call while we were on the wire (a
-			// result from the partner, say): keep the attempt, not its status.
-			if err := call.LateAttempt(attempt); err != nil {
-				return err
-			}
-			out.Call = call
-			if err := r.PutCall(ctx, call); err != nil {
-				return err
-			}
-			return release(ctx, r, 0)
-		}
-		// Another attempt's claim (a worker that took the call for
-		// abandoned): this outcome is the call's all the same.
-		if out.RetryIn, out.ClickToPartner, err = s.settle(&call, attempt, out.Verdict, ended, resp.RetryAfter); err != nil {
+	err = s.delivery.Tx(recordCtx, func(ctx context.Context, r deliveryRepos) error {
+		return s.recordOnChangedCall(ctx, r, a, sent, &out)
+	})
+	return out, err
+}
+
+// post sends the attempt to the partner and judges the answer.
+func (s *Calls) post(ctx context.Context, a attemptPlan) sentAttempt {
+	resp := s.client.Deliver(ctx, a.req)
+	if resp.Duration <= 0 {
+		resp.Duration = s.clock.Now().Sub(a.started)
+	}
+	sent := sentAttempt{statusCode: resp.StatusCode, retryAfter: resp.RetryAfter, ended: a.started.Add(resp.Duration),
+		attempt: domain.Attempt{At: a.started, StatusCode: resp.StatusCode, Duration: resp.Duration}}
+	if resp.Err != nil {
+		sent.attempt.Error = resp.Err.Error()
+	} else if domain.Judge(resp.StatusCode) != domain.VerdictDelivered {
+		sent.attempt.Error = fmt.Sprintf("partner answered %d", resp.StatusCode)
+	}
+	sent.verdict = domain.Judge(resp.StatusCode)
+	if errors.Is(resp.Err, ErrBlockedDestination) {
+		sent.verdict = domain.VerdictPermanent
+	}
+	call := a.call
+	sent.exchange = domain.Exchange{
+		ID: s.random.NewID(), EnvID: call.EnvID(), Direction: domain.Outbound, Method: "POST", URL: domain.RedactURL(a.req.URL),
+		StatusCode: resp.StatusCode, Duration: resp.Duration, CallID: call.ID(), LeadID: call.LeadID(), OccurredAt: a.started,
+		RequestHeaders: domain.RedactHeaders(resp.RequestHeaders), RequestBody: domain.TruncateBody(a.req.Body),
+		ResponseBody: domain.TruncateBody(resp.Body), Error: sent.attempt.Error,
+	}
+	return sent
+}
+
+// recordAttempt records the attempt on the call as it was claimed: the
+// exchange, the call as settled (provided it is still as claimed) and the
+// end of a direct delivery's held job.
+func recordAttempt(ctx context.Context, r deliveryRepos, a attemptPlan, sent sentAttempt, next settled) error {
+	if err := r.RecordExchange(ctx, sent.exchange); err != nil {
+		return err
+	}
+	if err := r.ReplaceCall(ctx, next.call, a.claimed.Status(), len(a.claimed.Attempts())); err != nil {
+		return err
+	}
+	return releaseHeld(ctx, r, a.held, sent.ended, next.retryIn)
+}
+
+// recordOnChangedCall records the attempt on the call as it now is, locked,
+// when something wrote it while the attempt was on the wire, and says in
+// out what became of it.
+func (s *Calls) recordOnChangedCall(ctx context.Context, r deliveryRepos, a attemptPlan, sent sentAttempt, out *DeliveryOutcome) error {
+	call, err := r.LockCall(ctx, a.call.EnvID(), a.call.ID())
+	if err != nil {
+		return callNotFound(err, a.call.ID())
+	}
+	if err := r.RecordExchange(ctx, sent.exchange); err != nil {
+		return err
+	}
+	out.RetryIn, out.ClickToPartner = 0, 0
+	if call.Status() != domain.CallDelivering {
+		// Something settled the call while we were on the wire (a
+		// result from the partner, say): keep the attempt, not its status.
+		if err := call.LateAttempt(sent.attempt); err != nil {
 			return err
 		}
 		out.Call = call
 		if err := r.PutCall(ctx, call); err != nil {
 			return err
 		}
-		return release(ctx, r, out.RetryIn)
-	})
-	return out, err
+		return releaseHeld(ctx, r, a.held, sent.ended, 0)
+	}
+	// Another attempt's claim (a worker that took the call for
+	// abandoned): this outcome is the call's all the same.
+	next, err := s.settle(call, sent)
+	out.RetryIn, out.ClickToPartner = next.retryIn, next.clickToPartner
+	if err != nil {
+		return err
+	}
+	out.Call = next.call
+	if err := r.PutCall(ctx, next.call); err != nil {
+		return err
+	}
+	return releaseHeld(ctx, r, a.held, sent.ended, out.RetryIn)
 }
 
-// settle applies an attempt's verdict to call, which is delivering: it
-// returns when to try again (zero: no retry) and, for a delivered call, the
-// time from its click to the partner's answer.
-func (s *Calls) settle(call *domain.Call, attempt domain.Attempt, verdict domain.Verdict, ended time.Time, retryAfter time.Duration) (retryIn, clickToPartner time.Duration, err error) {
-	switch verdict {
+// releaseHeld ends a direct delivery's held job (nothing for a worker's
+// attempt, held nil): over, or due again retryIn after the attempt ended.
+func releaseHeld(ctx context.Context, r deliveryRepos, held *ports.Delivery, ended time.Time, retryIn time.Duration) error {
+	if held == nil {
+		return nil
+	}
+	var retryAt time.Time
+	if retryIn > 0 {
+		retryAt = ended.Add(retryIn)
+	}
+	return r.ReleaseDelivery(ctx, *held, retryAt)
+}
+
+// settle applies an attempt's verdict to call, which is delivering. On an
+// error the times are still those the verdict gave.
+func (s *Calls) settle(call domain.Call, sent sentAttempt) (settled, error) {
+	var (
+		st  settled
+		err error
+	)
+	switch sent.verdict {
 	case domain.VerdictDelivered:
-		err = call.Delivered(attempt)
-		clickToPartner = ended.Sub(call.ClickedAt())
+		err = call.Delivered(sent.attempt)
+		st.clickToPartner = sent.ended.Sub(call.ClickedAt())
 	case domain.VerdictRetry:
 		n := len(call.Attempts()) + 1
-		wait := domain.Backoff(n, s.cfg.RetryMinBackoff, s.jitter(), retryAfter)
-		if !ended.Add(wait).Before(call.Deadline()) {
+		wait := domain.Backoff(n, s.cfg.RetryMinBackoff, s.jitter(), sent.retryAfter)
+		if !sent.ended.Add(wait).Before(call.Deadline()) {
+			attempt := sent.attempt
 			err = call.GiveUp(&attempt, domain.UndeliverableDeadlineExceeded)
 		} else {
-			err = call.Retry(attempt)
-			retryIn = max(wait, time.Millisecond)
+			err = call.Retry(sent.attempt)
+			st.retryIn = max(wait, time.Millisecond)
 		}
 	default:
+		attempt := sent.attempt
 		err = call.GiveUp(&attempt, domain.UndeliverablePartnerRefused)
 	}
-	return retryIn, clickToPartner, err
+	st.call = call
+	return st, err
 }
 
 // jitter returns a uniform number in [0, 1).
@@ -454,7 +556,7 @@ func callNotFound(err error, callID string) error {
 // not the lead's whole history.
 func (s *Calls) CallRecording(ctx context.Context, envID string, call domain.Call) (string, error) {
 	var id string
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r callReads) error {
 		var err error
 		id, err = r.LatestCallRecording(ctx, envID, call.LeadID(), call.ID())
 		if errors.Is(err, ports.ErrNotFound) {
@@ -492,7 +594,7 @@ func (s *Calls) List(ctx context.Context, envID string, f ports.CallFilter) (Cal
 	now := s.clock.Now()
 	f.NoResultAcceptedBy = now.Add(-s.cfg.ResultDeadline)
 	var page CallPage
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r callReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

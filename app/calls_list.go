@@ -91,7 +91,7 @@ func (s *Calls) ListCalls(ctx context.Context, envID string, q CallQuery) (CallL
 	now := s.clock.Now()
 	f.NoResultAcceptedBy = now.Add(-s.cfg.ResultDeadline)
 	var page CallListPage
-	err = s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.reads.Read(ctx, func(ctx context.Context, r callReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

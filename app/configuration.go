@@ -11,12 +11,26 @@ import (
 // Configuration keeps the CRM's view of environments, users and leads. Every
 // write replaces the whole resource and is idempotent.
 type Configuration struct {
-	store ports.Store
+	store unitOfWork[configurationRepos]
+}
+
+// configurationRepos is what the configuration reads and writes.
+type configurationRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	PutEnvironment(ctx context.Context, e domain.Environment) error
+	ListEnvironments(ctx context.Context, after string, limit int) ([]domain.Environment, error)
+	GetUser(ctx context.Context, envID, id string) (domain.User, error)
+	GetUsers(ctx context.Context, envID string, ids []string) ([]domain.User, error)
+	PutUser(ctx context.Context, u domain.User) error
+	ListIntegrationManagers(ctx context.Context, envID string, limit int) ([]domain.User, error)
+	GetLead(ctx context.Context, envID, id string) (domain.Lead, error)
+	GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error)
+	PutLead(ctx context.Context, l domain.Lead) error
 }
 
 // NewConfiguration builds the service.
 func NewConfiguration(store ports.Store) *Configuration {
-	return &Configuration{store: store}
+	return &Configuration{store: narrow(store, func(r ports.Repositories) configurationRepos { return r })}
 }
 
 // PutEnvironment creates or replaces an environment.
@@ -25,7 +39,7 @@ func (s *Configuration) PutEnvironment(ctx context.Context, in domain.Environmen
 	if err != nil {
 		return domain.Environment{}, err
 	}
-	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, r configurationRepos) error {
 		return r.PutEnvironment(ctx, env)
 	})
 	return env, err
@@ -34,7 +48,7 @@ func (s *Configuration) PutEnvironment(ctx context.Context, in domain.Environmen
 // GetEnvironment reads an environment.
 func (s *Configuration) GetEnvironment(ctx context.Context, envID string) (domain.Environment, error) {
 	var env domain.Environment
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		var err error
 		env, err = r.GetEnvironment(ctx, envID)
 		return envNotFound(err, envID)
@@ -48,7 +62,7 @@ func (s *Configuration) PutUser(ctx context.Context, in domain.UserInput) (domai
 	if err != nil {
 		return domain.User{}, err
 	}
-	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, in.EnvID); err != nil {
 			return envNotFound(err, in.EnvID)
 		}
@@ -60,7 +74,7 @@ func (s *Configuration) PutUser(ctx context.Context, in domain.UserInput) (domai
 // GetUser reads a user.
 func (s *Configuration) GetUser(ctx context.Context, envID, userID string) (domain.User, error) {
 	var u domain.User
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -77,7 +91,7 @@ func (s *Configuration) PutLead(ctx context.Context, in domain.LeadInput) (domai
 	if err != nil {
 		return domain.Lead{}, err
 	}
-	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, in.EnvID); err != nil {
 			return envNotFound(err, in.EnvID)
 		}
@@ -89,7 +103,7 @@ func (s *Configuration) PutLead(ctx context.Context, in domain.LeadInput) (domai
 // GetLead reads a lead.
 func (s *Configuration) GetLead(ctx context.Context, envID, leadID string) (domain.Lead, error) {
 	var l domain.Lead
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -104,7 +118,7 @@ func (s *Configuration) GetLead(ctx context.Context, envID, leadID string) (doma
 // read; ids that are not are left out.
 func (s *Configuration) GetLeads(ctx context.Context, envID string, ids []string) ([]domain.Lead, error) {
 	var leads []domain.Lead
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -125,7 +139,7 @@ func (s *Configuration) ListEnvironments(ctx context.Context, after string, limi
 		limit = MaxEnvironmentPage
 	}
 	var out []domain.Environment
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		var err error
 		out, err = r.ListEnvironments(ctx, after, limit)
 		return err
@@ -140,7 +154,7 @@ const MaxIntegrationManagers = 200
 // integrations (the actors of Telephony), by id, at most MaxIntegrationManagers.
 func (s *Configuration) IntegrationManagers(ctx context.Context, envID string) ([]domain.User, error) {
 	var out []domain.User
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

@@ -36,7 +36,7 @@ type EventsConfig struct {
 // Events is the feed of each environment: what a CRM reads (or follows)
 // to hear of its calls and leads without polling them.
 type Events struct {
-	store ports.Store
+	store unitOfWork[eventReads]
 	feed  ports.Events
 	cfg   EventsConfig
 }
@@ -46,7 +46,13 @@ func NewEvents(store ports.Store, feed ports.Events, cfg EventsConfig) *Events {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
-	return &Events{store: store, feed: feed, cfg: cfg}
+	return &Events{store: narrow(store, func(r ports.Repositories) eventReads { return r }), feed: feed, cfg: cfg}
+}
+
+// eventReads is what reading a feed reads of the store besides the feed:
+// whether the environment exists.
+type eventReads interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
 }
 
 // Heartbeat is how often Follow calls EventStream.Idle when nothing else
@@ -95,7 +101,7 @@ func (s *Events) check(ctx context.Context, envID, after string, limit int) erro
 		return &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "limit",
 			Message: fmt.Sprintf("must be between 1 and %d", MaxEventPage)}
 	}
-	return s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	return s.store.Read(ctx, func(ctx context.Context, r eventReads) error {
 		_, err := r.GetEnvironment(ctx, envID)
 		return envNotFound(err, envID)
 	})

@@ -33,13 +33,13 @@ const IdempotencyTakeOver = 2 * time.Minute
 // second request with the key, concurrent or later, never runs while the
 // first may still be running.
 type IdempotentRequests struct {
-	store ports.Store
+	store unitOfWork[ports.Idempotency]
 	clock ports.Clock
 }
 
 // NewIdempotentRequests builds the service.
 func NewIdempotentRequests(store ports.Store, clock ports.Clock) *IdempotentRequests {
-	return &IdempotentRequests{store: store, clock: clock}
+	return &IdempotentRequests{store: narrow(store, func(r ports.Repositories) ports.Idempotency { return r }), clock: clock}
 }
 
 // IdempotentRequest is one request sent with an Idempotency-Key.
@@ -82,7 +82,7 @@ func (s *IdempotentRequests) Begin(ctx context.Context, req IdempotentRequest) (
 	mine := ports.IdempotentAnswer{Scope: req.Scope, Key: req.Key, RequestHash: req.RequestHash,
 		StatusCode: ports.IdempotencyInFlight, CreatedAt: now}
 	var prior *ports.IdempotentAnswer
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Idempotency) error {
 		err := r.PutIdempotentAnswer(ctx, mine)
 		if !errors.Is(err, ports.ErrIdempotencyConflict) {
 			return err
@@ -130,7 +130,7 @@ func keyInUse() error {
 func (r *Reservation) Keep(ctx context.Context, status int, body []byte) error {
 	answer := r.held
 	answer.StatusCode, answer.Body, answer.CreatedAt = status, body, r.s.clock.Now().Truncate(time.Microsecond)
-	err := r.s.store.Tx(ctx, func(ctx context.Context, repos ports.Repositories) error {
+	err := r.s.store.Tx(ctx, func(ctx context.Context, repos ports.Idempotency) error {
 		return repos.ReplaceIdempotentAnswer(ctx, r.held, answer)
 	})
 	if err != nil {
@@ -142,7 +142,7 @@ func (r *Reservation) Keep(ctx context.Context, status int, body []byte) error {
 // Release gives the key up, keeping no answer: the request changed nothing
 // (it failed), and the same request with the key will run again.
 func (r *Reservation) Release(ctx context.Context) error {
-	err := r.s.store.Tx(ctx, func(ctx context.Context, repos ports.Repositories) error {
+	err := r.s.store.Tx(ctx, func(ctx context.Context, repos ports.Idempotency) error {
 		return repos.DeleteIdempotentAnswer(ctx, r.held)
 	})
 	if err != nil {

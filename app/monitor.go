@@ -14,7 +14,7 @@ import (
 
 // Monitor records exchanges with partners for the integration monitor (CVIO).
 type Monitor struct {
-	store   ports.Store
+	store   unitOfWork[monitorRepos]
 	random  ports.Random
 	logger  *slog.Logger
 	refused refusedLimiter
@@ -25,7 +25,15 @@ func NewMonitor(store ports.Store, random ports.Random, logger *slog.Logger) *Mo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{store: store, random: random, logger: logger, refused: refusedLimiter{windows: map[string]*refusedWindow{}}}
+	return &Monitor{store: narrow(store, func(r ports.Repositories) monitorRepos { return r }), random: random, logger: logger,
+		refused: refusedLimiter{windows: map[string]*refusedWindow{}}}
+}
+
+// monitorRepos is what the monitor reads and writes: the exchanges of an
+// environment.
+type monitorRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	ports.Exchanges
 }
 
 // MaxRefusedPerMinute is how many refused requests (answered 4xx or 5xx)
@@ -75,7 +83,7 @@ func (m *Monitor) RecordInbound(ctx context.Context, e domain.Exchange) {
 	e.Direction = domain.Inbound
 	e.RequestBody = domain.TruncateBody([]byte(e.RequestBody))
 	e.ResponseBody = domain.TruncateBody([]byte(e.ResponseBody))
-	err := m.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
+	err := m.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r monitorRepos) error {
 		return r.RecordExchange(ctx, e)
 	})
 	if err != nil {
@@ -187,7 +195,7 @@ func (m *Monitor) ListExchanges(ctx context.Context, envID string, f ExchangeFil
 		return ExchangePage{}, err
 	}
 	var page ExchangePage
-	err = m.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = m.store.Read(ctx, func(ctx context.Context, r monitorRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -210,7 +218,7 @@ func (m *Monitor) ListExchanges(ctx context.Context, envID string, f ExchangeFil
 // bodies (as recorded: secrets redacted, bodies truncated).
 func (m *Monitor) GetExchange(ctx context.Context, envID, id string) (domain.Exchange, error) {
 	var e domain.Exchange
-	err := m.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := m.store.Read(ctx, func(ctx context.Context, r monitorRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

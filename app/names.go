@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-
-	"callconnect/ports"
 )
 
 // Names returns the names of those of userIDs and leadIDs that are users and
@@ -12,7 +10,7 @@ import (
 // without a query per row. Ids that name nothing are left out.
 func (s *Configuration) Names(ctx context.Context, envID string, userIDs, leadIDs []string) (users, leads map[string]string, err error) {
 	users, leads = map[string]string{}, map[string]string{}
-	err = s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.store.Read(ctx, func(ctx context.Context, r configurationRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

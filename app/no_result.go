@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"callconnect/domain"
 	"callconnect/ports"
 )
 
@@ -26,11 +27,17 @@ type NoResultConfig struct {
 // status say it too, for the lists' filters and for whatever reads the
 // table.
 type NoResultMarker struct {
-	store    ports.Store
+	store    unitOfWork[noResultRepos]
 	clock    ports.Clock
 	deadline time.Duration
 	cfg      NoResultConfig
 	logger   *slog.Logger
+}
+
+// noResultRepos is what marking calls no_result reads and writes.
+type noResultRepos interface {
+	LockCallsAwaitingResult(ctx context.Context, acceptedBy time.Time, limit int) ([]domain.Call, error)
+	PutCall(ctx context.Context, c domain.Call) error
 }
 
 // NewNoResultMarker builds the service; calls gives the result deadline.
@@ -41,7 +48,7 @@ func NewNoResultMarker(store ports.Store, clock ports.Clock, calls CallsConfig, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &NoResultMarker{store: store, clock: clock, deadline: calls.withResultDeadline().ResultDeadline, cfg: cfg, logger: logger}
+	return &NoResultMarker{store: narrow(store, func(r ports.Repositories) noResultRepos { return r }), clock: clock, deadline: calls.withResultDeadline().ResultDeadline, cfg: cfg, logger: logger}
 }
 
 // NoResultRun is what one run of NoResultMarker did.
@@ -69,7 +76,7 @@ func (m *NoResultMarker) Run(ctx context.Context) (NoResultRun, error) {
 			break
 		}
 		var taken, marked int
-		err = m.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+		err = m.store.Tx(ctx, func(ctx context.Context, r noResultRepos) error {
 			taken, marked = 0, 0
 			calls, err := r.LockCallsAwaitingResult(ctx, run.AcceptedBy, m.cfg.Batch)
 			if err != nil {

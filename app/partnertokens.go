@@ -12,14 +12,20 @@ import (
 // PartnerTokens issues, lists and revokes the tokens partners post callbacks
 // with, and authenticates them.
 type PartnerTokens struct {
-	store  ports.Store
+	store  unitOfWork[partnerTokenRepos]
 	clock  ports.Clock
 	random ports.Random
 }
 
+// partnerTokenRepos is what managing partner tokens reads and writes.
+type partnerTokenRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	ports.PartnerTokens
+}
+
 // NewPartnerTokens builds the service.
 func NewPartnerTokens(store ports.Store, clock ports.Clock, random ports.Random) *PartnerTokens {
-	return &PartnerTokens{store: store, clock: clock, random: random}
+	return &PartnerTokens{store: narrow(store, func(r ports.Repositories) partnerTokenRepos { return r }), clock: clock, random: random}
 }
 
 // partnerSecretBytes is the entropy behind a token (256 bits).
@@ -31,7 +37,7 @@ func (s *PartnerTokens) Create(ctx context.Context, envID, email, description st
 		tok   domain.PartnerToken
 		plain string
 	)
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, r partnerTokenRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -48,7 +54,7 @@ func (s *PartnerTokens) Create(ctx context.Context, envID, email, description st
 // List returns the environment's tokens, newest first, without secrets.
 func (s *PartnerTokens) List(ctx context.Context, envID string) ([]domain.PartnerToken, error) {
 	var out []domain.PartnerToken
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r partnerTokenRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -63,7 +69,7 @@ func (s *PartnerTokens) List(ctx context.Context, envID string) ([]domain.Partne
 // keeps the first time.
 func (s *PartnerTokens) Revoke(ctx context.Context, envID, tokenID string) (domain.PartnerToken, error) {
 	var tok domain.PartnerToken
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, r partnerTokenRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -98,7 +104,7 @@ func (s *PartnerTokens) Authenticate(ctx context.Context, email, token string) (
 		return domain.PartnerToken{}, unauthorized
 	}
 	var tok domain.PartnerToken
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r partnerTokenRepos) error {
 		var err error
 		tok, err = r.GetPartnerToken(ctx, id)
 		return err
@@ -127,7 +133,7 @@ func (s *PartnerTokens) EnvironmentOf(ctx context.Context, token string) string 
 		return ""
 	}
 	var tok domain.PartnerToken
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r partnerTokenRepos) error {
 		var err error
 		tok, err = r.GetPartnerToken(ctx, id)
 		return err

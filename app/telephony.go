@@ -14,16 +14,29 @@ import (
 // Call Connect integration (partner URL, dial mode, signing secret) and the
 // others, which only have an active flag.
 type Telephony struct {
-	store  ports.Store
+	store  unitOfWork[telephonyRepos]
 	clock  ports.Clock
 	random ports.Random
 	policy domain.URLPolicy
 }
 
+// telephonyRepos is what configuring integrations reads and writes.
+type telephonyRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	LockEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	actors
+	ports.Integrations
+}
+
+// actors reads the users changes are made on behalf of.
+type actors interface {
+	GetUser(ctx context.Context, envID, id string) (domain.User, error)
+}
+
 // NewTelephony builds the service; policy says which partner URLs the
 // deployment accepts.
 func NewTelephony(store ports.Store, clock ports.Clock, random ports.Random, policy domain.URLPolicy) *Telephony {
-	return &Telephony{store: store, clock: clock, random: random, policy: policy}
+	return &Telephony{store: narrow(store, func(r ports.Repositories) telephonyRepos { return r }), clock: clock, random: random, policy: policy}
 }
 
 // IntegrationResult is an integration after a change. NewSecret holds the
@@ -45,7 +58,7 @@ func (s *Telephony) newSecret() string {
 // active flag is left as it is: activate and deactivate change it.
 func (s *Telephony) PutIntegration(ctx context.Context, envID, provider, actorID string, settings domain.IntegrationSettings) (IntegrationResult, error) {
 	var res IntegrationResult
-	err := s.manage(ctx, envID, provider, actorID, true, func(ctx context.Context, r ports.Repositories, current *domain.Integration, _ []domain.Integration) error {
+	err := s.manage(ctx, integrationRef{envID, provider, actorID}, true, func(ctx context.Context, r telephonyRepos, current *domain.Integration, _ []domain.Integration) error {
 		if current == nil {
 			secret := ""
 			if provider == domain.ProviderCallConnect {
@@ -70,7 +83,7 @@ func (s *Telephony) PutIntegration(ctx context.Context, envID, provider, actorID
 // Activate switches an integration on (rules 1, 3 and 4).
 func (s *Telephony) Activate(ctx context.Context, envID, provider, actorID string) (domain.Integration, error) {
 	var out domain.Integration
-	err := s.manage(ctx, envID, provider, actorID, true, func(ctx context.Context, r ports.Repositories, current *domain.Integration, all []domain.Integration) error {
+	err := s.manage(ctx, integrationRef{envID, provider, actorID}, true, func(ctx context.Context, r telephonyRepos, current *domain.Integration, all []domain.Integration) error {
 		if current == nil {
 			return integrationNotFound(provider)
 		}
@@ -87,7 +100,7 @@ func (s *Telephony) Activate(ctx context.Context, envID, provider, actorID strin
 // for that, the permission is.
 func (s *Telephony) Deactivate(ctx context.Context, envID, provider, actorID string) (domain.Integration, error) {
 	var out domain.Integration
-	err := s.manage(ctx, envID, provider, actorID, false, func(ctx context.Context, r ports.Repositories, current *domain.Integration, _ []domain.Integration) error {
+	err := s.manage(ctx, integrationRef{envID, provider, actorID}, false, func(ctx context.Context, r telephonyRepos, current *domain.Integration, _ []domain.Integration) error {
 		if current == nil {
 			return integrationNotFound(provider)
 		}
@@ -102,7 +115,7 @@ func (s *Telephony) Deactivate(ctx context.Context, envID, provider, actorID str
 // previous one keeps signing for domain.PreviousSecretGrace.
 func (s *Telephony) RotateSecret(ctx context.Context, envID, actorID string) (IntegrationResult, error) {
 	var res IntegrationResult
-	err := s.manage(ctx, envID, domain.ProviderCallConnect, actorID, true, func(ctx context.Context, r ports.Repositories, current *domain.Integration, _ []domain.Integration) error {
+	err := s.manage(ctx, integrationRef{envID, domain.ProviderCallConnect, actorID}, true, func(ctx context.Context, r telephonyRepos, current *domain.Integration, _ []domain.Integration) error {
 		if current == nil {
 			return integrationNotFound(domain.ProviderCallConnect)
 		}
@@ -119,7 +132,7 @@ func (s *Telephony) RotateSecret(ctx context.Context, envID, actorID string) (In
 // ListIntegrations returns the environment's integrations, ordered by provider.
 func (s *Telephony) ListIntegrations(ctx context.Context, envID string) ([]domain.Integration, error) {
 	var out []domain.Integration
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r telephonyRepos) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -130,17 +143,22 @@ func (s *Telephony) ListIntegrations(ctx context.Context, envID string) ([]domai
 	return out, err
 }
 
+// integrationRef names the integration a change is made to (provider, in
+// envID) and who makes it.
+type integrationRef struct{ envID, provider, actorID string }
+
 // manage runs change in a transaction that holds the environment (so that
 // integration changes of one environment are serialised) after checking the
 // actor's permission (rule 4). current is the integration of provider, nil
 // when it does not exist yet; all is every integration of the environment.
-func (s *Telephony) manage(ctx context.Context, envID, provider, actorID string, needsSupportSwitch bool,
-	change func(ctx context.Context, r ports.Repositories, current *domain.Integration, all []domain.Integration) error) error {
+func (s *Telephony) manage(ctx context.Context, ref integrationRef, needsSupportSwitch bool,
+	change func(ctx context.Context, r telephonyRepos, current *domain.Integration, all []domain.Integration) error) error {
+	envID, provider, actorID := ref.envID, ref.provider, ref.actorID
 	if !domain.ValidProvider(provider) {
 		return &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "provider",
 			Message: "must be lowercase letters, digits and dashes"}
 	}
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, r telephonyRepos) error {
 		env, err := r.LockEnvironment(ctx, envID)
 		if err != nil {
 			return envNotFound(err, envID)
@@ -179,7 +197,7 @@ func (s *Telephony) manage(ctx context.Context, envID, provider, actorID string,
 
 // getActor reads the user a change is made on behalf of; an unknown one is
 // a fault of the request (actor_not_found), not a missing resource.
-func getActor(ctx context.Context, r ports.Repositories, envID, actorID string) (domain.User, error) {
+func getActor(ctx context.Context, r actors, envID, actorID string) (domain.User, error) {
 	actor, err := r.GetUser(ctx, envID, actorID)
 	if errors.Is(err, ports.ErrNotFound) {
 		return domain.User{}, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeActorNotFound, Field: "actor_id",

@@ -60,7 +60,7 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 		req ports.PartnerRequest
 	)
 	started := s.clock.Now()
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.testCall.Read(ctx, func(ctx context.Context, r testCallRepos) error {
 		env, actor, integ, err := testCallContext(ctx, r, envID, actorID)
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 	// Recorded even if the caller went away meanwhile: the partner may have
 	// the request, and the monitor is where an operator looks for it.
 	res.ExchangeID = s.random.NewID()
-	err = s.store.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r ports.Repositories) error {
+	err = s.testCall.Tx(context.WithoutCancel(ctx), func(ctx context.Context, r testCallRepos) error {
 		// The call id is not a stored call: the monitor's call_id is a
 		// reference for filtering, not a foreign key, so the test call's
 		// exchanges are found under it. There is no lead to name.
@@ -118,10 +118,18 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 	return res, nil
 }
 
+// testCallRepos is what a test call reads, and the exchange it records.
+type testCallRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	actors
+	ListIntegrations(ctx context.Context, envID string) ([]domain.Integration, error)
+	RecordExchange(ctx context.Context, e domain.Exchange) error
+}
+
 // testCallContext reads and checks what a test call needs: the environment,
 // the actor with the integration-management permission (and Call Connect
 // enabled by support), and the Call Connect integration with a partner URL.
-func testCallContext(ctx context.Context, r ports.Repositories, envID, actorID string) (domain.Environment, domain.User, domain.Integration, error) {
+func testCallContext(ctx context.Context, r testCallRepos, envID, actorID string) (domain.Environment, domain.User, domain.Integration, error) {
 	var (
 		none  domain.Integration
 		integ *domain.Integration
