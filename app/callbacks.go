@@ -30,7 +30,9 @@ const DefaultMaxAudioBytes = 50 << 20
 // Callbacks applies what partners post back: tasks, lead updates and call
 // results, with their recordings, onto the lead's history.
 type Callbacks struct {
-	store    ports.Store
+	store    unitOfWork[callbackRepos] // applying callbacks
+	reads    unitOfWork[callbackReads]
+	content  unitOfWork[audioRefs] // deleting unreferenced recordings
 	clock    ports.Clock
 	random   ports.Random
 	audio    ports.AudioStore
@@ -50,7 +52,11 @@ func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, aud
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Callbacks{store: store, clock: clock, random: random, audio: audio, receipts: receipts, cfg: cfg, logger: logger}
+	return &Callbacks{
+		store:   narrow(store, func(r ports.Repositories) callbackRepos { return r }),
+		reads:   narrow(store, func(r ports.Repositories) callbackReads { return r }),
+		content: narrow(store, func(r ports.Repositories) audioRefs { return r }),
+		clock:   clock, random: random, audio: audio, receipts: receipts, cfg: cfg, logger: logger}
 }
 
 // Idempotent is a request's Idempotency-Key with a hash of what it asked
@@ -113,52 +119,73 @@ func (sp *Spools) Close() {
 	sp.spools = nil
 }
 
+// CallbackRequest is what a callback carries besides its body: the
+// partner's token, the spools its recordings were decoded into as the body
+// streamed in, the call ids of its URL and its Idempotency-Key.
+type CallbackRequest struct {
+	Token  domain.PartnerToken
+	Spools *Spools
+	// PathCallID is the result endpoint's {idligacao}; "" for the others.
+	PathCallID string
+	// QueryCallID is the idligacao of the query string; "" when none.
+	QueryCallID string
+	Idempotent  Idempotent
+}
+
 // Task applies the task callback (POST /api/cvio/lead_tarefas/cadastrar).
-func (s *Callbacks) Task(ctx context.Context, tok domain.PartnerToken, cb domain.TaskCallback, body *Spools, queryCallID string, idem Idempotent) (domain.CallbackReceipt, error) {
-	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
+func (s *Callbacks) Task(ctx context.Context, req CallbackRequest, cb domain.TaskCallback) (domain.CallbackReceipt, error) {
+	callID, err := domain.MergeCallID("", req.QueryCallID, cb.CallID)
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
-	return s.apply(ctx, tok, "task", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
-		return s.resolve(ctx, r, env, callID, "", cb.Phone)
-	}, nil)
+	return s.apply(ctx, callback{CallbackRequest: req, kind: "task", interactions: cb.Interactions,
+		find: func(ctx context.Context, r callbackRepos, env domain.Environment) (target, error) {
+			return resolve(ctx, r, env, lookup{callID: callID, phone: cb.Phone})
+		}})
 }
 
 // Lead applies the lead callback (POST /api/cvio/lead): the interactions,
 // and the lead's name and e-mail when the partner allows the change.
-func (s *Callbacks) Lead(ctx context.Context, tok domain.PartnerToken, cb domain.LeadCallback, body *Spools, queryCallID string, idem Idempotent) (domain.CallbackReceipt, error) {
-	callID, err := domain.MergeCallID("", queryCallID, cb.CallID)
+func (s *Callbacks) Lead(ctx context.Context, req CallbackRequest, cb domain.LeadCallback) (domain.CallbackReceipt, error) {
+	callID, err := domain.MergeCallID("", req.QueryCallID, cb.CallID)
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
-	return s.apply(ctx, tok, "lead", idem, body, cb.Interactions, func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
-		t, err := s.resolve(ctx, r, env, callID, cb.Email, cb.Phone)
-		if err != nil || !cb.AllowUpdate {
-			return t, err
-		}
-		in := t.lead.Input()
-		// The phone as it was typed (a foreign number keeps its '+'), so the
-		// lead rebuilt here is the same number, with the same match key.
-		in.Phone = t.lead.Phone().Typed()
-		if cb.Name != "" {
-			in.Name = cb.Name
-		}
-		// The e-mail that found the lead cannot also change it.
-		if cb.Email != "" && t.by != "email" {
-			in.Email = cb.Email
-		}
-		lead, err := domain.NewLead(in)
-		if err != nil {
-			return t, err
-		}
-		t.lead = lead
-		return t, r.PutLead(ctx, lead)
-	}, nil)
+	return s.apply(ctx, callback{CallbackRequest: req, kind: "lead", interactions: cb.Interactions,
+		find: func(ctx context.Context, r callbackRepos, env domain.Environment) (target, error) {
+			t, err := resolve(ctx, r, env, lookup{callID: callID, email: cb.Email, phone: cb.Phone})
+			if err != nil || !cb.AllowUpdate {
+				return t, err
+			}
+			return updateLead(ctx, r, t, cb)
+		}})
+}
+
+// updateLead changes the name and e-mail of the lead a lead callback
+// found, as the callback says, and stores it.
+func updateLead(ctx context.Context, r callbackRepos, t target, cb domain.LeadCallback) (target, error) {
+	in := t.lead.Input()
+	// The phone as it was typed (a foreign number keeps its '+'), so the
+	// lead rebuilt here is the same number, with the same match key.
+	in.Phone = t.lead.Phone().Typed()
+	if cb.Name != "" {
+		in.Name = cb.Name
+	}
+	// The e-mail that found the lead cannot also change it.
+	if cb.Email != "" && t.by != "email" {
+		in.Email = cb.Email
+	}
+	lead, err := domain.NewLead(in)
+	if err != nil {
+		return t, err
+	}
+	t.lead = lead
+	return t, r.PutLead(ctx, lead)
 }
 
 // Result applies a call's result (POST /api/cvio/ligacoes/{idligacao}/resultado).
-func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCallID, queryCallID string, cb domain.ResultCallback, body *Spools, idem Idempotent) (domain.CallbackReceipt, error) {
-	callID, err := domain.MergeCallID(pathCallID, queryCallID, cb.CallID)
+func (s *Callbacks) Result(ctx context.Context, req CallbackRequest, cb domain.ResultCallback) (domain.CallbackReceipt, error) {
+	callID, err := domain.MergeCallID(req.PathCallID, req.QueryCallID, cb.CallID)
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
@@ -167,16 +194,16 @@ func (s *Callbacks) Result(ctx context.Context, tok domain.PartnerToken, pathCal
 		interaction.Description = resultDescription(cb)
 	}
 	outcome := cb
-	return s.apply(ctx, tok, "result", idem, body, []domain.PartnerInteraction{interaction},
-		func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error) {
-			return s.resolve(ctx, r, env, callID, "", domain.Phone{})
+	return s.apply(ctx, callback{CallbackRequest: req, kind: "result", interactions: []domain.PartnerInteraction{interaction},
+		find: func(ctx context.Context, r callbackRepos, env domain.Environment) (target, error) {
+			return resolve(ctx, r, env, lookup{callID: callID})
 		},
-		func(call *domain.Call) error {
+		changeCall: func(call *domain.Call) error {
 			if call.Status() == outcome.Outcome.CallStatus() && call.Reason() == outcome.Reason {
 				return nil // the same result again
 			}
 			return domain.RecordCallResult(call, outcome.Outcome, outcome.Reason)
-		})
+		}})
 }
 
 func resultDescription(cb domain.ResultCallback) string {
@@ -190,6 +217,51 @@ func resultDescription(cb domain.ResultCallback) string {
 	return d
 }
 
+// callbackRepos is what applying a callback reads and writes, in one
+// transaction: the lead and call it lands on, their history, the call's
+// new status and the answer kept for its Idempotency-Key.
+type callbackRepos interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	callbackTargets
+	PutLead(ctx context.Context, l domain.Lead) error
+	historyWrites
+	PutCall(ctx context.Context, c domain.Call) error
+	PutIdempotentAnswer(ctx context.Context, a ports.IdempotentAnswer) error
+}
+
+// callbackTargets finds the lead and the call a callback is about.
+type callbackTargets interface {
+	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
+	LatestOpenCall(ctx context.Context, envID, leadID string) (domain.Call, error)
+	GetLead(ctx context.Context, envID, id string) (domain.Lead, error)
+	FindLeadsByEmail(ctx context.Context, envID, email string) ([]domain.Lead, error)
+	FindLeadsMatchingPhone(ctx context.Context, envID string, phone domain.Phone) ([]domain.Lead, error)
+}
+
+// historyWrites adds a callback's interactions, with their recordings, to
+// a lead's history.
+type historyWrites interface {
+	HasInteraction(ctx context.Context, envID, leadID, fingerprint string) (bool, error)
+	AddInteraction(ctx context.Context, i domain.Interaction) error
+	PutRecording(ctx context.Context, r domain.Recording) error
+	LockRecordingContent(ctx context.Context, sha256 string) error
+}
+
+// callbackReads is what reading recordings, histories and kept answers reads.
+type callbackReads interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	GetRecording(ctx context.Context, envID, id string) (domain.Recording, error)
+	ListInteractions(ctx context.Context, envID, leadID string) ([]domain.Interaction, error)
+	GetIdempotentAnswer(ctx context.Context, scope, key string) (ports.IdempotentAnswer, error)
+}
+
+// audioRefs counts, under the content lock, the recordings that refer to an
+// audio object, so that an unreferenced one is deleted safely.
+type audioRefs interface {
+	LockRecordingContent(ctx context.Context, sha256 string) error
+	RecordingsWithSHA256(ctx context.Context, sha256 string) (int, error)
+}
+
 // target is what a callback lands on.
 type target struct {
 	lead domain.Lead
@@ -197,22 +269,30 @@ type target struct {
 	by   string       // what identified the lead: call, email or phone
 }
 
+// lookup is how a callback names what it is about: a call, or else a lead
+// by e-mail or phone.
+type lookup struct {
+	callID string
+	email  string
+	phone  domain.Phone
+}
+
 // resolve finds the lead (and call) a callback is about (rule 11): the call
 // when its id is given; otherwise the lead by e-mail or phone within the
 // environment, and then its most recent open call, if any.
-func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domain.Environment, callID, email string, phone domain.Phone) (target, error) {
-	if callID != "" {
-		call, err := r.LockCall(ctx, env.ID(), callID)
+func resolve(ctx context.Context, r callbackTargets, env domain.Environment, l lookup) (target, error) {
+	if l.callID != "" {
+		call, err := r.LockCall(ctx, env.ID(), l.callID)
 		if err != nil {
-			return target{}, callNotFound(err, callID)
+			return target{}, callNotFound(err, l.callID)
 		}
 		lead, err := r.GetLead(ctx, env.ID(), call.LeadID())
 		if err != nil {
-			return target{}, notFound(err, domain.CodeLeadNotFound, "idligacao", fmt.Sprintf("the lead of call %q", callID))
+			return target{}, notFound(err, domain.CodeLeadNotFound, "idligacao", fmt.Sprintf("the lead of call %q", l.callID))
 		}
 		return target{lead: lead, call: &call, by: "call"}, nil
 	}
-	leads, field, by, err := findLead(ctx, r, env, email, phone)
+	leads, field, by, err := findLead(ctx, r, env, l.email, l.phone)
 	if err != nil {
 		return target{}, err
 	}
@@ -243,7 +323,7 @@ func (s *Callbacks) resolve(ctx context.Context, r ports.Repositories, env domai
 // then by phone — a partner that knows the lead's phone but holds an old
 // e-mail still finds it. field is where the search that decided was (the
 // e-mail's, or the phone's once the e-mail found nobody), by what found it.
-func findLead(ctx context.Context, r ports.Repositories, env domain.Environment, email string, phone domain.Phone) (leads []domain.Lead, field, by string, err error) {
+func findLead(ctx context.Context, r callbackTargets, env domain.Environment, email string, phone domain.Phone) (leads []domain.Lead, field, by string, err error) {
 	if email == "" && phone.IsZero() {
 		return nil, "", "", &domain.Error{Kind: domain.KindInvalid, Code: CodeLeadNotIdentified, Field: "idligacao",
 			Message: "the callback names no call (idligacao) and no lead (email or telefone)"}
@@ -286,140 +366,65 @@ type storedAudio struct {
 	spool       ports.AudioSpool // open until the request ends, to write the object again if it was deleted meanwhile
 }
 
+// callback is one callback to apply: the request, its kind and
+// interactions, and how its kind finds its target and changes its call.
+type callback struct {
+	CallbackRequest
+	kind         string // task, lead or result
+	interactions []domain.PartnerInteraction
+	// find finds the lead and call the callback lands on (and, for the
+	// lead callback, updates the lead).
+	find func(ctx context.Context, r callbackRepos, env domain.Environment) (target, error)
+	// changeCall changes the call as the callback says; nil: as its
+	// interactions report (settle).
+	changeCall func(*domain.Call) error
+}
+
+// scope is where the callback's Idempotency-Key belongs: its environment
+// and kind.
+func (cb callback) scope() string { return cb.Token.EnvID() + "/" + cb.kind }
+
+// landing is a callback's transaction under way: where it lands, when, and
+// the answer as it is being made.
+type landing struct {
+	env        domain.Environment
+	target     target
+	now        time.Time
+	answer     domain.CallbackReceipt
+	duplicated []string // keys of the recordings of duplicate interactions
+}
+
 // apply is the shape every callback shares: replay a known Idempotency-Key;
 // decode and store the recordings (outside the transaction: the object is
 // written before its row commits); then, in one transaction, find the
 // target, change the call, add the history and keep the answer. Objects
 // that end up without a row are deleted: all of them when the transaction
 // fails, those of the interactions left out as duplicates when it commits.
-func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind string, idem Idempotent, body *Spools, interactions []domain.PartnerInteraction,
-	find func(ctx context.Context, r ports.Repositories, env domain.Environment) (target, error),
-	changeCall func(*domain.Call) error) (domain.CallbackReceipt, error) {
-	scope := tok.EnvID() + "/" + kind
-	if !validIdempotencyKey(idem.Key) {
+func (s *Callbacks) apply(ctx context.Context, cb callback) (domain.CallbackReceipt, error) {
+	if !validIdempotencyKey(cb.Idempotent.Key) {
 		return domain.CallbackReceipt{}, &domain.Error{Kind: domain.KindInvalid, Code: domain.CodeInvalidField, Field: "Idempotency-Key",
 			Message: "must be 1 to 255 printable ASCII characters"}
 	}
-	if idem.Key != "" {
-		if prior, done, err := s.replay(ctx, scope, idem); done || err != nil {
+	if cb.Idempotent.Key != "" {
+		if prior, done, err := s.replay(ctx, cb.scope(), cb.Idempotent); done || err != nil {
 			return prior, err
 		}
 	}
-
-	audios := make([]*storedAudio, len(interactions))
-	var written []string
-	for i, in := range interactions {
-		if in.Audio == nil {
-			continue
-		}
-		a, err := s.storeAudio(ctx, body, in.Audio, fmt.Sprintf("interacoes[%d].audio_base64", i), kind == "result")
-		if err != nil {
-			s.cleanup(ctx, written)
-			return domain.CallbackReceipt{}, err
-		}
-		audios[i] = a
-		written = append(written, a.key)
+	audios, written, err := s.storeAudios(ctx, cb)
+	if err != nil {
+		return domain.CallbackReceipt{}, err
 	}
-
-	var answer domain.CallbackReceipt
-	var duplicated []string // keys of the recordings of duplicates
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-		duplicated = duplicated[:0]
-		env, err := r.GetEnvironment(ctx, tok.EnvID())
-		if err != nil {
-			return envNotFound(err, tok.EnvID())
-		}
-		t, err := find(ctx, r, env)
-		if err != nil {
-			return err
-		}
-		now := s.clock.Now()
-		ans := domain.CallbackReceipt{LeadID: t.lead.ID(), InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}
-		for i, pi := range interactions {
-			in := pi.Input(env.TimeZone())
-			in.ID, in.EnvID, in.LeadID, in.OccurredAt = s.random.NewID(), env.ID(), t.lead.ID(), now
-			if t.call != nil {
-				in.CallID = t.call.ID()
-			}
-			var rec *domain.Recording
-			if a := audios[i]; a != nil {
-				if err := s.ensureStored(ctx, r, a); err != nil {
-					return err
-				}
-				r, err := domain.NewRecording(domain.RecordingInput{ID: s.random.NewID(), EnvID: env.ID(), LeadID: t.lead.ID(),
-					CallID: in.CallID, SHA256: a.key, Size: a.size, ContentType: a.contentType, CreatedAt: now})
-				if err != nil {
-					return err
-				}
-				rec = &r
-				in.RecordingID, in.RecordingSHA256 = r.ID(), a.key
-			}
-			interaction, err := domain.NewInteraction(in)
-			if err != nil {
-				return err
-			}
-			dup, err := r.HasInteraction(ctx, env.ID(), t.lead.ID(), interaction.Fingerprint())
-			if err != nil {
-				return err
-			}
-			if dup {
-				ans.Duplicates++
-				if rec != nil && !slices.Contains(duplicated, rec.SHA256()) {
-					duplicated = append(duplicated, rec.SHA256())
-				}
-				continue
-			}
-			if rec != nil {
-				if err := r.PutRecording(ctx, *rec); err != nil {
-					return err
-				}
-				ans.RecordingIDs = append(ans.RecordingIDs, rec.ID())
-				ans.RecordingSHA256s = append(ans.RecordingSHA256s, rec.SHA256())
-			}
-			if err := r.AddInteraction(ctx, interaction); err != nil {
-				return err
-			}
-			ans.InteractionIDs = append(ans.InteractionIDs, interaction.ID())
-		}
-		if t.call != nil {
-			call := *t.call
-			if changeCall != nil {
-				err = changeCall(&call)
-			} else {
-				err = settle(&call, interactions)
-			}
-			if err != nil {
-				return err
-			}
-			if call.Status() == domain.CallDelivered && call.StatusAt(now, s.cfg.ResultDeadline) == domain.CallNoResult {
-				// No result came with it, and the deadline has passed: the
-				// call is no_result, written down now rather than by the
-				// next run of the periodic marker.
-				if err := call.MarkNoResult(now, s.cfg.ResultDeadline); err != nil {
-					return err
-				}
-			}
-			if err := r.PutCall(ctx, call); err != nil {
-				return err
-			}
-			ans.CallID, ans.CallStatus = call.ID(), call.Status()
-		}
-		answer = ans
-		if idem.Key == "" {
-			return nil
-		}
-		kept, err := s.receipts.EncodeReceipt(ans)
-		if err != nil {
-			return err
-		}
-		return r.PutIdempotentAnswer(ctx, ports.IdempotentAnswer{Scope: scope, Key: idem.Key, RequestHash: idem.RequestHash,
-			StatusCode: 200, Body: kept, CreatedAt: now})
+	var l *landing
+	err = s.store.Tx(ctx, func(ctx context.Context, r callbackRepos) error {
+		var err error
+		l, err = s.land(ctx, r, cb, audios)
+		return err
 	})
 	if err != nil {
 		s.cleanup(context.WithoutCancel(ctx), written)
 		if errors.Is(err, ports.ErrIdempotencyConflict) {
 			// A concurrent request with the same key won: answer as it did.
-			body, done, rerr := s.replay(ctx, scope, idem)
+			body, done, rerr := s.replay(ctx, cb.scope(), cb.Idempotent)
 			if done || rerr != nil {
 				return body, rerr
 			}
@@ -429,8 +434,150 @@ func (s *Callbacks) apply(ctx context.Context, tok domain.PartnerToken, kind str
 	// A duplicate's recording was stored before the transaction could tell;
 	// a row (the original's, usually) may still refer to its content, which
 	// cleanup checks under the content lock.
-	s.cleanup(context.WithoutCancel(ctx), duplicated)
-	return answer, nil
+	s.cleanup(context.WithoutCancel(ctx), l.duplicated)
+	return l.answer, nil
+}
+
+// storeAudios stores the recordings of the callback's interactions, by
+// interaction (nil for one without a recording), and returns the keys
+// written. When one fails, those already written are cleaned up.
+func (s *Callbacks) storeAudios(ctx context.Context, cb callback) (audios []*storedAudio, written []string, err error) {
+	audios = make([]*storedAudio, len(cb.interactions))
+	for i, in := range cb.interactions {
+		if in.Audio == nil {
+			continue
+		}
+		a, err := s.storeAudio(ctx, cb.Spools, in.Audio, fmt.Sprintf("interacoes[%d].audio_base64", i), cb.kind == "result")
+		if err != nil {
+			s.cleanup(ctx, written)
+			return nil, nil, err
+		}
+		audios[i] = a
+		written = append(written, a.key)
+	}
+	return audios, written, nil
+}
+
+// land is the callback's transaction: it finds the target, adds the
+// interactions to the lead's history, changes the call and keeps the
+// answer for the Idempotency-Key.
+func (s *Callbacks) land(ctx context.Context, r callbackRepos, cb callback, audios []*storedAudio) (*landing, error) {
+	env, err := r.GetEnvironment(ctx, cb.Token.EnvID())
+	if err != nil {
+		return nil, envNotFound(err, cb.Token.EnvID())
+	}
+	t, err := cb.find(ctx, r, env)
+	if err != nil {
+		return nil, err
+	}
+	l := &landing{env: env, target: t, now: s.clock.Now(), answer: domain.CallbackReceipt{LeadID: t.lead.ID(),
+		InteractionIDs: []string{}, RecordingIDs: []string{}, RecordingSHA256s: []string{}}}
+	for i, pi := range cb.interactions {
+		if err := s.addInteraction(ctx, r, l, pi, audios[i]); err != nil {
+			return nil, err
+		}
+	}
+	if t.call != nil {
+		if err := s.updateCall(ctx, r, cb, l); err != nil {
+			return nil, err
+		}
+	}
+	return l, s.keepAnswer(ctx, r, cb, l)
+}
+
+// addInteraction adds one of the callback's interactions, with its
+// recording a (nil: none), to the lead's history, unless the lead has it
+// already: a duplicate is counted in the answer, and its recording's key
+// noted for clean-up.
+func (s *Callbacks) addInteraction(ctx context.Context, r callbackRepos, l *landing, pi domain.PartnerInteraction, a *storedAudio) error {
+	in := pi.Input(l.env.TimeZone())
+	in.ID, in.EnvID, in.LeadID, in.OccurredAt = s.random.NewID(), l.env.ID(), l.target.lead.ID(), l.now
+	if l.target.call != nil {
+		in.CallID = l.target.call.ID()
+	}
+	var rec *domain.Recording
+	if a != nil {
+		if err := s.ensureStored(ctx, r, a); err != nil {
+			return err
+		}
+		made, err := domain.NewRecording(domain.RecordingInput{ID: s.random.NewID(), EnvID: l.env.ID(), LeadID: l.target.lead.ID(),
+			CallID: in.CallID, SHA256: a.key, Size: a.size, ContentType: a.contentType, CreatedAt: l.now})
+		if err != nil {
+			return err
+		}
+		rec = &made
+		in.RecordingID, in.RecordingSHA256 = made.ID(), a.key
+	}
+	interaction, err := domain.NewInteraction(in)
+	if err != nil {
+		return err
+	}
+	dup, err := r.HasInteraction(ctx, l.env.ID(), l.target.lead.ID(), interaction.Fingerprint())
+	if err != nil {
+		return err
+	}
+	if dup {
+		l.answer.Duplicates++
+		if rec != nil && !slices.Contains(l.duplicated, rec.SHA256()) {
+			l.duplicated = append(l.duplicated, rec.SHA256())
+		}
+		return nil
+	}
+	if rec != nil {
+		if err := r.PutRecording(ctx, *rec); err != nil {
+			return err
+		}
+		l.answer.RecordingIDs = append(l.answer.RecordingIDs, rec.ID())
+		l.answer.RecordingSHA256s = append(l.answer.RecordingSHA256s, rec.SHA256())
+	}
+	if err := r.AddInteraction(ctx, interaction); err != nil {
+		return err
+	}
+	l.answer.InteractionIDs = append(l.answer.InteractionIDs, interaction.ID())
+	return nil
+}
+
+// updateCall changes the callback's call as it says (changeCall, or else
+// what its interactions report), writes it down as no_result when no
+// result came and the result deadline has passed, and stores it.
+func (s *Callbacks) updateCall(ctx context.Context, r callbackRepos, cb callback, l *landing) error {
+	call := *l.target.call
+	var err error
+	if cb.changeCall != nil {
+		err = cb.changeCall(&call)
+	} else {
+		err = settle(&call, cb.interactions)
+	}
+	if err != nil {
+		return err
+	}
+	if call.Status() == domain.CallDelivered && call.StatusAt(l.now, s.cfg.ResultDeadline) == domain.CallNoResult {
+		// No result came with it, and the deadline has passed: the
+		// call is no_result, written down now rather than by the
+		// next run of the periodic marker.
+		if err := call.MarkNoResult(l.now, s.cfg.ResultDeadline); err != nil {
+			return err
+		}
+	}
+	if err := r.PutCall(ctx, call); err != nil {
+		return err
+	}
+	l.answer.CallID, l.answer.CallStatus = call.ID(), call.Status()
+	return nil
+}
+
+// keepAnswer keeps the answer under the callback's Idempotency-Key, if it
+// has one, for a repeated request to get it again.
+func (s *Callbacks) keepAnswer(ctx context.Context, r callbackRepos, cb callback, l *landing) error {
+	if cb.Idempotent.Key == "" {
+		return nil
+	}
+	kept, err := s.receipts.EncodeReceipt(l.answer)
+	if err != nil {
+		return err
+	}
+	return r.PutIdempotentAnswer(ctx, ports.IdempotentAnswer{Scope: cb.scope(), Key: cb.Idempotent.Key,
+		RequestHash: cb.Idempotent.RequestHash, StatusCode: 200, Body: kept, CreatedAt: l.now})
 }
 
 // validIdempotencyKey accepts no key, or 1 to 255 printable ASCII characters.
@@ -450,7 +597,7 @@ func validIdempotencyKey(k string) bool {
 // request, a conflict for another one. done is false when the key is new.
 func (s *Callbacks) replay(ctx context.Context, scope string, idem Idempotent) (prior domain.CallbackReceipt, done bool, err error) {
 	var a ports.IdempotentAnswer
-	err = s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.reads.Read(ctx, func(ctx context.Context, r callbackReads) error {
 		var err error
 		a, err = r.GetIdempotentAnswer(ctx, scope, idem.Key)
 		return err
@@ -501,7 +648,7 @@ func (s *Callbacks) storeAudio(ctx context.Context, body *Spools, audio *domain.
 // run until the row is visible) and writes the object again if a deleter
 // (a failed request with the same audio, or the sweep) removed it after
 // this request stored it.
-func (s *Callbacks) ensureStored(ctx context.Context, r ports.Repositories, a *storedAudio) error {
+func (s *Callbacks) ensureStored(ctx context.Context, r historyWrites, a *storedAudio) error {
 	if err := r.LockRecordingContent(ctx, a.key); err != nil {
 		return err
 	}
@@ -521,7 +668,7 @@ func (s *Callbacks) ensureStored(ctx context.Context, r ports.Repositories, a *s
 // cleanup deletes stored objects that no recording row refers to.
 func (s *Callbacks) cleanup(ctx context.Context, keys []string) {
 	for _, key := range keys {
-		if _, err := deleteUnreferencedAudio(ctx, s.store, s.audio, key); err != nil {
+		if _, err := deleteUnreferencedAudio(ctx, s.content, s.audio, key); err != nil {
 			s.logger.WarnContext(ctx, "could not delete an unreferenced recording; a sweep will", "sha256", key, "error", err)
 		}
 	}
@@ -531,8 +678,8 @@ func (s *Callbacks) cleanup(ctx context.Context, keys []string) {
 // row refers to it, holding the content lock while it counts and deletes:
 // a request committing a row for the same audio waits, then finds the
 // object gone and writes it again (ensureStored).
-func deleteUnreferencedAudio(ctx context.Context, store ports.Store, audio ports.AudioStore, key string) (deleted bool, err error) {
-	err = store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+func deleteUnreferencedAudio(ctx context.Context, store unitOfWork[audioRefs], audio ports.AudioStore, key string) (deleted bool, err error) {
+	err = store.Tx(ctx, func(ctx context.Context, r audioRefs) error {
 		if err := r.LockRecordingContent(ctx, key); err != nil {
 			return err
 		}
@@ -552,7 +699,7 @@ func deleteUnreferencedAudio(ctx context.Context, store ports.Store, audio ports
 // Recording opens a recording of the environment for reading.
 func (s *Callbacks) Recording(ctx context.Context, envID, recordingID string) (domain.Recording, ports.AudioObject, error) {
 	var rec domain.Recording
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r callbackReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -576,7 +723,7 @@ const CodeRecordingNotFound = "recording_not_found"
 // History returns the lead's history, newest first.
 func (s *Callbacks) History(ctx context.Context, envID, leadID string) ([]domain.Interaction, error) {
 	var out []domain.Interaction
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r callbackReads) error {
 		var err error
 		out, err = r.ListInteractions(ctx, envID, leadID)
 		return err

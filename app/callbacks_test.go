@@ -82,7 +82,7 @@ func postTask(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
-	return cbs.Task(ctx, tok, cb, sp, query, idem)
+	return cbs.Task(ctx, app.CallbackRequest{Token: tok, Spools: sp, QueryCallID: query, Idempotent: idem}, cb)
 }
 
 func postLead(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, body, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
@@ -92,7 +92,7 @@ func postLead(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
-	return cbs.Lead(ctx, tok, cb, sp, query, idem)
+	return cbs.Lead(ctx, app.CallbackRequest{Token: tok, Spools: sp, QueryCallID: query, Idempotent: idem}, cb)
 }
 
 func postResult(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domain.PartnerToken, path, query, body string, idem app.Idempotent) (domain.CallbackReceipt, error) {
@@ -102,7 +102,7 @@ func postResult(t *testing.T, cbs *app.Callbacks, ctx context.Context, tok domai
 	if err != nil {
 		return domain.CallbackReceipt{}, err
 	}
-	return cbs.Result(ctx, tok, path, query, cb, sp, idem)
+	return cbs.Result(ctx, app.CallbackRequest{Token: tok, Spools: sp, PathCallID: path, QueryCallID: query, Idempotent: idem}, cb)
 }
 
 func answerOf(t *testing.T, a domain.CallbackReceipt) domain.CallbackReceipt {

@@ -59,7 +59,7 @@ type EventDeliveriesConfig struct {
 // the claim's holder, so a sender that lost its claim (it was taken for
 // dead) records nothing.
 type EventDeliveries struct {
-	store     ports.Store
+	store     unitOfWork[eventDeliveryRepos]
 	feed      ports.Events
 	retention ports.EventDeliveryRetention
 	clock     ports.Clock
@@ -68,6 +68,17 @@ type EventDeliveries struct {
 	payloads  ports.EventPayloads
 	cfg       EventDeliveriesConfig
 	logger    *slog.Logger
+}
+
+// eventDeliveryRepos is what delivering events reads and writes: the
+// subscriptions, their cursors and their deliveries.
+type eventDeliveryRepos interface {
+	GetEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	LockEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	ListActiveEventSubscriptions(ctx context.Context, afterEnv, afterID string, limit int) ([]domain.EventSubscription, error)
+	PutEventSubscription(ctx context.Context, s domain.EventSubscription) error
+	PendingEventDelivery(ctx context.Context, envID, subscriptionID string) (domain.EventDelivery, error)
+	PutEventDelivery(ctx context.Context, d domain.EventDelivery) error
 }
 
 // NewEventDeliveries builds the service. The events are sent by the
@@ -87,8 +98,8 @@ func NewEventDeliveries(store ports.Store, feed ports.Events, retention ports.Ev
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &EventDeliveries{store: store, feed: feed, retention: retention, clock: clock, random: random, client: client,
-		payloads: payloads, cfg: cfg, logger: logger}
+	return &EventDeliveries{store: narrow(store, func(r ports.Repositories) eventDeliveryRepos { return r }),
+		feed: feed, retention: retention, clock: clock, random: random, client: client, payloads: payloads, cfg: cfg, logger: logger}
 }
 
 // EventStep is what one Step did, and what the subscription waits for.
@@ -130,7 +141,7 @@ func (s *EventDeliveries) Step(ctx context.Context, envID, id string) (EventStep
 		head domain.EventDelivery
 		has  bool
 	)
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Read(ctx, func(ctx context.Context, r eventDeliveryRepos) error {
 		var err error
 		if sub, err = r.GetEventSubscription(ctx, envID, id); err != nil {
 			return err
@@ -173,24 +184,13 @@ func (s *EventDeliveries) take(ctx context.Context, sub domain.EventSubscription
 		}
 		return EventStep{Idle: true}, nil
 	}
-	var (
-		next    *domain.Event
-		payload []byte
-	)
-	for i := range page.Events {
-		if sub.Wants(page.Events[i].Type) {
-			next = &page.Events[i]
-			break
-		}
-	}
-	if next != nil {
-		if payload, err = s.payloads.EventPayload(*next); err != nil {
-			return EventStep{}, fmt.Errorf("writing event %s of environment %q: %w", next.ID, sub.EnvID(), err)
-		}
+	next, payload, err := s.firstWanted(sub, page.Events)
+	if err != nil {
+		return EventStep{}, err
 	}
 	var head domain.EventDelivery
 	lost := false
-	err = s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err = s.store.Tx(ctx, func(ctx context.Context, r eventDeliveryRepos) error {
 		cur, err := r.LockEventSubscription(ctx, sub.EnvID(), sub.ID())
 		if err != nil {
 			return err
@@ -230,6 +230,22 @@ func (s *EventDeliveries) take(ctx context.Context, sub domain.EventSubscription
 	return s.attempt(ctx, sub, head)
 }
 
+// firstWanted returns the first of events that the subscription wants, with
+// its payload; nil when it wants none of them.
+func (s *EventDeliveries) firstWanted(sub domain.EventSubscription, events []domain.Event) (*domain.Event, []byte, error) {
+	for i := range events {
+		if !sub.Wants(events[i].Type) {
+			continue
+		}
+		payload, err := s.payloads.EventPayload(events[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing event %s of environment %q: %w", events[i].ID, sub.EnvID(), err)
+		}
+		return &events[i], payload, nil
+	}
+	return nil, nil, nil
+}
+
 // claim takes the subscription's head, the event eventID, for an attempt
 // and makes it.
 func (s *EventDeliveries) claim(ctx context.Context, envID, id, eventID string) (EventStep, error) {
@@ -238,7 +254,7 @@ func (s *EventDeliveries) claim(ctx context.Context, envID, id, eventID string) 
 		head domain.EventDelivery
 		out  EventStep
 	)
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(ctx, func(ctx context.Context, r eventDeliveryRepos) error {
 		var err error
 		if sub, err = r.LockEventSubscription(ctx, envID, id); err != nil {
 			return err
@@ -282,23 +298,14 @@ const recordTimeout = 5 * time.Second
 // attempt sends the claimed head and records what came of it, if the claim
 // is still the sender's.
 func (s *EventDeliveries) attempt(ctx context.Context, sub domain.EventSubscription, head domain.EventDelivery) (EventStep, error) {
-	started := s.clock.Now()
-	resp := s.client.Deliver(ctx, ports.PartnerRequest{URL: sub.URL(), Body: head.Payload, WebhookID: head.EventID,
-		Secrets: sub.SigningSecrets(started), Timestamp: started})
-	a := domain.EventAttempt{At: started, Ended: s.clock.Now(), StatusCode: resp.StatusCode, RetryAfter: resp.RetryAfter}
-	switch {
-	case resp.Err != nil:
-		a.Error = domain.RedactURLsIn(resp.Err.Error())
-	case !a.Succeeded():
-		a.Error = refusal(resp.StatusCode, resp.Body)
-	}
+	a := s.send(ctx, sub, head)
 	var (
 		settled domain.EventDelivery
 		kept    bool
 	)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	err := s.store.Tx(rctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.store.Tx(rctx, func(ctx context.Context, r eventDeliveryRepos) error {
 		cur, err := r.LockEventSubscription(ctx, sub.EnvID(), sub.ID())
 		if err != nil {
 			return err
@@ -344,6 +351,22 @@ func (s *EventDeliveries) attempt(ctx context.Context, sub domain.EventSubscript
 	return EventStep{Attempted: true, Delivery: settled}, nil
 }
 
+// send posts the head to the subscription's endpoint, outside any
+// transaction, and says what came of it.
+func (s *EventDeliveries) send(ctx context.Context, sub domain.EventSubscription, head domain.EventDelivery) domain.EventAttempt {
+	started := s.clock.Now()
+	resp := s.client.Deliver(ctx, ports.PartnerRequest{URL: sub.URL(), Body: head.Payload, WebhookID: head.EventID,
+		Secrets: sub.SigningSecrets(started), Timestamp: started})
+	a := domain.EventAttempt{At: started, Ended: s.clock.Now(), StatusCode: resp.StatusCode, RetryAfter: resp.RetryAfter}
+	switch {
+	case resp.Err != nil:
+		a.Error = domain.RedactURLsIn(resp.Err.Error())
+	case !a.Succeeded():
+		a.Error = refusal(resp.StatusCode, resp.Body)
+	}
+	return a
+}
+
 // refusal is a delivery's last error for an answer that is no 2xx: its
 // status and the start of its body.
 func refusal(code int, body []byte) string {
@@ -370,7 +393,7 @@ func (s *EventDeliveries) ActiveSubscriptions(ctx context.Context) ([]Subscripti
 	afterEnv, afterID := "", ""
 	for {
 		var subs []domain.EventSubscription
-		err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+		err := s.store.Read(ctx, func(ctx context.Context, r eventDeliveryRepos) error {
 			var err error
 			subs, err = r.ListActiveEventSubscriptions(ctx, afterEnv, afterID, page)
 			return err

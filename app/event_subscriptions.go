@@ -20,7 +20,8 @@ const (
 // EventSubscriptions configures the CRM endpoints that an environment's
 // events are pushed to (EventDeliveries sends them).
 type EventSubscriptions struct {
-	store  ports.Store
+	writes unitOfWork[subscriptionWrites]
+	reads  unitOfWork[subscriptionReads]
 	clock  ports.Clock
 	random ports.Random
 	policy domain.URLPolicy
@@ -29,7 +30,33 @@ type EventSubscriptions struct {
 // NewEventSubscriptions builds the service; policy says which URLs the
 // deployment posts to (the partner URL's).
 func NewEventSubscriptions(store ports.Store, clock ports.Clock, random ports.Random, policy domain.URLPolicy) *EventSubscriptions {
-	return &EventSubscriptions{store: store, clock: clock, random: random, policy: policy}
+	return &EventSubscriptions{
+		writes: narrow(store, func(r ports.Repositories) subscriptionWrites { return r }),
+		reads:  narrow(store, func(r ports.Repositories) subscriptionReads { return r }),
+		clock:  clock, random: random, policy: policy,
+	}
+}
+
+// subscriptionWrites is what configuring a subscription reads and writes:
+// the subscription, its pending delivery, and the run of its deliveries.
+type subscriptionWrites interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	LockEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	LockEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	ListEventSubscriptions(ctx context.Context, envID string) ([]domain.EventSubscription, error)
+	PutEventSubscription(ctx context.Context, s domain.EventSubscription) error
+	DeleteEventSubscription(ctx context.Context, envID, id string) error
+	PendingEventDelivery(ctx context.Context, envID, subscriptionID string) (domain.EventDelivery, error)
+	PutEventDelivery(ctx context.Context, d domain.EventDelivery) error
+	EnqueueEventDeliveries(ctx context.Context, envID, subscriptionID string) error
+}
+
+// subscriptionReads is what reading subscriptions and their deliveries reads.
+type subscriptionReads interface {
+	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
+	GetEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error)
+	ListEventSubscriptions(ctx context.Context, envID string) ([]domain.EventSubscription, error)
+	ListEventDeliveries(ctx context.Context, envID, subscriptionID, before string, limit int) ([]domain.EventDelivery, error)
 }
 
 // SubscriptionResult is a subscription after a change. NewSecret holds
@@ -52,7 +79,7 @@ func (s *EventSubscriptions) newSecret() string {
 // that happen from now on.
 func (s *EventSubscriptions) Put(ctx context.Context, envID, id string, in domain.EventSubscriptionInput) (SubscriptionResult, error) {
 	var res SubscriptionResult
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.writes.Tx(ctx, func(ctx context.Context, r subscriptionWrites) error {
 		// Held, so that two creations in one environment count each other.
 		if _, err := r.LockEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
@@ -112,7 +139,7 @@ func (s *EventSubscriptions) Put(ctx context.Context, envID, id string, in domai
 // Get returns the subscription.
 func (s *EventSubscriptions) Get(ctx context.Context, envID, id string) (domain.EventSubscription, error) {
 	var out domain.EventSubscription
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r subscriptionReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -126,7 +153,7 @@ func (s *EventSubscriptions) Get(ctx context.Context, envID, id string) (domain.
 // List returns the environment's subscriptions, ordered by id.
 func (s *EventSubscriptions) List(ctx context.Context, envID string) ([]domain.EventSubscription, error) {
 	var out []domain.EventSubscription
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r subscriptionReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -140,7 +167,7 @@ func (s *EventSubscriptions) List(ctx context.Context, envID string) ([]domain.E
 // Delete deletes the subscription and its deliveries: nothing more is sent
 // to it (an attempt on the wire ends as it ends, unrecorded).
 func (s *EventSubscriptions) Delete(ctx context.Context, envID, id string) error {
-	return s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	return s.writes.Tx(ctx, func(ctx context.Context, r subscriptionWrites) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -153,7 +180,7 @@ func (s *EventSubscriptions) Delete(ctx context.Context, envID, id string) error
 // can switch without refusing an event.
 func (s *EventSubscriptions) RotateSecret(ctx context.Context, envID, id string) (SubscriptionResult, error) {
 	var res SubscriptionResult
-	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.writes.Tx(ctx, func(ctx context.Context, r subscriptionWrites) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}
@@ -201,7 +228,7 @@ func (s *EventSubscriptions) Deliveries(ctx context.Context, envID, id, cursor s
 		}
 	}
 	var page DeliveryPage
-	err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) error {
+	err := s.reads.Read(ctx, func(ctx context.Context, r subscriptionReads) error {
 		if _, err := r.GetEnvironment(ctx, envID); err != nil {
 			return envNotFound(err, envID)
 		}

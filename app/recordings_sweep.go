@@ -24,11 +24,12 @@ const DefaultRecordingSweepBatch = 500
 // those of callbacks whose transaction failed after the object was written,
 // when the callback's own clean-up (best effort) did not run or failed.
 type RecordingSweeper struct {
-	store  ports.Store
-	audio  ports.AudioStore
-	clock  ports.Clock
-	logger *slog.Logger
-	batch  int // old objects per ReferencedAudio read
+	refs    unitOfWork[audioReads] // the batches' reads
+	content unitOfWork[audioRefs]  // the deletions
+	audio   ports.AudioStore
+	clock   ports.Clock
+	logger  *slog.Logger
+	batch   int // old objects per ReferencedAudio read
 }
 
 // NewRecordingSweeper builds the sweeper.
@@ -36,7 +37,15 @@ func NewRecordingSweeper(store ports.Store, audio ports.AudioStore, clock ports.
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &RecordingSweeper{store: store, audio: audio, clock: clock, logger: logger, batch: DefaultRecordingSweepBatch}
+	return &RecordingSweeper{
+		refs:    narrow(store, func(r ports.Repositories) audioReads { return r }),
+		content: narrow(store, func(r ports.Repositories) audioRefs { return r }),
+		audio:   audio, clock: clock, logger: logger, batch: DefaultRecordingSweepBatch}
+}
+
+// audioReads tells, in one read, which audio objects recordings refer to.
+type audioReads interface {
+	ReferencedAudio(ctx context.Context, sha256s []string) ([]string, error)
 }
 
 // oldObject is an object of the listing past the grace period.
@@ -70,105 +79,131 @@ func (s *RecordingSweeper) Sweep(ctx context.Context, grace time.Duration) (dele
 		grace = DefaultRecordingSweepGrace
 	}
 	began := time.Now()
-	cutoff := s.clock.Now().Add(-grace)
-	var (
-		seen, old, failed, batches int
-		firstErr                   error
-	)
-	// fail skips objects: one, or a batch whose read failed (logged once,
-	// by its first key and its size, not a line per object).
-	fail := func(keys []string, what string, err error) {
-		failed += len(keys)
-		if firstErr == nil {
-			firstErr = fmt.Errorf("%s %s: %w", what, keys[0], err)
-		}
-		attrs := []any{slog.String("sha256", keys[0]), slog.String("error", err.Error())}
-		if len(keys) > 1 {
-			attrs = append(attrs, slog.Int("objects", len(keys)))
-		}
-		s.logger.WarnContext(ctx, "recording sweep: "+what+" failed; the next sweep tries again", attrs...)
-	}
-	batch := make([]oldObject, 0, s.batch)
-	// sweepBatch checks the batch in one read and deletes the unreferenced
-	// objects of it. It returns an error only when ctx has ended.
-	sweepBatch := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		defer func() { batch = batch[:0] }()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batches++
-		keys := make([]string, len(batch))
-		for i, o := range batch {
-			keys[i] = o.key
-		}
-		var refs []string
-		err := s.store.Read(ctx, func(ctx context.Context, r ports.Repositories) (err error) {
-			refs, err = r.ReferencedAudio(ctx, keys)
-			return err
-		})
-		if err != nil {
-			fail(keys, "checking", err)
-			return nil
-		}
-		referenced := make(map[string]bool, len(refs))
-		for _, key := range refs {
-			referenced[key] = true
-		}
-		for _, o := range batch {
-			if referenced[o.key] {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			ok, err := deleteUnreferencedAudio(ctx, s.store, s.audio, o.key)
-			if err != nil {
-				fail([]string{o.key}, "deleting", err)
-				continue
-			}
-			if !ok {
-				continue // referenced since the batch's read
-			}
-			deleted++
-			s.logger.InfoContext(ctx, "recording sweep: deleted an object no recording refers to",
-				slog.String("sha256", o.key), slog.Time("written", o.written))
-		}
-		return nil
-	}
-	listErr := s.audio.List(ctx, func(key string, written time.Time) error {
-		seen++
-		if !written.Before(cutoff) {
-			return nil // its row may be about to commit
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		old++
-		batch = append(batch, oldObject{key: key, written: written})
-		if len(batch) < s.batch {
-			return nil
-		}
-		return sweepBatch()
-	})
+	run := &sweepRun{s: s, cutoff: s.clock.Now().Add(-grace), batch: make([]oldObject, 0, s.batch)}
+	listErr := s.audio.List(ctx, func(key string, written time.Time) error { return run.see(ctx, key, written) })
 	var lastErr error
 	if listErr == nil {
-		lastErr = sweepBatch() // the listing's last, short batch
+		lastErr = run.sweepBatch(ctx) // the listing's last, short batch
 	}
 	s.logger.InfoContext(ctx, "recording sweep done",
-		slog.Int("objects", seen), slog.Int("old", old), slog.Int("batches", batches),
-		slog.Int("deleted", deleted), slog.Int("failed", failed),
+		slog.Int("objects", run.seen), slog.Int("old", run.old), slog.Int("batches", run.batches),
+		slog.Int("deleted", run.deleted), slog.Int("failed", run.failed),
 		slog.Duration("grace", grace), slog.Int64("duration_ms", time.Since(began).Milliseconds()))
-	if listErr != nil {
-		return deleted, fmt.Errorf("recording sweep: listing the audio store: %w", listErr)
+	switch {
+	case listErr != nil:
+		return run.deleted, fmt.Errorf("recording sweep: listing the audio store: %w", listErr)
+	case lastErr != nil:
+		return run.deleted, fmt.Errorf("recording sweep: %w", lastErr)
+	case run.failed > 0:
+		return run.deleted, fmt.Errorf("recording sweep: %d objects skipped, the first: %w", run.failed, run.firstErr)
 	}
-	if lastErr != nil {
-		return deleted, fmt.Errorf("recording sweep: %w", lastErr)
+	return run.deleted, nil
+}
+
+// sweepRun is one Sweep under way: the batch of old objects being
+// gathered, and what it counted.
+type sweepRun struct {
+	s      *RecordingSweeper
+	cutoff time.Time // objects written before it are old
+	batch  []oldObject
+
+	seen, old, batches, deleted, failed int
+	firstErr                            error // of the first object skipped
+}
+
+// see takes one object of the listing: an old one joins the batch, which
+// is swept once full.
+func (r *sweepRun) see(ctx context.Context, key string, written time.Time) error {
+	r.seen++
+	if !written.Before(r.cutoff) {
+		return nil // its row may be about to commit
 	}
-	if failed > 0 {
-		return deleted, fmt.Errorf("recording sweep: %d objects skipped, the first: %w", failed, firstErr)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return deleted, nil
+	r.old++
+	r.batch = append(r.batch, oldObject{key: key, written: written})
+	if len(r.batch) < r.s.batch {
+		return nil
+	}
+	return r.sweepBatch(ctx)
+}
+
+// sweepBatch checks the batch in one read and deletes the unreferenced
+// objects of it. It returns an error only when ctx has ended.
+func (r *sweepRun) sweepBatch(ctx context.Context) error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	defer func() { r.batch = r.batch[:0] }()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.batches++
+	keys := make([]string, len(r.batch))
+	for i, o := range r.batch {
+		keys[i] = o.key
+	}
+	referenced, err := r.s.referenced(ctx, keys)
+	if err != nil {
+		r.fail(ctx, keys, "checking", err)
+		return nil
+	}
+	for _, o := range r.batch {
+		if referenced[o.key] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r.delete(ctx, o)
+	}
+	return nil
+}
+
+// delete deletes the object if no recording refers to it still.
+func (r *sweepRun) delete(ctx context.Context, o oldObject) {
+	ok, err := deleteUnreferencedAudio(ctx, r.s.content, r.s.audio, o.key)
+	if err != nil {
+		r.fail(ctx, []string{o.key}, "deleting", err)
+		return
+	}
+	if !ok {
+		return // referenced since the batch's read
+	}
+	r.deleted++
+	r.s.logger.InfoContext(ctx, "recording sweep: deleted an object no recording refers to",
+		slog.String("sha256", o.key), slog.Time("written", o.written))
+}
+
+// fail skips objects: one, or a batch whose read failed (logged once, by
+// its first key and its size, not a line per object).
+func (r *sweepRun) fail(ctx context.Context, keys []string, what string, err error) {
+	r.failed += len(keys)
+	if r.firstErr == nil {
+		r.firstErr = fmt.Errorf("%s %s: %w", what, keys[0], err)
+	}
+	attrs := []any{slog.String("sha256", keys[0]), slog.String("error", err.Error())}
+	if len(keys) > 1 {
+		attrs = append(attrs, slog.Int("objects", len(keys)))
+	}
+	r.s.logger.WarnContext(ctx, "recording sweep: "+what+" failed; the next sweep tries again", attrs...)
+}
+
+// referenced says which of keys some recording refers to, in one read that
+// takes no lock.
+func (s *RecordingSweeper) referenced(ctx context.Context, keys []string) (map[string]bool, error) {
+	var refs []string
+	err := s.refs.Read(ctx, func(ctx context.Context, r audioReads) (err error) {
+		refs, err = r.ReferencedAudio(ctx, keys)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	referenced := make(map[string]bool, len(refs))
+	for _, key := range refs {
+		referenced[key] = true
+	}
+	return referenced, nil
 }

@@ -182,7 +182,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 				if err != nil {
 					return domain.CallbackReceipt{}, err
 				}
-				return h.svc.Callbacks.Task(ctx, tok, cb, spools, query, idem)
+				return h.svc.Callbacks.Task(ctx, app.CallbackRequest{Token: tok, Spools: spools, QueryCallID: query, Idempotent: idem}, cb)
 			},
 		},
 		{
@@ -202,7 +202,7 @@ func (h *handlers) registerCallbacks(api huma.API) {
 				if err != nil {
 					return domain.CallbackReceipt{}, err
 				}
-				return h.svc.Callbacks.Lead(ctx, tok, cb, spools, query, idem)
+				return h.svc.Callbacks.Lead(ctx, app.CallbackRequest{Token: tok, Spools: spools, QueryCallID: query, Idempotent: idem}, cb)
 			},
 		},
 		{
@@ -227,7 +227,8 @@ func (h *handlers) registerCallbacks(api huma.API) {
 				if err != nil {
 					return domain.CallbackReceipt{}, err
 				}
-				return h.svc.Callbacks.Result(ctx, tok, r.PathValue("idligacao"), query, cb, spools, idem)
+				return h.svc.Callbacks.Result(ctx, app.CallbackRequest{Token: tok, Spools: spools, PathCallID: r.PathValue("idligacao"),
+					QueryCallID: query, Idempotent: idem}, cb)
 			},
 		},
 	}
