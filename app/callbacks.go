@@ -42,6 +42,7 @@ type Callbacks struct {
 }
 
 // NewCallbacks builds the service.
+// Its parameters stay a list: fx injects each by type (cmd/callconnect/serve.go provides it as is).
 func NewCallbacks(store ports.Store, clock ports.Clock, random ports.Random, audio ports.AudioStore, receipts ports.CallbackReceipts, cfg CallbacksConfig, logger *slog.Logger) *Callbacks {
 	if cfg.MaxAudioBytes <= 0 {
 		cfg.MaxAudioBytes = DefaultMaxAudioBytes

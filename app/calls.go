@@ -40,6 +40,7 @@ type Calls struct {
 }
 
 // NewCalls builds the service.
+// Its parameters stay a list: fx injects each by type (cmd/callconnect/serve.go provides it as is).
 func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client ports.PartnerClient, payloads ports.CallPayloads, cfg CallsConfig) *Calls {
 	if cfg.DispatchDeadline <= 0 {
 		cfg.DispatchDeadline = 2 * time.Minute

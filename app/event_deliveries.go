@@ -84,6 +84,7 @@ type eventDeliveryRepos interface {
 // NewEventDeliveries builds the service. The events are sent by the
 // partners' delivery client: the same signature, timeouts and address
 // checks.
+// Its parameters stay a list: fx injects each by type (cmd/callconnect/serve.go provides it as is).
 func NewEventDeliveries(store ports.Store, feed ports.Events, retention ports.EventDeliveryRetention, clock ports.Clock,
 	random ports.Random, client ports.PartnerClient, payloads ports.EventPayloads, cfg EventDeliveriesConfig, logger *slog.Logger) *EventDeliveries {
 	if cfg.Claim <= 0 {

@@ -61,24 +61,9 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 	)
 	started := s.clock.Now()
 	err := s.testCall.Read(ctx, func(ctx context.Context, r testCallRepos) error {
-		env, actor, integ, err := testCallContext(ctx, r, envID, actorID)
-		if err != nil {
-			return err
-		}
-		res.CallID = TestCallPrefix + s.random.NewID()
-		// A real call's webhook-id is "msg_" and its id (domain.Call.WebhookID).
-		res.WebhookID = "msg_" + res.CallID
-		in, err := sampleCall(env, actor, integ, res.CallID, started)
-		if err != nil {
-			return err
-		}
-		body, err := s.payloads.CallPayload(in)
-		if err != nil {
-			return err
-		}
-		req = ports.PartnerRequest{URL: integ.PartnerURL(), Body: body, WebhookID: res.WebhookID,
-			Secrets: integ.SigningSecrets(started), Timestamp: started}
-		return nil
+		var err error
+		res, req, err = s.prepareTestCall(ctx, r, envID, actorID, started)
+		return err
 	})
 	if err != nil {
 		return TestCallResult{}, err
@@ -116,6 +101,29 @@ func (s *Calls) SendTestCall(ctx context.Context, envID, actorID string) (TestCa
 		return TestCallResult{}, err
 	}
 	return res, nil
+}
+
+// prepareTestCall reads and checks what a test call needs and makes its
+// request, signed as at started; the result has its ids.
+func (s *Calls) prepareTestCall(ctx context.Context, r testCallRepos, envID, actorID string, started time.Time) (TestCallResult, ports.PartnerRequest, error) {
+	var res TestCallResult
+	env, actor, integ, err := testCallContext(ctx, r, envID, actorID)
+	if err != nil {
+		return res, ports.PartnerRequest{}, err
+	}
+	res.CallID = TestCallPrefix + s.random.NewID()
+	// A real call's webhook-id is "msg_" and its id (domain.Call.WebhookID).
+	res.WebhookID = "msg_" + res.CallID
+	in, err := sampleCall(env, actor, integ, res.CallID, started)
+	if err != nil {
+		return res, ports.PartnerRequest{}, err
+	}
+	body, err := s.payloads.CallPayload(in)
+	if err != nil {
+		return res, ports.PartnerRequest{}, err
+	}
+	return res, ports.PartnerRequest{URL: integ.PartnerURL(), Body: body, WebhookID: res.WebhookID,
+		Secrets: integ.SigningSecrets(started), Timestamp: started}, nil
 }
 
 // testCallRepos is what a test call reads, and the exchange it records.

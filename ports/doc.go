@@ -20,24 +20,24 @@
 // function a Repositories, the struct of the ports bound to the
 // transaction. A use case does not work on the whole of it: it names the
 // few methods it uses in a small interface of its own, next to it in app,
-// and the steps of its transaction take that interface:
+// and sees the store through that interface only (app's unitOfWork):
 //
-//	// redeliverRepos is what Redeliver reads and writes.
-//	type redeliverRepos interface {
+//	// placeRepos is what placing (and redelivering) a call reads and writes.
+//	type placeRepos interface {
+//		clickContexts // GetClickContext
 //		GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
 //		LockCall(ctx context.Context, envID, id string) (domain.Call, error)
 //		PutCall(ctx context.Context, c domain.Call) error
 //		EnqueueDelivery(ctx context.Context, d ports.Delivery) error
 //	}
 //
-//	err := s.store.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
-//		return s.redeliver(ctx, r, envID, callID) // takes a redeliverRepos
-//	})
+//	place := narrow(store, func(r ports.Repositories) placeRepos { return r })
+//	err := place.Tx(ctx, func(ctx context.Context, r placeRepos) error { ... })
 //
 // Repositories embeds the ports, so it has their methods and satisfies any
-// such interface; the compiler checks that it does where the step is
-// called. The transaction is the same as before: Tx still decides what
-// commits together, the interface only says what the step may touch.
+// such interface, which the compiler checks in that one-line conversion.
+// The transactions are the store's, as they were: Tx decides what commits
+// together; the interface only says what the use case may touch.
 //
 // Tests swap an adapter by building the use case on another Store
 // (memory.NewStore() for postgres.NewStore(...)): one line.

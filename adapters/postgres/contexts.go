@@ -28,8 +28,8 @@ func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadI
 	if out.Env, err = environmentFromRow(first.Environment); err != nil {
 		return ports.ClickContext{}, err
 	}
-	if out.CallConnect, err = r.integrationFromColumns(envID, first.IntegrationProvider, first.IntegrationActive,
-		first.IntegrationPartnerUrl, first.IntegrationDialMode, first.IntegrationSigningSecrets); err != nil {
+	if out.CallConnect, err = r.integrationFromColumns(envID, integrationColumns{first.IntegrationProvider, first.IntegrationActive,
+		first.IntegrationPartnerUrl, first.IntegrationDialMode, first.IntegrationSigningSecrets}); err != nil {
 		return ports.ClickContext{}, err
 	}
 	if first.LeadID != nil {
@@ -89,8 +89,8 @@ func (r *repositories) LockCallForDelivery(ctx context.Context, envID, callID st
 	if out.Env, err = environmentFromRow(row.Environment); err != nil {
 		return ports.DeliveryContext{}, err
 	}
-	if out.CallConnect, err = r.integrationFromColumns(envID, row.IntegrationProvider, row.IntegrationActive,
-		row.IntegrationPartnerUrl, row.IntegrationDialMode, row.IntegrationSigningSecrets); err != nil {
+	if out.CallConnect, err = r.integrationFromColumns(envID, integrationColumns{row.IntegrationProvider, row.IntegrationActive,
+		row.IntegrationPartnerUrl, row.IntegrationDialMode, row.IntegrationSigningSecrets}); err != nil {
 		return ports.DeliveryContext{}, err
 	}
 	return out, nil
@@ -118,17 +118,25 @@ func (r *repositories) readDeliveryContext(ctx context.Context, envID, callID st
 	return out, nil
 }
 
-// integrationFromColumns rebuilds the integration of a LEFT JOIN's columns;
-// nil when the join found none.
-func (r *repositories) integrationFromColumns(envID string, provider *string, active *bool, partnerURL, dialMode *string,
-	secrets []byte) (*domain.Integration, error) {
-	if provider == nil {
+// integrationColumns are an integration's columns as a query reads them;
+// all nil when a LEFT JOIN found none.
+type integrationColumns struct {
+	provider             *string
+	active               *bool
+	partnerURL, dialMode *string
+	secrets              []byte // sealed
+}
+
+// integrationFromColumns rebuilds the integration of envID from its
+// columns; nil when the join found none.
+func (r *repositories) integrationFromColumns(envID string, c integrationColumns) (*domain.Integration, error) {
+	if c.provider == nil {
 		return nil, nil
 	}
-	opened, err := r.openSecrets(envID, *provider, secrets)
+	opened, err := r.openSecrets(envID, *c.provider, c.secrets)
 	if err != nil {
 		return nil, err
 	}
-	i := domain.RestoreIntegration(envID, *provider, active != nil && *active, deref(partnerURL), domain.DialMode(deref(dialMode)), opened)
+	i := domain.RestoreIntegration(envID, *c.provider, c.active != nil && *c.active, deref(c.partnerURL), domain.DialMode(deref(c.dialMode)), opened)
 	return &i, nil
 }

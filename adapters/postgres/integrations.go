@@ -17,7 +17,7 @@ func (r *repositories) ListIntegrations(ctx context.Context, envID string) ([]do
 	}
 	out := make([]domain.Integration, 0, len(rows))
 	for _, row := range rows {
-		in, err := r.integrationFromColumns(row.EnvID, &row.Provider, &row.Active, row.PartnerUrl, row.DialMode, row.SigningSecrets)
+		in, err := r.integrationFromColumns(row.EnvID, integrationColumns{&row.Provider, &row.Active, row.PartnerUrl, row.DialMode, row.SigningSecrets})
 		if err != nil {
 			return nil, err
 		}

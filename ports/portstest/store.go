@@ -30,8 +30,14 @@ type Harness struct {
 	Expiry ports.IdempotencyExpiry
 }
 
-// RunStore runs the contract suite of ports.Store. Each subtest calls
-// newHarness once and expects a fresh, empty store.
+// RunStore runs the contract suite of ports.Store and of each port its
+// units of work hand out (ports.Repositories), a group of subtests per
+// port: Environment (Environments), User (Users), Lead (Leads),
+// Integration (Integrations), Call and Delivery (Calls), CallContexts,
+// Exchange (Exchanges), PartnerToken (PartnerTokens), Interaction and
+// Recording (History), Idempotency; RunEventSubscriptions has
+// EventSubscriptions. Each subtest calls newHarness once and expects a
+// fresh, empty store.
 //
 // Beyond what the port's comments say, the suite pins down:
 //   - PutUser, PutLead, PutIntegration, PutCall and RecordExchange for an
