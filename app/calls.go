@@ -130,30 +130,18 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 			return &domain.Error{Kind: domain.KindConflict, Code: CodeCallInProgress, Field: "lead_id", Ref: d.openCallID,
 				Message: fmt.Sprintf("call %s of this user to this lead is still being delivered; a second one is not placed", d.openCallID)}
 		}
-		env, lead, user, cc, button := d.env, d.lead, d.user, d.cc, d.button
-		byID := make(map[string]domain.User, len(d.owners))
-		for _, u := range d.owners {
-			byID[u.ID()] = u
-		}
-		id := s.random.NewID()
-		now := s.clock.Now()
-		payload, err := s.payloads.CallPayload(domain.PartnerPayloadInput{Env: env, Lead: lead, Actor: user, Owners: byID,
-			CallID: id, ClickedAt: now, DialMode: cc.DialMode()})
-		if err != nil {
-			return err
-		}
-		call, err = domain.NewCall(id, env, lead, user, button, now, s.cfg.DispatchDeadline, payload)
+		call, err = s.newCall(d)
 		if err != nil {
 			return err
 		}
 		if err := r.PutCall(ctx, call); err != nil {
 			return err
 		}
-		delivery = ports.Delivery{EnvID: envID, CallID: id, TraceParent: traceParent}
-		if slot == nil && s.direct != nil && domain.CallConnectLive(env, cc) {
+		delivery = ports.Delivery{EnvID: envID, CallID: call.ID(), TraceParent: traceParent}
+		if slot == nil && s.direct != nil && domain.CallConnectLive(d.env, d.cc) {
 			if taken, ok := s.direct.Reserve(); ok {
-				slot, integ = taken, *cc
-				delivery.NotBefore = now.Add(s.direct.Grace())
+				slot, integ = taken, *d.cc
+				delivery.NotBefore = call.ClickedAt().Add(s.direct.Grace())
 			}
 		}
 		return r.EnqueueDelivery(ctx, delivery)
@@ -164,6 +152,23 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		slot = nil
 	}
 	return call, err
+}
+
+// newCall makes the call that the decided click places, with the body its
+// partner receives for every attempt.
+func (s *Calls) newCall(d decision) (domain.Call, error) {
+	byID := make(map[string]domain.User, len(d.owners))
+	for _, u := range d.owners {
+		byID[u.ID()] = u
+	}
+	id := s.random.NewID()
+	now := s.clock.Now()
+	payload, err := s.payloads.CallPayload(domain.PartnerPayloadInput{Env: d.env, Lead: d.lead, Actor: d.user, Owners: byID,
+		CallID: id, ClickedAt: now, DialMode: d.cc.DialMode()})
+	if err != nil {
+		return domain.Call{}, err
+	}
+	return domain.NewCall(id, d.env, d.lead, d.user, d.button, now, s.cfg.DispatchDeadline, payload)
 }
 
 // DirectDeliveries runs in the background the deliveries that the process
