@@ -23,8 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"callconnect/adapters/httpapi"
-	"callconnect/adapters/memory"
+	"callconnect/adapters/httpguard"
+	"callconnect/adapters/kindstatus"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -36,17 +36,17 @@ const DefaultSessionTTL = 8 * time.Hour
 // Config is what the console is told by the deployment.
 type Config struct {
 	// AdminToken signs operators in: one token, or several separated by
-	// commas, each accepted (httpapi.ParseAdminTokens). Empty refuses every
+	// commas, each accepted (httpguard.ParseAdminTokens). Empty refuses every
 	// sign-in.
 	AdminToken string
 	// AdminFailures limits wrong tokens at the sign-in per client address
 	// (429 past it); the API's bearer check may share it, so that guesses on
 	// either count together. Nil: a limit of the console's own,
-	// httpapi.DefaultAdminFailureLimit a minute.
-	AdminFailures *httpapi.FailureLimit
+	// httpguard.DefaultAdminFailureLimit a minute.
+	AdminFailures *httpguard.FailureLimit
 	// TrustedProxies are the load balancers whose X-Forwarded-For names the
 	// client, and whose X-Forwarded-Proto: https makes the cookies Secure.
-	TrustedProxies httpapi.TrustedProxies
+	TrustedProxies httpguard.TrustedProxies
 	// SecretsKey is the deployment's secrets key; the session cookies are
 	// signed with a key derived from it, so every replica accepts them.
 	SecretsKey []byte
@@ -57,8 +57,8 @@ type Config struct {
 	// SessionTTL is how long a sign-in lasts; 0 means DefaultSessionTTL.
 	SessionTTL time.Duration
 	// Sessions keeps the sessions on the server, where a sign-out ends them;
-	// give every replica the same store (the database's). Nil keeps them in
-	// this process only, which suits a single process (tests).
+	// give every replica the same store (the database's). Required: New
+	// panics without it.
 	Sessions ports.ConsoleSessions
 	// Logger receives internal errors (never shown). Nil means slog.Default().
 	Logger *slog.Logger
@@ -69,9 +69,9 @@ type Config struct {
 // Services are the use cases the console is built on.
 type Services = app.Services
 
-// Path is where the console is served (where the HTTP server mounts it);
-// every route is under it.
-const Path = httpapi.ConsolePath
+// Path is where the console is served (the HTTP server mounts it there:
+// httpapi.Ops.ConsolePath); every route is under it.
+const Path = "/console/"
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -101,10 +101,10 @@ func New(cfg Config, svc Services) *Console {
 		cfg.Now = time.Now
 	}
 	if cfg.Sessions == nil {
-		cfg.Sessions = memory.NewConsoleSessions()
+		panic("console: Config.Sessions is required (the database's, or memory.NewConsoleSessions in a test)")
 	}
 	if cfg.AdminFailures == nil {
-		cfg.AdminFailures = httpapi.NewFailureLimit(httpapi.DefaultAdminFailureLimit, cfg.TrustedProxies, cfg.Now)
+		cfg.AdminFailures = httpguard.NewFailureLimit(httpguard.DefaultAdminFailureLimit, cfg.TrustedProxies, cfg.Now)
 	}
 	c := &Console{cfg: cfg, svc: svc, sessions: newSessions(cfg.SecretsKey, cfg.AdminToken, cfg.SessionTTL, cfg.Now, cfg.Sessions, cfg.Logger),
 		pages: parsePages(), mux: http.NewServeMux(), secure: strings.HasPrefix(cfg.PublicURL, "https://")}
@@ -399,7 +399,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s session) {
 // for anything else, which is logged.
 func (c *Console) problemText(r *http.Request, err error) (int, string) {
 	if de, ok := domain.AsError(err); ok {
-		status, ok := httpapi.StatusOf(de.Kind)
+		status, ok := kindstatus.Of(de.Kind)
 		if !ok {
 			status = http.StatusBadRequest
 		}

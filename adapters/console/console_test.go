@@ -63,6 +63,9 @@ func newFixtureOn(t *testing.T, cfg console.Config, store ports.Store) *fixture 
 	}
 	cfg.Now = clock.Now
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Sessions == nil {
+		cfg.Sessions = memory.NewConsoleSessions()
+	}
 	return &fixture{t: t, clock: clock, svc: svc, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
 }
 

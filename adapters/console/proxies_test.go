@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"callconnect/adapters/console"
-	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 	"callconnect/adapters/memory"
 )
 
@@ -23,9 +23,9 @@ const (
 // (httptest.NewRequest's).
 const fixtureRemote = "192.0.2.1/32"
 
-func proxies(t *testing.T, list string) httpapi.TrustedProxies {
+func proxies(t *testing.T, list string) httpguard.TrustedProxies {
 	t.Helper()
-	p, err := httpapi.ParseTrustedProxies(list)
+	p, err := httpguard.ParseTrustedProxies(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func TestSignInGuessesLimited(t *testing.T) {
 			t.Fatalf("wrong token %d: %d", i, res.StatusCode)
 		}
 	}
-	if refused != httpapi.DefaultAdminFailureLimit || limited != 300-httpapi.DefaultAdminFailureLimit {
-		t.Fatalf("%d refused, %d limited; want the first %d refused, then 429", refused, limited, httpapi.DefaultAdminFailureLimit)
+	if refused != httpguard.DefaultAdminFailureLimit || limited != 300-httpguard.DefaultAdminFailureLimit {
+		t.Fatalf("%d refused, %d limited; want the first %d refused, then 429", refused, limited, httpguard.DefaultAdminFailureLimit)
 	}
 	if res := try("wrong", "X-Forwarded-For", "198.51.100.7"); res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("another client's wrong token: %d", res.StatusCode)

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 	"callconnect/ports"
 )
 
@@ -48,7 +48,7 @@ type session struct {
 // sessions signs and checks session cookies.
 type sessions struct {
 	key    []byte
-	tokens httpapi.AdminTokens
+	tokens httpguard.AdminTokens
 	ttl    time.Duration
 	now    func() time.Time
 	store  ports.ConsoleSessions
@@ -66,7 +66,7 @@ func newSessions(secretsKey []byte, adminToken string, ttl time.Duration, now fu
 		m.Write([]byte("callconnect console session key v1"))
 		key = m.Sum(nil)
 	}
-	return &sessions{key: key, tokens: httpapi.ParseAdminTokens(adminToken), ttl: ttl, now: now, store: store, logger: logger}
+	return &sessions{key: key, tokens: httpguard.ParseAdminTokens(adminToken), ttl: ttl, now: now, store: store, logger: logger}
 }
 
 func (s *sessions) mac(parts ...string) []byte {
@@ -84,7 +84,7 @@ func (s *sessions) tokenID(token string) string {
 }
 
 // checkToken compares a presented admin token with each configured one in
-// constant time (httpapi.AdminTokens.Match) and names the one it is. No
+// constant time (httpguard.AdminTokens.Match) and names the one it is. No
 // configured token accepts nothing.
 func (s *sessions) checkToken(presented string) (tokenID string, ok bool) {
 	tok, ok := s.tokens.Match(presented)

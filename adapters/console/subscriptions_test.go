@@ -27,7 +27,8 @@ func subscriptionsFixture(t *testing.T, delivered int) *fixture {
 	store := memory.NewStore()
 	f := newFixtureOn(t, console.Config{}, store)
 	f.svc.EventSubscriptions = app.NewEventSubscriptions(store, f.clock, memory.NewRandom(3), domain.URLPolicy{})
-	f.handler = console.New(console.Config{AdminToken: token, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler)}, f.svc)
+	f.handler = console.New(console.Config{AdminToken: token, Now: f.clock.Now, Logger: slog.New(slog.DiscardHandler),
+		Sessions: memory.NewConsoleSessions()}, f.svc)
 	ctx := context.Background()
 	for _, id := range []string{"crm", "off"} {
 		types := []string{"*"}

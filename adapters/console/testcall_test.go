@@ -55,7 +55,7 @@ func newTestCallFixture(t *testing.T, partnerURL string) *fixture {
 		domain.IntegrationSettings{PartnerURL: partnerURL, DialMode: "phone"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := console.Config{AdminToken: token, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}
+	cfg := console.Config{AdminToken: token, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), Sessions: memory.NewConsoleSessions()}
 	return &fixture{t: t, clock: clock, svc: svc, tokens: svc.PartnerTokens, handler: console.New(cfg, svc), cookies: map[string]*http.Cookie{}}
 }
 

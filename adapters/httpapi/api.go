@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"callconnect/adapters/cvio"
+	"callconnect/adapters/httpguard"
 	"callconnect/app"
 )
 
@@ -42,18 +43,18 @@ const DefaultMaxCallbackBytesInFlight int64 = 1 << 30
 // Config is what the HTTP layer is told by the deployment.
 type Config struct {
 	// AdminToken is the CRM backend's bearer token for every /v1 call, or
-	// several separated by commas, each accepted (ParseAdminTokens), so that
+	// several separated by commas, each accepted (httpguard.ParseAdminTokens), so that
 	// one can be replaced without downtime. Empty refuses every /v1
 	// request: the API is never left open.
 	AdminToken string
 	// AdminFailures limits failed admin-token attempts per client address;
 	// the console's sign-in may share it, so that guesses on either count
-	// together. Nil: a limit of this handler's own, DefaultAdminFailureLimit
+	// together. Nil: a limit of this handler's own, httpguard.DefaultAdminFailureLimit
 	// a minute.
-	AdminFailures *FailureLimit
+	AdminFailures *httpguard.FailureLimit
 	// TrustedProxies are the proxies whose X-Forwarded-For tells the client's
 	// address (the per-address limits count by it); none by default.
-	TrustedProxies TrustedProxies
+	TrustedProxies httpguard.TrustedProxies
 	// MaxBodyBytes bounds request bodies (413 beyond it); 0 means DefaultMaxBodyBytes.
 	// The partner callbacks (/api/cvio) have their own bound, MaxCallbackBytes.
 	MaxBodyBytes int64
@@ -105,10 +106,13 @@ type Ops struct {
 	// tracing, HTTP metrics, access logs). They see every request, including
 	// refused ones.
 	Middleware []func(http.Handler) http.Handler
-	// Console serves the operator console: every path under /console/ is
+	// Console serves the operator console: every path under ConsolePath is
 	// handed to it as it is (it answers its own errors, as HTML pages). Nil
 	// serves no console.
 	Console http.Handler
+	// ConsolePath is where Console is mounted, the prefix of every path it
+	// serves (console.Path); set with Console.
+	ConsolePath string
 	// Demo serves the pretend CRM of `callconnect demo` under /demo/. Nil
 	// (every deployment) serves none.
 	Demo http.Handler
@@ -126,7 +130,7 @@ const (
 // New builds the service's HTTP handler.
 func New(cfg Config, svc Services, ops Ops) http.Handler {
 	cfg = cfg.withDefaults()
-	tokens := ParseAdminTokens(cfg.AdminToken)
+	tokens := httpguard.ParseAdminTokens(cfg.AdminToken)
 	if len(tokens.Tokens()) == 0 {
 		cfg.Logger.Warn("no admin token configured: every /v1 request will be refused with 401")
 	}
@@ -180,7 +184,7 @@ func (c Config) withDefaults() Config {
 		c.WidgetTokens = NewWidgetTokens(nil, c.Now)
 	}
 	if c.AdminFailures == nil {
-		c.AdminFailures = NewFailureLimit(DefaultAdminFailureLimit, c.TrustedProxies, c.Now)
+		c.AdminFailures = httpguard.NewFailureLimit(httpguard.DefaultAdminFailureLimit, c.TrustedProxies, c.Now)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.PublicURL == "" {
@@ -243,8 +247,8 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	api := humago.New(mux, hc)
 	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
 		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
-		tokenLimit:      newRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
-		partnerFailures: NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
+		tokenLimit:      httpguard.NewRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
+		partnerFailures: httpguard.NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
 		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
 		widgets: cfg.WidgetTokens}
 	h.registerOps(api)
@@ -280,10 +284,10 @@ type handlers struct {
 	// they are documented through huma and served as plain handlers.
 	mux *http.ServeMux
 	// tokenLimit bounds callbacks per partner token.
-	tokenLimit *rateLimiter
+	tokenLimit *httpguard.RateLimiter
 	// partnerFailures bounds failed partner authentications per client
 	// address.
-	partnerFailures *FailureLimit
+	partnerFailures *httpguard.FailureLimit
 	// bodies bounds the callback bodies one token may be sending at once,
 	// so slow uploads cannot hold spools and connections without end.
 	bodies *concurrencyLimit

@@ -311,8 +311,8 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 		return
 	}
 	x.envID = tok.EnvID()
-	if ok, wait := h.tokenLimit.take(tok.ID()); !ok {
-		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.burst, 'f', -1, 64)))
+	if ok, wait := h.tokenLimit.Take(tok.ID()); !ok {
+		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.Burst(), 'f', -1, 64)))
 		return
 	}
 	// Any Content-Type is taken, or none: the body is read as JSON whatever

@@ -19,6 +19,7 @@ import (
 	"callconnect/adapters/audiostore"
 	"callconnect/adapters/cvio"
 	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 	"callconnect/adapters/memory"
 	"callconnect/app"
 	"callconnect/domain"
@@ -93,7 +94,7 @@ func newCallbackRig(t testing.TB, cfg rigConfig) *callbackRig {
 	if cfg.wrapAudio != nil {
 		served = cfg.wrapAudio(audio)
 	}
-	proxies, err := httpapi.ParseTrustedProxies(cfg.proxies)
+	proxies, err := httpguard.ParseTrustedProxies(cfg.proxies)
 	if err != nil {
 		t.Fatal(err)
 	}

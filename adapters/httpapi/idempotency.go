@@ -11,6 +11,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"callconnect/adapters/kindstatus"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -124,7 +125,7 @@ func (h *handlers) refuseIdempotent(api huma.API, ctx huma.Context, err error) {
 		_ = huma.WriteErr(api, ctx, http.StatusInternalServerError, "could not reserve the Idempotency-Key", err)
 		return
 	}
-	status, _ := StatusOf(de.Kind)
+	status, _ := kindstatus.Of(de.Kind)
 	p := newProblem(status, de.Code, "header."+headerIdempotencyKey+": "+de.Message,
 		ProblemField{Location: "header." + headerIdempotencyKey, Message: de.Message})
 	u := ctx.URL()

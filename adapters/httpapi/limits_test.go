@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 	"callconnect/adapters/memory"
 )
 
@@ -214,7 +215,7 @@ func TestFailedAuthenticationsLimitedPerClient(t *testing.T) {
 // while the CRM's valid token passes, from another address as from the
 // guesser's own.
 func TestAdminTokenFailuresLimited(t *testing.T) {
-	proxies, err := httpapi.ParseTrustedProxies("10.0.0.0/8")
+	proxies, err := httpguard.ParseTrustedProxies("10.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,8 +251,8 @@ func TestAdminTokenFailuresLimited(t *testing.T) {
 			}
 		}
 	}
-	if unauthorized != httpapi.DefaultAdminFailureLimit || limited != 300-httpapi.DefaultAdminFailureLimit {
-		t.Fatalf("%d answered 401, %d limited; want the first %d, then 429", unauthorized, limited, httpapi.DefaultAdminFailureLimit)
+	if unauthorized != httpguard.DefaultAdminFailureLimit || limited != 300-httpguard.DefaultAdminFailureLimit {
+		t.Fatalf("%d answered 401, %d limited; want the first %d, then 429", unauthorized, limited, httpguard.DefaultAdminFailureLimit)
 	}
 	if res := get("203.0.113.9", adminToken); res.Status != http.StatusNotFound {
 		t.Fatalf("a valid token from the guesser's address: %s", res)

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"callconnect/adapters/httpguard"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // recoverPanics turns a panic into a logged 500 problem (when nothing has
@@ -91,11 +94,11 @@ func limitBody(max int64, next http.Handler, exempt string) http.Handler {
 }
 
 // requireBearer guards every /v1 path, known or not, with the admin
-// tokens (AdminTokens.Match: constant time). No token refuses everything.
+// tokens (httpguard.AdminTokens.Match: constant time). No token refuses everything.
 // A failed attempt counts against its client's address in failures; once
 // the address is over its limit, failures are answered 429 with
 // Retry-After. A valid token is checked first and always passes.
-func requireBearer(tokens AdminTokens, failures *FailureLimit, next http.Handler) http.Handler {
+func requireBearer(tokens httpguard.AdminTokens, failures *httpguard.FailureLimit, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
 			next.ServeHTTP(w, r)
@@ -183,4 +186,13 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return len(b), nil
+}
+
+// retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	s := int(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
 }

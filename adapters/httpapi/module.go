@@ -66,7 +66,7 @@ func runServer(lc fx.Lifecycle, sc ServerConfig, ops Ops, h http.Handler, d *dra
 			if sc.Banner != nil {
 				fmt.Fprintf(sc.Banner, "\nCall Connect is serving on %s\n  API docs: %s/docs\n  OpenAPI:  %s/openapi.json\n", ln.Addr(), sc.PublicURL, sc.PublicURL)
 				if ops.Console != nil {
-					fmt.Fprintf(sc.Banner, "  Console:  %s%s (sign in with the admin token)\n", sc.PublicURL, ConsolePath)
+					fmt.Fprintf(sc.Banner, "  Console:  %s%s (sign in with the admin token)\n", sc.PublicURL, ops.ConsolePath)
 				}
 				fmt.Fprintln(sc.Banner)
 			}

@@ -71,9 +71,6 @@ var docsFS embed.FS
 const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
 	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// ConsolePath is where the operator console (Ops.Console) is served.
-const ConsolePath = "/console/"
-
 // DemoPath is where the demo's pretend CRM (Ops.Demo) is served.
 const DemoPath = "/demo/"
 
@@ -84,7 +81,7 @@ func registerRawOps(mux *http.ServeMux, ops Ops) {
 		mux.Handle("GET /metrics", ops.Metrics)
 	}
 	if ops.Console != nil {
-		mux.Handle(ConsolePath, ops.Console)
+		mux.Handle(ops.ConsolePath, ops.Console)
 	}
 	if ops.Demo != nil {
 		mux.Handle(DemoPath, ops.Demo)

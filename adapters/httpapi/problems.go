@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/validation"
 
+	"callconnect/adapters/kindstatus"
 	"callconnect/app"
 	"callconnect/domain"
 )
@@ -43,28 +44,6 @@ const (
 	// (503, with Retry-After); not_ready is the other 503, of readiness.
 	codeServerBusy = "server_busy"
 )
-
-// kindStatus is the one table from a domain error's kind to the HTTP status
-// clients get.
-var kindStatus = map[domain.Kind]int{
-	domain.KindInvalid:   http.StatusUnprocessableEntity,
-	domain.KindNotFound:  http.StatusNotFound,
-	domain.KindForbidden: http.StatusForbidden,
-	domain.KindConflict:  http.StatusConflict,
-
-	domain.KindUnauthenticated: http.StatusUnauthorized,
-	domain.KindTooLarge:        http.StatusRequestEntityTooLarge,
-	domain.KindUnsupported:     http.StatusUnsupportedMediaType,
-	domain.KindMalformed:       http.StatusBadRequest,
-}
-
-// StatusOf is the HTTP status of a domain error of kind k, as the API
-// answers it (and the console, which shows the same errors); false for a
-// kind the table does not know.
-func StatusOf(k domain.Kind) (int, bool) {
-	status, ok := kindStatus[k]
-	return status, ok
-}
 
 // statusCode is the code of a failure the HTTP layer (or huma) detects, by status.
 var statusCode = map[int]string{
@@ -189,7 +168,7 @@ func installProblems() {
 }
 
 // problemFor turns what huma reports (status, message, causes) into a problem.
-// A domain error among the causes decides the answer through kindStatus.
+// A domain error among the causes decides the answer through kindstatus.Of.
 func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Problem {
 	var op *huma.Operation
 	var reqCtx context.Context = context.Background()
@@ -276,10 +255,10 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 	return p
 }
 
-// domainProblem maps a rule violation: kindStatus gives the status, the
+// domainProblem maps a rule violation: kindstatus.Of gives the status, the
 // operation's inputs give the location of the field it names.
 func domainProblem(op *huma.Operation, de *domain.Error) *Problem {
-	status, ok := kindStatus[de.Kind]
+	status, ok := kindstatus.Of(de.Kind)
 	if !ok {
 		return newProblem(http.StatusInternalServerError, codeInternal, "an internal error occurred; it has been logged")
 	}

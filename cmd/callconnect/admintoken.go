@@ -1,12 +1,11 @@
 package main
 
 import (
+	"callconnect/adapters/httpguard"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
-
-	"callconnect/adapters/httpapi"
 )
 
 // minAdminTokenBits is how much randomness an admin token must hold: 32
@@ -21,7 +20,7 @@ const makeAdminToken = "make one with `head -c 32 /dev/urandom | base64` (or 64 
 // checkAdminTokens checks CALLCONNECT_ADMIN_TOKEN: at least one token, and
 // each strong enough (adminTokenWeakness). The error never shows a token.
 func checkAdminTokens(value string) error {
-	tokens := httpapi.ParseAdminTokens(value).Tokens()
+	tokens := httpguard.ParseAdminTokens(value).Tokens()
 	if len(tokens) == 0 {
 		return errors.New("CALLCONNECT_ADMIN_TOKEN: is required (make run generates one in .data/admin-token); " + makeAdminToken)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"callconnect/adapters/audiostore"
-	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 	"callconnect/domain"
 )
 
@@ -49,7 +49,7 @@ type Config struct {
 	MaxCallbackJSONBytes     int64
 	MaxCallbackBytesInFlight int64
 	// TrustedProxies are the load balancers whose X-Forwarded-For is believed.
-	TrustedProxies httpapi.TrustedProxies
+	TrustedProxies httpguard.TrustedProxies
 	// MetricsAddr is where /metrics is served apart from the API; empty:
 	// on the API's address.
 	MetricsAddr string
@@ -202,7 +202,7 @@ var settings = []setting{
 		parse: byteSize(func(c *Config) *int64 { return &c.MaxCallbackBytesInFlight }, 1024, 1<<40)},
 	{name: "CALLCONNECT_TRUSTED_PROXIES", help: "comma-separated CIDRs (or addresses) of the load balancers in front; from them X-Forwarded-For (else Forwarded) names the client, whose address the failed-authentication limits count by, and X-Forwarded-Proto: https makes the console's cookies Secure (empty: none trusted, each client is its connection's address)",
 		parse: func(c *Config, v string) error {
-			p, err := httpapi.ParseTrustedProxies(v)
+			p, err := httpguard.ParseTrustedProxies(v)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"callconnect/adapters/console"
 	"callconnect/adapters/httpapi"
 	"callconnect/app"
 	"callconnect/domain"
@@ -182,7 +183,7 @@ func (d *demo) start(ctx context.Context) error {
 	}()
 	base := strings.TrimRight(d.cfg.PublicURL, "/")
 	fmt.Fprintf(d.out, "Demo: %s%s (a pretend CRM: choose a user, press Ligar)\n", base, httpapi.DemoPath)
-	fmt.Fprintf(d.out, "  Console of the demo: %s%senv/%s/ (sign in with the admin token)\n", base, httpapi.ConsolePath, demoEnvID)
+	fmt.Fprintf(d.out, "  Console of the demo: %s%senv/%s/ (sign in with the admin token)\n", base, console.Path, demoEnvID)
 	fmt.Fprintf(d.out, "  partner-sim: %s (answers the calls, reports back after %s)\n\n", d.partnerURL, d.settings.Delay)
 	return nil
 }
@@ -388,7 +389,7 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, _ := d.widgets.Mint(demoEnvID, current.ID, httpapi.MaxWidgetTokenTTL)
 	data := map[string]any{"L": demoLabels[lang], "Lang": lang, "HTMLLang": map[string]string{"pt": "pt-BR", "en": "en"}[lang],
 		"Users": demoUsers, "User": current, "Leads": rows, "Token": token, "API": strings.TrimRight(d.cfg.PublicURL, "/"),
-		"Script": httpapi.WidgetScriptPath, "Console": httpapi.ConsolePath + "env/" + demoEnvID + "/"}
+		"Script": httpapi.WidgetScriptPath, "Console": console.Path + "env/" + demoEnvID + "/"}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store") // the page carries a token

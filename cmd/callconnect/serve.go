@@ -2,6 +2,7 @@ package main
 
 import (
 	"callconnect/adapters/cvio"
+	"callconnect/adapters/httpguard"
 	"context"
 	"errors"
 	"fmt"
@@ -233,10 +234,10 @@ func widgetTokens(cfg Config) *httpapi.WidgetTokens {
 // adminFailures limits failed admin-token attempts per client address,
 // on /v1 and at the console's sign-in together, so that a guesser gets no
 // more tries by spreading them over both.
-type adminFailures struct{ *httpapi.FailureLimit }
+type adminFailures struct{ *httpguard.FailureLimit }
 
 func newAdminFailures(cfg Config) adminFailures {
-	return adminFailures{httpapi.NewFailureLimit(httpapi.DefaultAdminFailureLimit, cfg.TrustedProxies, nil)}
+	return adminFailures{httpguard.NewFailureLimit(httpguard.DefaultAdminFailureLimit, cfg.TrustedProxies, nil)}
 }
 
 // consoleParts gives the console what it is built on: the admin token it
@@ -269,7 +270,7 @@ func httpParts(in httpInputs) (httpapi.Config, httpapi.Ops) {
 				telemetry.AccessLog(in.Logger),
 				telemetry.HTTPMetrics(in.Registry),
 			},
-			Console: in.Console,
+			Console: in.Console, ConsolePath: console.Path,
 		}
 }
 

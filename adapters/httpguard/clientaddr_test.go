@@ -1,4 +1,4 @@
-package httpapi_test
+package httpguard_test
 
 import (
 	"crypto/tls"
@@ -11,12 +11,12 @@ import (
 
 	"pgregory.net/rapid"
 
-	"callconnect/adapters/httpapi"
+	"callconnect/adapters/httpguard"
 )
 
-func mustProxies(t testing.TB, list string) httpapi.TrustedProxies {
+func mustProxies(t testing.TB, list string) httpguard.TrustedProxies {
 	t.Helper()
-	p, err := httpapi.ParseTrustedProxies(list)
+	p, err := httpguard.ParseTrustedProxies(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestParseTrustedProxies(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/33", "lb.internal", "10.0.0.1:80", "fe80::1%eth0", "10.0.0.0/8,x", "::ffff:0:0/90"} {
-		if _, err := httpapi.ParseTrustedProxies(bad); err == nil || !strings.Contains(err.Error(), "CIDR") && !strings.Contains(err.Error(), "mixes") {
+		if _, err := httpguard.ParseTrustedProxies(bad); err == nil || !strings.Contains(err.Error(), "CIDR") && !strings.Contains(err.Error(), "mixes") {
 			t.Errorf("%q: %v, want an error", bad, err)
 		}
 	}
@@ -47,12 +47,12 @@ func TestClientAddr(t *testing.T) {
 	proxies := mustProxies(t, "10.0.0.0/8, 2001:db8:ffff::/48")
 	for _, tc := range []struct {
 		name    string
-		proxies httpapi.TrustedProxies
+		proxies httpguard.TrustedProxies
 		remote  string
 		headers []string
 		want    string
 	}{
-		{"no proxy trusted: the connection", httpapi.TrustedProxies{}, "10.0.0.1:1", []string{"X-Forwarded-For", "198.51.100.1"}, "10.0.0.1"},
+		{"no proxy trusted: the connection", httpguard.TrustedProxies{}, "10.0.0.1:1", []string{"X-Forwarded-For", "198.51.100.1"}, "10.0.0.1"},
 		{"an untrusted connection's header is ignored", proxies, "203.0.113.1:1", []string{"X-Forwarded-For", "198.51.100.1"}, "203.0.113.1"},
 		{"behind a proxy", proxies, "10.0.0.1:1", []string{"X-Forwarded-For", "198.51.100.1"}, "198.51.100.1"},
 		{"the client's own entries are to the left", proxies, "10.0.0.1:1", []string{"X-Forwarded-For", "1.2.3.4, 10.9.9.9, 198.51.100.1"}, "198.51.100.1"},
@@ -171,7 +171,7 @@ func TestViaTLS(t *testing.T) {
 }
 
 func ExampleTrustedProxies_ClientAddr() {
-	proxies, _ := httpapi.ParseTrustedProxies("10.0.0.0/8")
+	proxies, _ := httpguard.ParseTrustedProxies("10.0.0.0/8")
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	req.RemoteAddr = "10.0.0.1:40000"
 	req.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.1")

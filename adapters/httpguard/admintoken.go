@@ -1,4 +1,4 @@
-package httpapi
+package httpguard
 
 import (
 	"crypto/sha256"

@@ -1,4 +1,4 @@
-package httpapi
+package httpguard
 
 import (
 	"math"
@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// rateLimiter is a token bucket per key (a partner token id, a client address):
+// RateLimiter is a token bucket per key (a partner token id, a client address):
 // each bucket holds up to burst tokens and refills at burst per period. It
 // lives in the process: with several replicas each applies the limit on its
 // own, which bounds a partner to a multiple of it, enough against a runaway
 // loop or a guesser.
-type rateLimiter struct {
+type RateLimiter struct {
 	mu      sync.Mutex
 	burst   float64
 	perSec  float64 // refill rate
@@ -28,14 +28,14 @@ type bucket struct {
 // refilled completely (they carry no information) are dropped.
 const maxBuckets = 10_000
 
-func newRateLimiter(burst int, period time.Duration, now func() time.Time) *rateLimiter {
-	return &rateLimiter{burst: float64(burst), perSec: float64(burst) / period.Seconds(),
+func NewRateLimiter(burst int, period time.Duration, now func() time.Time) *RateLimiter {
+	return &RateLimiter{burst: float64(burst), perSec: float64(burst) / period.Seconds(),
 		buckets: map[string]*bucket{}, now: now}
 }
 
 // take spends one token of key's bucket. When there is none it spends
 // nothing and says how long until there is one.
-func (l *rateLimiter) take(key string) (ok bool, retryAfter time.Duration) {
+func (l *RateLimiter) Take(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -57,7 +57,7 @@ func (l *rateLimiter) take(key string) (ok bool, retryAfter time.Duration) {
 	return false, wait
 }
 
-func (l *rateLimiter) refilled(b *bucket, now time.Time) float64 {
+func (l *RateLimiter) refilled(b *bucket, now time.Time) float64 {
 	elapsed := now.Sub(b.at).Seconds()
 	if elapsed < 0 {
 		elapsed = 0
@@ -66,7 +66,7 @@ func (l *rateLimiter) refilled(b *bucket, now time.Time) float64 {
 }
 
 // prune drops the buckets that are full again.
-func (l *rateLimiter) prune(now time.Time) {
+func (l *RateLimiter) prune(now time.Time) {
 	for k, b := range l.buckets {
 		if l.refilled(b, now) >= l.burst {
 			delete(l.buckets, k)
@@ -74,11 +74,5 @@ func (l *rateLimiter) prune(now time.Time) {
 	}
 }
 
-// retryAfterSeconds is a Retry-After value: whole seconds, at least 1.
-func retryAfterSeconds(d time.Duration) int {
-	s := int(math.Ceil(d.Seconds()))
-	if s < 1 {
-		s = 1
-	}
-	return s
-}
+// Burst is how many tokens a bucket holds, and refills each period.
+func (l *RateLimiter) Burst() float64 { return l.burst }

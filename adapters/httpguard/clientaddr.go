@@ -1,4 +1,4 @@
-package httpapi
+package httpguard
 
 import (
 	"fmt"
@@ -235,7 +235,7 @@ func clientKey(a netip.Addr) string {
 // limit keeps a guesser's flood cheap to answer and tells it to back off.
 type FailureLimit struct {
 	proxies TrustedProxies
-	limit   *rateLimiter
+	limit   *RateLimiter
 }
 
 // DefaultAdminFailureLimit is how many failed admin-token attempts one
@@ -249,14 +249,14 @@ func NewFailureLimit(perMinute int, proxies TrustedProxies, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &FailureLimit{proxies: proxies, limit: newRateLimiter(perMinute, time.Minute, now)}
+	return &FailureLimit{proxies: proxies, limit: NewRateLimiter(perMinute, time.Minute, now)}
 }
 
 // Failed counts a failed authentication of r's client. When the client is
 // over its limit it returns false and how long until it may fail again:
 // the failure is then answered 429 rather than 401.
 func (f *FailureLimit) Failed(r *http.Request) (ok bool, retryAfter time.Duration) {
-	return f.limit.take(clientKey(f.proxies.ClientAddr(r)))
+	return f.limit.Take(clientKey(f.proxies.ClientAddr(r)))
 }
 
 // ClientAddr is the client of r, as the limit reads it.
