@@ -297,11 +297,6 @@ type DeliveryOutcome struct {
 	ClickToPartner time.Duration
 }
 
-// ErrBlockedDestination is wrapped by a PartnerClient that refused to
-// connect (a private address, a redirect to another host): trying again
-// cannot help, so the call is undeliverable at once.
-var ErrBlockedDestination = errors.New("destination refused by the delivery policy")
-
 // Deliver makes one delivery attempt of a call, as a worker asks: it claims
 // the call (queued → delivering) in one transaction, posts it to the
 // partner outside any transaction, then records the attempt, the exchange
@@ -440,7 +435,7 @@ func (s *Calls) post(ctx context.Context, a attemptPlan) sentAttempt {
 		sent.attempt.Error = fmt.Sprintf("partner answered %d", resp.StatusCode)
 	}
 	sent.verdict = domain.Judge(resp.StatusCode)
-	if errors.Is(resp.Err, ErrBlockedDestination) {
+	if errors.Is(resp.Err, ports.ErrBlockedDestination) {
 		sent.verdict = domain.VerdictPermanent
 	}
 	call := a.call

@@ -192,7 +192,7 @@ func TestPermanentRefusalIsUndeliverableAtOnce(t *testing.T) {
 
 func TestBlockedDestinationIsUndeliverableAtOnce(t *testing.T) {
 	f := newCallsFixture(t, app.CallsConfig{})
-	f.partner.script = []ports.PartnerResponse{{Err: fmt.Errorf("dialing 10.0.0.1: %w", app.ErrBlockedDestination)}}
+	f.partner.script = []ports.PartnerResponse{{Err: fmt.Errorf("dialing 10.0.0.1: %w", ports.ErrBlockedDestination)}}
 	call, _ := f.calls.Place(context.Background(), "acme", "l1", "b1", "")
 	f.drain(t)
 	got, _ := f.calls.GetCall(context.Background(), "acme", call.ID())

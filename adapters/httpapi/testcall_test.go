@@ -375,7 +375,7 @@ func TestTestCallToARefusedAddress(t *testing.T) {
 	r := newTestCallRig(t, memory.NewStore(), webhook.Config{AllowPrivate: false})
 	res := r.ok(r.testCall("admin"))
 	errText, _ := res["error"].(string)
-	if res["status_code"] != float64(0) || !strings.Contains(errText, app.ErrBlockedDestination.Error()) {
+	if res["status_code"] != float64(0) || !strings.Contains(errText, ports.ErrBlockedDestination.Error()) {
 		t.Errorf("a refused address: %v", res)
 	}
 	if n := r.partner.hits.Load(); n != 0 {

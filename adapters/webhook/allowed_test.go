@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"callconnect/adapters/webhook"
-	"callconnect/app"
+	"callconnect/ports"
 )
 
 // An allowed address (a partner simulator on loopback) is reached without
@@ -35,7 +35,7 @@ func TestDeliverReachesAllowedAddressesOnly(t *testing.T) {
 		"http://127.0.0.2:" + port + "/calls",
 	} {
 		resp := c.Deliver(context.Background(), request(u))
-		if !errors.Is(resp.Err, app.ErrBlockedDestination) {
+		if !errors.Is(resp.Err, ports.ErrBlockedDestination) {
 			t.Errorf("%s: %+v, want ErrBlockedDestination", u, resp)
 		}
 	}

@@ -33,7 +33,6 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
 )
@@ -192,7 +191,7 @@ func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Deliver posts req.Body to req.URL, signed, and reports the answer. It never
 // returns without a Duration; Err is nil whenever an HTTP answer came back,
-// whatever its status. Err wraps app.ErrBlockedDestination when the URL or
+// whatever its status. Err wraps ports.ErrBlockedDestination when the URL or
 // an address it resolves to is internal (unless AllowPrivate), ErrTimeout
 // when the partner was too slow, and the network error otherwise.
 func (c *Client) Deliver(ctx context.Context, req ports.PartnerRequest) (resp ports.PartnerResponse) {
@@ -258,20 +257,20 @@ func (c *Client) Deliver(ctx context.Context, req ports.PartnerRequest) (resp po
 // checkURL refuses, before anything is sent, a URL that is not absolute
 // http(s) or (unless AllowPrivate) whose host is obviously internal; the
 // dial-time guard catches names that resolve to internal addresses. All
-// such refusals are permanent: they wrap app.ErrBlockedDestination.
+// such refusals are permanent: they wrap ports.ErrBlockedDestination.
 func (c *Client) checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the partner URL does not parse", app.ErrBlockedDestination)
+		return nil, fmt.Errorf("%w: the partner URL does not parse", ports.ErrBlockedDestination)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("%w: the partner URL must be absolute http(s)", app.ErrBlockedDestination)
+		return nil, fmt.Errorf("%w: the partner URL must be absolute http(s)", ports.ErrBlockedDestination)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%w: the partner URL must not carry credentials", app.ErrBlockedDestination)
+		return nil, fmt.Errorf("%w: the partner URL must not carry credentials", ports.ErrBlockedDestination)
 	}
 	if !c.allowPrivate && domain.IsInternalHost(u.Hostname()) && !allowedURL(u, c.allowed) {
-		return nil, fmt.Errorf("%w: the partner URL's host is %s", app.ErrBlockedDestination, domain.DescribeInternalHost(u.Hostname()))
+		return nil, fmt.Errorf("%w: the partner URL's host is %s", ports.ErrBlockedDestination, domain.DescribeInternalHost(u.Hostname()))
 	}
 	return u, nil
 }
@@ -295,7 +294,7 @@ func (c *Client) describe(parent, attempt context.Context, target string, err er
 		recErr   tls.RecordHeaderError
 	)
 	switch {
-	case errors.Is(err, app.ErrBlockedDestination):
+	case errors.Is(err, ports.ErrBlockedDestination):
 		return err
 	case errors.Is(parent.Err(), context.Canceled):
 		return fmt.Errorf("delivery to %s cancelled: %w", target, err)
@@ -336,7 +335,7 @@ func endSpan(span trace.Span, resp ports.PartnerResponse) {
 
 func errorType(err error) string {
 	switch {
-	case errors.Is(err, app.ErrBlockedDestination):
+	case errors.Is(err, ports.ErrBlockedDestination):
 		return "blocked_destination"
 	case errors.Is(err, ErrTimeout):
 		return "timeout"

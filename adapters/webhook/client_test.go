@@ -23,7 +23,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"callconnect/adapters/webhook"
-	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
 )
@@ -265,7 +264,7 @@ func TestDeliverTimesOutOnAHangingPartner(t *testing.T) {
 	if !errors.Is(resp.Err, webhook.ErrTimeout) || resp.StatusCode != 0 {
 		t.Fatalf("resp = %+v, want ErrTimeout and no status", resp)
 	}
-	if errors.Is(resp.Err, app.ErrBlockedDestination) {
+	if errors.Is(resp.Err, ports.ErrBlockedDestination) {
 		t.Error("a timeout is not a blocked destination: it must be retried")
 	}
 	if elapsed < 300*time.Millisecond || elapsed > 3*time.Second {
@@ -328,7 +327,7 @@ func TestDeliverConnectionRefused(t *testing.T) {
 
 	resp := webhook.New(webhook.Config{AllowPrivate: true}).Deliver(context.Background(), request("http://"+addr+"/ligar"))
 
-	if resp.StatusCode != 0 || !errors.Is(resp.Err, syscall.ECONNREFUSED) || errors.Is(resp.Err, app.ErrBlockedDestination) {
+	if resp.StatusCode != 0 || !errors.Is(resp.Err, syscall.ECONNREFUSED) || errors.Is(resp.Err, ports.ErrBlockedDestination) {
 		t.Fatalf("resp = %+v, want a refused connection", resp)
 	}
 	if !strings.Contains(resp.Err.Error(), "refused") || resp.RequestHeaders == nil {
@@ -434,7 +433,7 @@ func TestDeliverRefusesInternalTargets(t *testing.T) {
 		"https://user:pass@partner.example/",
 	} {
 		resp := c.Deliver(context.Background(), request(u))
-		if !errors.Is(resp.Err, app.ErrBlockedDestination) || resp.StatusCode != 0 {
+		if !errors.Is(resp.Err, ports.ErrBlockedDestination) || resp.StatusCode != 0 {
 			t.Errorf("%s: resp = %+v, want ErrBlockedDestination", u, resp)
 		}
 	}
@@ -468,7 +467,7 @@ func TestDeliverRefusesNamesResolvingInward(t *testing.T) {
 	c := webhook.New(webhook.Config{Lookup: lookup, ConnectTimeout: time.Second})
 	for host := range zone {
 		resp := c.Deliver(context.Background(), request("http://"+host+":"+port+"/ligar"))
-		if !errors.Is(resp.Err, app.ErrBlockedDestination) || resp.StatusCode != 0 {
+		if !errors.Is(resp.Err, ports.ErrBlockedDestination) || resp.StatusCode != 0 {
 			t.Errorf("%s: resp = %+v, want ErrBlockedDestination", host, resp)
 		} else if !strings.Contains(resp.Err.Error(), host) {
 			t.Errorf("%s: error %q does not name the host", host, resp.Err)
@@ -488,7 +487,7 @@ func TestDeliverRefusesNamesResolvingInward(t *testing.T) {
 
 	// An unknown name is a DNS failure, retried later: not a blocked destination.
 	resp = c.Deliver(context.Background(), request("https://unknown.partner.test/"))
-	if resp.Err == nil || errors.Is(resp.Err, app.ErrBlockedDestination) {
+	if resp.Err == nil || errors.Is(resp.Err, ports.ErrBlockedDestination) {
 		t.Errorf("unknown host: %v", resp.Err)
 	}
 }
@@ -551,7 +550,7 @@ func TestDeliverOverHTTP2WithTLS(t *testing.T) {
 
 	// A certificate the client does not trust: no answer, a TLS error, retried later.
 	resp = webhook.New(webhook.Config{AllowPrivate: true}).Deliver(context.Background(), request(p.URL))
-	if resp.StatusCode != 0 || resp.Err == nil || !strings.Contains(resp.Err.Error(), "TLS") || errors.Is(resp.Err, app.ErrBlockedDestination) {
+	if resp.StatusCode != 0 || resp.Err == nil || !strings.Contains(resp.Err.Error(), "TLS") || errors.Is(resp.Err, ports.ErrBlockedDestination) {
 		t.Errorf("untrusted certificate: %+v", resp)
 	}
 }

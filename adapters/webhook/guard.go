@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"callconnect/app"
 	"callconnect/domain"
+	"callconnect/ports"
 )
 
 // LookupFunc resolves a host name to its addresses; network is "ip", "ip4"
@@ -110,7 +110,7 @@ func (g *guardedDialer) control(_, address string, _ syscall.RawConn) error {
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: cannot check address %q", app.ErrBlockedDestination, address)
+		return fmt.Errorf("%w: cannot check address %q", ports.ErrBlockedDestination, address)
 	}
 	if isInternal(ap.Addr()) && !slices.Contains(g.allowed, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())) {
 		return blocked(ap.Addr().String(), ap.Addr())
@@ -130,10 +130,10 @@ func allowedURL(u *url.URL, allowed []netip.AddrPort) bool {
 
 func blocked(host string, a netip.Addr) error {
 	if host == a.String() {
-		return fmt.Errorf("%w: %s is %s, an address no partner is reached at", app.ErrBlockedDestination, a, domain.DescribeAddr(a))
+		return fmt.Errorf("%w: %s is %s, an address no partner is reached at", ports.ErrBlockedDestination, a, domain.DescribeAddr(a))
 	}
 	return fmt.Errorf("%w: %s resolves to %s (%s), an address no partner is reached at",
-		app.ErrBlockedDestination, host, a, domain.DescribeAddr(a))
+		ports.ErrBlockedDestination, host, a, domain.DescribeAddr(a))
 }
 
 // isInternal is the one address check, the one the partner URL passed when

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"callconnect/app"
 	"callconnect/domain"
+	"callconnect/ports"
 )
 
 func TestIsInternal(t *testing.T) {
@@ -77,7 +77,7 @@ func TestGuardControlChecksTheSocketAddress(t *testing.T) {
 		"[2001:4860::8888]:443": false,
 	} {
 		err := strict.control("tcp4", addr, nil)
-		if got := errors.Is(err, app.ErrBlockedDestination); got != internal {
+		if got := errors.Is(err, ports.ErrBlockedDestination); got != internal {
 			t.Errorf("control(%s) = %v, want blocked %v", addr, err, internal)
 		}
 		if err := lax.control("tcp4", addr, nil); err != nil {
@@ -108,7 +108,7 @@ func TestGuardJudgesEveryBlockAsConfigurationDoes(t *testing.T) {
 			}
 			ap := netip.AddrPortFrom(a, 443).String()
 			err := strict.control("tcp", ap, nil)
-			if got := errors.Is(err, app.ErrBlockedDestination); got != internal {
+			if got := errors.Is(err, ports.ErrBlockedDestination); got != internal {
 				t.Errorf("control(%s) = %v, want blocked %v (%s)", ap, err, internal, domain.DescribeAddr(a))
 			}
 			if err := lax.control("tcp", ap, nil); err != nil {
@@ -120,7 +120,7 @@ func TestGuardJudgesEveryBlockAsConfigurationDoes(t *testing.T) {
 			resolving := newGuardedDialer(func(context.Context, string, string) ([]netip.Addr, error) {
 				return []netip.Addr{a}, nil
 			}, false, time.Second)
-			if _, err := resolving.DialContext(t.Context(), "tcp", "partner.example:443"); !errors.Is(err, app.ErrBlockedDestination) {
+			if _, err := resolving.DialContext(t.Context(), "tcp", "partner.example:443"); !errors.Is(err, ports.ErrBlockedDestination) {
 				t.Errorf("a name resolving to %s (%s): dial error %v, want blocked", a, b.Name, err)
 			}
 		}

@@ -8,9 +8,9 @@ import (
 )
 
 // Module provides the *Client, also as ports.PartnerClient, from a Config in
-// the graph (supply it with fx.Supply(webhook.Config{...})). A
-// trace.TracerProvider in the graph, if any and unless the Config names one,
-// gives each attempt a client span. Idle connections are closed on stop.
+// the graph (supply it with fx.Supply(webhook.Config{...})) and the graph's
+// trace.TracerProvider, which gives each attempt a client span unless the
+// Config names another. Idle connections are closed on stop.
 //
 // The graph's propagation.TextMapPropagator is deliberately not used: it
 // carries baggage, which must not leak to partners; Config.Propagator can
@@ -25,7 +25,7 @@ type clientParams struct {
 	fx.In
 	Lifecycle      fx.Lifecycle
 	Config         Config
-	TracerProvider trace.TracerProvider `optional:"true"`
+	TracerProvider trace.TracerProvider
 }
 
 func newForFx(p clientParams) *Client {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
@@ -15,7 +17,7 @@ func TestModuleProvidesThePartnerClient(t *testing.T) {
 	p := newPartner(t, nil)
 	var client ports.PartnerClient
 	app := fxtest.New(t,
-		fx.Supply(webhook.Config{AllowPrivate: true}),
+		fx.Supply(webhook.Config{AllowPrivate: true}, fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider)))),
 		webhook.Module,
 		fx.Populate(&client),
 	)
@@ -32,7 +34,7 @@ func TestModuleProvidesThePartnerClient(t *testing.T) {
 func TestModuleGuardsByDefault(t *testing.T) {
 	p := newPartner(t, nil)
 	var client ports.PartnerClient
-	app := fxtest.New(t, fx.Supply(webhook.Config{}), webhook.Module, fx.Populate(&client))
+	app := fxtest.New(t, fx.Supply(webhook.Config{}, fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider)))), webhook.Module, fx.Populate(&client))
 	app.RequireStart()
 	defer app.RequireStop()
 	if resp := client.Deliver(context.Background(), request(p.URL)); resp.Err == nil {
