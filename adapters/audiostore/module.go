@@ -47,8 +47,8 @@ func New(cfg Config) (Store, error) {
 // Module provides the Store, also as ports.AudioStore, from a Config in the
 // graph (supply it with fx.Supply(audiostore.Config{...})). With S3, starting checks the
 // bucket — creating it if S3Config.CreateBucket says so — and fails when it
-// cannot be reached; the graph's *slog.Logger, if any and unless the Config
-// names one, hears of temporary objects left behind.
+// cannot be reached; the graph's *slog.Logger, unless the Config names
+// another, hears of temporary objects left behind.
 var Module = fx.Module("audiostore",
 	fx.Provide(
 		fx.Annotate(newForFx, fx.As(fx.Self()), fx.As(new(ports.AudioStore))),
@@ -59,7 +59,7 @@ type storeParams struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Config    Config
-	Logger    *slog.Logger `optional:"true"`
+	Logger    *slog.Logger
 }
 
 func newForFx(p storeParams) (Store, error) {

@@ -1,6 +1,7 @@
 package audiostore_test
 
 import (
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 func TestModuleChoosesTheFilesystemByDefault(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "recordings")
 	var store ports.AudioStore
-	app := fxtest.New(t, fx.Supply(audiostore.Config{Dir: dir}), audiostore.Module, fx.Populate(&store))
+	app := fxtest.New(t, fx.Supply(audiostore.Config{Dir: dir}, slog.New(slog.DiscardHandler)), audiostore.Module, fx.Populate(&store))
 	app.RequireStart()
 	defer app.RequireStop()
 	fs, ok := store.(*audiostore.FS)
@@ -29,14 +30,14 @@ func TestModuleChoosesTheFilesystemByDefault(t *testing.T) {
 func TestModuleChoosesS3WhenConfigured(t *testing.T) {
 	var store ports.AudioStore
 	cfg := audiostore.Config{Dir: t.TempDir(), S3: s3Config(newFakeS3(t, nil), "recordings")}
-	app := fxtest.New(t, fx.Supply(cfg), audiostore.Module, fx.Populate(&store))
+	app := fxtest.New(t, fx.Supply(cfg, slog.New(slog.DiscardHandler)), audiostore.Module, fx.Populate(&store))
 	app.RequireStart() // creates the bucket
 	defer app.RequireStop()
 	if _, ok := store.(*audiostore.S3); !ok {
 		t.Fatalf("store = %T; want *audiostore.S3", store)
 	}
 	var upkeep audiostore.Store
-	app2 := fxtest.New(t, fx.Supply(cfg), audiostore.Module, fx.Populate(&upkeep))
+	app2 := fxtest.New(t, fx.Supply(cfg, slog.New(slog.DiscardHandler)), audiostore.Module, fx.Populate(&upkeep))
 	app2.RequireStart()
 	defer app2.RequireStop()
 	if err := upkeep.Check(t.Context()); err != nil {
@@ -52,7 +53,7 @@ func TestModuleChoosesS3WhenConfigured(t *testing.T) {
 func TestModuleFailsToStartWithoutTheBucket(t *testing.T) {
 	cfg := audiostore.Config{S3: s3Config(newFakeS3(t, nil), "")}
 	cfg.S3.CreateBucket = false
-	app := fx.New(fx.Supply(cfg), audiostore.Module, fx.Invoke(func(ports.AudioStore) {}), fx.NopLogger)
+	app := fx.New(fx.Supply(cfg, slog.New(slog.DiscardHandler)), audiostore.Module, fx.Invoke(func(ports.AudioStore) {}), fx.NopLogger)
 	if err := app.Start(t.Context()); err == nil {
 		app.Stop(t.Context())
 		t.Fatal("started without the bucket")

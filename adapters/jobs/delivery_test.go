@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"callconnect/adapters/jobs"
-	"callconnect/adapters/postgres"
+	"callconnect/adapters/outbox"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -263,7 +263,7 @@ func TestRescuesADeliveryWhoseProcessDied(t *testing.T) {
 
 // failingEnqueuer inserts the job, then fails, as a transaction that breaks
 // after the insert would.
-type failingEnqueuer struct{ postgres.Enqueuer }
+type failingEnqueuer struct{ outbox.Enqueuer }
 
 var errAfterInsert = errors.New("the transaction fails after the job was inserted")
 
@@ -282,7 +282,7 @@ func TestJobIsEnqueuedInThePlaceTransaction(t *testing.T) {
 	defer cancel()
 	var failing bool
 	var mu sync.Mutex
-	w := newWorld(t, always(http.StatusOK), worldOptions{wrapEnqueuer: func(e postgres.Enqueuer) postgres.Enqueuer {
+	w := newWorld(t, always(http.StatusOK), worldOptions{wrapEnqueuer: func(e outbox.Enqueuer) outbox.Enqueuer {
 		return enqueuerFunc(func(ctx context.Context, tx pgx.Tx, d ports.Delivery) error {
 			mu.Lock()
 			fail := failing

@@ -10,21 +10,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/rivertype"
 
-	"callconnect/adapters/postgres"
+	"callconnect/adapters/outbox"
 	"callconnect/ports"
 )
 
 // Enqueuer inserts delivery jobs in the caller's transaction (the outbox):
 // the job commits or rolls back with the call. It implements
-// postgres.Enqueuer, which the store calls from ports.Calls.EnqueueDelivery,
-// and postgres.Releaser, for ports.Calls.ReleaseDelivery. It writes through
+// outbox.Enqueuer, which the store calls from ports.Calls.EnqueueDelivery,
+// and outbox.Releaser, for ports.Calls.ReleaseDelivery. It writes through
 // the caller's transaction only, so a process may enqueue whether or not it
 // also runs workers.
 type Enqueuer struct{}
 
 var (
-	_ postgres.Enqueuer = (*Enqueuer)(nil)
-	_ postgres.Releaser = (*Enqueuer)(nil)
+	_ outbox.Enqueuer = (*Enqueuer)(nil)
+	_ outbox.Releaser = (*Enqueuer)(nil)
 )
 
 // NewEnqueuer returns the Enqueuer.

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"callconnect/adapters/postgres"
+	"callconnect/adapters/outbox"
 	"callconnect/app"
 	"callconnect/ports"
 )
@@ -100,7 +100,7 @@ func (e *Enqueuer) EnqueueEventDeliveries(ctx context.Context, tx pgx.Tx, envID,
 	return nil
 }
 
-var _ postgres.EventEnqueuer = (*Enqueuer)(nil)
+var _ outbox.EventEnqueuer = (*Enqueuer)(nil)
 
 // Kick makes sure each of subs has a job that will run: it inserts one for
 // those that have no waiting job, in one statement of its own.

@@ -19,6 +19,7 @@ import (
 
 	"callconnect/adapters/cvio"
 	"callconnect/adapters/jobs"
+	"callconnect/adapters/outbox"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/adapters/system"
@@ -125,14 +126,14 @@ type world struct {
 	store    ports.Store
 	calls    *app.Calls
 	partner  *fakePartner
-	enqueuer postgres.Enqueuer
+	enqueuer outbox.Enqueuer
 	placed   atomic.Int64 // calls place made: its leads' numbers
 }
 
 type worldOptions struct {
 	calls app.CallsConfig
 	// enqueuer replaces the River one (wrapping it, say).
-	wrapEnqueuer func(postgres.Enqueuer) postgres.Enqueuer
+	wrapEnqueuer func(outbox.Enqueuer) outbox.Enqueuer
 	maxConns     int32
 	// partner, when set, serves the partner's endpoint instead of the
 	// fake partner's recording handler.
@@ -155,7 +156,7 @@ func newWorld(t testing.TB, answer func(string, int) int, opts worldOptions) *wo
 	if pool == nil {
 		pool = newPool(t, pgtest.NewPool(t), opts.maxConns, opts.tracer)
 	}
-	var enq postgres.Enqueuer = jobs.NewEnqueuer()
+	var enq outbox.Enqueuer = jobs.NewEnqueuer()
 	if opts.wrapEnqueuer != nil {
 		enq = opts.wrapEnqueuer(enq)
 	}

@@ -13,72 +13,108 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
-	"callconnect/adapters/postgres"
+	"callconnect/adapters/outbox"
 	"callconnect/app"
 	"callconnect/ports"
 )
 
-// Module provides the Enqueuer as the postgres.Enqueuer (so the store's
-// EnqueueDelivery inserts River jobs in its transactions), the delivery
-// metrics and the queue's (see RegisterQueueMetrics and
-// NewJobWaitMiddleware), the worker and the processing Client, started with
-// the app and stopped gracefully with it, and the Direct runner, which the
-// *app.Calls delivers the calls it places through (DeliverDirectly) and
-// which stops with the client. It needs a Config (fx.Supply), the pool, the
-// *app.Calls use case, a *slog.Logger, a prometheus.Registerer and a
-// trace.TracerProvider (the telemetry module's).
-//
-// With an *app.RecordingSweeper in the graph (and the ports.AudioStore it
-// sweeps), the client also runs the recording sweep: a periodic job every
-// SweepRecordingsInterval, and once when a client becomes leader. With an
-// *app.MonitorRetention, it runs the monitor's retention the same way, every
-// MonitorRetentionInterval (and the event feeds' with it, given an
-// *app.EventRetention); with an *app.IdempotencyKeyExpiry, it deletes the
-// expired Idempotency-Key answers every ExpireIdempotencyKeysInterval; with an
-// *app.NoResultMarker, it marks no_result the calls past their result
-// deadline every MarkNoResultInterval. With an *app.EventDeliveries (and
-// the store's ports.Events), it walks the event subscriptions
-// (DeliverEventsWorker, on QueueEvents), kicks them as their environments'
-// feeds grow (EventKicker), and deletes their old finished deliveries every
-// ExpireEventDeliveriesInterval.
-var Module = fx.Module("jobs",
+// The modules below are listed by the process that wants what they do; none
+// of them looks in the graph for what it might do. Every dependency they
+// name is required.
+
+// EnqueueModule provides the Enqueuer as the outbox.Enqueuer (so that the
+// store's EnqueueDelivery inserts River jobs in its transactions) and
+// registers callconnect_jobs: every process on the queue, delivering or not,
+// reports how many jobs wait. A process with EnqueueModule alone accepts
+// clicks and schedules their deliveries but runs none (an API-only replica).
+// It needs the pool, a prometheus.Registerer and a *slog.Logger.
+var EnqueueModule = fx.Module("jobs.enqueue",
+	fx.Provide(fx.Annotate(NewEnqueuer, fx.As(new(outbox.Enqueuer)))),
+	fx.Invoke(RegisterQueueMetrics),
+)
+
+// WorkModule runs the River client that works the queue: the call
+// deliveries (DeliverCallWorker and the Direct runner, which the
+// *app.Calls delivers the calls it places through: DeliverDirectly), with
+// their metrics and the job wait metric (NewJobWaitMiddleware), and every
+// Job that the modules listed with it add (MaintenanceModule,
+// EventDeliveriesModule). The client starts with the app and stops
+// gracefully with it, the Direct runner with it. It needs a Config
+// (fx.Supply), the pool, the *app.Calls use case, a *slog.Logger, a
+// prometheus.Registerer and a trace.TracerProvider.
+var WorkModule = fx.Module("jobs.work",
 	fx.Provide(
-		fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer))),
 		NewMetrics,
 		newWorkerForFx,
-		newSweepWorkerForFx,
-		newRetentionWorkerForFx,
-		newIdempotencyExpiryWorkerForFx,
-		newNoResultWorkerForFx,
-		newEventWorkersForFx,
-		newEventKickerForFx,
-		newWorkersForFx,
 		newDirectForFx,
 		newClientForFx,
 	),
 	// The client is asked for so that it exists, and runs, even though
 	// nothing else depends on it.
 	fx.Invoke(func(*Client) {}),
-	fx.Invoke(func(*EventKicker) {}),
 	fx.Invoke(func(calls *app.Calls, d *Direct) { calls.DeliverDirectly(d) }),
-	fx.Invoke(registerQueueMetricsForFx),
 )
 
-// EnqueueOnlyModule provides only the Enqueuer: a process with it accepts
-// clicks and schedules their deliveries but runs none (an API-only replica);
-// processes with Module deliver them.
-var EnqueueOnlyModule = fx.Module("jobs",
-	fx.Provide(fx.Annotate(newEnqueuerForFx, fx.As(new(postgres.Enqueuer)))),
-	fx.Invoke(registerQueueMetricsForFx),
+// MaintenanceModule adds the periodic upkeep to WorkModule's client, each
+// job run once when a client becomes leader and then every interval: the
+// recording sweep (SweepRecordingsInterval; the *app.RecordingSweeper, and
+// the audio store's TempObjects by the graph's ports.Clock), the monitor's
+// retention with the event feeds' (MonitorRetentionInterval; the
+// *app.MonitorRetention and *app.EventRetention), the expiry of the
+// Idempotency-Key answers (ExpireIdempotencyKeysInterval; the
+// *app.IdempotencyKeyExpiry) and the no_result marking of the calls past
+// their result deadline (MarkNoResultInterval; the *app.NoResultMarker).
+// Each of them is also a module of its own, for a test of that one job.
+var MaintenanceModule = fx.Module("jobs.maintenance",
+	SweepRecordingsModule,
+	MonitorRetentionModule,
+	ExpireIdempotencyKeysModule,
+	MarkNoResultModule,
 )
 
-// registerQueueMetricsForFx registers callconnect_jobs: every process on the
-// queue, delivering or not, reports how many jobs wait.
-func registerQueueMetricsForFx(reg prometheus.Registerer, pool *pgxpool.Pool, logger *slog.Logger) error {
-	return RegisterQueueMetrics(reg, pool, logger)
+// The jobs of MaintenanceModule, one by one.
+var (
+	SweepRecordingsModule       = fx.Module("jobs.sweep", fx.Provide(asJob(newSweepJob)))
+	MonitorRetentionModule      = fx.Module("jobs.retention", fx.Provide(asJob(newRetentionJob)))
+	ExpireIdempotencyKeysModule = fx.Module("jobs.idempotency", fx.Provide(asJob(newIdempotencyExpiryJob)))
+	MarkNoResultModule          = fx.Module("jobs.no_result", fx.Provide(asJob(newNoResultJob)))
+)
+
+// EventDeliveriesModule adds the event subscriptions to WorkModule's
+// client: it walks them (DeliverEventsWorker, on QueueEvents), kicks them
+// as their environments' feeds grow (EventKicker, started and stopped with
+// the app), and deletes their old finished deliveries every
+// ExpireEventDeliveriesInterval. It needs the *app.EventDeliveries, the
+// store's ports.Events, the pool and a Config.
+var EventDeliveriesModule = fx.Module("jobs.events",
+	fx.Provide(
+		newEventWorkersForFx,
+		asJob(func(w *DeliverEventsWorker) Job { return jobOf(w, "event delivery", nil) }),
+		asJob(func(w *ExpireEventDeliveriesWorker) Job {
+			return jobOf(w, "event delivery expiry", ExpireEventDeliveriesPeriodicJob())
+		}),
+		newEventKickerForFx,
+	),
+	fx.Invoke(func(*EventKicker) {}),
+)
+
+// Job is a kind of job that WorkModule's client runs besides the call
+// deliveries: its worker, and its periodic schedule when it has one. The
+// modules that add one provide it to the value group "jobs".
+type Job struct {
+	name     string
+	add      func(*river.Workers) error
+	periodic *river.PeriodicJob // nil: run only when inserted
 }
 
-func newEnqueuerForFx() *Enqueuer { return NewEnqueuer() }
+func jobOf[T river.JobArgs](w river.Worker[T], name string, periodic *river.PeriodicJob) Job {
+	return Job{name: name, periodic: periodic, add: func(ws *river.Workers) error { return river.AddWorkerSafely(ws, w) }}
+}
+
+// asJob provides a Job constructor's result to the group WorkModule reads.
+func asJob(constructor any) any {
+	return fx.Annotate(constructor, fx.ResultTags(`group:"jobs"`))
+}
 
 func newDirectForFx(worker *DeliverCallWorker, cfg Config, logger *slog.Logger) *Direct {
 	if cfg.Logger == nil {
@@ -93,194 +129,70 @@ func newWorkerForFx(calls *app.Calls, cfg Config, metrics *Metrics, tp trace.Tra
 
 type sweepParams struct {
 	fx.In
-	Sweeper *app.RecordingSweeper `optional:"true"`
-	Audio   ports.AudioStore      `optional:"true"`
-	Clock   ports.Clock           `optional:"true"`
+	Sweeper *app.RecordingSweeper
+	Temp    TempObjects
+	Clock   ports.Clock
 	Logger  *slog.Logger
 }
 
-// newSweepWorkerForFx returns the sweep's worker, or nil when the graph has
-// no sweeper.
-func newSweepWorkerForFx(p sweepParams) *SweepRecordingsWorker {
-	if p.Sweeper == nil || p.Audio == nil {
-		return nil
-	}
-	return NewSweepRecordingsWorker(p.Sweeper, p.Audio, SweepConfig{Clock: p.Clock, Logger: p.Logger})
+func newSweepJob(p sweepParams) Job {
+	w := NewSweepRecordingsWorker(p.Sweeper, p.Temp, SweepConfig{Clock: p.Clock, Logger: p.Logger})
+	return jobOf(w, "recording sweep", SweepRecordingsPeriodicJob())
 }
 
-type retentionParams struct {
-	fx.In
-	Retention  *app.MonitorRetention `optional:"true"`
-	Events     *app.EventRetention   `optional:"true"`
-	Registerer prometheus.Registerer
-	Logger     *slog.Logger
-}
-
-// newRetentionWorkerForFx returns the monitor retention's worker, which
-// ages the event feeds out too when the graph has an *app.EventRetention,
-// or nil when the graph has no *app.MonitorRetention.
-func newRetentionWorkerForFx(p retentionParams) (*MonitorRetentionWorker, error) {
-	if p.Retention == nil {
-		return nil, nil
-	}
-	metrics, err := NewRetentionMetrics(p.Registerer)
+// newRetentionJob is the monitor retention's, which ages the event feeds
+// out too.
+func newRetentionJob(retention *app.MonitorRetention, events *app.EventRetention, reg prometheus.Registerer, logger *slog.Logger) (Job, error) {
+	metrics, err := NewRetentionMetrics(reg)
 	if err != nil {
-		return nil, err
+		return Job{}, err
 	}
-	w := NewMonitorRetentionWorker(p.Retention, metrics, p.Logger)
-	if p.Events != nil {
-		w.WithEvents(p.Events)
-	}
-	return w, nil
+	w := NewMonitorRetentionWorker(retention, metrics, logger).WithEvents(events)
+	return jobOf(w, "monitor retention", MonitorRetentionPeriodicJob()), nil
 }
 
-type idempotencyExpiryParams struct {
-	fx.In
-	Expiry     *app.IdempotencyKeyExpiry `optional:"true"`
-	Registerer prometheus.Registerer
-}
-
-// newIdempotencyExpiryWorkerForFx returns the Idempotency-Key expiry's
-// worker, or nil when the graph has no *app.IdempotencyKeyExpiry.
-func newIdempotencyExpiryWorkerForFx(p idempotencyExpiryParams) (*ExpireIdempotencyKeysWorker, error) {
-	if p.Expiry == nil {
-		return nil, nil
-	}
-	metrics, err := NewIdempotencyExpiryMetrics(p.Registerer)
+func newIdempotencyExpiryJob(expiry *app.IdempotencyKeyExpiry, reg prometheus.Registerer) (Job, error) {
+	metrics, err := NewIdempotencyExpiryMetrics(reg)
 	if err != nil {
-		return nil, err
+		return Job{}, err
 	}
-	return NewExpireIdempotencyKeysWorker(p.Expiry, metrics), nil
+	return jobOf(NewExpireIdempotencyKeysWorker(expiry, metrics), "idempotency key expiry", ExpireIdempotencyKeysPeriodicJob()), nil
 }
 
-type noResultParams struct {
-	fx.In
-	Marker     *app.NoResultMarker `optional:"true"`
-	Registerer prometheus.Registerer
-}
-
-// newNoResultWorkerForFx returns the no_result marking's worker, or nil
-// when the graph has no *app.NoResultMarker.
-func newNoResultWorkerForFx(p noResultParams) (*MarkNoResultWorker, error) {
-	if p.Marker == nil {
-		return nil, nil
-	}
-	metrics, err := NewNoResultMetrics(p.Registerer)
+func newNoResultJob(marker *app.NoResultMarker, reg prometheus.Registerer) (Job, error) {
+	metrics, err := NewNoResultMetrics(reg)
 	if err != nil {
-		return nil, err
+		return Job{}, err
 	}
-	return NewMarkNoResultWorker(p.Marker, metrics), nil
+	return jobOf(NewMarkNoResultWorker(marker, metrics), "no_result marking", MarkNoResultPeriodicJob()), nil
 }
 
-type eventsParams struct {
-	fx.In
-	Deliveries *app.EventDeliveries `optional:"true"`
-	Config     Config
-	Logger     *slog.Logger
-}
-
-// eventWorkers are the event subscriptions' workers: both nil when the
-// graph has no *app.EventDeliveries.
-type eventWorkers struct {
-	fx.Out
-	Deliver *DeliverEventsWorker
-	Expire  *ExpireEventDeliveriesWorker
-}
-
-func newEventWorkersForFx(p eventsParams) eventWorkers {
-	if p.Deliveries == nil {
-		return eventWorkers{}
-	}
-	timeout := cmpOr(p.Config.JobTimeout, DefaultJobTimeout)
-	return eventWorkers{
-		Deliver: NewDeliverEventsWorker(p.Deliveries, EventsWorkerConfig{Timeout: timeout, Logger: p.Logger}),
-		Expire:  NewExpireEventDeliveriesWorker(p.Deliveries, p.Logger),
-	}
-}
-
-type kickerParams struct {
-	fx.In
-	Lifecycle  fx.Lifecycle
-	Pool       *pgxpool.Pool
-	Deliveries *app.EventDeliveries `optional:"true"`
-	Feed       ports.Events         `optional:"true"`
-	Worker     *DeliverEventsWorker
-	Logger     *slog.Logger
+func newEventWorkersForFx(deliveries *app.EventDeliveries, cfg Config, logger *slog.Logger) (*DeliverEventsWorker, *ExpireEventDeliveriesWorker) {
+	timeout := cmpOr(cfg.JobTimeout, DefaultJobTimeout)
+	return NewDeliverEventsWorker(deliveries, EventsWorkerConfig{Timeout: timeout, Logger: logger}),
+		NewExpireEventDeliveriesWorker(deliveries, logger)
 }
 
 // newEventKickerForFx returns the kicker, told of the subscriptions the
-// worker walks, started and stopped with the app; nil when the graph has
-// no *app.EventDeliveries or no feed.
-func newEventKickerForFx(p kickerParams) *EventKicker {
-	if p.Deliveries == nil || p.Feed == nil {
-		return nil
-	}
-	k := NewEventKicker(p.Pool, p.Deliveries, p.Feed, 0, p.Logger)
-	if p.Worker != nil {
-		p.Worker.WithKicker(k)
-	}
-	p.Lifecycle.Append(fx.StartStopHook(k.Start, k.Stop))
+// worker walks, started and stopped with the app.
+func newEventKickerForFx(lc fx.Lifecycle, pool *pgxpool.Pool, deliveries *app.EventDeliveries, feed ports.Events,
+	worker *DeliverEventsWorker, logger *slog.Logger) *EventKicker {
+	k := NewEventKicker(pool, deliveries, feed, 0, logger)
+	worker.WithKicker(k)
+	lc.Append(fx.StartStopHook(k.Start, k.Stop))
 	return k
-}
-
-type workersParams struct {
-	fx.In
-	Delivery    *DeliverCallWorker
-	Sweep       *SweepRecordingsWorker
-	Retention   *MonitorRetentionWorker
-	Idempotency *ExpireIdempotencyKeysWorker
-	NoResult    *MarkNoResultWorker
-	Events      *DeliverEventsWorker
-	EventExpiry *ExpireEventDeliveriesWorker
-}
-
-func newWorkersForFx(p workersParams) (*river.Workers, error) {
-	workers, err := NewWorkers(p.Delivery, p.Sweep)
-	if err != nil {
-		return nil, err
-	}
-	if p.Retention != nil {
-		if err := river.AddWorkerSafely(workers, p.Retention); err != nil {
-			return nil, fmt.Errorf("jobs: registering the monitor retention worker: %w", err)
-		}
-	}
-	if p.Idempotency != nil {
-		if err := river.AddWorkerSafely(workers, p.Idempotency); err != nil {
-			return nil, fmt.Errorf("jobs: registering the idempotency key expiry worker: %w", err)
-		}
-	}
-	if p.NoResult != nil {
-		if err := river.AddWorkerSafely(workers, p.NoResult); err != nil {
-			return nil, fmt.Errorf("jobs: registering the no_result marking worker: %w", err)
-		}
-	}
-	if p.Events != nil {
-		if err := river.AddWorkerSafely(workers, p.Events); err != nil {
-			return nil, fmt.Errorf("jobs: registering the event delivery worker: %w", err)
-		}
-	}
-	if p.EventExpiry != nil {
-		if err := river.AddWorkerSafely(workers, p.EventExpiry); err != nil {
-			return nil, fmt.Errorf("jobs: registering the event delivery expiry worker: %w", err)
-		}
-	}
-	return workers, nil
 }
 
 type clientParams struct {
 	fx.In
-	Lifecycle   fx.Lifecycle
-	Pool        *pgxpool.Pool
-	Workers     *river.Workers
-	Sweep       *SweepRecordingsWorker
-	Retention   *MonitorRetentionWorker
-	Idempotency *ExpireIdempotencyKeysWorker
-	NoResult    *MarkNoResultWorker
-	EventExpiry *ExpireEventDeliveriesWorker
-	Config      Config
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
-	Direct      *Direct
+	Lifecycle  fx.Lifecycle
+	Pool       *pgxpool.Pool
+	Delivery   *DeliverCallWorker
+	Jobs       []Job `group:"jobs"`
+	Config     Config
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Direct     *Direct
 }
 
 func newClientForFx(p clientParams) (*Client, error) {
@@ -293,22 +205,20 @@ func newClientForFx(p clientParams) (*Client, error) {
 		return nil, err
 	}
 	cfg.Middleware = append(append([]rivertype.Middleware(nil), cfg.Middleware...), wait)
-	if p.Sweep != nil {
-		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), SweepRecordingsPeriodicJob())
+	workers, err := NewWorkers(p.Delivery)
+	if err != nil {
+		return nil, err
 	}
-	if p.Retention != nil {
-		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MonitorRetentionPeriodicJob())
+	cfg.PeriodicJobs = append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...)
+	for _, j := range p.Jobs {
+		if err := j.add(workers); err != nil {
+			return nil, fmt.Errorf("jobs: registering the %s worker: %w", j.name, err)
+		}
+		if j.periodic != nil {
+			cfg.PeriodicJobs = append(cfg.PeriodicJobs, j.periodic)
+		}
 	}
-	if p.Idempotency != nil {
-		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), ExpireIdempotencyKeysPeriodicJob())
-	}
-	if p.NoResult != nil {
-		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), MarkNoResultPeriodicJob())
-	}
-	if p.EventExpiry != nil {
-		cfg.PeriodicJobs = append(append([]*river.PeriodicJob(nil), cfg.PeriodicJobs...), ExpireEventDeliveriesPeriodicJob())
-	}
-	client, err := NewClient(p.Pool, p.Workers, cfg)
+	client, err := NewClient(p.Pool, workers, cfg)
 	if err != nil {
 		return nil, err
 	}

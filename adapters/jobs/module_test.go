@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -21,13 +22,14 @@ import (
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/adapters/system"
+	"callconnect/adapters/telemetry"
 	"callconnect/adapters/webhook"
 	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
 )
 
-// TestModule assembles the jobs module with the postgres one as cmd does:
+// TestModule assembles the jobs modules with the postgres one as cmd does:
 // the store gets the River enqueuer, the client starts with the app, a
 // placed call is delivered (its first attempt, directly, answered 503; the
 // retry by the queue), and the app stops cleanly.
@@ -46,14 +48,13 @@ func TestModule(t *testing.T) {
 	)
 	fxApp := fxtest.New(t,
 		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
 			jobs.Config{MaxWorkers: 10},
 			testLogger(t),
 			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
 			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
 		),
-		postgres.Module,
-		jobs.Module,
+		storeModule(base),
+		jobs.WorkModule,
 		fx.Provide(func(s ports.Store) *app.Calls {
 			return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
 		}),
@@ -95,9 +96,9 @@ func TestModule(t *testing.T) {
 	}
 }
 
-// TestModuleSweepsRecordings: with an *app.RecordingSweeper in the graph, as
-// cmd provides it, jobs.Module runs the sweep on start with the default
-// grace of an hour.
+// TestModuleSweepsRecordings: jobs.SweepRecordingsModule (of
+// MaintenanceModule) runs the sweep on start with the default grace of an
+// hour.
 func TestModuleSweepsRecordings(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -107,18 +108,19 @@ func TestModuleSweepsRecordings(t *testing.T) {
 	dir := t.TempDir()
 	fxApp := fxtest.New(t,
 		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
 			jobs.Config{MaxWorkers: 2},
 			testLogger(t),
 			fx.Annotate(prometheus.NewRegistry(), fx.As(new(prometheus.Registerer))),
 			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
 			audiostore.Config{Dir: dir},
 		),
-		postgres.Module,
+		storeModule(base),
 		system.Module,
 		audiostore.Module,
-		jobs.Module,
+		jobs.WorkModule,
+		jobs.SweepRecordingsModule,
 		fx.Provide(
+			func(s audiostore.Store) jobs.TempObjects { return s },
 			app.NewRecordingSweeper,
 			func(s ports.Store) *app.Calls {
 				return app.NewCalls(s, system.Clock{}, system.NewRandom(), webhook.New(webhook.Config{AllowPrivate: true}), cvio.Payloads{}, app.CallsConfig{})
@@ -144,8 +146,8 @@ type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time { return time.Time(c) }
 
-// TestModuleRunsMonitorRetention: with an *app.MonitorRetention in the
-// graph, jobs.Module runs the retention on start, by the graph's clock: the
+// TestModuleRunsMonitorRetention: jobs.MonitorRetentionModule (of
+// MaintenanceModule) runs the retention on start, by the graph's clock: the
 // day past the retention is dropped, the day within it kept, and the
 // metrics count the run and the partition.
 func TestModuleRunsMonitorRetention(t *testing.T) {
@@ -181,7 +183,8 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startMaintenance(t, base, reg, now, app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour}, app.NewMonitorRetention)
+	startMaintenance(t, base, reg, now, jobs.MonitorRetentionModule, app.MonitorRetentionConfig{Retention: 30 * 24 * time.Hour}, app.NewMonitorRetention,
+		fx.Supply(app.EventRetentionConfig{}), fx.Provide(app.NewEventRetention))
 	ids := func() []string { return pgtest.Strings(t, base, `SELECT id FROM exchanges ORDER BY id`) }
 	for len(ids()) != 1 {
 		select {
@@ -199,8 +202,8 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 	}
 }
 
-// TestModuleExpiresIdempotencyKeys: with an *app.IdempotencyKeyExpiry in the
-// graph, jobs.Module deletes the expired Idempotency-Key answers on start,
+// TestModuleExpiresIdempotencyKeys: jobs.ExpireIdempotencyKeysModule (of
+// MaintenanceModule) deletes the expired Idempotency-Key answers on start,
 // by the graph's clock, in batches: the answers stored more than 24 hours
 // before now go, the others stay, and the metrics count the run and the
 // answers.
@@ -235,7 +238,7 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startMaintenance(t, base, reg, now, app.IdempotencyExpiryConfig{Batch: 2}, app.NewIdempotencyKeyExpiry)
+	startMaintenance(t, base, reg, now, jobs.ExpireIdempotencyKeysModule, app.IdempotencyExpiryConfig{Batch: 2}, app.NewIdempotencyKeyExpiry)
 	keys := func() []string { return pgtest.Strings(t, base, `SELECT key FROM idempotency_keys ORDER BY key`) }
 	for len(keys()) != 3 {
 		select {
@@ -281,22 +284,24 @@ func okRun(t *testing.T, reg prometheus.Gatherer, runs, count string) (ok, n flo
 	return ok, n
 }
 
-// startMaintenance starts jobs.Module and postgres.Module on base, with the
-// graph's clock fixed at now, cfg supplied and newService (the constructor
-// of the maintenance service under test) provided; it stops with the test.
-func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry, now time.Time, cfg, newService any) {
+// startMaintenance starts the store and jobs.WorkModule on base with job
+// (a module of MaintenanceModule), the graph's clock fixed at now, cfg
+// supplied and newService (the constructor of the maintenance service under
+// test) provided, and extra; it stops with the test.
+func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry, now time.Time, job fx.Option, cfg, newService any, extra ...fx.Option) {
 	t.Helper()
 	fxApp := fxtest.New(t,
 		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
 			jobs.Config{MaxWorkers: 2},
 			testLogger(t),
 			fx.Annotate(reg, fx.As(new(prometheus.Registerer))),
 			fx.Annotate(noop.NewTracerProvider(), fx.As(new(trace.TracerProvider))),
 			cfg,
 		),
-		postgres.Module,
-		jobs.Module,
+		storeModule(base),
+		jobs.WorkModule,
+		job,
+		fx.Options(extra...),
 		fx.Provide(
 			func() ports.Clock { return fixedClock(now) },
 			newService,
@@ -309,10 +314,9 @@ func startMaintenance(t *testing.T, base *pgxpool.Pool, reg *prometheus.Registry
 	t.Cleanup(fxApp.RequireStop)
 }
 
-// TestModuleAgesEventsOutWithTheMonitor: with an *app.EventRetention in the
-// graph besides the *app.MonitorRetention, as cmd provides them, the
-// monitor's retention job deletes the events older than the retention too,
-// by the graph's clock, on start.
+// TestModuleAgesEventsOutWithTheMonitor: the monitor's retention job
+// (jobs.MonitorRetentionModule) deletes the events older than the
+// retention too, by the graph's clock, on start.
 func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -343,7 +347,6 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 
 	fxApp := fxtest.New(t,
 		fx.Supply(
-			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
 			jobs.Config{MaxWorkers: 2},
 			testLogger(t),
 			fx.Annotate(prometheus.NewRegistry(), fx.As(new(prometheus.Registerer))),
@@ -351,8 +354,9 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 			app.MonitorRetentionConfig{},
 			app.EventRetentionConfig{},
 		),
-		postgres.Module,
-		jobs.Module,
+		storeModule(base),
+		jobs.WorkModule,
+		jobs.MonitorRetentionModule,
 		fx.Provide(
 			func() ports.Clock { return fixedClock(now) },
 			app.NewMonitorRetention,
@@ -373,3 +377,23 @@ func TestModuleAgesEventsOutWithTheMonitor(t *testing.T) {
 		}
 	}
 }
+
+// storeModule is postgres.Module on base with the queue's enqueuer
+// (jobs.EnqueueModule), as cmd assembles them, without query spans or
+// exchange counting.
+func storeModule(base *pgxpool.Pool) fx.Option {
+	return fx.Options(
+		fx.Supply(
+			postgres.Config{DatabaseURL: base.Config().ConnString(), SecretsKey: testSecretsKey},
+			fx.Annotate(telemetry.NewSQLTracer(nil, nil), fx.As(new(pgx.QueryTracer))),
+			fx.Annotate(uncounted{}, fx.As(new(postgres.ExchangeCounter))),
+		),
+		postgres.Module,
+		jobs.EnqueueModule,
+	)
+}
+
+// uncounted counts no exchanges.
+type uncounted struct{}
+
+func (uncounted) ExchangeRecorded(domain.Direction, int) {}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"callconnect/adapters/jobs"
 	"callconnect/adapters/postgres"
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/app"
@@ -16,8 +17,8 @@ import (
 	"callconnect/ports"
 )
 
-// TestModuleMarksNoResult: with an *app.NoResultMarker in the graph,
-// jobs.Module marks no_result, on start and by the graph's clock, the
+// TestModuleMarksNoResult: jobs.MarkNoResultModule (of MaintenanceModule)
+// marks no_result, on start and by the graph's clock, the
 // delivered calls the partner accepted a result deadline ago or more, in
 // batches; the calls still within their deadline, and those in other
 // statuses, keep theirs; the metrics count the run and the calls.
@@ -67,7 +68,7 @@ func TestModuleMarksNoResult(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startMaintenance(t, base, reg, now, app.NoResultConfig{Batch: 2},
+	startMaintenance(t, base, reg, now, jobs.MarkNoResultModule, app.NoResultConfig{Batch: 2},
 		func(s ports.Store, clock ports.Clock, cfg app.NoResultConfig, logger *slog.Logger) *app.NoResultMarker {
 			return app.NewNoResultMarker(s, clock, app.CallsConfig{ResultDeadline: deadline}, cfg, logger)
 		})

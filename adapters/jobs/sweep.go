@@ -9,8 +9,6 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"callconnect/adapters/audiostore"
-	"callconnect/adapters/system"
 	"callconnect/app"
 	"callconnect/ports"
 )
@@ -68,8 +66,15 @@ type SweepConfig struct {
 	Logger *slog.Logger
 }
 
-// SweepRecordingsWorker runs app.RecordingSweeper.Sweep and, when the audio
-// store is an audiostore.Store, its RemoveTemp.
+// TempObjects are the temporary objects an audio store keeps while a Put is
+// in progress: RemoveTemp deletes those older than before, which crashed
+// Puts left behind (both of adapters/audiostore's stores have them).
+type TempObjects interface {
+	RemoveTemp(ctx context.Context, before time.Time) (int, error)
+}
+
+// SweepRecordingsWorker runs app.RecordingSweeper.Sweep and, given the audio
+// store's TempObjects, their RemoveTemp.
 //
 // Its runs are bounded by the client's JobTimeout (a run longer than the
 // client's RescueAfter would be taken for abandoned and run again); a sweep
@@ -77,18 +82,17 @@ type SweepConfig struct {
 type SweepRecordingsWorker struct {
 	river.WorkerDefaults[SweepRecordingsArgs]
 	sweeper *app.RecordingSweeper
-	temp    audiostore.Store // nil when the store has no temporary objects to sweep
+	temp    TempObjects // nil when the store has no temporary objects to sweep
 	cfg     SweepConfig
 }
 
-// NewSweepRecordingsWorker returns the worker; audio is the store the
-// sweeper sweeps, asked for its temporary objects too if it keeps any.
-func NewSweepRecordingsWorker(sweeper *app.RecordingSweeper, audio ports.AudioStore, cfg SweepConfig) *SweepRecordingsWorker {
+// NewSweepRecordingsWorker returns the worker; temp are the temporary
+// objects of the store the sweeper sweeps (nil when it keeps none).
+func NewSweepRecordingsWorker(sweeper *app.RecordingSweeper, temp TempObjects, cfg SweepConfig) *SweepRecordingsWorker {
 	if cfg.Clock == nil {
-		cfg.Clock = system.Clock{}
+		cfg.Clock = wallClock{}
 	}
 	cfg.Logger = orDiscard(cfg.Logger)
-	temp, _ := audio.(audiostore.Store)
 	return &SweepRecordingsWorker{sweeper: sweeper, temp: temp, cfg: cfg}
 }
 
@@ -109,3 +113,8 @@ func (w *SweepRecordingsWorker) Work(ctx context.Context, _ *river.Job[SweepReco
 	}
 	return nil
 }
+
+// wallClock is the system clock, for a SweepConfig without one.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }

@@ -8,9 +8,9 @@ import (
 	"math"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"callconnect/adapters/outbox"
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -152,7 +152,7 @@ func (r *repositories) ReleaseDelivery(ctx context.Context, d ports.Delivery, re
 	if err := checkDelivery(d); err != nil {
 		return err
 	}
-	releaser, ok := r.enqueuer.(Releaser)
+	releaser, ok := r.enqueuer.(outbox.Releaser)
 	if !ok {
 		return ErrNoReleaser
 	}
@@ -162,15 +162,8 @@ func (r *repositories) ReleaseDelivery(ctx context.Context, d ports.Delivery, re
 	return nil
 }
 
-// Releaser is an Enqueuer that also ends direct deliveries (see
-// ports.Delivery.NotBefore): it drops d's held job, or makes it due at
-// retryAt, through tx.
-type Releaser interface {
-	ReleaseDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery, retryAt time.Time) error
-}
-
 // ErrNoReleaser is returned by ReleaseDelivery of a Store whose Enqueuer is
-// no Releaser: it cannot schedule direct deliveries either.
+// no outbox.Releaser: it cannot schedule direct deliveries either.
 var ErrNoReleaser = errors.New("postgres: the store's Enqueuer cannot release direct deliveries (it is no Releaser)")
 
 func checkDelivery(d ports.Delivery) error {
@@ -220,13 +213,6 @@ func callFromRow(row gen.Call) (domain.Call, error) {
 		c = c.WithDeliveredAt(row.DeliveredAt.UTC())
 	}
 	return c, nil
-}
-
-// Enqueuer schedules call deliveries in the caller's transaction: the job
-// queue (River, in adapters/jobs) lives in the same database, so a delivery
-// inserted through tx commits or rolls back with the call it belongs to.
-type Enqueuer interface {
-	EnqueueDelivery(ctx context.Context, tx pgx.Tx, d ports.Delivery) error
 }
 
 // LockCallsAwaitingResult locks, FOR UPDATE SKIP LOCKED, the delivered calls

@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"callconnect/adapters/outbox"
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -16,16 +15,9 @@ import (
 
 var _ ports.EventDeliveryRetention = (*Store)(nil)
 
-// EventEnqueuer schedules runs of a subscription's deliveries in the
-// caller's transaction (ports.EventSubscriptions.EnqueueEventDeliveries).
-// The store's Enqueuer (WithEnqueuer) is used when it is one.
-type EventEnqueuer interface {
-	EnqueueEventDeliveries(ctx context.Context, tx pgx.Tx, envID, subscriptionID string) error
-}
-
 // ErrNoEventEnqueuer is returned by EnqueueEventDeliveries of a Store whose
-// Enqueuer (WithEnqueuer) is not an EventEnqueuer, or that has none.
-var ErrNoEventEnqueuer = errors.New("postgres: the store's Enqueuer cannot schedule event deliveries (see EventEnqueuer)")
+// Enqueuer (WithEnqueuer) is not an outbox.EventEnqueuer, or that has none.
+var ErrNoEventEnqueuer = errors.New("postgres: the store's Enqueuer cannot schedule event deliveries (see outbox.EventEnqueuer)")
 
 func (r *repositories) GetEventSubscription(ctx context.Context, envID, id string) (domain.EventSubscription, error) {
 	row, err := r.q.GetEventSubscription(ctx, gen.GetEventSubscriptionParams{EnvID: envID, ID: id})
@@ -153,7 +145,7 @@ func (r *repositories) EnqueueEventDeliveries(ctx context.Context, envID, subscr
 	if r.readOnly {
 		return errReadOnly
 	}
-	e, ok := r.enqueuer.(EventEnqueuer)
+	e, ok := r.enqueuer.(outbox.EventEnqueuer)
 	if !ok {
 		return ErrNoEventEnqueuer
 	}

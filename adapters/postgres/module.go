@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
+	"callconnect/adapters/outbox"
 	"callconnect/ports"
 )
 
@@ -21,11 +22,12 @@ type Config struct {
 // the ports.ExchangeRetention of the monitor's partitions, the
 // ports.IdempotencyExpiry of the Idempotency-Key answers, the console's
 // ports.ConsoleSessions, and the events' ports.Events and
-// ports.EventRetention; the events' listener stops before the pool closes). A
-// pgx.QueryTracer in the graph, if any, sees every query; an Enqueuer in the
-// graph, if any, schedules call deliveries in the store's transactions; an
-// ExchangeCounter, if any, counts the exchanges recorded. Migrating is left
-// to the caller (`serve` migrates unless --no-migrate; see Migrate).
+// ports.EventRetention; the events' listener stops before the pool closes).
+// It takes from the graph, besides its Config: the pgx.QueryTracer that sees
+// every query, the outbox.Enqueuer that schedules jobs in the store's
+// transactions (adapters/jobs), the ExchangeCounter that counts the
+// exchanges recorded, and the *slog.Logger. Migrating is left to the caller
+// (`serve` migrates unless --no-migrate; see Migrate).
 var Module = fx.Module("postgres",
 	fx.Provide(
 		newPoolForFx,
@@ -39,7 +41,7 @@ type poolParams struct {
 	fx.In
 	Lifecycle fx.Lifecycle
 	Config    Config
-	Tracer    pgx.QueryTracer `optional:"true"`
+	Tracer    pgx.QueryTracer
 }
 
 // newPoolForFx connects while the graph is built, so that a wrong URL stops
@@ -58,28 +60,18 @@ type storeParams struct {
 	Lifecycle fx.Lifecycle
 	Pool      *pgxpool.Pool
 	Config    Config
-	Logger    *slog.Logger `optional:"true"`
-	// Enqueuer is the job queue's, when the graph has one (adapters/jobs);
-	// without it the store works but cannot schedule call deliveries.
-	Enqueuer Enqueuer `optional:"true"`
-	// Counter counts the exchanges recorded, when the graph has one.
-	Counter ExchangeCounter `optional:"true"`
+	Logger    *slog.Logger
+	// Enqueuer is the job queue's (adapters/jobs).
+	Enqueuer outbox.Enqueuer
+	// Counter counts the exchanges recorded.
+	Counter ExchangeCounter
 }
 
 func newStoreForFx(p storeParams) (*Store, error) {
 	// The other processes of the service hear of the events this one
 	// commits; Close, on stop, closes the notifier's connection.
-	opts := []Option{WithEventNotifications()}
-	if p.Enqueuer != nil {
-		opts = append(opts, WithEnqueuer(p.Enqueuer))
-	}
-	if p.Counter != nil {
-		opts = append(opts, WithExchangeCounter(p.Counter))
-	}
-	if p.Logger != nil {
-		opts = append(opts, WithLogger(p.Logger))
-	}
-	s, err := NewStore(p.Pool, p.Config.SecretsKey, opts...)
+	s, err := NewStore(p.Pool, p.Config.SecretsKey, WithEventNotifications(),
+		WithEnqueuer(p.Enqueuer), WithExchangeCounter(p.Counter), WithLogger(p.Logger))
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"callconnect/adapters/outbox"
 	"callconnect/adapters/postgres/gen"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -21,7 +22,7 @@ import (
 type Store struct {
 	pool     *pgxpool.Pool
 	box      *secretBox
-	enqueuer Enqueuer
+	enqueuer outbox.Enqueuer
 	counter  ExchangeCounter // nil: nothing counts exchanges
 	days     readyDays       // the monitor's days known to have their partition
 	events   eventBus        // tells watchers of new events (events.go)
@@ -53,7 +54,7 @@ type Option func(*Store)
 // WithEnqueuer makes the store schedule call deliveries through e, in the
 // transaction of the caller (ports.Calls.EnqueueDelivery). Without it,
 // EnqueueDelivery fails with ErrNoEnqueuer; everything else works.
-func WithEnqueuer(e Enqueuer) Option {
+func WithEnqueuer(e outbox.Enqueuer) Option {
 	return func(s *Store) { s.enqueuer = e }
 }
 
@@ -143,7 +144,7 @@ type repositories struct {
 	q        *gen.Queries
 	tx       *lazyTx
 	box      *secretBox
-	enqueuer Enqueuer // nil when the store has none
+	enqueuer outbox.Enqueuer // nil when the store has none
 	readOnly bool
 	recorded []recordedExchange // for the ExchangeCounter, once committed
 }

@@ -92,8 +92,6 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		fx.StartTimeout(2 * time.Minute),
 		fx.StopTimeout(cfg.ShutdownDrain + cfg.ShutdownTimeout + 5*time.Second),
 		telemetry.Module,
-		metricsServerModule(cfg.MetricsAddr),
-		pprofServerModule(cfg.PprofAddr),
 		fx.Provide(func(t *telemetry.SQLTracer) pgx.QueryTracer { return t }),
 		fx.Provide(func(reg prometheus.Registerer) postgres.ExchangeCounter { return telemetry.NewExchangeMetrics(reg) }),
 		postgres.Module,
@@ -103,15 +101,12 @@ func options(cfg Config, getenv func(string) string, runMigrations bool, stdout,
 		cvio.Module,
 		audiostore.Module,
 		appModule,
-		migrationsModule(runMigrations),
-		jobsModule(cfg.DeliveryWorkers),
 		fx.Provide(UseCases.services),
 		fx.Provide(newAdminFailures),
 		fx.Provide(widgetTokens),
 		fx.Provide(consoleParts),
-		console.Module,
 		fx.Provide(httpParts),
-		httpapi.Module,
+		fx.Options(planOf(cfg, runMigrations).modules()...),
 	}
 }
 
@@ -135,15 +130,6 @@ func migrationsModule(run bool) fx.Option {
 			}})
 		}),
 	)
-}
-
-// jobsModule runs the delivery workers, or with none configured only
-// schedules deliveries for other processes to run.
-func jobsModule(workers int) fx.Option {
-	if workers == 0 {
-		return jobs.EnqueueOnlyModule
-	}
-	return jobs.Module
 }
 
 // appModule collects the use cases; app itself knows nothing of fx.
