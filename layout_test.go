@@ -24,12 +24,19 @@ import (
 //	domain      the standard library only
 //	ports       domain
 //	app         domain, ports
-//	adapters    domain, ports, app, adapters, migrations (the embedded SQL)
+//	adapters    domain, ports, app, migrations (the embedded SQL), their own
+//	            packages, and the shared leaves below
 //	migrations  nothing of the module
 //	cmd         anything
 //
+// An adapter (a directory of adapters/) never imports another: what two of
+// them share is a port, or a shared leaf, an adapter named for what it holds
+// that imports no other adapter itself (sharedLeaves).
+//
 // domain and app never import a wire format (encoding/json): the partner
-// protocol's bytes are adapters/cvio's, the API's httpapi's.
+// protocol's bytes are adapters/cvio's, the API's httpapi's. Nor do domain,
+// ports or app reach the database's drivers (pgx, River), directly or
+// through another package: the database is the adapters' business.
 //
 // Tests may reach outward (app tests use adapters/memory, adapter tests use
 // ports/portstest), but no code outside cmd ever imports cmd. Only cmd and the
@@ -43,11 +50,24 @@ var allowed = map[string][]string{
 	"domain":     {"domain"},
 	"ports":      {"domain", "ports"},
 	"app":        {"domain", "ports", "app"},
-	"adapters":   {"domain", "ports", "app", "adapters", "migrations"},
+	"adapters":   {"domain", "ports", "app", "adapters", "migrations"}, // adapters: see checkAdapterImport
 	"migrations": {"migrations"},
 	"cmd":        nil, // anything
 	"":           {},  // the root package: documentation and this test
 }
+
+// sharedLeaves are the adapters that other adapters may import, each with
+// what it holds.
+var sharedLeaves = map[string]string{
+	"cvio":       "the partner wire protocol (the payloads, the callbacks' bodies and receipts)",
+	"httpguard":  "the admin tokens, trusted proxies and rate limits the HTTP API and the console guard their doors with",
+	"kindstatus": "the table from a domain error's kind to its HTTP status",
+	"outbox":     "the contract by which the store hands the job queue the jobs of its transactions",
+}
+
+// databaseDrivers are the modules through which the adapters reach
+// PostgreSQL; domain, ports and app never import them.
+var databaseDrivers = []string{"github.com/jackc/pgx", "github.com/riverqueue/river"}
 
 // wireFormats are encodings that domain and app never speak: they take and
 // give typed values, and the adapters at the edge read and write the bytes.
@@ -76,6 +96,30 @@ func TestDependencyRule(t *testing.T) {
 	}
 	for _, v := range violations(module, pkgs) {
 		t.Error(v)
+	}
+	for _, v := range driverDeps(listDeps(t, "./domain/...", "./ports/...", "./app/...")) {
+		t.Error(v)
+	}
+}
+
+// driverDeps lists the database drivers among deps, the packages that the
+// inner layers' non-test files depend on, directly or not.
+func driverDeps(deps []string) []string {
+	var out []string
+	for _, d := range deps {
+		if isDriver(d) {
+			out = append(out, fmt.Sprintf("domain, ports or app depend on %q: the database is the adapters' business", d))
+		}
+	}
+	return out
+}
+
+func TestDriverDepsCatches(t *testing.T) {
+	if got := driverDeps([]string{"context", "m/domain", "github.com/google/uuid"}); len(got) != 0 {
+		t.Errorf("reported although allowed: %v", got)
+	}
+	if got := driverDeps([]string{"m/ports", "github.com/jackc/pgx/v5/pgconn"}); len(got) != 1 {
+		t.Errorf("a dependency on pgx: %v, want it reported", got)
 	}
 }
 
@@ -108,8 +152,20 @@ func TestDependencyRuleCatches(t *testing.T) {
 		{"app imports ports and domain", pkg("m/app", file("app/a.go", false, "m/ports", "m/domain")), false},
 		{"app imports an adapter", pkg("m/app", file("app/a.go", false, "m/adapters/postgres")), true},
 		{"app test uses the memory adapter", pkg("m/app", file("app/a_test.go", true, "m/adapters/memory")), false},
-		{"app imports pgx", pkg("m/app", file("app/a.go", false, "github.com/jackc/pgx/v5")), false},
-		{"adapter imports app", pkg("m/adapters/httpapi", file("adapters/httpapi/a.go", false, "m/app", "m/adapters/telemetry")), false},
+		{"app imports pgx", pkg("m/app", file("app/a.go", false, "github.com/jackc/pgx/v5")), true},
+		{"app imports River", pkg("m/app", file("app/a.go", false, "github.com/riverqueue/river")), true},
+		{"ports imports pgx", pkg("m/ports", file("ports/a.go", false, "github.com/jackc/pgx/v5/pgconn")), true},
+		{"app test imports pgx", pkg("m/app", file("app/a_test.go", true, "github.com/jackc/pgx/v5")), false},
+		{"adapter imports pgx", pkg("m/adapters/postgres", file("adapters/postgres/a.go", false, "github.com/jackc/pgx/v5")), false},
+		{"adapter imports app", pkg("m/adapters/httpapi", file("adapters/httpapi/a.go", false, "m/app", "m/ports", "m/domain")), false},
+		{"adapter imports another adapter", pkg("m/adapters/console", file("adapters/console/a.go", false, "m/adapters/httpapi")), true},
+		{"adapter imports another adapter's package", pkg("m/adapters/jobs", file("adapters/jobs/a.go", false, "m/adapters/postgres/gen")), true},
+		{"adapter imports a shared leaf", pkg("m/adapters/httpapi", file("adapters/httpapi/a.go", false, "m/adapters/cvio", "m/adapters/httpguard")), false},
+		{"adapter imports its own package", pkg("m/adapters/postgres", file("adapters/postgres/a.go", false, "m/adapters/postgres/gen")), false},
+		{"adapter's package imports its adapter", pkg("m/adapters/postgres/pgtest", file("adapters/postgres/pgtest/a.go", false, "m/adapters/postgres")), false},
+		{"shared leaf imports another adapter", pkg("m/adapters/cvio", file("adapters/cvio/a.go", false, "m/adapters/memory")), true},
+		{"shared leaf imports another leaf", pkg("m/adapters/outbox", file("adapters/outbox/a.go", false, "m/adapters/cvio")), true},
+		{"adapter test imports another adapter", pkg("m/adapters/console", file("adapters/console/a_test.go", true, "m/adapters/memory")), false},
 		{"adapter imports migrations", pkg("m/adapters/postgres", file("adapters/postgres/migrate.go", false, "m/migrations")), false},
 		{"adapter imports cmd", pkg("m/adapters/httpapi", file("adapters/httpapi/a.go", false, "m/cmd/callconnect")), true},
 		{"adapter test imports cmd", pkg("m/adapters/httpapi", file("adapters/httpapi/a_test.go", true, "m/cmd/callconnect")), true},
@@ -172,6 +228,9 @@ func checkImport(module, layer string, f goFile, imp string) string {
 	if (layer == "domain" || layer == "app") && !f.test && slices.Contains(wireFormats, imp) {
 		return "wire formats are the adapters' business (the partner protocol is adapters/cvio, the API's JSON is httpapi's): domain and app deal in typed values"
 	}
+	if (layer == "domain" || layer == "ports" || layer == "app") && !f.test && isDriver(imp) {
+		return "the database's drivers are the adapters' business (adapters/postgres, adapters/jobs): domain, ports and app deal in ports"
+	}
 	internal, ok := layerOf(module, imp)
 	if !ok && isModule(module, imp) {
 		return "the imported package is outside the layout"
@@ -198,7 +257,45 @@ func checkImport(module, layer string, f goFile, imp string) string {
 		}
 		return fmt.Sprintf("%s may import only %s of the module (dependencies point inward)", who, strings.Join(allowed[layer], ", "))
 	}
+	if layer == "adapters" && internal == "adapters" {
+		return checkAdapterImport(module, f, imp)
+	}
 	return ""
+}
+
+// checkAdapterImport returns why a non-test file f of an adapter may not
+// import imp, another package of adapters/, or "".
+func checkAdapterImport(module string, f goFile, imp string) string {
+	from := adapterOf(f.path)
+	to := adapterOf(strings.TrimPrefix(imp, module+"/"))
+	switch {
+	case from == to:
+		return ""
+	case sharedLeaves[from] != "":
+		return fmt.Sprintf("adapters/%s is a shared leaf (it holds %s): it imports no other adapter", from, sharedLeaves[from])
+	case sharedLeaves[to] == "":
+		return "an adapter imports no other adapter: share a port (ports/), or a leaf package named for what it holds, listed in sharedLeaves"
+	}
+	return ""
+}
+
+// adapterOf names the adapter of a slash-separated path under adapters/
+// (a file's or a package's).
+func adapterOf(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) < 2 || parts[0] != "adapters" {
+		return ""
+	}
+	return parts[1]
+}
+
+func isDriver(path string) bool {
+	for _, m := range databaseDrivers {
+		if path == m || strings.HasPrefix(path, m+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func isModule(module, path string) bool {
@@ -234,6 +331,20 @@ func isFx(path string) bool {
 		}
 	}
 	return false
+}
+
+// listDeps asks the go command for every package that the non-test files
+// of patterns depend on, directly or not.
+func listDeps(t *testing.T, patterns ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, patterns...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, stderr.Bytes())
+	}
+	return strings.Fields(string(out))
 }
 
 // loadPackages asks the go command for the module's packages and files (so
