@@ -336,25 +336,45 @@ func (s setting) value(getenv func(string) string) (string, error) {
 // LoadConfig reads the configuration through getenv. Every bad value is
 // reported, each naming its variable, so one run shows every mistake.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	c, errs := readSettings(getenv)
+	c.fillDerived()
+	errs = append(errs, c.checkCombinations()...)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
+	return c, nil
+}
+
+// readSettings reads each variable of the settings table on its own: an
+// error for each bad value, naming its variable.
+func readSettings(getenv func(string) string) (Config, []error) {
 	var c Config
+	var errs []error
 	for _, s := range settings {
 		v, err := s.value(getenv)
 		if err == nil {
 			err = s.parse(&c, v)
 		}
 		if err != nil {
-			bad(s.name, "%v", err)
+			errs = append(errs, badSetting(s.name, "%v", err))
 		}
 	}
+	return c, errs
+}
 
-	// What one variable means may depend on another.
+// fillDerived gives the settings whose default depends on another theirs.
+func (c *Config) fillDerived() {
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
+}
+
+// checkCombinations reports the values that are good alone but not with
+// another's: each error names the variable to change. A bound that is zero
+// (its own value was bad, and reported) is not checked against.
+func (c Config) checkCombinations() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) { errs = append(errs, badSetting(name, format, args...)) }
 	if c.PartnerConnect > c.PartnerTimeout && c.PartnerTimeout > 0 {
 		bad("CALLCONNECT_PARTNER_CONNECT_TIMEOUT", "must not exceed CALLCONNECT_PARTNER_TIMEOUT (%s)", c.PartnerTimeout)
 	}
@@ -379,10 +399,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.RetryMinBackoff > c.DispatchDeadline && c.DispatchDeadline > 0 {
 		bad("CALLCONNECT_RETRY_MIN_BACKOFF", "must not exceed CALLCONNECT_DISPATCH_DEADLINE (%s)", c.DispatchDeadline)
 	}
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
-	}
-	return c, nil
+	return errs
+}
+
+// badSetting is the error of a bad value of the variable name.
+func badSetting(name, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
 }
 
 // RequireServe checks what serving needs beyond LoadConfig: a database, an

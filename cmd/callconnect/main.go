@@ -62,8 +62,6 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return partnerSimCommand(rest, getenv, stdout, stderr)
 	case "partner-check":
 		return partnerCheckCommand(rest, getenv, stdout, stderr)
-	}
-	switch cmd {
 	case "version", "--version", "-version":
 		fmt.Fprint(stdout, readBuildInfo())
 		return 0
@@ -71,21 +69,43 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		writeUsage(stdout)
 		return 0
 	}
+	flags, code, ok := parseFlags(cmd, rest, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(flags.healthURL, getenv, stderr)
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "callconnect: configuration is invalid:\n%v\n", err)
+		return 2
+	}
+	return runService(cmd, flags, cfg, getenv, stdout, stderr)
+}
+
+// commandFlags are the flags of the service's commands.
+type commandFlags struct {
+	noMigrate bool         // serve
+	healthURL string       // healthcheck
+	demo      demoSettings // demo
+}
+
+// parseFlags reads cmd's flags from args. When it is not ok, the command
+// ends with code: its --help was printed (0), or a flag was bad (2).
+func parseFlags(cmd string, args []string, stdout, stderr io.Writer) (f commandFlags, code int, ok bool) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	noMigrate := false
-	healthURL := ""
-	var demo demoSettings
 	switch cmd {
 	case "demo":
-		demoFlags(fs, &demo)
+		demoFlags(fs, &f.demo)
 	case "serve":
-		fs.BoolVar(&noMigrate, "no-migrate", false, "do not migrate the schema before serving (another replica or a deploy step does it)")
+		fs.BoolVar(&f.noMigrate, "no-migrate", false, "do not migrate the schema before serving (another replica or a deploy step does it)")
 	case "healthcheck":
-		fs.StringVar(&healthURL, "url", "", "the URL to GET instead of http://HTTP_ADDR/healthz")
+		fs.StringVar(&f.healthURL, "url", "", "the URL to GET instead of http://HTTP_ADDR/healthz")
 	}
 	fs.Usage = func() {} // the help goes to stdout below; a bad flag's error to stderr
-	if err := fs.Parse(rest); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			// <command> --help: the command's flags, and the configuration.
 			fmt.Fprintf(stdout, "usage: callconnect %s [flags]\n", cmd)
@@ -93,36 +113,31 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			fs.PrintDefaults()
 			fmt.Fprintln(stdout)
 			writeSettings(stdout)
-			return 0
+			return f, 0, false
 		}
 		fmt.Fprintf(stderr, "run callconnect %s --help for its flags\n", cmd)
-		return 2
+		return f, 2, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "callconnect %s: unexpected arguments %q\n", cmd, fs.Args())
-		return 2
+		return f, 2, false
 	}
-	if cmd == "healthcheck" {
-		return healthcheck(healthURL, getenv, stderr)
-	}
-	cfg, err := LoadConfig(getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "callconnect: configuration is invalid:\n%v\n", err)
-		return 2
-	}
+	return f, 0, true
+}
+
+// runService runs one of the commands that read the service's
+// configuration, cfg.
+func runService(cmd string, f commandFlags, cfg Config, getenv func(string) string, stdout, stderr io.Writer) int {
 	switch cmd {
-	case "serve":
+	case "serve", "demo":
 		if err := cfg.RequireServe(); err != nil {
 			fmt.Fprintf(stderr, "callconnect: configuration is incomplete:\n%v\n", err)
 			return 2
 		}
-		return serve(cfg, getenv, !noMigrate, stdout, stderr)
-	case "demo":
-		if err := cfg.RequireServe(); err != nil {
-			fmt.Fprintf(stderr, "callconnect: configuration is incomplete:\n%v\n", err)
-			return 2
+		if cmd == "demo" {
+			return runDemo(cfg, f.demo, getenv, stdout, stderr)
 		}
-		return runDemo(cfg, demo, getenv, stdout, stderr)
+		return serve(cfg, getenv, !f.noMigrate, stdout, stderr)
 	case "migrate":
 		if err := cfg.RequireDatabase(); err != nil {
 			fmt.Fprintf(stderr, "callconnect: %v\n", err)
