@@ -6,9 +6,6 @@ import (
 	"callconnect/domain"
 )
 
-// The start of the contract's example recording: an MP3 with an ID3 tag.
-const contractAudio = "SUQzAwAAAAAAOVRQRTEAAAALAAAAU291bmRIZWxpeFREUkMAAAAFAAAAMjAwOVRDT04AAAALAAAARWxlY3Ryb25pY"
-
 // mixAlphabets takes each character from std or url in turn.
 // allocated returns the bytes fn allocates.
 // An oversize recording is refused before anything of its size is

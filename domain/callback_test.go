@@ -168,13 +168,6 @@ func TestRecordCallResult(t *testing.T) {
 	}
 }
 
-func wantEq[T comparable](t *testing.T, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("got %v, want %v", got, want)
-	}
-}
-
 // --- fuzz tests: partner input must never crash the parsers, and what they
 // accept must be something the rest of the domain accepts too.
 

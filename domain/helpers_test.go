@@ -1,7 +1,6 @@
 package domain_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
@@ -112,5 +111,3 @@ func TestAsError(t *testing.T) {
 		t.Errorf("NotFound = %+v", nf)
 	}
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

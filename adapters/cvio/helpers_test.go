@@ -14,48 +14,6 @@ type tb interface {
 	Fatalf(format string, args ...any)
 }
 
-// Builders shared by the tests: each fails the test when the input it is
-// handed is not valid, so a test never runs against a value that could not exist.
-
-func mustEnv(t tb, in domain.EnvironmentInput) domain.Environment {
-	t.Helper()
-	if in.Name == "" {
-		in.Name = "Ambiente " + in.ID
-	}
-	if in.PublicBaseURL == "" {
-		in.PublicBaseURL = "https://" + in.ID + ".crm.example.com"
-	}
-	env, err := domain.NewEnvironment(in)
-	if err != nil {
-		t.Fatalf("NewEnvironment(%+v): %v", in, err)
-	}
-	return env
-}
-
-func mustUser(t tb, in domain.UserInput) domain.User {
-	t.Helper()
-	if in.Name == "" {
-		in.Name = "User " + in.ID
-	}
-	u, err := domain.NewUser(in)
-	if err != nil {
-		t.Fatalf("NewUser(%+v): %v", in, err)
-	}
-	return u
-}
-
-func mustLead(t tb, in domain.LeadInput) domain.Lead {
-	t.Helper()
-	if in.Name == "" {
-		in.Name = "Lead " + in.ID
-	}
-	l, err := domain.NewLead(in)
-	if err != nil {
-		t.Fatalf("NewLead(%+v): %v", in, err)
-	}
-	return l
-}
-
 func ptr[T any](v T) *T { return &v }
 
 // wantErr checks that err is a domain error with the given kind, code and

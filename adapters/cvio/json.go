@@ -69,15 +69,10 @@ func jsonKindName(k byte) string {
 	return "a value"
 }
 
-// parseJSONObject parses body, which must be one JSON object, calling member
-// for each of its keys. member consumes the value (or leaves it, and it is
-// skipped). The error is the syntax error if the document is malformed,
-// otherwise the first semantic problem recorded with fail.
-func parseJSONObject(body []byte, member func(r *jsonReader, key string) error) error {
-	return (&jsonReader{data: body}).parseObject(member)
-}
-
-// parseObject is parseJSONObject of r's data.
+// parseObject parses r's data, which must be one JSON object, calling
+// member for each of its keys. member consumes the value (or leaves it, and
+// it is skipped). The error is the syntax error if the document is
+// malformed, otherwise the first semantic problem recorded with fail.
 func (r *jsonReader) parseObject(member func(r *jsonReader, key string) error) error {
 	body := r.data
 	// Tolerance: some Windows tools prefix UTF-8 text with a byte order mark.

@@ -54,15 +54,6 @@ type PartnerAudio struct {
 	delta int // EncodedLen minus the reference's length
 }
 
-// ContentType checks the recording: Err, or the content type SniffAudio
-// finds in Head (CodeUnsupportedAudio when none).
-func (a *PartnerAudio) ContentType() (string, error) {
-	if a.Err != nil {
-		return "", a.Err
-	}
-	return domain.CheckAudio(a.Head)
-}
-
 // JSON is the body with each recording replaced by a reference.
 func (b *CallbackBody) JSON() []byte { return b.json }
 
@@ -203,15 +194,14 @@ type splitter struct {
 	afterKey int
 
 	// splitAudio
-	audio    *PartnerAudio
-	dec      *audioDecoder
-	audioAt  int64 // offset in the body of the string's first byte
-	esc      [6]byte
-	escLen   int
-	escAt    int64 // offset of the escape's backslash
-	surr     rune  // a UTF-16 surrogate waiting for its pair; 0: none
-	utf8Buf  [utf8.UTFMax]byte
-	writeErr error
+	audio   *PartnerAudio
+	dec     *audioDecoder
+	audioAt int64 // offset in the body of the string's first byte
+	esc     [6]byte
+	escLen  int
+	escAt   int64 // offset of the escape's backslash
+	surr    rune  // a UTF-16 surrogate waiting for its pair; 0: none
+	utf8Buf [utf8.UTFMax]byte
 }
 
 func (s *splitter) write(p []byte) error {

@@ -16,10 +16,6 @@ import (
 	"callconnect/domain"
 )
 
-// eventIDPattern is an event id as the feed gives it (domain.EventID), or
-// nothing.
-const eventIDPattern = "^([0-9]{16}-[0-9]{16})?$"
-
 // EventType names what happened.
 type EventType string
 

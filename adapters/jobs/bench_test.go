@@ -247,12 +247,6 @@ func (p *timingPartner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (p *timingPartner) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	clear(p.arrived)
-}
-
 // await waits until every id has arrived and returns the arrival times in
 // the order of ids.
 func (p *timingPartner) await(b *testing.B, ctx context.Context, ids []string) []time.Time {

@@ -23,16 +23,6 @@ type metric struct {
 	Unit  string
 }
 
-// value returns the value reported with unit, if any.
-func (r result) value(unit string) (float64, bool) {
-	for _, m := range r.Metrics {
-		if m.Unit == unit {
-			return m.Value, true
-		}
-	}
-	return 0, false
-}
-
 // output is everything read from one or more `go test -bench` outputs.
 type output struct {
 	Results  []result
