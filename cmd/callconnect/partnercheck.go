@@ -70,6 +70,48 @@ func partnerCheckCommand(args []string, getenv func(string) string, stdout, stde
 }
 
 func runPartnerCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	opts, code, ok := parsePartnerCheckArgs(args, getenv, stdout, stderr)
+	if !ok {
+		return code
+	}
+	checks, err := partnerChecks(opts.secret, opts.mode, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "callconnect partner-check: %v\n", err)
+		return 1
+	}
+	client := &http.Client{
+		Timeout: opts.timeout,
+		// A 3xx is the partner's answer, as Call Connect takes it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	fmt.Fprintf(stdout, "partner-check %s\n\n", opts.target)
+	failed := 0
+	for _, c := range checks {
+		r := c.run(ctx, client, opts.target)
+		if !r.pass {
+			failed++
+		}
+		r.write(stdout, c)
+	}
+	fmt.Fprintf(stdout, "%d checks: %d passed, %d failed\n", len(checks), len(checks)-failed, failed)
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// partnerCheckOptions are partner-check's arguments, checked.
+type partnerCheckOptions struct {
+	target  string // the partner's endpoint
+	secret  string
+	timeout time.Duration
+	mode    domain.DialMode
+}
+
+// parsePartnerCheckArgs reads partner-check's arguments. When it is not ok,
+// the command ends with code: its --help was printed (0), or an argument
+// was bad (2), every problem reported.
+func parsePartnerCheckArgs(args []string, getenv func(string) string, stdout, stderr io.Writer) (opts partnerCheckOptions, code int, ok bool) {
 	fs := flag.NewFlagSet("partner-check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
@@ -84,10 +126,10 @@ func runPartnerCheck(ctx context.Context, args []string, getenv func(string) str
 				fmt.Fprint(stdout, partnerCheckUsage)
 				fs.SetOutput(stdout)
 				fs.PrintDefaults()
-				return 0
+				return opts, 0, false
 			}
 			fmt.Fprintln(stderr, "run callconnect partner-check --help for its flags")
-			return 2
+			return opts, 2, false
 		}
 		if fs.NArg() == 0 {
 			break
@@ -117,33 +159,9 @@ func runPartnerCheck(ctx context.Context, args []string, getenv func(string) str
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(stderr, "callconnect partner-check:\n  %s\n", strings.Join(problems, "\n  "))
-		return 2
+		return opts, 2, false
 	}
-	checks, err := partnerChecks(*secret, mode, time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "callconnect partner-check: %v\n", err)
-		return 1
-	}
-	client := &http.Client{
-		Timeout: *timeout,
-		// A 3xx is the partner's answer, as Call Connect takes it.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	target := positional[0]
-	fmt.Fprintf(stdout, "partner-check %s\n\n", target)
-	failed := 0
-	for _, c := range checks {
-		r := c.run(ctx, client, target)
-		if !r.pass {
-			failed++
-		}
-		r.write(stdout, c)
-	}
-	fmt.Fprintf(stdout, "%d checks: %d passed, %d failed\n", len(checks), len(checks)-failed, failed)
-	if failed > 0 {
-		return 1
-	}
-	return 0
+	return partnerCheckOptions{target: positional[0], secret: *secret, timeout: *timeout, mode: mode}, 0, true
 }
 
 // partnerCheck is one request sent and what its answer must be.

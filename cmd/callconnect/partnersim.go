@@ -201,6 +201,16 @@ func parseSimFlags(args []string, getenv func(string) string, stdout, stderr io.
 	if cfg.Token == "" {
 		cfg.Token = strings.TrimSpace(getenv(simTokenEnv))
 	}
+	if problems := cfg.check(callbackBase); len(problems) > 0 {
+		fmt.Fprintf(stderr, "callconnect partner-sim:\n  %s\n", strings.Join(problems, "\n  "))
+		return cfg, 2
+	}
+	return cfg, -1
+}
+
+// check lists what is wrong with the flags, each naming its flag, and sets
+// CallbackBase from callbackBase.
+func (cfg *simConfig) check(callbackBase string) []string {
 	var problems []string
 	if cfg.Secret == "" {
 		problems = append(problems, "--secret (or "+simSecretEnv+"): the integration's signing secret is required")
@@ -241,11 +251,7 @@ func parseSimFlags(args []string, getenv func(string) string, stdout, stderr io.
 	if cfg.MaxCalls < 1 {
 		problems = append(problems, "--max-calls: must be at least 1")
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "callconnect partner-sim:\n  %s\n", strings.Join(problems, "\n  "))
-		return cfg, 2
-	}
-	return cfg, -1
+	return problems
 }
 
 // simCall is what the simulator reads of a call; the rest of the body is
@@ -322,23 +328,8 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With("webhook_id", r.Header.Get("webhook-id"), "remote", r.RemoteAddr)
-	// The raw bytes: the signature is over them, not over their JSON.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, simMaxBody))
-	if err != nil {
-		log.Warn("request refused", "status", http.StatusRequestEntityTooLarge, "reason", err.Error())
-		simAnswer(w, http.StatusRequestEntityTooLarge, "corpo acima de 1 MiB ou ilegível")
-		return
-	}
-	if err := verifyWebhook(r.Header, body, s.cfg.Secret, s.now()); err != nil {
-		log.Warn("request refused", "status", http.StatusUnauthorized, "reason", err.Error(),
-			"webhook_timestamp", r.Header.Get("webhook-timestamp"), "body", excerptText(body, 200))
-		simAnswer(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-	var call simCall
-	if err := json.Unmarshal(body, &call); err != nil || call.IDLigacao == "" {
-		log.Warn("request refused", "status", http.StatusBadRequest, "reason", "not a call: JSON without idligacao", "body", excerptText(body, 200))
-		simAnswer(w, http.StatusBadRequest, "JSON inválido ou sem idligacao")
+	call, ok := s.readCall(w, r, log)
+	if !ok {
 		return
 	}
 	log = log.With("idligacao", call.IDLigacao)
@@ -361,23 +352,7 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		simAnswer(w, http.StatusBadRequest, "faltam as URLs de call-back")
 		return
 	}
-	switch d := s.draw(); {
-	case d < s.cfg.FailShare:
-		log.Info("answered", "status", http.StatusServiceUnavailable, "why", "--fail-share: a simulated failure")
-		simAnswer(w, http.StatusServiceUnavailable, "falha simulada")
-		return
-	case d < s.cfg.FailShare+s.cfg.TimeoutShare:
-		log.Info("left hanging", "why", "--timeout-share: no answer until the sender gives up")
-		t := time.NewTimer(simHangAtMost)
-		defer t.Stop()
-		select {
-		case <-r.Context().Done():
-			log.Info("sender gave up on the hanging request")
-		case <-s.ctx.Done():
-			simAnswer(w, http.StatusServiceUnavailable, "partner-sim parando")
-		case <-t.C:
-			simAnswer(w, http.StatusServiceUnavailable, "tempo esgotado simulado")
-		}
+	if s.simulatedFailure(w, r, log) {
 		return
 	}
 	switch s.accept(id, call, log) {
@@ -392,6 +367,56 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("answered", "status", http.StatusAccepted, "why", "accepted: reporting back in "+s.cfg.Delay.String())
 		simAnswer(w, http.StatusAccepted, "aceita")
 	}
+}
+
+// readCall reads and verifies the request's body, a signed call; when it
+// is not ok, the request has been refused and answered.
+func (s *partnerSim) readCall(w http.ResponseWriter, r *http.Request, log *slog.Logger) (call simCall, ok bool) {
+	// The raw bytes: the signature is over them, not over their JSON.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, simMaxBody))
+	if err != nil {
+		log.Warn("request refused", "status", http.StatusRequestEntityTooLarge, "reason", err.Error())
+		simAnswer(w, http.StatusRequestEntityTooLarge, "corpo acima de 1 MiB ou ilegível")
+		return call, false
+	}
+	if err := verifyWebhook(r.Header, body, s.cfg.Secret, s.now()); err != nil {
+		log.Warn("request refused", "status", http.StatusUnauthorized, "reason", err.Error(),
+			"webhook_timestamp", r.Header.Get("webhook-timestamp"), "body", excerptText(body, 200))
+		simAnswer(w, http.StatusUnauthorized, err.Error())
+		return call, false
+	}
+	if err := json.Unmarshal(body, &call); err != nil || call.IDLigacao == "" {
+		log.Warn("request refused", "status", http.StatusBadRequest, "reason", "not a call: JSON without idligacao", "body", excerptText(body, 200))
+		simAnswer(w, http.StatusBadRequest, "JSON inválido ou sem idligacao")
+		return call, false
+	}
+	return call, true
+}
+
+// simulatedFailure draws whether this new call fails (--fail-share: 503)
+// or hangs (--timeout-share: no answer until the sender gives up, or the
+// simulator stops); true when it did, and the request is done with.
+func (s *partnerSim) simulatedFailure(w http.ResponseWriter, r *http.Request, log *slog.Logger) bool {
+	switch d := s.draw(); {
+	case d < s.cfg.FailShare:
+		log.Info("answered", "status", http.StatusServiceUnavailable, "why", "--fail-share: a simulated failure")
+		simAnswer(w, http.StatusServiceUnavailable, "falha simulada")
+		return true
+	case d < s.cfg.FailShare+s.cfg.TimeoutShare:
+		log.Info("left hanging", "why", "--timeout-share: no answer until the sender gives up")
+		t := time.NewTimer(simHangAtMost)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+			log.Info("sender gave up on the hanging request")
+		case <-s.ctx.Done():
+			simAnswer(w, http.StatusServiceUnavailable, "partner-sim parando")
+		case <-t.C:
+			simAnswer(w, http.StatusServiceUnavailable, "tempo esgotado simulado")
+		}
+		return true
+	}
+	return false
 }
 
 // verifyWebhook checks a request as the partner guide asks: the three
