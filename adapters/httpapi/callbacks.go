@@ -291,59 +291,15 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	if x.callID != "" && !domain.ValidID(x.callID) {
 		x.callID = ""
 	}
-	// The credentials are checked first, whatever the address has failed
-	// before: behind a load balancer many partners share one address, and a
-	// guesser among them must not lock the others out. Only failures count
-	// against the client's address.
-	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
-	if err != nil {
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
-			if ok, wait := h.partnerFailures.Failed(r); !ok {
-				// Too many failed authentications from this client: not
-				// looked up either (the throttle must stay cheap), so the
-				// Monitor only logs it.
-				h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
-				return
-			}
-			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
-		}
-		h.callbackError(w, r, rt, err)
+	tok, ok := h.authenticatePartner(w, r, rt, x)
+	if !ok {
 		return
 	}
-	x.envID = tok.EnvID()
-	if ok, wait := h.tokenLimit.Take(tok.ID()); !ok {
-		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.Burst(), 'f', -1, 64)))
+	release, ok := h.admitBody(w, r, tok)
+	if !ok {
 		return
 	}
-	// Any Content-Type is taken, or none: the body is read as JSON whatever
-	// it says. PHP's curl and `curl -d` send JSON as
-	// application/x-www-form-urlencoded, others as text/plain or text/json;
-	// a body that is not JSON is refused for what it is (400), not for its
-	// label.
-	if !h.bodies.acquire(tok.ID()) {
-		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
-		return
-	}
-	defer h.bodies.release(tok.ID())
-	// A body's share is its declared size; one of unknown size may grow to
-	// the limit, and one declared over it is refused unread.
-	size := h.maxCallback
-	if r.ContentLength >= 0 {
-		size = r.ContentLength
-		if size > h.maxCallback {
-			size = 0
-		}
-	}
-	if !h.inFlight.acquire(size) {
-		// The process reads as many callback bodies as it may: a burst of
-		// partners together, not this one's fault (429 is for a token over
-		// its own rate).
-		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeServerBusy, fmt.Sprintf(
-			"the service is reading as many callback bodies as it may at once; retry in %d s", busyRetryAfter)))
-		return
-	}
-	defer h.inFlight.release(size)
+	defer release()
 	// Only now, the partner known, may the body take longer than ReadTimeout.
 	extendDeadlines(w, true)
 	// The body is read once, as it arrives: the recordings in it are decoded
@@ -385,6 +341,75 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	hd.Set("Content-Length", strconv.Itoa(len(answer)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(answer)
+}
+
+// authenticatePartner checks the callback's partner token and its rate;
+// when it is not ok, the request has been answered.
+func (h *handlers) authenticatePartner(w http.ResponseWriter, r *http.Request, rt callbackRoute, x *inboundExchange) (domain.PartnerToken, bool) {
+	// The credentials are checked first, whatever the address has failed
+	// before: behind a load balancer many partners share one address, and a
+	// guesser among them must not lock the others out. Only failures count
+	// against the client's address.
+	ctx := r.Context()
+	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
+	if err != nil {
+		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
+			if ok, wait := h.partnerFailures.Failed(r); !ok {
+				// Too many failed authentications from this client: not
+				// looked up either (the throttle must stay cheap), so the
+				// Monitor only logs it.
+				h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
+				return tok, false
+			}
+			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
+		}
+		h.callbackError(w, r, rt, err)
+		return tok, false
+	}
+	x.envID = tok.EnvID()
+	if ok, wait := h.tokenLimit.Take(tok.ID()); !ok {
+		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.Burst(), 'f', -1, 64)))
+		return tok, false
+	}
+	return tok, true
+}
+
+// admitBody takes the body's places among the token's bodies and the
+// process's bytes in flight, given back by release; when it is not ok, the
+// request has been answered.
+func (h *handlers) admitBody(w http.ResponseWriter, r *http.Request, tok domain.PartnerToken) (release func(), ok bool) {
+	// Any Content-Type is taken, or none: the body is read as JSON whatever
+	// it says. PHP's curl and `curl -d` send JSON as
+	// application/x-www-form-urlencoded, others as text/plain or text/json;
+	// a body that is not JSON is refused for what it is (400), not for its
+	// label.
+	if !h.bodies.acquire(tok.ID()) {
+		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
+		return nil, false
+	}
+	// A body's share is its declared size; one of unknown size may grow to
+	// the limit, and one declared over it is refused unread.
+	size := h.maxCallback
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+		if size > h.maxCallback {
+			size = 0
+		}
+	}
+	if !h.inFlight.acquire(size) {
+		defer h.bodies.release(tok.ID())
+		// The process reads as many callback bodies as it may: a burst of
+		// partners together, not this one's fault (429 is for a token over
+		// its own rate).
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeServerBusy, fmt.Sprintf(
+			"the service is reading as many callback bodies as it may at once; retry in %d s", busyRetryAfter)))
+		return nil, false
+	}
+	return func() {
+		h.inFlight.release(size)
+		h.bodies.release(tok.ID())
+	}, true
 }
 
 func (rt callbackRoute) pathCallID(r *http.Request) string {
