@@ -155,6 +155,7 @@ type callData struct {
 	Payload              string
 }
 
+// Long on purpose: one page's handler: the call, then its timeline (click, attempts, deadline, results) in order.
 func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {

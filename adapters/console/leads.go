@@ -134,6 +134,7 @@ func buttonText(l lang, b domain.CallButton) string {
 	return l.t("owner.disabled", l.label("reason", string(b.Reason)), string(b.Reason))
 }
 
+// Long on purpose: one page's handler: the lead, each owner's call button, its history and its latest calls.
 func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {

@@ -203,6 +203,36 @@ func (c Config) withDefaults() Config {
 func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	installProblems()
 
+	api := humago.New(mux, humaConfig(cfg))
+	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
+		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
+		tokenLimit:      httpguard.NewRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
+		partnerFailures: httpguard.NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
+		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
+		widgets: cfg.WidgetTokens}
+	h.registerOps(api)
+	h.registerEnvironments(api)
+	h.registerUsers(api)
+	h.registerLeads(api)
+	h.registerTelephony(api)
+	h.registerCallButtons(api)
+	h.registerCalls(api)
+	h.registerCallList(api)
+	h.registerPartnerTokens(api)
+	h.registerMonitor(api)
+	h.registerEvents(api)
+	h.registerEventSubscriptions(api)
+	h.registerRecordings(api)
+	h.registerCallbacks(api)
+	registerPartnerWebhook(api)
+	// Last: it marks the operations registered above that take widget tokens.
+	h.registerWidget(api)
+	return api
+}
+
+// humaConfig describes the API in the OpenAPI document: its tags and its
+// security schemes.
+func humaConfig(cfg Config) huma.Config {
 	hc := huma.DefaultConfig(apiTitle, cfg.Version)
 	// No CDN docs page (ours is vendored, see docs.go), no /schemas route and
 	// no $schema links in bodies: the OpenAPI document is the one contract.
@@ -243,32 +273,7 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 			Description: "Partner-facing /api/cvio calls: the partner token, which also identifies the environment. Always sent together with the `email` header.",
 		},
 	}
-
-	api := humago.New(mux, hc)
-	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
-		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
-		tokenLimit:      httpguard.NewRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
-		partnerFailures: httpguard.NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
-		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
-		widgets: cfg.WidgetTokens}
-	h.registerOps(api)
-	h.registerEnvironments(api)
-	h.registerUsers(api)
-	h.registerLeads(api)
-	h.registerTelephony(api)
-	h.registerCallButtons(api)
-	h.registerCalls(api)
-	h.registerCallList(api)
-	h.registerPartnerTokens(api)
-	h.registerMonitor(api)
-	h.registerEvents(api)
-	h.registerEventSubscriptions(api)
-	h.registerRecordings(api)
-	h.registerCallbacks(api)
-	registerPartnerWebhook(api)
-	// Last: it marks the operations registered above that take widget tokens.
-	h.registerWidget(api)
-	return api
+	return hc
 }
 
 // handlers holds what the operations call.

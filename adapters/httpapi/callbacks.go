@@ -151,6 +151,7 @@ type callbackRoute struct {
 	inPath bool // the call id travels in the path
 }
 
+// Long on purpose: the three callback routes (task, lead, result) side by side, each with its OpenAPI description and apply step.
 func (h *handlers) registerCallbacks(api huma.API) {
 	common := "\n\nAuthentication: the `email` and `token` headers of a partner token of the environment (any header-name " +
 		"case); anything else is 401 and changes nothing. Any `Content-Type` is accepted, or none: the body is read as JSON " +

@@ -152,6 +152,7 @@ func traceParent(ctx context.Context) string {
 	return carrier.Get("traceparent")
 }
 
+// Long on purpose: one huma.Register per calls operation, each with its OpenAPI description; they read best side by side.
 func (h *handlers) registerCalls(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID:   "placeCall",

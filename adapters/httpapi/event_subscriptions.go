@@ -127,6 +127,7 @@ func orNullTime(t time.Time) *time.Time {
 	return &t
 }
 
+// Long on purpose: one huma.Register per event subscription operation, each with its OpenAPI description; they read best side by side.
 func (h *handlers) registerEventSubscriptions(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "putEventSubscription",

@@ -115,6 +115,7 @@ type eventsInput struct {
 	LastEventID string `header:"Last-Event-ID" pattern:"^([0-9]{16}-[0-9]{16})?$" maxLength:"33" doc:"A stream resumes after this event (what EventSource sends when it reconnects); it takes precedence over after."`
 }
 
+// Long on purpose: the events operation and its server-sent stream, documented together as one OpenAPI operation.
 func (h *handlers) registerEvents(api huma.API) {
 	page := api.OpenAPI().Components.Schemas.Schema(typeOf[EventPage](), true, "EventPage")
 	op := huma.Operation{

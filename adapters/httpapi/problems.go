@@ -223,6 +223,14 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 		return p
 	}
 
+	p := requestProblem(op, status, msg, errs)
+	p.Instance = instance
+	return p
+}
+
+// requestProblem is the problem of a request huma refused (a 4xx): each
+// cause a field, the first named in the detail.
+func requestProblem(op *huma.Operation, status int, msg string, errs []error) *Problem {
 	code := statusCode[status]
 	if code == "" {
 		code = strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
@@ -250,9 +258,7 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 			detail += fmt.Sprintf(" (and %d more)", len(fields)-1)
 		}
 	}
-	p := newProblem(status, code, detail, fields...)
-	p.Instance = instance
-	return p
+	return newProblem(status, code, detail, fields...)
 }
 
 // domainProblem maps a rule violation: kindstatus.Of gives the status, the

@@ -101,6 +101,7 @@ func integrationResult(r app.IntegrationResult) *integrationOutput {
 	return &integrationOutput{Body: integrationOf(r.Integration, r.NewSecret)}
 }
 
+// Long on purpose: one huma.Register per telephony operation, each with its OpenAPI description; they read best side by side.
 func (h *handlers) registerTelephony(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "putTelephonyIntegration",

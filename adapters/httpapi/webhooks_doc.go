@@ -124,6 +124,7 @@ func nullableRef(s *huma.Schema, desc string) *huma.Schema {
 // partnerCallSchemas are the schemas of the body, by component name. Every
 // key is required: an absent value is sent as null (teste alone is left
 // out unless true).
+// Long on purpose: a table of the partner call body's schemas, one entry per field, as the partner guide lists them.
 func partnerCallSchemas() map[string]*huma.Schema {
 	str := func(desc string, examples ...any) *huma.Schema {
 		return &huma.Schema{Type: huma.TypeString, Description: desc, Examples: examples}

@@ -107,22 +107,8 @@ func (g *widgetGate) wrap(next, admin http.Handler) http.Handler {
 		route := matchWidgetRoute(r.URL.Path)
 		// CORS first, so that a page of an allowed origin can read every
 		// answer, a refused token's included (it then knows to get another).
-		if origin := r.Header.Get("Origin"); origin != "" && route != nil {
-			allowed, err := g.originAllowed(r, route.env, origin)
-			if err != nil {
-				g.fail(w, r, err)
-				return
-			}
-			if !allowed {
-				writeProblem(w, r, newProblem(http.StatusForbidden, domain.CodePermissionDenied,
-					fmt.Sprintf("the page's origin %s is not among the environment's widget_origins", origin),
-					ProblemField{Location: "header.Origin", Message: "not among the environment's widget_origins", Value: shortScalar(origin)}))
-				return
-			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", widgetExposeHeaders)
+		if origin := r.Header.Get("Origin"); origin != "" && route != nil && !g.allowOrigin(w, r, route, origin) {
+			return
 		}
 		claims, valid := g.tokens.Verify(token)
 		if !valid {
@@ -157,6 +143,28 @@ func (g *widgetGate) wrap(next, admin http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowOrigin lets a page of origin, one of the route's environment's
+// widget_origins, read the answer; when origin is not allowed (or cannot be
+// checked) it answers the request itself and returns false.
+func (g *widgetGate) allowOrigin(w http.ResponseWriter, r *http.Request, route *widgetRoute, origin string) bool {
+	allowed, err := g.originAllowed(r, route.env, origin)
+	if err != nil {
+		g.fail(w, r, err)
+		return false
+	}
+	if !allowed {
+		writeProblem(w, r, newProblem(http.StatusForbidden, domain.CodePermissionDenied,
+			fmt.Sprintf("the page's origin %s is not among the environment's widget_origins", origin),
+			ProblemField{Location: "header.Origin", Message: "not among the environment's widget_origins", Value: shortScalar(origin)}))
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", widgetExposeHeaders)
+	return true
 }
 
 // preflight answers a CORS preflight of a widget operation: allowed for

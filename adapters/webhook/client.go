@@ -117,6 +117,34 @@ var _ ports.PartnerClient = (*Client)(nil)
 
 // New builds a client; fields of cfg left zero take their defaults.
 func New(cfg Config) *Client {
+	cfg = cfg.withDefaults()
+	c := &Client{
+		propagator:   cfg.Propagator,
+		userAgent:    cfg.UserAgent,
+		timeout:      cfg.Timeout,
+		maxBody:      cfg.MaxResponseBytes,
+		allowPrivate: cfg.AllowPrivate,
+		allowed:      cfg.AllowedAddrs,
+	}
+	if cfg.TracerProvider != nil {
+		c.tracer = cfg.TracerProvider.Tracer("callconnect/adapters/webhook")
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		c.transport = newTransport(cfg)
+		rt = c.transport
+	}
+	c.http = &http.Client{
+		Transport: rt,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // see the package comment
+		},
+	}
+	return c
+}
+
+// withDefaults is cfg with its zero fields given their defaults.
+func (cfg Config) withDefaults() Config {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -141,49 +169,33 @@ func New(cfg Config) *Client {
 	if cfg.Lookup == nil {
 		cfg.Lookup = net.DefaultResolver.LookupNetIP
 	}
-	c := &Client{
-		propagator:   cfg.Propagator,
-		userAgent:    cfg.UserAgent,
-		timeout:      cfg.Timeout,
-		maxBody:      cfg.MaxResponseBytes,
-		allowPrivate: cfg.AllowPrivate,
-		allowed:      cfg.AllowedAddrs,
+	return cfg
+}
+
+// newTransport is the transport of the guarded dialer: every connection
+// to a partner goes through the address guard, never through a proxy.
+func newTransport(cfg Config) *http.Transport {
+	tlsConfig := cfg.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		tlsConfig = tlsConfig.Clone()
 	}
-	if cfg.TracerProvider != nil {
-		c.tracer = cfg.TracerProvider.Tracer("callconnect/adapters/webhook")
+	return &http.Transport{
+		// No proxy, whatever HTTP_PROXY says: a proxy would make the
+		// connection, out of the guard's sight.
+		Proxy:                  nil,
+		DialContext:            newGuardedDialer(cfg.Lookup, cfg.AllowPrivate, cfg.ConnectTimeout, cfg.AllowedAddrs...).DialContext,
+		TLSClientConfig:        tlsConfig,
+		TLSHandshakeTimeout:    cfg.ConnectTimeout,
+		ForceAttemptHTTP2:      true, // needed for h2 with a custom dialer and TLS config
+		MaxIdleConns:           0,    // no global cap; per host is what matters with few partners
+		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		// The answer is kept as the partner sent it, for the monitor.
+		DisableCompression: true,
 	}
-	rt := cfg.Transport
-	if rt == nil {
-		tlsConfig := cfg.TLSConfig
-		if tlsConfig == nil {
-			tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		} else {
-			tlsConfig = tlsConfig.Clone()
-		}
-		c.transport = &http.Transport{
-			// No proxy, whatever HTTP_PROXY says: a proxy would make the
-			// connection, out of the guard's sight.
-			Proxy:                  nil,
-			DialContext:            newGuardedDialer(cfg.Lookup, cfg.AllowPrivate, cfg.ConnectTimeout, cfg.AllowedAddrs...).DialContext,
-			TLSClientConfig:        tlsConfig,
-			TLSHandshakeTimeout:    cfg.ConnectTimeout,
-			ForceAttemptHTTP2:      true, // needed for h2 with a custom dialer and TLS config
-			MaxIdleConns:           0,    // no global cap; per host is what matters with few partners
-			MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
-			IdleConnTimeout:        90 * time.Second,
-			MaxResponseHeaderBytes: 64 << 10,
-			// The answer is kept as the partner sent it, for the monitor.
-			DisableCompression: true,
-		}
-		rt = c.transport
-	}
-	c.http = &http.Client{
-		Transport: rt,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // see the package comment
-		},
-	}
-	return c
 }
 
 // CloseIdleConnections closes the kept-alive connections (at shutdown).
