@@ -198,55 +198,8 @@ func (c Config) withDefaults() Config {
 // newAPI builds the huma API on mux and registers every operation.
 func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	installProblems()
-
-	hc := huma.DefaultConfig(apiTitle, cfg.Version)
-	// No CDN docs page (ours is vendored, see docs.go), no /schemas route and
-	// no $schema links in bodies: the OpenAPI document is the one contract.
-	hc.DocsPath = ""
-	hc.SchemasPath = ""
-	hc.CreateHooks = nil
-	hc.OpenAPIPath = "/openapi"
-	hc.Info.Description = apiDescription
-	hc.Info.Contact = &huma.Contact{Name: "Call Connect maintainers", URL: cfg.PublicURL + "/docs"}
-	hc.Info.License = &huma.License{Name: "Proprietary", Identifier: "LicenseRef-Proprietary"}
-	hc.Servers = []*huma.Server{{URL: cfg.PublicURL, Description: "This deployment"}}
-	hc.Tags = []*huma.Tag{
-		{Name: tagEnvironments, Description: "Customer environments (tenants) and their Call Connect support switch."},
-		{Name: tagUsers, Description: "The people (managers, brokers, agencies and agency users) who may press the call button."},
-		{Name: tagLeads, Description: "Prospects and their owners."},
-		{Name: tagTelephony, Description: "Telephony integrations of an environment: Call Connect (partner URL, dial mode, signing secret) and the others, which only have an active flag."},
-		{Name: tagCallButtons, Description: "Whether the call button (Ligar) is shown and enabled for a user on a lead, with the reason when it is not."},
-		{Name: tagCalls, Description: "Calls placed with the call button (Ligar): their delivery to the partner, with every attempt, and their result."},
-		{Name: tagPartnerTokens, Description: "The tokens partners authenticate their callbacks with (headers `email` and `token`); a token identifies its environment and is shown once."},
-		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
-		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
-		{Name: tagEvents, Description: "Each environment's events (calls placed, delivered, settled; interactions added), in the order they committed, kept 30 days: as JSON pages or followed as server-sent events."},
-		{Name: tagEventSubscriptions, Description: "CRM endpoints the environment's events are pushed to as signed webhooks, in the feed's order, retried for 3 days; each subscription's deliveries with their attempts."},
-		{Name: tagMonitor, Description: "Every exchange with partners (deliveries out, callbacks in, refused ones too) for 30 days, secrets redacted: what operators look at when a call did not arrive."},
-		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
-	}
-	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		securityBearer: {
-			Type: "http", Scheme: "bearer",
-			Description: "The CRM backend's admin token (`CALLCONNECT_ADMIN_TOKEN`, which may list several, all accepted, so that one can be replaced without downtime), sent as `Authorization: Bearer <token>` on every /v1 call. Failed attempts from one client address are limited (429 with `Retry-After`); a valid token always passes.",
-		},
-		securityPartnerEmail: {
-			Type: "apiKey", In: "header", Name: "email",
-			Description: "Partner-facing /api/cvio calls: the e-mail the partner token was registered for. Always sent together with the `token` header.",
-		},
-		securityPartnerToken: {
-			Type: "apiKey", In: "header", Name: "token",
-			Description: "Partner-facing /api/cvio calls: the partner token, which also identifies the environment. Always sent together with the `email` header.",
-		},
-	}
-
-	api := humago.New(mux, hc)
-	h := &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
-		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
-		tokenLimit:      newRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
-		partnerFailures: NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
-		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
-		widgets: cfg.WidgetTokens}
+	api := humago.New(mux, humaConfig(cfg))
+	h := newHandlers(mux, cfg, svc, ops)
 	h.registerOps(api)
 	h.registerEnvironments(api)
 	h.registerUsers(api)
@@ -265,6 +218,73 @@ func newAPI(mux *http.ServeMux, cfg Config, svc Services, ops Ops) huma.API {
 	// Last: it marks the operations registered above that take widget tokens.
 	h.registerWidget(api)
 	return api
+}
+
+// humaConfig is the OpenAPI document's frame: info, servers, tags and
+// security schemes.
+func humaConfig(cfg Config) huma.Config {
+	hc := huma.DefaultConfig(apiTitle, cfg.Version)
+	// No CDN docs page (ours is vendored, see docs.go), no /schemas route and
+	// no $schema links in bodies: the OpenAPI document is the one contract.
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.CreateHooks = nil
+	hc.OpenAPIPath = "/openapi"
+	hc.Info.Description = apiDescription
+	hc.Info.Contact = &huma.Contact{Name: "Call Connect maintainers", URL: cfg.PublicURL + "/docs"}
+	hc.Info.License = &huma.License{Name: "Proprietary", Identifier: "LicenseRef-Proprietary"}
+	hc.Servers = []*huma.Server{{URL: cfg.PublicURL, Description: "This deployment"}}
+	hc.Tags = apiTags()
+	hc.Components.SecuritySchemes = securitySchemes()
+	return hc
+}
+
+// apiTags are the document's tags, in the order the documentation shows
+// them.
+func apiTags() []*huma.Tag {
+	return []*huma.Tag{
+		{Name: tagEnvironments, Description: "Customer environments (tenants) and their Call Connect support switch."},
+		{Name: tagUsers, Description: "The people (managers, brokers, agencies and agency users) who may press the call button."},
+		{Name: tagLeads, Description: "Prospects and their owners."},
+		{Name: tagTelephony, Description: "Telephony integrations of an environment: Call Connect (partner URL, dial mode, signing secret) and the others, which only have an active flag."},
+		{Name: tagCallButtons, Description: "Whether the call button (Ligar) is shown and enabled for a user on a lead, with the reason when it is not."},
+		{Name: tagCalls, Description: "Calls placed with the call button (Ligar): their delivery to the partner, with every attempt, and their result."},
+		{Name: tagPartnerTokens, Description: "The tokens partners authenticate their callbacks with (headers `email` and `token`); a token identifies its environment and is shown once."},
+		{Name: tagCallbacks, Description: "What partners post back (/api/cvio, Portuguese names as the partner contract has them): tasks, lead updates and call results with their recordings, which land on the lead's history."},
+		{Name: tagRecordings, Description: "Call recordings partners sent, served with their content type, an ETag and HTTP Range support."},
+		{Name: tagEvents, Description: "Each environment's events (calls placed, delivered, settled; interactions added), in the order they committed, kept 30 days: as JSON pages or followed as server-sent events."},
+		{Name: tagEventSubscriptions, Description: "CRM endpoints the environment's events are pushed to as signed webhooks, in the feed's order, retried for 3 days; each subscription's deliveries with their attempts."},
+		{Name: tagMonitor, Description: "Every exchange with partners (deliveries out, callbacks in, refused ones too) for 30 days, secrets redacted: what operators look at when a call did not arrive."},
+		{Name: tagOperations, Description: "Health, readiness and metrics for operators and orchestrators. Public."},
+	}
+}
+
+// securitySchemes are the admin token and the partner token's two headers.
+func securitySchemes() map[string]*huma.SecurityScheme {
+	return map[string]*huma.SecurityScheme{
+		securityBearer: {
+			Type: "http", Scheme: "bearer",
+			Description: "The CRM backend's admin token (`CALLCONNECT_ADMIN_TOKEN`, which may list several, all accepted, so that one can be replaced without downtime), sent as `Authorization: Bearer <token>` on every /v1 call. Failed attempts from one client address are limited (429 with `Retry-After`); a valid token always passes.",
+		},
+		securityPartnerEmail: {
+			Type: "apiKey", In: "header", Name: "email",
+			Description: "Partner-facing /api/cvio calls: the e-mail the partner token was registered for. Always sent together with the `token` header.",
+		},
+		securityPartnerToken: {
+			Type: "apiKey", In: "header", Name: "token",
+			Description: "Partner-facing /api/cvio calls: the partner token, which also identifies the environment. Always sent together with the `email` header.",
+		},
+	}
+}
+
+// newHandlers holds the services and the limits cfg sets.
+func newHandlers(mux *http.ServeMux, cfg Config, svc Services, ops Ops) *handlers {
+	return &handlers{svc: svc, ops: ops, maxBody: cfg.MaxBodyBytes, maxCallback: cfg.MaxCallbackBytes,
+		maxCallbackJSON: cfg.MaxCallbackJSONBytes, logger: cfg.Logger, mux: mux,
+		tokenLimit:      newRateLimiter(cfg.PartnerRateLimit, time.Minute, cfg.Now),
+		partnerFailures: NewFailureLimit(cfg.PartnerRateLimit, cfg.TrustedProxies, cfg.Now),
+		bodies:          newConcurrencyLimit(maxBodiesPerToken), inFlight: newByteBudget(cfg.MaxCallbackBytesInFlight),
+		widgets: cfg.WidgetTokens}
 }
 
 // handlers holds what the operations call.

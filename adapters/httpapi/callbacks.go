@@ -147,118 +147,138 @@ type ResultCallbackBody struct {
 type callbackRoute struct {
 	op     huma.Operation
 	body   any // the documented body type's zero value
-	apply  func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error)
+	apply  func(ctx context.Context, body *cvio.CallbackBody, req app.CallbackRequest) (domain.CallbackReceipt, error)
 	inPath bool // the call id travels in the path
 }
 
+// callbackCommonDoc ends every callback's description: what they share.
+const callbackCommonDoc = "\n\nAuthentication: the `email` and `token` headers of a partner token of the environment (any header-name " +
+	"case); anything else is 401 and changes nothing. Any `Content-Type` is accepted, or none: the body is read as JSON " +
+	"whatever it is labelled (PHP's curl and `curl -d` send `application/x-www-form-urlencoded`); a body that is not " +
+	"JSON is 400 `malformed_json`, a well-formed body with a wrong field 422 `invalid_field`. `?idligacao=` names the call. An `Idempotency-Key` header makes retries safe: the same key and body " +
+	"get the first answer and write nothing; the same key with another body is 409 `idempotency_key_reused`. Without " +
+	"a key, an exact repeat of an interaction already on the lead is not recorded twice. One request is one " +
+	"transaction: a refused request changes nothing. Ids may be numbers or strings, keys any case, unknown keys are " +
+	"ignored; a wrong field is 422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
+	"a token get 429 with Retry-After, and so do too many failed authentications from one client address (a valid " +
+	"token is never refused for its address). The recordings stream; the JSON around them may have at most " +
+	"`CALLCONNECT_MAX_CALLBACK_JSON_BYTES` (1 MiB by default; 413 `body_too_large` beyond it). When the service " +
+	"reads as many callback bodies at once as it may, a callback gets 503 `server_busy` with Retry-After."
+
+// registerCallbacks registers the partner-facing operations on the mux
+// itself (they read their bodies as they stream) and documents them.
 func (h *handlers) registerCallbacks(api huma.API) {
-	common := "\n\nAuthentication: the `email` and `token` headers of a partner token of the environment (any header-name " +
-		"case); anything else is 401 and changes nothing. Any `Content-Type` is accepted, or none: the body is read as JSON " +
-		"whatever it is labelled (PHP's curl and `curl -d` send `application/x-www-form-urlencoded`); a body that is not " +
-		"JSON is 400 `malformed_json`, a well-formed body with a wrong field 422 `invalid_field`. `?idligacao=` names the call. An `Idempotency-Key` header makes retries safe: the same key and body " +
-		"get the first answer and write nothing; the same key with another body is 409 `idempotency_key_reused`. Without " +
-		"a key, an exact repeat of an interaction already on the lead is not recorded twice. One request is one " +
-		"transaction: a refused request changes nothing. Ids may be numbers or strings, keys any case, unknown keys are " +
-		"ignored; a wrong field is 422 naming it (e.g. `body.interacoes[0].tarefa.data`). Too many requests for " +
-		"a token get 429 with Retry-After, and so do too many failed authentications from one client address (a valid " +
-		"token is never refused for its address). The recordings stream; the JSON around them may have at most " +
-		"`CALLCONNECT_MAX_CALLBACK_JSON_BYTES` (1 MiB by default; 413 `body_too_large` beyond it). When the service " +
-		"reads as many callback bodies at once as it may, a callback gets 503 `server_busy` with Retry-After."
-	routes := []callbackRoute{
-		{
-			op: huma.Operation{
-				OperationID: "postTaskCallback",
-				Method:      http.MethodPost,
-				Path:        pathTaskCallback,
-				Summary:     "Record interactions and tasks (cadastrar tarefas)",
-				Description: "Records the interactions, with their tasks (and recordings, when an interaction carries " +
-					"`audio_base64`), on the lead's history. The lead is the call's when `idligacao` is given (query or " +
-					"body); otherwise the environment's lead with this `telefone` (digits only), and the interactions are " +
-					"tied to its most recent open call, if any." + common,
-			},
-			body: TaskCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
-				cb, err := body.ParseTask()
-				if err != nil {
-					return domain.CallbackReceipt{}, err
-				}
-				return h.svc.Callbacks.Task(ctx, app.CallbackRequest{Token: tok, Spools: spools, QueryCallID: query, Idempotent: idem}, cb)
-			},
-		},
-		{
-			op: huma.Operation{
-				OperationID: "postLeadCallback",
-				Method:      http.MethodPost,
-				Path:        pathLeadCallback,
-				Summary:     "Record interactions and update the lead",
-				Description: "Records the interactions (with their recordings) on the lead's history and, when " +
-					"`permitir_alteracao` is yes, updates the lead's name (and its e-mail, unless the e-mail is what " +
-					"found it). The lead is the call's when `idligacao` is given; otherwise the environment's lead with " +
-					"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + common,
-			},
-			body: LeadCallbackBody{},
-			apply: func(ctx context.Context, tok domain.PartnerToken, _ *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
-				cb, err := body.ParseLead()
-				if err != nil {
-					return domain.CallbackReceipt{}, err
-				}
-				return h.svc.Callbacks.Lead(ctx, app.CallbackRequest{Token: tok, Spools: spools, QueryCallID: query, Idempotent: idem}, cb)
-			},
-		},
-		{
-			op: huma.Operation{
-				OperationID: "postCallResult",
-				Method:      http.MethodPost,
-				Path:        pathResultCallback,
-				Summary:     "Record a call's result",
-				Description: "Ends the call: `realizada` makes it completed (with its recording, when `audio_base64` " +
-					"is sent), `nao_realizada` not_completed with the reason `motivo` maps to (no_answer, busy, " +
-					"invalid_number, cancelled, not_completed, or other). The result is also an entry of the lead's " +
-					"history. A result may arrive while a delivery retry waits or after Call Connect gave up." + common,
-				Parameters: []*huma.Param{{Name: "idligacao", In: "path", Required: true,
-					Description: "The call, as Call Connect sent it to the partner.",
-					Schema:      &huma.Schema{Type: huma.TypeString, Pattern: "^[A-Za-z0-9._~-]{1,64}$", MaxLength: ptr(64)},
-					Example:     "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"}},
-			},
-			body:   ResultCallbackBody{},
-			inPath: true,
-			apply: func(ctx context.Context, tok domain.PartnerToken, r *http.Request, body *cvio.CallbackBody, spools *app.Spools, query string, idem app.Idempotent) (domain.CallbackReceipt, error) {
-				cb, err := body.ParseResult()
-				if err != nil {
-					return domain.CallbackReceipt{}, err
-				}
-				return h.svc.Callbacks.Result(ctx, app.CallbackRequest{Token: tok, Spools: spools, PathCallID: r.PathValue("idligacao"),
-					QueryCallID: query, Idempotent: idem}, cb)
-			},
-		},
-	}
 	registry := api.OpenAPI().Components.Schemas
 	answer := registry.Schema(typeOf[cvio.Answer](), true, "CallbackAnswer")
-	for _, rt := range routes {
-		op := rt.op
-		op.Tags = []string{tagCallbacks}
-		op.Security = partnerSecurity
-		op.Parameters = append(op.Parameters,
-			&huma.Param{Name: "idligacao", In: "query", Description: "The call, as Call Connect sent it to the partner; must agree with the body (and path).",
-				Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(64)}, Example: "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"},
-			&huma.Param{Name: "Idempotency-Key", In: "header", Description: "Makes a retry safe: the same key and body get the first answer (kept 24 h) and write nothing.",
-				Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(1), MaxLength: ptr(maxIdempotencyKey)}, Example: "5f0c1c9e-0b6e-4a8e-9d7e-6b1f3f0d2a11"},
-		)
-		bodyType := reflectTypeOf(rt.body)
-		op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/json": {Schema: registry.Schema(bodyType, true, bodyType.Name())},
-		}}
-		op.Responses = map[string]*huma.Response{"200": {Description: "Recorded (or, for a repeated Idempotency-Key, recorded before).",
-			Content: map[string]*huma.MediaType{"application/json": {Schema: answer}}}}
-		op.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
-			http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
-			http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
+	for _, rt := range []callbackRoute{h.taskCallbackRoute(), h.leadCallbackRoute(), h.resultCallbackRoute()} {
+		op := callbackOperation(registry, answer, rt)
 		document(api, op)
 		route := rt
 		h.mux.Handle(op.Method+" "+op.Path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h.serveCallback(w, r, route)
 		}))
 	}
+}
+
+// taskCallbackRoute is the task callback (cadastrar tarefas).
+func (h *handlers) taskCallbackRoute() callbackRoute {
+	return callbackRoute{
+		op: huma.Operation{
+			OperationID: "postTaskCallback",
+			Method:      http.MethodPost,
+			Path:        pathTaskCallback,
+			Summary:     "Record interactions and tasks (cadastrar tarefas)",
+			Description: "Records the interactions, with their tasks (and recordings, when an interaction carries " +
+				"`audio_base64`), on the lead's history. The lead is the call's when `idligacao` is given (query or " +
+				"body); otherwise the environment's lead with this `telefone` (digits only), and the interactions are " +
+				"tied to its most recent open call, if any." + callbackCommonDoc,
+		},
+		body: TaskCallbackBody{},
+		apply: func(ctx context.Context, body *cvio.CallbackBody, req app.CallbackRequest) (domain.CallbackReceipt, error) {
+			cb, err := body.ParseTask()
+			if err != nil {
+				return domain.CallbackReceipt{}, err
+			}
+			return h.svc.Callbacks.Task(ctx, req, cb)
+		},
+	}
+}
+
+// leadCallbackRoute is the lead callback, POST /api/cvio/lead.
+func (h *handlers) leadCallbackRoute() callbackRoute {
+	return callbackRoute{
+		op: huma.Operation{
+			OperationID: "postLeadCallback",
+			Method:      http.MethodPost,
+			Path:        pathLeadCallback,
+			Summary:     "Record interactions and update the lead",
+			Description: "Records the interactions (with their recordings) on the lead's history and, when " +
+				"`permitir_alteracao` is yes, updates the lead's name (and its e-mail, unless the e-mail is what " +
+				"found it). The lead is the call's when `idligacao` is given; otherwise the environment's lead with " +
+				"this `email` (case-insensitive) or `telefone` (digits only). A recording makes the call realizada." + callbackCommonDoc,
+		},
+		body: LeadCallbackBody{},
+		apply: func(ctx context.Context, body *cvio.CallbackBody, req app.CallbackRequest) (domain.CallbackReceipt, error) {
+			cb, err := body.ParseLead()
+			if err != nil {
+				return domain.CallbackReceipt{}, err
+			}
+			return h.svc.Callbacks.Lead(ctx, req, cb)
+		},
+	}
+}
+
+// resultCallbackRoute is the call result callback; the call is in its path.
+func (h *handlers) resultCallbackRoute() callbackRoute {
+	return callbackRoute{
+		op: huma.Operation{
+			OperationID: "postCallResult",
+			Method:      http.MethodPost,
+			Path:        pathResultCallback,
+			Summary:     "Record a call's result",
+			Description: "Ends the call: `realizada` makes it completed (with its recording, when `audio_base64` " +
+				"is sent), `nao_realizada` not_completed with the reason `motivo` maps to (no_answer, busy, " +
+				"invalid_number, cancelled, not_completed, or other). The result is also an entry of the lead's " +
+				"history. A result may arrive while a delivery retry waits or after Call Connect gave up." + callbackCommonDoc,
+			Parameters: []*huma.Param{{Name: "idligacao", In: "path", Required: true,
+				Description: "The call, as Call Connect sent it to the partner.",
+				Schema:      &huma.Schema{Type: huma.TypeString, Pattern: "^[A-Za-z0-9._~-]{1,64}$", MaxLength: ptr(64)},
+				Example:     "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"}},
+		},
+		body:   ResultCallbackBody{},
+		inPath: true,
+		apply: func(ctx context.Context, body *cvio.CallbackBody, req app.CallbackRequest) (domain.CallbackReceipt, error) {
+			cb, err := body.ParseResult()
+			if err != nil {
+				return domain.CallbackReceipt{}, err
+			}
+			return h.svc.Callbacks.Result(ctx, req, cb)
+		},
+	}
+}
+
+// callbackOperation completes rt's operation with what every callback
+// shares: tag, security, parameters, body schema, answer and errors.
+func callbackOperation(registry huma.Registry, answer *huma.Schema, rt callbackRoute) huma.Operation {
+	op := rt.op
+	op.Tags = []string{tagCallbacks}
+	op.Security = partnerSecurity
+	op.Parameters = append(op.Parameters,
+		&huma.Param{Name: "idligacao", In: "query", Description: "The call, as Call Connect sent it to the partner; must agree with the body (and path).",
+			Schema: &huma.Schema{Type: huma.TypeString, MaxLength: ptr(64)}, Example: "01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"},
+		&huma.Param{Name: "Idempotency-Key", In: "header", Description: "Makes a retry safe: the same key and body get the first answer (kept 24 h) and write nothing.",
+			Schema: &huma.Schema{Type: huma.TypeString, MinLength: ptr(1), MaxLength: ptr(maxIdempotencyKey)}, Example: "5f0c1c9e-0b6e-4a8e-9d7e-6b1f3f0d2a11"},
+	)
+	bodyType := reflectTypeOf(rt.body)
+	op.RequestBody = &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
+		"application/json": {Schema: registry.Schema(bodyType, true, bodyType.Name())},
+	}}
+	op.Responses = map[string]*huma.Response{"200": {Description: "Recorded (or, for a repeated Idempotency-Key, recorded before).",
+		Content: map[string]*huma.MediaType{"application/json": {Schema: answer}}}}
+	op.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict,
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
+		http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
+	return op
 }
 
 // serveCallback answers a partner's callback and keeps the exchange for the
@@ -284,91 +304,38 @@ type inboundExchange struct {
 	receipt *domain.CallbackReceipt // what the callback recorded; nil when it was refused
 }
 
+// handleCallback serves a callback in steps: the partner authenticated and
+// within its rate, the body admitted within the limits on bodies read at
+// once, then read, recorded and answered. x learns what the monitor keeps.
 func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt callbackRoute, x *inboundExchange) {
-	ctx := r.Context()
 	query := r.URL.Query().Get("idligacao")
 	x.callID = firstNonEmpty(rt.pathCallID(r), strings.TrimSpace(query))
 	if x.callID != "" && !domain.ValidID(x.callID) {
 		x.callID = ""
 	}
-	// The credentials are checked first, whatever the address has failed
-	// before: behind a load balancer many partners share one address, and a
-	// guesser among them must not lock the others out. Only failures count
-	// against the client's address.
-	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
-	if err != nil {
-		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
-			if ok, wait := h.partnerFailures.Failed(r); !ok {
-				// Too many failed authentications from this client: not
-				// looked up either (the throttle must stay cheap), so the
-				// Monitor only logs it.
-				h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
-				return
-			}
-			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
-		}
-		h.callbackError(w, r, rt, err)
+	tok, ok := h.authenticateCallback(w, r, rt, x)
+	if !ok {
 		return
 	}
-	x.envID = tok.EnvID()
-	if ok, wait := h.tokenLimit.take(tok.ID()); !ok {
-		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.burst, 'f', -1, 64)))
+	release, ok := h.admitCallbackBody(w, r, tok)
+	if !ok {
 		return
 	}
-	// Any Content-Type is taken, or none: the body is read as JSON whatever
-	// it says. PHP's curl and `curl -d` send JSON as
-	// application/x-www-form-urlencoded, others as text/plain or text/json;
-	// a body that is not JSON is refused for what it is (400), not for its
-	// label.
-	if !h.bodies.acquire(tok.ID()) {
-		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
-		return
-	}
-	defer h.bodies.release(tok.ID())
-	// A body's share is its declared size; one of unknown size may grow to
-	// the limit, and one declared over it is refused unread.
-	size := h.maxCallback
-	if r.ContentLength >= 0 {
-		size = r.ContentLength
-		if size > h.maxCallback {
-			size = 0
-		}
-	}
-	if !h.inFlight.acquire(size) {
-		// The process reads as many callback bodies as it may: a burst of
-		// partners together, not this one's fault (429 is for a token over
-		// its own rate).
-		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
-		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeServerBusy, fmt.Sprintf(
-			"the service is reading as many callback bodies as it may at once; retry in %d s", busyRetryAfter)))
-		return
-	}
-	defer h.inFlight.release(size)
+	defer release()
 	// Only now, the partner known, may the body take longer than ReadTimeout.
 	extendDeadlines(w, true)
-	// The body is read once, as it arrives: the recordings in it are decoded
-	// into spools of the audio store on the way, and with an
-	// Idempotency-Key it is hashed on the way too.
-	idem := app.Idempotent{Key: r.Header.Get("Idempotency-Key")}
-	var hash hash.Hash
-	src := callbackBodyReader(r, w, h.maxCallback)
-	if idem.Key != "" {
-		hash = newRequestHash(r)
-		src = io.TeeReader(src, hash)
-	}
-	spools := h.svc.Callbacks.NewSpools(ctx)
+	body, spools, idem, err := h.readCallbackBody(w, r)
 	defer spools.Close()
-	body, err := cvio.ReadCallbackBodyWithin(src, h.svc.Callbacks.MaxAudioBytes(), h.maxCallbackJSON, spools.Open)
 	x.body, x.spools = body, spools
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
 	}
-	// The app checks the key (1 to 255 printable ASCII characters).
-	if hash != nil {
-		idem.RequestHash = hex.EncodeToString(hash.Sum(nil))
+	req := app.CallbackRequest{Token: tok, Spools: spools, QueryCallID: query, Idempotent: idem}
+	if rt.inPath {
+		req.PathCallID = r.PathValue("idligacao")
 	}
-	receipt, err := rt.apply(ctx, tok, r, body, spools, query, idem)
+	receipt, err := rt.apply(r.Context(), body, req)
 	if err != nil {
 		h.callbackError(w, r, rt, err)
 		return
@@ -385,6 +352,99 @@ func (h *handlers) handleCallback(w http.ResponseWriter, r *http.Request, rt cal
 	hd.Set("Content-Length", strconv.Itoa(len(answer)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(answer)
+}
+
+// authenticateCallback finds the partner token of a callback and takes one
+// of its requests from the rate limit; false means w has the refusal.
+func (h *handlers) authenticateCallback(w http.ResponseWriter, r *http.Request, rt callbackRoute, x *inboundExchange) (domain.PartnerToken, bool) {
+	ctx := r.Context()
+	// The credentials are checked first, whatever the address has failed
+	// before: behind a load balancer many partners share one address, and a
+	// guesser among them must not lock the others out. Only failures count
+	// against the client's address.
+	tok, err := h.svc.PartnerTokens.Authenticate(ctx, r.Header.Get("email"), r.Header.Get("token"))
+	if err != nil {
+		if de, ok := domain.AsError(err); ok && de.Kind == domain.KindUnauthenticated {
+			if ok, wait := h.partnerFailures.Failed(r); !ok {
+				// Too many failed authentications from this client: not
+				// looked up either (the throttle must stay cheap), so the
+				// Monitor only logs it.
+				h.tooManyRequests(w, r, wait, "too many failed authentications from this address")
+				return tok, false
+			}
+			x.envID = h.svc.PartnerTokens.EnvironmentOf(ctx, r.Header.Get("token"))
+		}
+		h.callbackError(w, r, rt, err)
+		return tok, false
+	}
+	x.envID = tok.EnvID()
+	if ok, wait := h.tokenLimit.take(tok.ID()); !ok {
+		h.tooManyRequests(w, r, wait, fmt.Sprintf("this partner token may post %s callbacks a minute", strconv.FormatFloat(h.tokenLimit.burst, 'f', -1, 64)))
+		return tok, false
+	}
+	return tok, true
+}
+
+// admitCallbackBody takes the body's place among those tok and the whole
+// process read at once, and returns what gives it back; false means w has
+// the refusal.
+func (h *handlers) admitCallbackBody(w http.ResponseWriter, r *http.Request, tok domain.PartnerToken) (release func(), ok bool) {
+	// Any Content-Type is taken, or none: the body is read as JSON whatever
+	// it says. PHP's curl and `curl -d` send JSON as
+	// application/x-www-form-urlencoded, others as text/plain or text/json;
+	// a body that is not JSON is refused for what it is (400), not for its
+	// label.
+	if !h.bodies.acquire(tok.ID()) {
+		h.tooManyRequests(w, r, time.Second, fmt.Sprintf("this partner token may send %d callbacks at once", maxBodiesPerToken))
+		return nil, false
+	}
+	// A body's share is its declared size; one of unknown size may grow to
+	// the limit, and one declared over it is refused unread.
+	size := h.maxCallback
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+		if size > h.maxCallback {
+			size = 0
+		}
+	}
+	if !h.inFlight.acquire(size) {
+		h.bodies.release(tok.ID())
+		// The process reads as many callback bodies as it may: a burst of
+		// partners together, not this one's fault (429 is for a token over
+		// its own rate).
+		w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeServerBusy, fmt.Sprintf(
+			"the service is reading as many callback bodies as it may at once; retry in %d s", busyRetryAfter)))
+		return nil, false
+	}
+	return func() {
+		h.inFlight.release(size)
+		h.bodies.release(tok.ID())
+	}, true
+}
+
+// readCallbackBody reads the body once, as it arrives: the recordings in it
+// are decoded into spools of the audio store on the way (the caller closes
+// spools, returned even with an error), and with an Idempotency-Key it is
+// hashed on the way too.
+func (h *handlers) readCallbackBody(w http.ResponseWriter, r *http.Request) (*cvio.CallbackBody, *app.Spools, app.Idempotent, error) {
+	idem := app.Idempotent{Key: r.Header.Get("Idempotency-Key")}
+	var hash hash.Hash
+	src := callbackBodyReader(r, w, h.maxCallback)
+	if idem.Key != "" {
+		hash = newRequestHash(r)
+		src = io.TeeReader(src, hash)
+	}
+	spools := h.svc.Callbacks.NewSpools(r.Context())
+	body, err := cvio.ReadCallbackBodyWithin(src, h.svc.Callbacks.MaxAudioBytes(), h.maxCallbackJSON, spools.Open)
+	if err != nil {
+		return body, spools, idem, err
+	}
+	// The app checks the key (1 to 255 printable ASCII characters).
+	if hash != nil {
+		idem.RequestHash = hex.EncodeToString(hash.Sum(nil))
+	}
+	return body, spools, idem, nil
 }
 
 func (rt callbackRoute) pathCallID(r *http.Request) string {

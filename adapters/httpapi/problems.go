@@ -191,15 +191,43 @@ func installProblems() {
 // problemFor turns what huma reports (status, message, causes) into a problem.
 // A domain error among the causes decides the answer through kindStatus.
 func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Problem {
-	var op *huma.Operation
-	var reqCtx context.Context = context.Background()
-	instance := ""
-	if ctx != nil {
-		op = ctx.Operation()
-		reqCtx = ctx.Context()
-		u := ctx.URL()
-		instance = u.EscapedPath()
+	req := problemRequestOf(ctx)
+	if p := causeProblem(req, errs); p != nil {
+		return p
 	}
+	if status == 0 {
+		// huma builds an example error with status 0 to learn the error schema.
+		return newProblem(status, codeInternal, msg)
+	}
+	var p *Problem
+	if status >= 500 {
+		p = internalProblem(req, status, msg, errs)
+	} else {
+		p = clientProblem(req.op, status, msg, errs)
+	}
+	p.Instance = req.instance
+	return p
+}
+
+// problemRequest is what a problem needs of its request: the operation (nil
+// outside one), the request's context and its path.
+type problemRequest struct {
+	op       *huma.Operation
+	ctx      context.Context
+	instance string
+}
+
+func problemRequestOf(ctx huma.Context) problemRequest {
+	if ctx == nil {
+		return problemRequest{ctx: context.Background()}
+	}
+	u := ctx.URL()
+	return problemRequest{op: ctx.Operation(), ctx: ctx.Context(), instance: u.EscapedPath()}
+}
+
+// causeProblem is the problem a cause decides, in this order: a Problem
+// itself, a domain error, a body over its limit; nil when none does.
+func causeProblem(req problemRequest, errs []error) *Problem {
 	for _, err := range errs {
 		if p, ok := errors.AsType[*Problem](err); ok {
 			return p
@@ -207,10 +235,10 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 	}
 	for _, err := range errs {
 		if de, ok := domain.AsError(err); ok {
-			p := domainProblem(op, de)
-			p.Instance = instance
+			p := domainProblem(req.op, de)
+			p.Instance = req.instance
 			if p.Status == http.StatusInternalServerError {
-				loggerOf(op).ErrorContext(reqCtx, "domain error of unknown kind", "error", err, "path", instance)
+				loggerOf(req.op).ErrorContext(req.ctx, "domain error of unknown kind", "error", err, "path", req.instance)
 			}
 			return p
 		}
@@ -218,32 +246,33 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 	for _, err := range errs {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			p := newProblem(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "the request body is larger than the service accepts")
-			p.Instance = instance
+			p.Instance = req.instance
 			return p
 		}
 	}
-	if status == 0 {
-		// huma builds an example error with status 0 to learn the error schema.
-		return newProblem(status, codeInternal, msg)
-	}
-	if status >= 500 {
-		// Never show internal error text: log it with the request, answer generically.
-		causes := make([]string, 0, len(errs))
-		for _, err := range errs {
-			if err != nil {
-				causes = append(causes, err.Error())
-			}
-		}
-		loggerOf(op).ErrorContext(reqCtx, "request failed", "status", status, "message", msg, "errors", causes, "path", instance)
-		code := statusCode[status]
-		if code == "" {
-			code = codeInternal
-		}
-		p := newProblem(status, code, "an internal error occurred; it has been logged")
-		p.Instance = instance
-		return p
-	}
+	return nil
+}
 
+// internalProblem never shows internal error text: it logs it with the
+// request and answers generically.
+func internalProblem(req problemRequest, status int, msg string, errs []error) *Problem {
+	causes := make([]string, 0, len(errs))
+	for _, err := range errs {
+		if err != nil {
+			causes = append(causes, err.Error())
+		}
+	}
+	loggerOf(req.op).ErrorContext(req.ctx, "request failed", "status", status, "message", msg, "errors", causes, "path", req.instance)
+	code := statusCode[status]
+	if code == "" {
+		code = codeInternal
+	}
+	return newProblem(status, code, "an internal error occurred; it has been logged")
+}
+
+// clientProblem is a 4xx huma reported, with a field for each cause; the
+// detail names the first field's location.
+func clientProblem(op *huma.Operation, status int, msg string, errs []error) *Problem {
 	code := statusCode[status]
 	if code == "" {
 		code = strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
@@ -271,9 +300,7 @@ func problemFor(ctx huma.Context, status int, msg string, errs ...error) *Proble
 			detail += fmt.Sprintf(" (and %d more)", len(fields)-1)
 		}
 	}
-	p := newProblem(status, code, detail, fields...)
-	p.Instance = instance
-	return p
+	return newProblem(status, code, detail, fields...)
 }
 
 // domainProblem maps a rule violation: kindStatus gives the status, the

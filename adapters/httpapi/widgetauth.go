@@ -107,56 +107,84 @@ func (g *widgetGate) wrap(next, admin http.Handler) http.Handler {
 		route := matchWidgetRoute(r.URL.Path)
 		// CORS first, so that a page of an allowed origin can read every
 		// answer, a refused token's included (it then knows to get another).
-		if origin := r.Header.Get("Origin"); origin != "" && route != nil {
-			allowed, err := g.originAllowed(r, route.env, origin)
-			if err != nil {
-				g.fail(w, r, err)
-				return
-			}
-			if !allowed {
-				writeProblem(w, r, newProblem(http.StatusForbidden, domain.CodePermissionDenied,
-					fmt.Sprintf("the page's origin %s is not among the environment's widget_origins", origin),
-					ProblemField{Location: "header.Origin", Message: "not among the environment's widget_origins", Value: shortScalar(origin)}))
-				return
-			}
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", origin)
-			h.Add("Vary", "Origin")
-			h.Set("Access-Control-Expose-Headers", widgetExposeHeaders)
-		}
-		claims, valid := g.tokens.Verify(token)
-		if !valid {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the widget token is not valid or has expired; mint a new one"))
+		if !g.allowOrigin(w, r, route) {
 			return
 		}
-		if route == nil || route.method != r.Method || route.env != claims.Env {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="insufficient_scope"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized,
-				"a widget token is accepted only by its environment's call button, calls and events, for its own user; this operation needs the admin token"))
+		claims, ok := g.authorize(w, r, token, route)
+		if !ok {
 			return
 		}
-		switch route.kind {
-		case "callButton":
-			if got := r.URL.Query().Get("user_id"); got != "" && got != claims.User {
-				writeProblem(w, r, g.otherUser("query.user_id", got))
-				return
-			}
-		case "placeCall":
-			if !g.checkBodyUser(w, r, claims.User) {
-				return
-			}
-		case "getCall":
-			if !g.checkCallUser(w, r, route, claims.User) {
-				return
-			}
-		case "events":
-			fw := &eventsFilter{ResponseWriter: w, user: claims.User}
-			defer fw.finish()
-			w = fw
-		}
-		next.ServeHTTP(w, r)
+		g.serveUser(next, w, r, route, claims)
 	})
+}
+
+// allowOrigin answers a page's Origin with the CORS headers when the
+// environment's widget_origins list it; false means w has the refusal.
+func (g *widgetGate) allowOrigin(w http.ResponseWriter, r *http.Request, route *widgetRoute) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || route == nil {
+		return true
+	}
+	allowed, err := g.originAllowed(r, route.env, origin)
+	if err != nil {
+		g.fail(w, r, err)
+		return false
+	}
+	if !allowed {
+		writeProblem(w, r, newProblem(http.StatusForbidden, domain.CodePermissionDenied,
+			fmt.Sprintf("the page's origin %s is not among the environment's widget_origins", origin),
+			ProblemField{Location: "header.Origin", Message: "not among the environment's widget_origins", Value: shortScalar(origin)}))
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Expose-Headers", widgetExposeHeaders)
+	return true
+}
+
+// authorize verifies the widget token and that it may call route; false
+// means w has the refusal.
+func (g *widgetGate) authorize(w http.ResponseWriter, r *http.Request, token string, route *widgetRoute) (WidgetClaims, bool) {
+	claims, valid := g.tokens.Verify(token)
+	if !valid {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="invalid_token"`)
+		writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized, "the widget token is not valid or has expired; mint a new one"))
+		return claims, false
+	}
+	if route == nil || route.method != r.Method || route.env != claims.Env {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="callconnect", error="insufficient_scope"`)
+		writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthorized,
+			"a widget token is accepted only by its environment's call button, calls and events, for its own user; this operation needs the admin token"))
+		return claims, false
+	}
+	return claims, true
+}
+
+// serveUser calls next for the token's own user only: another user named
+// in the query, the body or the call is refused, and the events are
+// filtered to the user's.
+func (g *widgetGate) serveUser(next http.Handler, w http.ResponseWriter, r *http.Request, route *widgetRoute, claims WidgetClaims) {
+	switch route.kind {
+	case "callButton":
+		if got := r.URL.Query().Get("user_id"); got != "" && got != claims.User {
+			writeProblem(w, r, g.otherUser("query.user_id", got))
+			return
+		}
+	case "placeCall":
+		if !g.checkBodyUser(w, r, claims.User) {
+			return
+		}
+	case "getCall":
+		if !g.checkCallUser(w, r, route, claims.User) {
+			return
+		}
+	case "events":
+		fw := &eventsFilter{ResponseWriter: w, user: claims.User}
+		defer fw.finish()
+		w = fw
+	}
+	next.ServeHTTP(w, r)
 }
 
 // preflight answers a CORS preflight of a widget operation: allowed for
