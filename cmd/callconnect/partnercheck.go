@@ -69,71 +69,27 @@ func partnerCheckCommand(args []string, getenv func(string) string, stdout, stde
 	return runPartnerCheck(ctx, args, getenv, stdout, stderr)
 }
 
+// runPartnerCheck parses the arguments, then sends each check to the
+// partner's URL and prints what it answered; it returns the exit code.
 func runPartnerCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("partner-check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {}
-	secret := fs.String("secret", "", "the integration's signing secret, whsec_… (default $"+checkSecretEnv+")")
-	timeout := fs.Duration("timeout", 15*time.Second, "how long each request may take (Call Connect gives a partner 15 s)")
-	dialMode := fs.String("dial-mode", "phone", "the sample call's modo_discagem: phone (telefone) or extension (ramal)")
-	// The URL may come before the flags or after them.
-	var positional []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, partnerCheckUsage)
-				fs.SetOutput(stdout)
-				fs.PrintDefaults()
-				return 0
-			}
-			fmt.Fprintln(stderr, "run callconnect partner-check --help for its flags")
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
+	cfg, code := parseCheckArgs(args, getenv, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	if *secret == "" {
-		*secret = strings.TrimSpace(getenv(checkSecretEnv))
-	}
-	var problems []string
-	if len(positional) != 1 {
-		problems = append(problems, fmt.Sprintf("one URL is required (the partner's endpoint), got %d arguments", len(positional)))
-	} else if u, err := url.Parse(positional[0]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Sprintf("URL: must be an absolute http(s) URL, got %q", positional[0]))
-	}
-	if *secret == "" {
-		problems = append(problems, "--secret (or "+checkSecretEnv+"): the integration's signing secret is required")
-	} else if _, err := webhook.Sign("msg_check", time.Now(), nil, []string{*secret}); err != nil {
-		problems = append(problems, "--secret: must be whsec_ followed by base64, as the integration showed it")
-	}
-	if *timeout <= 0 {
-		problems = append(problems, "--timeout: must be positive")
-	}
-	mode, err := domain.ParseDialMode(*dialMode)
-	if err != nil {
-		problems = append(problems, "--dial-mode: must be phone or extension")
-	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "callconnect partner-check:\n  %s\n", strings.Join(problems, "\n  "))
-		return 2
-	}
-	checks, err := partnerChecks(*secret, mode, time.Now())
+	checks, err := partnerChecks(cfg.secret, cfg.mode, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "callconnect partner-check: %v\n", err)
 		return 1
 	}
 	client := &http.Client{
-		Timeout: *timeout,
+		Timeout: cfg.timeout,
 		// A 3xx is the partner's answer, as Call Connect takes it.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	target := positional[0]
-	fmt.Fprintf(stdout, "partner-check %s\n\n", target)
+	fmt.Fprintf(stdout, "partner-check %s\n\n", cfg.target)
 	failed := 0
 	for _, c := range checks {
-		r := c.run(ctx, client, target)
+		r := c.run(ctx, client, cfg.target)
 		if !r.pass {
 			failed++
 		}
@@ -144,6 +100,71 @@ func runPartnerCheck(ctx context.Context, args []string, getenv func(string) str
 		return 1
 	}
 	return 0
+}
+
+// checkConfig is what partner-check's arguments ask for.
+type checkConfig struct {
+	target  string // the partner's URL
+	secret  string
+	timeout time.Duration
+	mode    domain.DialMode
+}
+
+// parseCheckArgs reads the flags, the URL and the environment; code is -1
+// when the checks are to run, else the exit code (0 after --help).
+func parseCheckArgs(args []string, getenv func(string) string, stdout, stderr io.Writer) (cfg checkConfig, code int) {
+	fs := flag.NewFlagSet("partner-check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {}
+	fs.StringVar(&cfg.secret, "secret", "", "the integration's signing secret, whsec_… (default $"+checkSecretEnv+")")
+	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Second, "how long each request may take (Call Connect gives a partner 15 s)")
+	dialMode := fs.String("dial-mode", "phone", "the sample call's modo_discagem: phone (telefone) or extension (ramal)")
+	// The URL may come before the flags or after them.
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, partnerCheckUsage)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+				return cfg, 0
+			}
+			fmt.Fprintln(stderr, "run callconnect partner-check --help for its flags")
+			return cfg, 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
+	}
+	if cfg.secret == "" {
+		cfg.secret = strings.TrimSpace(getenv(checkSecretEnv))
+	}
+	var problems []string
+	if len(positional) != 1 {
+		problems = append(problems, fmt.Sprintf("one URL is required (the partner's endpoint), got %d arguments", len(positional)))
+	} else if u, err := url.Parse(positional[0]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("URL: must be an absolute http(s) URL, got %q", positional[0]))
+	} else {
+		cfg.target = positional[0]
+	}
+	if cfg.secret == "" {
+		problems = append(problems, "--secret (or "+checkSecretEnv+"): the integration's signing secret is required")
+	} else if _, err := webhook.Sign("msg_check", time.Now(), nil, []string{cfg.secret}); err != nil {
+		problems = append(problems, "--secret: must be whsec_ followed by base64, as the integration showed it")
+	}
+	if cfg.timeout <= 0 {
+		problems = append(problems, "--timeout: must be positive")
+	}
+	var err error
+	if cfg.mode, err = domain.ParseDialMode(*dialMode); err != nil {
+		problems = append(problems, "--dial-mode: must be phone or extension")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "callconnect partner-check:\n  %s\n", strings.Join(problems, "\n  "))
+		return cfg, 2
+	}
+	return cfg, -1
 }
 
 // partnerCheck is one request sent and what its answer must be.

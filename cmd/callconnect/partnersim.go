@@ -170,17 +170,7 @@ func parseSimFlags(args []string, getenv func(string) string, stdout, stderr io.
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
 	var callbackBase string
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "address to listen on (host:port); the partner URL of the integration is http://ADDR/ (any path)")
-	fs.StringVar(&cfg.Secret, "secret", "", "the integration's signing secret, whsec_… (default $"+simSecretEnv+")")
-	fs.StringVar(&cfg.Token, "token", "", "the partner token to call back with (default $"+simTokenEnv+")")
-	fs.StringVar(&cfg.Email, "email", "", "the partner token's e-mail, sent with it")
-	fs.DurationVar(&cfg.Delay, "delay", 2*time.Second, "how long a call \"lasts\": the wait between accepting it and reporting back")
-	fs.Float64Var(&cfg.CompletedShare, "completed-share", 0.7, "share of calls reported realizada (0..1); the rest are não realizada")
-	fs.Float64Var(&cfg.FailShare, "fail-share", 0, "share of new calls answered 503, to watch retries (0..1)")
-	fs.Float64Var(&cfg.TimeoutShare, "timeout-share", 0, "share of new calls left unanswered until the sender gives up (0..1)")
-	fs.StringVar(&cfg.Style, "style", simStyleMixed, "how a não realizada is said: fields (status/motivo), words (descricao), or mixed")
-	fs.StringVar(&callbackBase, "callback-base", "", "post the callbacks to this base URL (e.g. http://127.0.0.1:8080) instead of the host of the URLs the call carries")
-	fs.IntVar(&cfg.MaxCalls, "max-calls", 10000, "calls remembered at once (pending reports and accepted webhook-ids); a new call beyond is answered 503")
+	defineSimFlags(fs, &cfg, &callbackBase)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, partnerSimUsage)
@@ -201,6 +191,32 @@ func parseSimFlags(args []string, getenv func(string) string, stdout, stderr io.
 	if cfg.Token == "" {
 		cfg.Token = strings.TrimSpace(getenv(simTokenEnv))
 	}
+	if problems := cfg.check(callbackBase); len(problems) > 0 {
+		fmt.Fprintf(stderr, "callconnect partner-sim:\n  %s\n", strings.Join(problems, "\n  "))
+		return cfg, 2
+	}
+	return cfg, -1
+}
+
+// defineSimFlags defines partner-sim's flags on fs, into cfg and, for
+// --callback-base (checked by check), callbackBase.
+func defineSimFlags(fs *flag.FlagSet, cfg *simConfig, callbackBase *string) {
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8090", "address to listen on (host:port); the partner URL of the integration is http://ADDR/ (any path)")
+	fs.StringVar(&cfg.Secret, "secret", "", "the integration's signing secret, whsec_… (default $"+simSecretEnv+")")
+	fs.StringVar(&cfg.Token, "token", "", "the partner token to call back with (default $"+simTokenEnv+")")
+	fs.StringVar(&cfg.Email, "email", "", "the partner token's e-mail, sent with it")
+	fs.DurationVar(&cfg.Delay, "delay", 2*time.Second, "how long a call \"lasts\": the wait between accepting it and reporting back")
+	fs.Float64Var(&cfg.CompletedShare, "completed-share", 0.7, "share of calls reported realizada (0..1); the rest are não realizada")
+	fs.Float64Var(&cfg.FailShare, "fail-share", 0, "share of new calls answered 503, to watch retries (0..1)")
+	fs.Float64Var(&cfg.TimeoutShare, "timeout-share", 0, "share of new calls left unanswered until the sender gives up (0..1)")
+	fs.StringVar(&cfg.Style, "style", simStyleMixed, "how a não realizada is said: fields (status/motivo), words (descricao), or mixed")
+	fs.StringVar(callbackBase, "callback-base", "", "post the callbacks to this base URL (e.g. http://127.0.0.1:8080) instead of the host of the URLs the call carries")
+	fs.IntVar(&cfg.MaxCalls, "max-calls", 10000, "calls remembered at once (pending reports and accepted webhook-ids); a new call beyond is answered 503")
+}
+
+// check returns what is wrong with the settings, one line each, and sets
+// CallbackBase from callbackBase.
+func (cfg *simConfig) check(callbackBase string) []string {
 	var problems []string
 	if cfg.Secret == "" {
 		problems = append(problems, "--secret (or "+simSecretEnv+"): the integration's signing secret is required")
@@ -241,11 +257,7 @@ func parseSimFlags(args []string, getenv func(string) string, stdout, stderr io.
 	if cfg.MaxCalls < 1 {
 		problems = append(problems, "--max-calls: must be at least 1")
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "callconnect partner-sim:\n  %s\n", strings.Join(problems, "\n  "))
-		return cfg, 2
-	}
-	return cfg, -1
+	return problems
 }
 
 // simCall is what the simulator reads of a call; the rest of the body is
@@ -315,6 +327,9 @@ func simAnswer(w http.ResponseWriter, status int, text string) {
 	_, _ = io.WriteString(w, text+"\n")
 }
 
+// ServeHTTP answers a call as a partner would: refuses what is not a
+// signed call, answers test calls and retries without dialling, fails or
+// hangs the share the flags ask for, and accepts the rest.
 func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -322,23 +337,8 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := s.log.With("webhook_id", r.Header.Get("webhook-id"), "remote", r.RemoteAddr)
-	// The raw bytes: the signature is over them, not over their JSON.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, simMaxBody))
-	if err != nil {
-		log.Warn("request refused", "status", http.StatusRequestEntityTooLarge, "reason", err.Error())
-		simAnswer(w, http.StatusRequestEntityTooLarge, "corpo acima de 1 MiB ou ilegível")
-		return
-	}
-	if err := verifyWebhook(r.Header, body, s.cfg.Secret, s.now()); err != nil {
-		log.Warn("request refused", "status", http.StatusUnauthorized, "reason", err.Error(),
-			"webhook_timestamp", r.Header.Get("webhook-timestamp"), "body", excerptText(body, 200))
-		simAnswer(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-	var call simCall
-	if err := json.Unmarshal(body, &call); err != nil || call.IDLigacao == "" {
-		log.Warn("request refused", "status", http.StatusBadRequest, "reason", "not a call: JSON without idligacao", "body", excerptText(body, 200))
-		simAnswer(w, http.StatusBadRequest, "JSON inválido ou sem idligacao")
+	call, ok := s.readCall(w, r, log)
+	if !ok {
 		return
 	}
 	log = log.With("idligacao", call.IDLigacao)
@@ -361,11 +361,45 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		simAnswer(w, http.StatusBadRequest, "faltam as URLs de call-back")
 		return
 	}
+	if s.misbehave(w, r, log) {
+		return
+	}
+	s.acceptCall(w, id, call, log)
+}
+
+// readCall reads and verifies the signed call of r; false means w has the
+// refusal.
+func (s *partnerSim) readCall(w http.ResponseWriter, r *http.Request, log *slog.Logger) (simCall, bool) {
+	var call simCall
+	// The raw bytes: the signature is over them, not over their JSON.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, simMaxBody))
+	if err != nil {
+		log.Warn("request refused", "status", http.StatusRequestEntityTooLarge, "reason", err.Error())
+		simAnswer(w, http.StatusRequestEntityTooLarge, "corpo acima de 1 MiB ou ilegível")
+		return call, false
+	}
+	if err := verifyWebhook(r.Header, body, s.cfg.Secret, s.now()); err != nil {
+		log.Warn("request refused", "status", http.StatusUnauthorized, "reason", err.Error(),
+			"webhook_timestamp", r.Header.Get("webhook-timestamp"), "body", excerptText(body, 200))
+		simAnswer(w, http.StatusUnauthorized, err.Error())
+		return call, false
+	}
+	if err := json.Unmarshal(body, &call); err != nil || call.IDLigacao == "" {
+		log.Warn("request refused", "status", http.StatusBadRequest, "reason", "not a call: JSON without idligacao", "body", excerptText(body, 200))
+		simAnswer(w, http.StatusBadRequest, "JSON inválido ou sem idligacao")
+		return call, false
+	}
+	return call, true
+}
+
+// misbehave fails (--fail-share) or leaves hanging (--timeout-share) the
+// share of new calls the flags ask for; true means it did.
+func (s *partnerSim) misbehave(w http.ResponseWriter, r *http.Request, log *slog.Logger) bool {
 	switch d := s.draw(); {
 	case d < s.cfg.FailShare:
 		log.Info("answered", "status", http.StatusServiceUnavailable, "why", "--fail-share: a simulated failure")
 		simAnswer(w, http.StatusServiceUnavailable, "falha simulada")
-		return
+		return true
 	case d < s.cfg.FailShare+s.cfg.TimeoutShare:
 		log.Info("left hanging", "why", "--timeout-share: no answer until the sender gives up")
 		t := time.NewTimer(simHangAtMost)
@@ -378,8 +412,14 @@ func (s *partnerSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-t.C:
 			simAnswer(w, http.StatusServiceUnavailable, "tempo esgotado simulado")
 		}
-		return
+		return true
 	}
+	return false
+}
+
+// acceptCall accepts call, webhook-id id, to report it back later, unless
+// it is a retry or the simulator is full.
+func (s *partnerSim) acceptCall(w http.ResponseWriter, id string, call simCall, log *slog.Logger) {
 	switch s.accept(id, call, log) {
 	case simRepeat:
 		log.Info("answered", "status", http.StatusAccepted, "why", "webhook-id already accepted: a retry, not dialled again")
