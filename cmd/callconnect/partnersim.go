@@ -662,8 +662,9 @@ func (s *partnerSim) callback(log *slog.Logger, kind, rawURL, idempotencyKey str
 	if err != nil {
 		return err
 	}
+	p := simPost{kind: kind, target: target, idempotencyKey: idempotencyKey, body: b}
 	for attempt := 1; ; attempt++ {
-		wait, err := s.post(log, kind, target, idempotencyKey, b, attempt)
+		wait, err := s.post(log, p, attempt)
 		if err == nil || attempt == simCallbackTries || wait < 0 {
 			return err
 		}
@@ -677,9 +678,17 @@ func (s *partnerSim) callback(log *slog.Logger, kind, rawURL, idempotencyKey str
 	}
 }
 
+// simPost is one callback to post: its kind (for the log and errors),
+// where, its Idempotency-Key and its body.
+type simPost struct {
+	kind, target, idempotencyKey string
+	body                         []byte
+}
+
 // post makes one attempt; wait is how long to wait before the next one,
 // negative when another would not help.
-func (s *partnerSim) post(log *slog.Logger, kind, target, idempotencyKey string, body []byte, attempt int) (wait time.Duration, err error) {
+func (s *partnerSim) post(log *slog.Logger, p simPost, attempt int) (wait time.Duration, err error) {
+	kind, target, body := p.kind, p.target, p.body
 	ctx, cancel := context.WithTimeout(s.ctx, simTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
@@ -689,7 +698,7 @@ func (s *partnerSim) post(log *slog.Logger, kind, target, idempotencyKey string,
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("email", s.cfg.Email)
 	req.Header.Set("token", s.cfg.Token)
-	req.Header.Set("Idempotency-Key", idempotencyKey)
+	req.Header.Set("Idempotency-Key", p.idempotencyKey)
 	started := s.now()
 	backoff := time.Duration(1<<(attempt-1)) * time.Second
 	res, err := s.client.Do(req)
