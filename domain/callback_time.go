@@ -43,80 +43,107 @@ func ParseCivilTime(field, s string) (CivilTime, error) {
 	return c, nil
 }
 
+// parseCivil reads a trimmed partner date: the date, then an optional
+// clock, then the checks that the reading exists.
 func parseCivil(s string) (CivilTime, bool) {
-	var c CivilTime
-	num := func(from, n int) (int, bool) {
-		if from+n > len(s) {
-			return 0, false
-		}
-		v := 0
-		for _, ch := range []byte(s[from : from+n]) {
-			if ch < '0' || ch > '9' {
-				return 0, false
-			}
-			v = v*10 + int(ch-'0')
-		}
-		return v, true
-	}
-	sep := func(at int, ch byte) bool { return at < len(s) && s[at] == ch }
-
-	var ok1, ok2, ok3 bool
-	var month int
-	c.Year, ok1 = num(0, 4)
-	month, ok2 = num(5, 2)
-	c.Day, ok3 = num(8, 2)
-	if !ok1 || !ok2 || !ok3 || !sep(4, '-') || !sep(7, '-') {
+	c, ok := parseCivilDate(s)
+	if !ok {
 		return CivilTime{}, false
 	}
-	c.Month = time.Month(month)
-	rest := s[10:]
-	if rest != "" {
+	if rest := s[10:]; rest != "" {
 		if rest[0] != ' ' && rest[0] != 'T' && rest[0] != 't' {
 			return CivilTime{}, false
 		}
-		s = rest[1:]
-		var okH, okM bool
-		c.Hour, okH = num(0, 2)
-		c.Minute, okM = num(3, 2)
-		if !okH || !okM || !sep(2, ':') {
+		if !parseCivilClock(rest[1:], &c) {
 			return CivilTime{}, false
 		}
-		i := 5
-		if sep(i, ':') {
-			var okS bool
-			if c.Second, okS = num(i+1, 2); !okS {
-				return CivilTime{}, false
-			}
-			i += 3
-			if sep(i, '.') || sep(i, ',') {
-				i++
-				n := 0
-				for i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 9 {
-					i++
-					n++
-				}
-				if n == 0 {
-					return CivilTime{}, false
-				}
-			}
-		}
-		if i < len(s) {
-			off, ok := parseOffset(s[i:])
-			if !ok {
-				return CivilTime{}, false
-			}
-			c.hasOffset, c.offset = true, off
-		}
 	}
-	if c.Year < 1900 || c.Month < 1 || c.Month > 12 || c.Hour > 23 || c.Minute > 59 || c.Second > 59 {
-		return CivilTime{}, false
-	}
-	// time.Date normalises 2024-02-30 to March 1st: a round trip catches it.
-	if t := time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, time.UTC); t.Day() != c.Day || t.Month() != c.Month {
+	if !c.valid() {
 		return CivilTime{}, false
 	}
 	return c, true
 }
+
+// parseCivilDate reads the yyyy-mm-dd that starts s.
+func parseCivilDate(s string) (CivilTime, bool) {
+	var c CivilTime
+	var ok1, ok2, ok3 bool
+	var month int
+	c.Year, ok1 = digitsAt(s, 0, 4)
+	month, ok2 = digitsAt(s, 5, 2)
+	c.Day, ok3 = digitsAt(s, 8, 2)
+	if !ok1 || !ok2 || !ok3 || !byteAt(s, 4, '-') || !byteAt(s, 7, '-') {
+		return CivilTime{}, false
+	}
+	c.Month = time.Month(month)
+	return c, true
+}
+
+// parseCivilClock reads hh:mm, optional :ss with an optional fraction
+// (dropped), then an optional offset, into c.
+func parseCivilClock(s string, c *CivilTime) bool {
+	var okH, okM bool
+	c.Hour, okH = digitsAt(s, 0, 2)
+	c.Minute, okM = digitsAt(s, 3, 2)
+	if !okH || !okM || !byteAt(s, 2, ':') {
+		return false
+	}
+	i := 5
+	if byteAt(s, i, ':') {
+		var okS bool
+		if c.Second, okS = digitsAt(s, i+1, 2); !okS {
+			return false
+		}
+		i += 3
+		if byteAt(s, i, '.') || byteAt(s, i, ',') {
+			i++
+			n := 0
+			for i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 9 {
+				i++
+				n++
+			}
+			if n == 0 {
+				return false
+			}
+		}
+	}
+	if i < len(s) {
+		off, ok := parseOffset(s[i:])
+		if !ok {
+			return false
+		}
+		c.hasOffset, c.offset = true, off
+	}
+	return true
+}
+
+// valid reports whether c's fields are in range and its date exists.
+func (c CivilTime) valid() bool {
+	if c.Year < 1900 || c.Month < 1 || c.Month > 12 || c.Hour > 23 || c.Minute > 59 || c.Second > 59 {
+		return false
+	}
+	// time.Date normalises 2024-02-30 to March 1st: a round trip catches it.
+	t := time.Date(c.Year, c.Month, c.Day, 0, 0, 0, 0, time.UTC)
+	return t.Day() == c.Day && t.Month() == c.Month
+}
+
+// digitsAt reads the n decimal digits of s at from.
+func digitsAt(s string, from, n int) (int, bool) {
+	if from+n > len(s) {
+		return 0, false
+	}
+	v := 0
+	for _, ch := range []byte(s[from : from+n]) {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		v = v*10 + int(ch-'0')
+	}
+	return v, true
+}
+
+// byteAt reports whether s has ch at index at.
+func byteAt(s string, at int, ch byte) bool { return at < len(s) && s[at] == ch }
 
 // parseOffset reads Z, ±hh:mm, ±hhmm or ±hh into seconds east of UTC.
 func parseOffset(z string) (int, bool) {

@@ -62,12 +62,9 @@ func NewLead(in LeadInput) (Lead, error) {
 	if err := checkText("name", in.Name, true, 200); err != nil {
 		return Lead{}, err
 	}
-	email := strings.TrimSpace(in.Email)
-	if email != "" {
-		addr, err := mail.ParseAddress(email)
-		if err != nil || addr.Address != email || len(email) > 254 {
-			return Lead{}, invalid("email", "must be a plain e-mail address such as name@example.com")
-		}
+	email, err := checkLeadEmail(in.Email)
+	if err != nil {
+		return Lead{}, err
 	}
 	phone, err := ParsePhone("phone", in.Phone)
 	if err != nil {
@@ -81,43 +78,72 @@ func NewLead(in LeadInput) (Lead, error) {
 			return Lead{}, err
 		}
 	}
-	var stage *Ref
-	if in.Stage != nil {
-		s, err := checkRef("stage", *in.Stage)
-		if err != nil {
-			return Lead{}, err
-		}
-		stage = &s
+	stage, err := checkLeadStage(in.Stage)
+	if err != nil {
+		return Lead{}, err
 	}
-	if len(in.Developments) > MaxDevelopments {
-		return Lead{}, invalid("developments", "must have at most %d items", MaxDevelopments)
-	}
-	devs := make([]Ref, 0, len(in.Developments))
-	for _, d := range in.Developments {
-		r, err := checkRef("developments", d)
-		if err != nil {
-			return Lead{}, err
-		}
-		devs = append(devs, r)
+	devs, err := checkDevelopments(in.Developments)
+	if err != nil {
+		return Lead{}, err
 	}
 	for _, f := range []struct{ name, v string }{{"manager_id", in.ManagerID}, {"broker_id", in.BrokerID}, {"agency_id", in.AgencyID}} {
 		if err := checkOptionalID(f.name, f.v); err != nil {
 			return Lead{}, err
 		}
 	}
-	var reg *time.Time
-	if in.RegisteredAt != nil {
-		t := *in.RegisteredAt
-		reg = &t
-	}
-	var score *int
-	if in.Score != nil {
-		s := *in.Score
-		score = &s
-	}
-	return Lead{envID: in.EnvID, id: in.ID, name: in.Name, email: email, phone: phone, score: score,
-		registeredAt: reg, mainMedia: in.MainMedia, origin: in.Origin, stage: stage, developments: devs,
+	return Lead{envID: in.EnvID, id: in.ID, name: in.Name, email: email, phone: phone, score: copied(in.Score),
+		registeredAt: copied(in.RegisteredAt), mainMedia: in.MainMedia, origin: in.Origin, stage: stage, developments: devs,
 		managerID: in.ManagerID, brokerID: in.BrokerID, agencyID: in.AgencyID}, nil
+}
+
+// checkLeadEmail trims an optional e-mail and checks it is a plain address.
+func checkLeadEmail(email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email != "" {
+		addr, err := mail.ParseAddress(email)
+		if err != nil || addr.Address != email || len(email) > 254 {
+			return "", invalid("email", "must be a plain e-mail address such as name@example.com")
+		}
+	}
+	return email, nil
+}
+
+// checkLeadStage checks an optional stage and returns a copy of it.
+func checkLeadStage(in *Ref) (*Ref, error) {
+	if in == nil {
+		return nil, nil
+	}
+	s, err := checkRef("stage", *in)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// checkDevelopments checks a lead's developments and returns a copy of them.
+func checkDevelopments(in []Ref) ([]Ref, error) {
+	if len(in) > MaxDevelopments {
+		return nil, invalid("developments", "must have at most %d items", MaxDevelopments)
+	}
+	devs := make([]Ref, 0, len(in))
+	for _, d := range in {
+		r, err := checkRef("developments", d)
+		if err != nil {
+			return nil, err
+		}
+		devs = append(devs, r)
+	}
+	return devs, nil
+}
+
+// copied returns a pointer to a copy of *p, or nil, so that a Lead shares
+// no memory with its input.
+func copied[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func checkRef(field string, r Ref) (Ref, error) {

@@ -155,7 +155,8 @@ type callData struct {
 	Payload              string
 }
 
-// Long on purpose: one page's handler: the call, then its timeline (click, attempts, deadline, results) in order.
+// call is the page of one call: its delivery and what became of it, as a
+// timeline.
 func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {
@@ -182,8 +183,36 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 	d := callData{ID: call.ID(), Lead: n.lead(call.LeadID()), User: n.user(call.UserID()), Status: string(call.Status()), Reason: call.Reason(),
 		Clicked: l.formatTime(call.ClickedAt(), tz), Deadline: l.formatTime(call.Deadline(), tz),
 		Redeliverable: call.Status() == domain.CallUndeliverable, Payload: prettyJSON(call.Payload())}
-	d.Timeline = append(d.Timeline, event{At: l.formatTime(call.ClickedAt(), tz), Kind: "clicked", What: l.t("event.clicked"),
-		Detail: l.t("event.clicked_detail", d.User.String(), d.Lead.String())})
+	t := callTimeline{l: l, tz: tz, call: call, history: history, recordings: ev.Base + "/recordings/"}
+	deadline := c.svc.Calls.ResultDeadline()
+	due, delivered := call.ResultDue(deadline)
+	if delivered {
+		d.Delivered, d.ResultDue = l.formatTime(call.DeliveredAt(), tz), l.formatTime(due, tz)
+	}
+	d.Timeline = t.delivery(d.User.String(), d.Lead.String())
+	if delivered {
+		d.Timeline = append(d.Timeline, t.noResult(deadline, due)...)
+	}
+	d.Timeline = append(d.Timeline, t.results()...)
+	c.render(w, r, http.StatusOK, "call", view{Title: l.t("call.heading") + " " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
+		Flash: flashOf(r), Data: d})
+}
+
+// callTimeline builds the events of a call's page.
+type callTimeline struct {
+	l          lang
+	tz         *time.Location
+	call       domain.Call
+	history    []domain.Interaction // the lead's, newest first
+	recordings string               // the console path recordings' ids are appended to
+}
+
+// delivery is the press of Ligar by user on lead, each delivery attempt,
+// and the call giving up when it did.
+func (t callTimeline) delivery(user, lead string) []event {
+	l, tz, call := t.l, t.tz, t.call
+	out := []event{{At: l.formatTime(call.ClickedAt(), tz), Kind: "clicked", What: l.t("event.clicked"),
+		Detail: l.t("event.clicked_detail", user, lead)}}
 	for i, a := range call.Attempts() {
 		e := event{At: l.formatTime(a.At, tz), Kind: "attempt", What: l.t("event.attempt", strconv.Itoa(i+1)), Status: a.StatusCode,
 			Detail: attemptError(l, a.Error)}
@@ -193,43 +222,49 @@ func (c *Console) call(w http.ResponseWriter, r *http.Request, s session) {
 		if a.Duration > 0 {
 			e.Detail += " (" + a.Duration.Round(time.Millisecond).String() + ")"
 		}
-		d.Timeline = append(d.Timeline, e)
+		out = append(out, e)
 	}
 	if call.Status() == domain.CallUndeliverable {
-		d.Timeline = append(d.Timeline, event{Kind: "undeliverable", What: l.label("status", string(domain.CallUndeliverable)),
+		out = append(out, event{Kind: "undeliverable", What: l.label("status", string(domain.CallUndeliverable)),
 			Detail: l.label("undeliverable", call.Reason())})
 	}
-	deadline := c.svc.Calls.ResultDeadline()
-	due, delivered := call.ResultDue(deadline)
-	if delivered {
-		d.Delivered, d.ResultDue = l.formatTime(call.DeliveredAt(), tz), l.formatTime(due, tz)
-	}
-	// The deadline passing is an event of its own when no result had come
-	// by then: the call is no_result now, or its result came late.
+	return out
+}
+
+// noResult is the result deadline (due, deadline after delivery) passing
+// of a delivered call, an event of its own when no result had come by
+// then: the call is no_result now, or its result came late.
+func (t callTimeline) noResult(deadline time.Duration, due time.Time) []event {
+	call := t.call
 	firstResult := time.Time{}
-	for _, in := range history {
+	for _, in := range t.history {
 		if in.CallID() == call.ID() && (firstResult.IsZero() || in.OccurredAt().Before(firstResult)) {
 			firstResult = in.OccurredAt()
 		}
 	}
-	if delivered && (call.Status() == domain.CallNoResult || !firstResult.IsZero() && firstResult.After(due) &&
-		(call.Status() == domain.CallCompleted || call.Status() == domain.CallNotCompleted)) {
-		d.Timeline = append(d.Timeline, event{At: l.formatTime(due, tz), Kind: "no_result", What: l.t("event.no_result"),
-			Detail: l.t("event.no_result_detail", shortDuration(deadline))})
+	if call.Status() == domain.CallNoResult || !firstResult.IsZero() && firstResult.After(due) &&
+		(call.Status() == domain.CallCompleted || call.Status() == domain.CallNotCompleted) {
+		return []event{{At: t.l.formatTime(due, t.tz), Kind: "no_result", What: t.l.t("event.no_result"),
+			Detail: t.l.t("event.no_result_detail", shortDuration(deadline))}}
 	}
-	for i := len(history) - 1; i >= 0; i-- { // oldest first
-		in := history[i]
-		if in.CallID() != call.ID() {
+	return nil
+}
+
+// results are the call's entries of the lead's history, oldest first.
+func (t callTimeline) results() []event {
+	var out []event
+	for i := len(t.history) - 1; i >= 0; i-- { // oldest first
+		in := t.history[i]
+		if in.CallID() != t.call.ID() {
 			continue
 		}
-		e := event{At: l.formatTime(in.OccurredAt(), tz), Kind: "result", What: l.t("event.result"), Detail: in.Description()}
+		e := event{At: t.l.formatTime(in.OccurredAt(), t.tz), Kind: "result", What: t.l.t("event.result"), Detail: in.Description()}
 		if in.RecordingID() != "" {
-			e.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
+			e.Recording = t.recordings + url.PathEscape(in.RecordingID())
 		}
-		d.Timeline = append(d.Timeline, e)
+		out = append(out, e)
 	}
-	c.render(w, r, http.StatusOK, "call", view{Title: l.t("call.heading") + " " + call.ID(), Nav: "calls", CSRF: s.CSRF, Env: ev,
-		Flash: flashOf(r), Data: d})
+	return out
 }
 
 // shortDuration writes d without its zero minutes and seconds: 2h, 1h30m, 45s.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"callconnect/app"
 	"callconnect/domain"
 	"callconnect/ports"
 )
@@ -134,7 +135,8 @@ func buttonText(l lang, b domain.CallButton) string {
 	return l.t("owner.disabled", l.label("reason", string(b.Reason)), string(b.Reason))
 }
 
-// Long on purpose: one page's handler: the lead, each owner's call button, its history and its latest calls.
+// lead is the page of one lead: its owners with their call buttons, its
+// history and its latest calls.
 func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	env, ev, ok := c.environment(w, r, s)
 	if !ok {
@@ -156,17 +158,7 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 	lead := owned.Lead
 	tz := env.TimeZone()
 	l := trOf(r)
-	d := leadData{ID: lead.ID(), Name: lead.Name(), Email: lead.Email(), Phone: lead.Phone().String()}
-	for _, o := range owned.Owners {
-		ov := ownerView{Role: l.label("role", string(o.Role)), ID: o.UserID}
-		if o.User == nil {
-			ov.Button = l.t("owner.unknown")
-		} else {
-			ov.Name = o.User.Name()
-			ov.Button, ov.Enabled = buttonText(l, o.CallButton), o.Enabled
-		}
-		d.Owners = append(d.Owners, ov)
-	}
+	d := leadData{ID: lead.ID(), Name: lead.Name(), Email: lead.Email(), Phone: lead.Phone().String(), Owners: ownerViews(l, owned.Owners)}
 	history, err := c.svc.Callbacks.History(ctx, env.ID(), lead.ID())
 	if err != nil {
 		c.failed(w, r, s, err)
@@ -178,8 +170,36 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	// The users of the lead's calls and of its tasks, named in one read.
+	n := c.namesOf(r, env.ID(), leadUsers(page.Calls, history), nil)
+	d.History = historyViews(l, tz, n, history, ev.Base+"/recordings/")
+	d.Calls = callRows(l, page.Calls, tz, n)
+	if page.Next != nil {
+		d.MoreCalls = ev.Base + "/calls?lead=" + url.QueryEscape(lead.ID())
+	}
+	c.render(w, r, http.StatusOK, "lead", view{Title: lead.Name() + " · " + l.t("nav.leads"), Nav: "leads", CSRF: s.CSRF, Env: ev, Data: d})
+}
+
+// ownerViews shows the lead's owners with their call buttons.
+func ownerViews(l lang, owners []app.OwnerButton) []ownerView {
+	var out []ownerView
+	for _, o := range owners {
+		ov := ownerView{Role: l.label("role", string(o.Role)), ID: o.UserID}
+		if o.User == nil {
+			ov.Button = l.t("owner.unknown")
+		} else {
+			ov.Name = o.User.Name()
+			ov.Button, ov.Enabled = buttonText(l, o.CallButton), o.Enabled
+		}
+		out = append(out, ov)
+	}
+	return out
+}
+
+// leadUsers are the users a lead's page names: who placed its calls and
+// who is responsible for its tasks.
+func leadUsers(calls []domain.Call, history []domain.Interaction) []string {
 	var users []string
-	for _, call := range page.Calls {
+	for _, call := range calls {
 		users = append(users, call.UserID())
 	}
 	for _, in := range history {
@@ -187,22 +207,24 @@ func (c *Console) lead(w http.ResponseWriter, r *http.Request, s session) {
 			users = append(users, t.ResponsibleID)
 		}
 	}
-	n := c.namesOf(r, env.ID(), users, nil)
+	return users
+}
+
+// historyViews shows a lead's history; a recording's link is its id
+// appended to recordings.
+func historyViews(l lang, tz *time.Location, n names, history []domain.Interaction, recordings string) []interactionView {
+	var out []interactionView
 	for _, in := range history {
 		iv := interactionView{At: l.formatTime(in.OccurredAt(), tz), Type: l.label("interaction", in.Type()), Description: in.Description(), Call: in.CallID()}
 		if in.RecordingID() != "" {
-			iv.Recording = ev.Base + "/recordings/" + url.PathEscape(in.RecordingID())
+			iv.Recording = recordings + url.PathEscape(in.RecordingID())
 		}
 		if t := in.Task(); t != nil {
 			iv.Task = &taskView{Text: taskText(l, t, tz, n)}
 		}
-		d.History = append(d.History, iv)
+		out = append(out, iv)
 	}
-	d.Calls = callRows(l, page.Calls, tz, n)
-	if page.Next != nil {
-		d.MoreCalls = ev.Base + "/calls?lead=" + url.QueryEscape(lead.ID())
-	}
-	c.render(w, r, http.StatusOK, "lead", view{Title: lead.Name() + " · " + l.t("nav.leads"), Nav: "leads", CSRF: s.CSRF, Env: ev, Data: d})
+	return out
 }
 
 // recording streams a recording to the console's audio player, with HTTP

@@ -55,10 +55,25 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 		return nil, err
 	}
 	// First pass: validate and count, so the size is known before allocating.
-	// It stops as soon as the count is past the limit.
+	size, err := base64DecodedSize(payload, len(s)-len(payload), maxDecoded)
+	if err != nil {
+		return nil, err
+	}
+	// Second pass: decode; the input is known to be valid.
+	out := make([]byte, size)
+	if err := decodeValidBase64(out, payload); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// base64DecodedSize validates payload (which starts at offset in the
+// string the partner sent) and returns its decoded size, stopping as soon
+// as the count is past maxDecoded.
+func base64DecodedSize(payload string, offset int, maxDecoded int64) (int64, error) {
 	tooLarge := audioTooLarge(maxDecoded)
 	if maxDecoded <= 0 {
-		return nil, tooLarge
+		return 0, tooLarge
 	}
 	limit := min(maxDecoded, 1<<60)
 	maxSymbols := limit/3*4 + 1 // one more than the symbols of limit bytes, so that
@@ -72,33 +87,37 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 		case padSymbol:
 			pads++
 		case badSymbol:
-			return nil, audioBadChar(payload[i], int64(i+len(s)-len(payload)))
+			return 0, audioBadChar(payload[i], int64(i+offset))
 		default:
 			if pads > 0 {
-				return nil, invalid(audioField, "is not base64: data after the '=' padding")
+				return 0, invalid(audioField, "is not base64: data after the '=' padding")
 			}
 			if symbols++; int64(symbols) > maxSymbols {
-				return nil, tooLarge
+				return 0, tooLarge
 			}
 		}
 	}
 	if symbols == 0 {
-		return nil, invalid(audioField, "is empty")
+		return 0, invalid(audioField, "is empty")
 	}
 	rem := symbols % 4
 	switch {
 	case rem == 1:
-		return nil, invalid(audioField, "is not base64: its length is impossible (truncated?)")
+		return 0, invalid(audioField, "is not base64: its length is impossible (truncated?)")
 	case pads > 0 && (rem == 0 || pads != 4-rem):
-		return nil, invalid(audioField, "is not base64: wrong '=' padding")
+		return 0, invalid(audioField, "is not base64: wrong '=' padding")
 	}
 	size := int64(symbols/4)*3 + int64(max(rem-1, 0))
 	if size > maxDecoded {
-		return nil, tooLarge
+		return 0, tooLarge
 	}
+	return size, nil
+}
 
-	// Second pass: decode; the input is known to be valid.
-	out := make([]byte, size)
+// decodeValidBase64 decodes payload, which base64DecodedSize accepted, into
+// out, of exactly the size it returned. Only the stray bits of the last
+// character are left to refuse.
+func decodeValidBase64(out []byte, payload string) error {
 	var acc uint32
 	n, o := 0, 0
 	for i := 0; i < len(payload); i++ {
@@ -116,16 +135,16 @@ func DecodeAudioBase64(s string, maxDecoded int64) ([]byte, error) {
 	switch n {
 	case 2: // 12 bits: one byte and 4 bits that must be zero
 		if acc&0xF != 0 {
-			return nil, invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
+			return invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
 		}
 		out[o] = byte(acc >> 4)
 	case 3: // 18 bits: two bytes and 2 bits that must be zero
 		if acc&0x3 != 0 {
-			return nil, invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
+			return invalid(audioField, "is not base64: the last character carries stray bits (truncated?)")
 		}
 		out[o], out[o+1] = byte(acc>>10), byte(acc>>2)
 	}
-	return out, nil
+	return nil
 }
 
 // stripAudioDataURI removes a "data:<type>;base64," prefix, checking the type.

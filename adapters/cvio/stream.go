@@ -204,21 +204,36 @@ type splitter struct {
 	utf8Buf [utf8.UTFMax]byte
 }
 
+// write takes the next chunk of the body, in runs: a recording's bytes go
+// to audioBytes, the others to jsonBytes.
 func (s *splitter) write(p []byte) error {
 	for i := 0; i < len(p); {
+		var n int
+		var err error
 		if s.state == splitAudio {
-			n, err := s.audioBytes(p[i:], s.pos+int64(i))
-			if err != nil {
-				return err
-			}
-			i += n
-			if s.body.cut != nil {
-				return nil
-			}
-			continue
+			n, err = s.audioBytes(p[i:], s.pos+int64(i))
+		} else {
+			n, err = s.jsonBytes(p[i:], s.pos+int64(i))
 		}
+		if err != nil {
+			return err
+		}
+		i += n
+		if s.body.cut != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// jsonBytes keeps bytes outside the recordings, the first at offset at of
+// the body, in json, up to and including a recording's opening quote; it
+// returns how many. It follows the strings and keys byte by byte, in one
+// loop: the body streams through it.
+func (s *splitter) jsonBytes(p []byte, at int64) (int, error) {
+	for i := 0; i < len(p); {
 		if len(s.body.json) >= s.maxJSON {
-			return jsonTooLarge(int64(s.maxJSON))
+			return i, jsonTooLarge(int64(s.maxJSON))
 		}
 		if len(s.body.json) == cap(s.body.json) {
 			s.grow()
@@ -258,10 +273,7 @@ func (s *splitter) write(p []byte) error {
 		case '"':
 			if s.afterKey == 2 {
 				s.afterKey = 0
-				if err := s.startAudio(s.pos + int64(i)); err != nil {
-					return err
-				}
-				continue
+				return i, s.startAudio(at + int64(i))
 			}
 			s.afterKey = 0
 			s.state, s.escaped, s.key, s.keyLong = splitString, false, s.key[:0], false
@@ -269,7 +281,7 @@ func (s *splitter) write(p []byte) error {
 			s.afterKey = 0
 		}
 	}
-	return nil
+	return len(p), nil
 }
 
 // grow makes room in json for more bytes, within maxJSON: the capacity

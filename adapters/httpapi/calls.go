@@ -152,8 +152,15 @@ func traceParent(ctx context.Context) string {
 	return carrier.Get("traceparent")
 }
 
-// Long on purpose: one huma.Register per calls operation, each with its OpenAPI description; they read best side by side.
+// registerCalls registers placing, reading and redelivering a call.
 func (h *handlers) registerCalls(api huma.API) {
+	h.registerPlaceCall(api)
+	h.registerGetCall(api)
+	h.registerRedeliverCall(api)
+}
+
+// registerPlaceCall registers POST /v1/environments/{env}/leads/{lead_id}/calls.
+func (h *handlers) registerPlaceCall(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID:   "placeCall",
 		Method:        http.MethodPost,
@@ -175,7 +182,10 @@ func (h *handlers) registerCalls(api huma.API) {
 		}
 		return &placeCallOutput{Location: callLocation(in.Env, c.ID()), Body: callOf(c)}, nil
 	})
+}
 
+// registerGetCall registers GET /v1/environments/{env}/calls/{call_id}.
+func (h *handlers) registerGetCall(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "getCall",
 		Method:      http.MethodGet,
@@ -202,7 +212,10 @@ func (h *handlers) registerCalls(api huma.API) {
 		}
 		return &callOutput{Body: out}, nil
 	})
+}
 
+// registerRedeliverCall registers POST /v1/environments/{env}/calls/{call_id}/redeliver.
+func (h *handlers) registerRedeliverCall(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID:   "redeliverCall",
 		Method:        http.MethodPost,

@@ -127,8 +127,18 @@ func orNullTime(t time.Time) *time.Time {
 	return &t
 }
 
-// Long on purpose: one huma.Register per event subscription operation, each with its OpenAPI description; they read best side by side.
+// registerEventSubscriptions registers the event subscriptions and their deliveries.
 func (h *handlers) registerEventSubscriptions(api huma.API) {
+	h.registerPutEventSubscription(api)
+	h.registerGetEventSubscription(api)
+	h.registerListEventSubscriptions(api)
+	h.registerDeleteEventSubscription(api)
+	h.registerRotateEventSubscriptionSecret(api)
+	h.registerListEventDeliveries(api)
+}
+
+// registerPutEventSubscription registers PUT /v1/environments/{env}/event-subscriptions/{subscription_id}.
+func (h *handlers) registerPutEventSubscription(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "putEventSubscription",
 		Method:      http.MethodPut,
@@ -156,7 +166,10 @@ func (h *handlers) registerEventSubscriptions(api huma.API) {
 		}
 		return &subscriptionOutput{Body: subscriptionOf(res.Subscription, res.NewSecret)}, nil
 	})
+}
 
+// registerGetEventSubscription registers GET /v1/environments/{env}/event-subscriptions/{subscription_id}.
+func (h *handlers) registerGetEventSubscription(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "getEventSubscription",
 		Method:      http.MethodGet,
@@ -172,7 +185,10 @@ func (h *handlers) registerEventSubscriptions(api huma.API) {
 		}
 		return &subscriptionOutput{Body: subscriptionOf(s, "")}, nil
 	})
+}
 
+// registerListEventSubscriptions registers GET /v1/environments/{env}/event-subscriptions.
+func (h *handlers) registerListEventSubscriptions(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "listEventSubscriptions",
 		Method:      http.MethodGet,
@@ -192,7 +208,10 @@ func (h *handlers) registerEventSubscriptions(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+// registerDeleteEventSubscription registers DELETE /v1/environments/{env}/event-subscriptions/{subscription_id}.
+func (h *handlers) registerDeleteEventSubscription(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID:   "deleteEventSubscription",
 		Method:        http.MethodDelete,
@@ -208,7 +227,10 @@ func (h *handlers) registerEventSubscriptions(api huma.API) {
 		}
 		return &struct{}{}, nil
 	})
+}
 
+// registerRotateEventSubscriptionSecret registers POST /v1/environments/{env}/event-subscriptions/{subscription_id}/rotate-secret.
+func (h *handlers) registerRotateEventSubscriptionSecret(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "rotateEventSubscriptionSecret",
 		Method:      http.MethodPost,
@@ -226,7 +248,10 @@ func (h *handlers) registerEventSubscriptions(api huma.API) {
 		}
 		return &subscriptionOutput{Body: subscriptionOf(res.Subscription, res.NewSecret)}, nil
 	})
+}
 
+// registerListEventDeliveries registers GET /v1/environments/{env}/event-subscriptions/{subscription_id}/deliveries.
+func (h *handlers) registerListEventDeliveries(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "listEventDeliveries",
 		Method:      http.MethodGet,

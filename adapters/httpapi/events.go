@@ -115,10 +115,16 @@ type eventsInput struct {
 	LastEventID string `header:"Last-Event-ID" pattern:"^([0-9]{16}-[0-9]{16})?$" maxLength:"33" doc:"A stream resumes after this event (what EventSource sends when it reconnects); it takes precedence over after."`
 }
 
-// Long on purpose: the events operation and its server-sent stream, documented together as one OpenAPI operation.
+// registerEvents registers the events feed, GET /v1/environments/{env}/events.
 func (h *handlers) registerEvents(api huma.API) {
 	page := api.OpenAPI().Components.Schemas.Schema(typeOf[EventPage](), true, "EventPage")
-	op := huma.Operation{
+	register(api, h, eventsOperation(page), h.listEvents)
+}
+
+// eventsOperation documents the feed, answered as a JSON page (of the page
+// schema) or as a stream of server-sent events.
+func eventsOperation(page *huma.Schema) huma.Operation {
+	return huma.Operation{
 		OperationID: "listEvents",
 		Method:      http.MethodGet,
 		Path:        "/v1/environments/{env}/events",
@@ -151,37 +157,40 @@ func (h *handlers) registerEvents(api huma.API) {
 			},
 		},
 	}
-	register(api, h, op, func(ctx context.Context, in *eventsInput) (*huma.StreamResponse, error) {
-		if wantsEventStream(in.Accept) {
-			after := in.After
-			if in.LastEventID != "" {
-				after = in.LastEventID
-			}
-			// Refused before the stream begins, as a problem.
-			if _, err := h.svc.Events.List(ctx, in.Env, after, 1); err != nil {
-				return nil, err
-			}
-			return &huma.StreamResponse{Body: func(hctx huma.Context) { h.streamEvents(hctx, in.Env, after) }}, nil
+}
+
+// listEvents answers the feed: a stream when the client accepts one, a JSON
+// page otherwise.
+func (h *handlers) listEvents(ctx context.Context, in *eventsInput) (*huma.StreamResponse, error) {
+	if wantsEventStream(in.Accept) {
+		after := in.After
+		if in.LastEventID != "" {
+			after = in.LastEventID
 		}
-		p, err := h.svc.Events.List(ctx, in.Env, in.After, in.Limit)
-		if err != nil {
+		// Refused before the stream begins, as a problem.
+		if _, err := h.svc.Events.List(ctx, in.Env, after, 1); err != nil {
 			return nil, err
 		}
-		out := EventPage{Items: make([]Event, 0, len(p.Events)), NextAfter: p.NextAfter}
-		for _, e := range p.Events {
-			out.Items = append(out.Items, eventOf(e))
-		}
-		body, err := json.Marshal(out)
-		if err != nil {
-			return nil, err
-		}
-		return &huma.StreamResponse{Body: func(hctx huma.Context) {
-			hctx.SetHeader("Content-Type", "application/json")
-			hctx.SetHeader("Cache-Control", "no-store")
-			hctx.SetStatus(http.StatusOK)
-			_, _ = hctx.BodyWriter().Write(body)
-		}}, nil
-	})
+		return &huma.StreamResponse{Body: func(hctx huma.Context) { h.streamEvents(hctx, in.Env, after) }}, nil
+	}
+	p, err := h.svc.Events.List(ctx, in.Env, in.After, in.Limit)
+	if err != nil {
+		return nil, err
+	}
+	out := EventPage{Items: make([]Event, 0, len(p.Events)), NextAfter: p.NextAfter}
+	for _, e := range p.Events {
+		out.Items = append(out.Items, eventOf(e))
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		hctx.SetHeader("Content-Type", "application/json")
+		hctx.SetHeader("Cache-Control", "no-store")
+		hctx.SetStatus(http.StatusOK)
+		_, _ = hctx.BodyWriter().Write(body)
+	}}, nil
 }
 
 // wantsEventStream says whether the Accept header lists text/event-stream.

@@ -101,8 +101,18 @@ func integrationResult(r app.IntegrationResult) *integrationOutput {
 	return &integrationOutput{Body: integrationOf(r.Integration, r.NewSecret)}
 }
 
-// Long on purpose: one huma.Register per telephony operation, each with its OpenAPI description; they read best side by side.
+// registerTelephony registers the telephony integrations' operations.
 func (h *handlers) registerTelephony(api huma.API) {
+	h.registerPutTelephonyIntegration(api)
+	h.registerActivateTelephonyIntegration(api)
+	h.registerDeactivateTelephonyIntegration(api)
+	h.registerRotateCallConnectSecret(api)
+	h.registerTestCallConnect(api)
+	h.registerListTelephonyIntegrations(api)
+}
+
+// registerPutTelephonyIntegration registers PUT /v1/environments/{env}/telephony/{provider}.
+func (h *handlers) registerPutTelephonyIntegration(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "putTelephonyIntegration",
 		Method:      http.MethodPut,
@@ -122,7 +132,10 @@ func (h *handlers) registerTelephony(api huma.API) {
 		}
 		return integrationResult(res), nil
 	})
+}
 
+// registerActivateTelephonyIntegration registers POST /v1/environments/{env}/telephony/{provider}/activate.
+func (h *handlers) registerActivateTelephonyIntegration(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "activateTelephonyIntegration",
 		Method:      http.MethodPost,
@@ -140,7 +153,10 @@ func (h *handlers) registerTelephony(api huma.API) {
 		}
 		return &integrationOutput{Body: integrationOf(i, "")}, nil
 	})
+}
 
+// registerDeactivateTelephonyIntegration registers POST /v1/environments/{env}/telephony/{provider}/deactivate.
+func (h *handlers) registerDeactivateTelephonyIntegration(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "deactivateTelephonyIntegration",
 		Method:      http.MethodPost,
@@ -157,7 +173,10 @@ func (h *handlers) registerTelephony(api huma.API) {
 		}
 		return &integrationOutput{Body: integrationOf(i, "")}, nil
 	})
+}
 
+// registerRotateCallConnectSecret registers POST /v1/environments/{env}/telephony/call-connect/rotate-secret.
+func (h *handlers) registerRotateCallConnectSecret(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "rotateCallConnectSecret",
 		Method:      http.MethodPost,
@@ -174,7 +193,10 @@ func (h *handlers) registerTelephony(api huma.API) {
 		}
 		return integrationResult(res), nil
 	})
+}
 
+// registerTestCallConnect registers POST /v1/environments/{env}/telephony/call-connect/test.
+func (h *handlers) registerTestCallConnect(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "testCallConnect",
 		Method:      http.MethodPost,
@@ -201,7 +223,10 @@ func (h *handlers) registerTelephony(api huma.API) {
 		return &testCallOutput{Body: TestCallResult{StatusCode: res.StatusCode, DurationMS: res.Duration.Milliseconds(),
 			BodyExcerpt: res.BodyExcerpt, WebhookID: res.WebhookID, Error: res.Error, CallID: res.CallID, ExchangeID: res.ExchangeID}}, nil
 	})
+}
 
+// registerListTelephonyIntegrations registers GET /v1/environments/{env}/telephony.
+func (h *handlers) registerListTelephonyIntegrations(api huma.API) {
 	register(api, h, huma.Operation{
 		OperationID: "listTelephonyIntegrations",
 		Method:      http.MethodGet,

@@ -124,71 +124,42 @@ func nullableRef(s *huma.Schema, desc string) *huma.Schema {
 // partnerCallSchemas are the schemas of the body, by component name. Every
 // key is required: an absent value is sent as null (teste alone is left
 // out unless true).
-// Long on purpose: a table of the partner call body's schemas, one entry per field, as the partner guide lists them.
 func partnerCallSchemas() map[string]*huma.Schema {
-	str := func(desc string, examples ...any) *huma.Schema {
-		return &huma.Schema{Type: huma.TypeString, Description: desc, Examples: examples}
+	return map[string]*huma.Schema{
+		schemaPartnerCall:       partnerCallBodySchema(),
+		schemaPartnerCallPerson: partnerCallPersonSchema(),
+		schemaPartnerCallRef:    partnerCallRefSchema(),
+		schemaPartnerCallActor:  partnerCallActorSchema(),
 	}
-	nullStr := func(desc string, examples ...any) *huma.Schema {
-		return &huma.Schema{Type: huma.TypeString, Nullable: true, Description: desc, Examples: examples}
-	}
-	object := func(desc string, props map[string]*huma.Schema, optional ...string) *huma.Schema {
-		s := &huma.Schema{Type: huma.TypeObject, Description: desc, Properties: props}
-		for name := range props {
-			required := true
-			for _, o := range optional {
-				required = required && o != name
-			}
-			if required {
-				s.Required = append(s.Required, name)
-			}
-		}
-		slices.Sort(s.Required)
-		return s
-	}
-	const localTime = "`YYYY-MM-DD HH:MM:SS`, in the environment's local time"
-	const phone = "Area code and number, digits only; a foreign number as its E.164 digits, country code included."
-	const timePattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$`
-	phoneSchema := func(desc string, example string) *huma.Schema {
-		s := nullStr(desc, example)
-		s.Pattern = `^[0-9]{8,15}$`
-		return s
-	}
-	person := object("An owner of the lead. When the one who pressed Ligar has this slot's role, it is that person; "+
-		"an owner the CRM never described carries its id alone.", map[string]*huma.Schema{
-		"id":       str("The user's id.", "20"),
-		"nome":     nullStr("Name.", "Corretor de teste"),
-		"telefone": phoneSchema(phone, "48999476358"),
-		"ramal":    {Type: huma.TypeString, Nullable: true, Pattern: `^[0-9]{1,10}$`, Description: "Extension (PBX), digits.", Examples: []any{"1235"}},
-	})
-	ref := object("An id and a name.", map[string]*huma.Schema{
-		"id":   str("Id.", "16"),
-		"nome": nullStr("Name.", "Em Atendimento"),
-	})
-	actor := object("Who pressed Ligar.", map[string]*huma.Schema{
-		"tipo": {Type: huma.TypeString, Enum: []any{"gestor", "corretor", "imobiliaria"},
-			Description: "Their role: gestor, corretor, or imobiliaria (an agency or one of its users).", Examples: []any{"corretor"}},
-		"id": str("The user's id.", "20"),
-	})
-	data := str("When Ligar was pressed: "+localTime+".", "2026-11-27 09:00:00")
-	data.Pattern = timePattern
-	dataCad := nullStr("When the lead was registered: "+localTime+".", "2020-02-04 16:49:57")
-	dataCad.Pattern = timePattern
-	body := object("The call to place, with the keys, nesting and types of the partner contract: ids and numbers are "+
-		"strings, absent values null, times "+localTime+". Keys with spaces are part of the contract. New keys may be "+
+}
+
+const (
+	partnerLocalTime   = "`YYYY-MM-DD HH:MM:SS`, in the environment's local time"
+	partnerPhoneDoc    = "Area code and number, digits only; a foreign number as its E.164 digits, country code included."
+	partnerTimePattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$`
+)
+
+// partnerCallBodySchema is the call itself.
+func partnerCallBodySchema() *huma.Schema {
+	data := docString("When Ligar was pressed: "+partnerLocalTime+".", "2026-11-27 09:00:00")
+	data.Pattern = partnerTimePattern
+	dataCad := docNullString("When the lead was registered: "+partnerLocalTime+".", "2020-02-04 16:49:57")
+	dataCad.Pattern = partnerTimePattern
+	return docObject("The call to place, with the keys, nesting and types of the partner contract: ids and numbers are "+
+		"strings, absent values null, times "+partnerLocalTime+". Keys with spaces are part of the contract. New keys may be "+
 		"added: ignore those you do not know.", map[string]*huma.Schema{
-		"idlead":              str("The lead's id.", "1"),
+		"idlead":              docString("The lead's id.", "1"),
 		"gestor":              nullableRef(&huma.Schema{Ref: schemaRef(schemaPartnerCallPerson)}, "The lead's manager (gestor)."),
 		"imobiliaria":         nullableRef(&huma.Schema{Ref: schemaRef(schemaPartnerCallPerson)}, "The lead's agency (imobiliária), or the agency user who pressed Ligar."),
 		"corretor":            nullableRef(&huma.Schema{Ref: schemaRef(schemaPartnerCallPerson)}, "The lead's broker (corretor)."),
 		"situacao":            nullableRef(&huma.Schema{Ref: schemaRef(schemaPartnerCallRef)}, "The lead's stage."),
-		"nome":                str("The lead's name.", "Lead do Teste"),
-		"email":               nullStr("The lead's e-mail.", "lead.teste@example.com"),
-		"telefone":            phoneSchema("The lead's phone. "+phone, "48999476357"),
-		"score":               nullStr("The lead's score, as a string.", "27"),
+		"nome":                docString("The lead's name.", "Lead do Teste"),
+		"email":               docNullString("The lead's e-mail.", "lead.teste@example.com"),
+		"telefone":            docPhone("The lead's phone. "+partnerPhoneDoc, "48999476357"),
+		"score":               docNullString("The lead's score, as a string.", "27"),
 		"data_cad":            dataCad,
-		"midia_principal":     nullStr("The lead's main media.", "Instagram"),
-		"origem":              nullStr("The lead's origin.", "Painel Gestor"),
+		"midia_principal":     docNullString("The lead's main media.", "Instagram"),
+		"origem":              docNullString("The lead's origin.", "Painel Gestor"),
 		"empreendimento":      {Type: huma.TypeArray, Items: &huma.Schema{Ref: schemaRef(schemaPartnerCallRef)}, Description: "The developments the lead is interested in; empty when none."},
 		"data":                data,
 		"call-back do lead":   {Type: huma.TypeString, Format: "uri", Description: "The lead callback (POST /api/cvio/lead) on the environment's public URL, with `?idligacao=<call id>`.", Examples: []any{"https://acme.crm.example.com/api/cvio/lead?idligacao=01JDQ4T5Z8M6V9W3X2Y1Z0A7BC"}},
@@ -198,10 +169,63 @@ func partnerCallSchemas() map[string]*huma.Schema {
 		"modo_discagem":       {Type: huma.TypeString, Enum: []any{"telefone", "ramal"}, Description: "Dial the presser's phone (telefone) or extension (ramal): the integration uses one.", Examples: []any{"telefone"}},
 		"teste":               {Type: huma.TypeBoolean, Enum: []any{true}, Description: "Present, and true, on a test call only: do not dial."},
 	}, "teste")
-	return map[string]*huma.Schema{
-		schemaPartnerCall:       body,
-		schemaPartnerCallPerson: person,
-		schemaPartnerCallRef:    ref,
-		schemaPartnerCallActor:  actor,
+}
+
+// partnerCallPersonSchema is an owner of the lead.
+func partnerCallPersonSchema() *huma.Schema {
+	return docObject("An owner of the lead. When the one who pressed Ligar has this slot's role, it is that person; "+
+		"an owner the CRM never described carries its id alone.", map[string]*huma.Schema{
+		"id":       docString("The user's id.", "20"),
+		"nome":     docNullString("Name.", "Corretor de teste"),
+		"telefone": docPhone(partnerPhoneDoc, "48999476358"),
+		"ramal":    {Type: huma.TypeString, Nullable: true, Pattern: `^[0-9]{1,10}$`, Description: "Extension (PBX), digits.", Examples: []any{"1235"}},
+	})
+}
+
+// partnerCallRefSchema is an id and a name.
+func partnerCallRefSchema() *huma.Schema {
+	return docObject("An id and a name.", map[string]*huma.Schema{
+		"id":   docString("Id.", "16"),
+		"nome": docNullString("Name.", "Em Atendimento"),
+	})
+}
+
+// partnerCallActorSchema is who pressed Ligar.
+func partnerCallActorSchema() *huma.Schema {
+	return docObject("Who pressed Ligar.", map[string]*huma.Schema{
+		"tipo": {Type: huma.TypeString, Enum: []any{"gestor", "corretor", "imobiliaria"},
+			Description: "Their role: gestor, corretor, or imobiliaria (an agency or one of its users).", Examples: []any{"corretor"}},
+		"id": docString("The user's id.", "20"),
+	})
+}
+
+func docString(desc string, examples ...any) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeString, Description: desc, Examples: examples}
+}
+
+func docNullString(desc string, examples ...any) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeString, Nullable: true, Description: desc, Examples: examples}
+}
+
+// docObject is an object of props, every one required but the optional.
+func docObject(desc string, props map[string]*huma.Schema, optional ...string) *huma.Schema {
+	s := &huma.Schema{Type: huma.TypeObject, Description: desc, Properties: props}
+	for name := range props {
+		required := true
+		for _, o := range optional {
+			required = required && o != name
+		}
+		if required {
+			s.Required = append(s.Required, name)
+		}
 	}
+	slices.Sort(s.Required)
+	return s
+}
+
+// docPhone is a phone number, or null.
+func docPhone(desc string, example string) *huma.Schema {
+	s := docNullString(desc, example)
+	s.Pattern = `^[0-9]{8,15}$`
+	return s
 }

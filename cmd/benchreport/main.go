@@ -63,50 +63,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var raw []byte
-	var runErr error
-	var load [2]string // the machine's load average before and after the run
-	var took time.Duration
-	var skipped [][2]string
-	switch *in {
-	case "":
-		var only *regexp.Regexp
-		if *filter != "" {
-			var err error
-			if only, err = regexp.Compile(*filter); err != nil {
-				return fmt.Errorf("-bench: %w", err)
-			}
-		}
-		groups, skips, err := discover(".", only)
-		if err != nil {
-			return err
-		}
-		skipped = skips
-		loadBefore := loadAverage()
-		start := time.Now()
-		raw, runErr = runGroups(groups, *timeout, stderr)
-		took = time.Since(start)
-		load = [2]string{loadBefore, loadAverage()}
-	case "-":
-		var err error
-		if raw, err = io.ReadAll(os.Stdin); err != nil {
-			return err
-		}
-	default:
-		var err error
-		if raw, err = os.ReadFile(*in); err != nil {
-			return err
-		}
-	}
-	parsed, err := parse(bytes.NewReader(raw))
+	m, err := measure(*in, *filter, *timeout, stderr)
 	if err != nil {
 		return err
 	}
-	env := environment{machine: machineInfo(parsed.CPU), Took: took, Clusters: clusters(), Skipped: skipped}
+	parsed, err := parse(bytes.NewReader(m.raw))
+	if err != nil {
+		return err
+	}
+	env := environment{machine: machineInfo(parsed.CPU), Took: m.took, Clusters: clusters(), Skipped: m.skipped}
 	if *in == "" {
 		env.Source = source()
 	}
-	env.LoadBefore, env.LoadAfter = load[0], load[1]
+	env.LoadBefore, env.LoadAfter = m.load[0], m.load[1]
 	report := render(parsed, env, time.Now().UTC())
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		return err
@@ -115,13 +84,62 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprint(stdout, report)
-	if runErr != nil {
-		return runErr
+	if m.runErr != nil {
+		return m.runErr
 	}
 	if len(parsed.Failures) > 0 {
 		return fmt.Errorf("%d benchmark failures (listed in %s)", len(parsed.Failures), *out)
 	}
 	return nil
+}
+
+// measurement is go test -bench output and, when benchreport ran it, how
+// the run went.
+type measurement struct {
+	raw     []byte
+	runErr  error // the run failed; its output is reported all the same
+	took    time.Duration
+	load    [2]string // the machine's load average before and after the run
+	skipped [][2]string
+}
+
+// measure runs the benchmarks matching filter or, with in, reads their
+// output from that file (- for stdin).
+func measure(in, filter string, timeout time.Duration, stderr io.Writer) (measurement, error) {
+	var m measurement
+	var err error
+	switch in {
+	case "":
+		return runBenchmarks(filter, timeout, stderr)
+	case "-":
+		m.raw, err = io.ReadAll(os.Stdin)
+	default:
+		m.raw, err = os.ReadFile(in)
+	}
+	return m, err
+}
+
+// runBenchmarks runs the module's benchmarks matching filter, timing the
+// run and noting the machine's load around it.
+func runBenchmarks(filter string, timeout time.Duration, stderr io.Writer) (measurement, error) {
+	var only *regexp.Regexp
+	if filter != "" {
+		var err error
+		if only, err = regexp.Compile(filter); err != nil {
+			return measurement{}, fmt.Errorf("-bench: %w", err)
+		}
+	}
+	groups, skipped, err := discover(".", only)
+	if err != nil {
+		return measurement{}, err
+	}
+	m := measurement{skipped: skipped}
+	loadBefore := loadAverage()
+	start := time.Now()
+	m.raw, m.runErr = runGroups(groups, timeout, stderr)
+	m.took = time.Since(start)
+	m.load = [2]string{loadBefore, loadAverage()}
+	return m, nil
 }
 
 // group is one go test invocation: benchmarks of one package run with the
@@ -141,13 +159,7 @@ var (
 // discover finds the module's benchmarks under root and groups them; it
 // returns apart the ones make bench does not run, with the reason.
 func discover(root string, only *regexp.Regexp) ([]group, [][2]string, error) {
-	type key struct {
-		dir, benchtime string
-		count          int
-	}
-	byKey := map[key]*group{}
-	var keys []key
-	var skipped [][2]string
+	gs := groupSet{byKey: map[groupKey]*group{}}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -162,46 +174,75 @@ func discover(root string, only *regexp.Regexp) ([]group, [][2]string, error) {
 		if !strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for _, m := range benchFunc.FindAllSubmatchIndex(src, -1) {
-			name := string(src[m[2]:m[3]])
-			if only != nil && !only.MatchString(name) {
-				continue
-			}
-			p := planOf(name, docComment(src, m[0]))
-			if p.Skip != "" {
-				skipped = append(skipped, [2]string{name, p.Skip})
-				continue
-			}
-			dir := "./" + filepath.ToSlash(filepath.Dir(path))
-			k := key{dir, p.Benchtime, p.Count}
-			g, ok := byKey[k]
-			if !ok {
-				g = &group{Dir: dir, Benchtime: p.Benchtime, Count: p.Count}
-				byKey[k] = g
-				keys = append(keys, k)
-			}
-			g.Names = append(g.Names, name)
-		}
-		return nil
+		return gs.addFile(path, only)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.SortFunc(keys, func(a, b key) int {
+	return gs.groups(), gs.sortedSkipped(), nil
+}
+
+type groupKey struct {
+	dir, benchtime string
+	count          int
+}
+
+// groupSet gathers benchmarks into groups as discover finds them.
+type groupSet struct {
+	byKey   map[groupKey]*group
+	keys    []groupKey // in the order found
+	skipped [][2]string
+}
+
+// addFile adds the benchmarks of the test file at path matching only (nil:
+// all).
+func (gs *groupSet) addFile(path string, only *regexp.Regexp) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, m := range benchFunc.FindAllSubmatchIndex(src, -1) {
+		name := string(src[m[2]:m[3]])
+		if only != nil && !only.MatchString(name) {
+			continue
+		}
+		p := planOf(name, docComment(src, m[0]))
+		if p.Skip != "" {
+			gs.skipped = append(gs.skipped, [2]string{name, p.Skip})
+			continue
+		}
+		dir := "./" + filepath.ToSlash(filepath.Dir(path))
+		k := groupKey{dir, p.Benchtime, p.Count}
+		g, ok := gs.byKey[k]
+		if !ok {
+			g = &group{Dir: dir, Benchtime: p.Benchtime, Count: p.Count}
+			gs.byKey[k] = g
+			gs.keys = append(gs.keys, k)
+		}
+		g.Names = append(g.Names, name)
+	}
+	return nil
+}
+
+// groups are the groups by directory, benchtime and count, each's names
+// sorted.
+func (gs *groupSet) groups() []group {
+	slices.SortFunc(gs.keys, func(a, b groupKey) int {
 		return cmp.Or(strings.Compare(a.dir, b.dir), strings.Compare(a.benchtime, b.benchtime), a.count-b.count)
 	})
-	groups := make([]group, 0, len(keys))
-	for _, k := range keys {
-		g := byKey[k]
+	groups := make([]group, 0, len(gs.keys))
+	for _, k := range gs.keys {
+		g := gs.byKey[k]
 		slices.Sort(g.Names)
 		groups = append(groups, *g)
 	}
-	slices.SortFunc(skipped, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-	return groups, skipped, nil
+	return groups
+}
+
+// sortedSkipped are the skipped benchmarks by name.
+func (gs *groupSet) sortedSkipped() [][2]string {
+	slices.SortFunc(gs.skipped, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return gs.skipped
 }
 
 // docComment returns the // lines right above offset.

@@ -73,34 +73,47 @@ type environment struct {
 // figures, the failures, then every result.
 func render(out output, env environment, now time.Time) string {
 	r := collect(out)
-	m := env.machine
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmark report\n\n")
-	fmt.Fprintf(&b, "Written by `make bench` on %s", now.Format("2006-01-02 15:04 MST"))
+	renderHeader(&b, env, now)
+	renderGoals(&b, r, env.machine)
+	renderOthers(&b, r)
+	renderSkippedAndFailures(&b, env.Skipped, out.Failures)
+	renderResults(&b, out)
+	return b.String()
+}
+
+// renderHeader writes the title, the machine and how to read the figures.
+func renderHeader(b *strings.Builder, env environment, now time.Time) {
+	m := env.machine
+	fmt.Fprintf(b, "# Benchmark report\n\n")
+	fmt.Fprintf(b, "Written by `make bench` on %s", now.Format("2006-01-02 15:04 MST"))
 	if env.Took > 0 {
-		fmt.Fprintf(&b, "; the run took %s", env.Took.Round(time.Second))
+		fmt.Fprintf(b, "; the run took %s", env.Took.Round(time.Second))
 	}
 	b.WriteString(".\n\n| machine | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| cores (nproc) | %d |\n| CPU | %s |\n", m.Cores, cell(m.CPU))
+	fmt.Fprintf(b, "| cores (nproc) | %d |\n| CPU | %s |\n", m.Cores, cell(m.CPU))
 	if m.Memory != "" {
-		fmt.Fprintf(&b, "| memory | %s |\n", m.Memory)
+		fmt.Fprintf(b, "| memory | %s |\n", m.Memory)
 	}
-	fmt.Fprintf(&b, "| Go | %s |\n| OS/arch | %s |\n", m.GoVersion, m.OSArch)
+	fmt.Fprintf(b, "| Go | %s |\n| OS/arch | %s |\n", m.GoVersion, m.OSArch)
 	if m.LoadBefore != "" {
-		fmt.Fprintf(&b, "| load average (1, 5, 15 min) before the run | %s |\n| load average after the run | %s |\n", m.LoadBefore, m.LoadAfter)
+		fmt.Fprintf(b, "| load average (1, 5, 15 min) before the run | %s |\n| load average after the run | %s |\n", m.LoadBefore, m.LoadAfter)
 	}
 	for _, c := range env.Clusters {
-		fmt.Fprintf(&b, "| %s | %s |\n", cell(c[0]), cell(c[1]))
+		fmt.Fprintf(b, "| %s | %s |\n", cell(c[0]), cell(c[1]))
 	}
 	if env.Source != "" {
-		fmt.Fprintf(&b, "| code measured | %s |\n", cell(env.Source))
+		fmt.Fprintf(b, "| code measured | %s |\n", cell(env.Source))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Each figure is the median of %d runs, with the smallest and the largest in brackets; each baseline was measured "+
+	fmt.Fprintf(b, "Each figure is the median of %d runs, with the smallest and the largest in brackets; each baseline was measured "+
 		"in the same run, on the same machine, against the same PostgreSQL or partner, and a verdict compares the medians. "+
 		"The service, PostgreSQL, the load and the partner share the machine's cores, and so does whatever else runs on it: a load "+
 		"average above the core count means other work competed for the CPUs during the run, and the absolute figures move with it.\n\n", runs)
+}
 
+// renderGoals writes the goals table and how each row is measured.
+func renderGoals(b *strings.Builder, r results, m machine) {
 	b.WriteString("## The goals\n\nOne row for each row of the goals' table, with its words: the figure, its baseline and its goal " +
 		"as set (without the table's notes on earlier measurements). A figure said to be of the built binary is measured through the " +
 		"binary, never in process. \"report\" rows have a figure and no verdict. How each row is measured follows the table.\n\n")
@@ -110,29 +123,38 @@ func render(out output, env environment, now time.Time) string {
 	}
 	b.WriteString("\n### How each row is measured, and what this run shows\n\n")
 	for i, g := range goals {
-		fmt.Fprintf(&b, "%d. **%s**: %s\n", i+1, strings.ReplaceAll(g.Figure, "**", ""), g.Note(r, m))
+		fmt.Fprintf(b, "%d. **%s**: %s\n", i+1, strings.ReplaceAll(g.Figure, "**", ""), g.Note(r, m))
 	}
+}
 
+// renderOthers writes the in-process figures.
+func renderOthers(b *strings.Builder, r results) {
 	b.WriteString("\n## Other figures, in process\n\nBenchmarks of the service's code in the benchmark's own process " +
 		"(no built binary, no process boundary); the goals above are not judged on them.\n\n")
 	b.WriteString("| figure (in process) | measured: median (min–max) | baseline, same run | ratio |\n|---|---|---|---|\n")
 	for _, o := range others {
 		b.WriteString(otherRow(o, r))
 	}
+}
 
-	if len(env.Skipped) > 0 {
+// renderSkippedAndFailures lists the benchmarks not run and the failures.
+func renderSkippedAndFailures(b *strings.Builder, skipped [][2]string, failures []string) {
+	if len(skipped) > 0 {
 		b.WriteString("\n## Not run by make bench\n\n")
-		for _, s := range env.Skipped {
-			fmt.Fprintf(&b, "- %s: %s\n", s[0], s[1])
+		for _, s := range skipped {
+			fmt.Fprintf(b, "- %s: %s\n", s[0], s[1])
 		}
 	}
-	if len(out.Failures) > 0 {
+	if len(failures) > 0 {
 		b.WriteString("\n## Failures\n\n")
-		for _, f := range out.Failures {
-			fmt.Fprintf(&b, "- `%s`\n", f)
+		for _, f := range failures {
+			fmt.Fprintf(b, "- `%s`\n", f)
 		}
 	}
+}
 
+// renderResults writes every result as go test -bench printed it.
+func renderResults(b *strings.Builder, out output) {
 	b.WriteString("\n## Every result\n\nAs `go test -bench` printed them, one line per run (ns/op of the benchmarks that do a " +
 		"fixed amount of work whatever b.N is means little; their figures are the other columns).\n\n")
 	b.WriteString("| package | benchmark | b.N | figures |\n|---|---|---|---|\n")
@@ -141,9 +163,8 @@ func render(out output, env environment, now time.Time) string {
 		for _, mt := range res.Metrics {
 			figs = append(figs, formatValue(mt.Value)+" "+mt.Unit)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", cell(res.Pkg), cell(res.Name), res.Iterations, cell(strings.Join(figs, ", ")))
+		fmt.Fprintf(b, "| %s | %s | %d | %s |\n", cell(res.Pkg), cell(res.Name), res.Iterations, cell(strings.Join(figs, ", ")))
 	}
-	return b.String()
 }
 
 // goalRow renders one row of the goals table.

@@ -103,30 +103,41 @@ func (c *cluster) start(port int, mode durability) (string, error) {
 		return "", err
 	}
 	if running {
-		if port != 0 && port != runningPort {
-			return "", fmt.Errorf("the cluster in %s is already running on port %d, not %d: stop it first (pgcluster stop -dir %s) or ask for port %d",
-				c.dir, runningPort, port, c.dir, runningPort)
-		}
-		if err := c.ensureDatabase(runningPort); err != nil {
-			return "", err
-		}
-		if mode == modeDurable {
-			// Its settings were written by the start that started it.
-			for _, name := range durabilitySettings {
-				value, err := c.psql(runningPort, "postgres", "SHOW "+name)
-				if err != nil {
-					return "", err
-				}
-				if value != "on" {
-					return "", fmt.Errorf("the cluster in %s is already running with %s = %s, not durable: stop it first (pgcluster stop -dir %s) and start it with -durable",
-						c.dir, name, value, c.dir)
-				}
+		return c.reuse(runningPort, port, mode)
+	}
+	return c.startOn(port, mode)
+}
+
+// reuse returns the URL of the cluster already running on runningPort,
+// when it is what the start asked for (port, 0 for any, and mode).
+func (c *cluster) reuse(runningPort, port int, mode durability) (string, error) {
+	if port != 0 && port != runningPort {
+		return "", fmt.Errorf("the cluster in %s is already running on port %d, not %d: stop it first (pgcluster stop -dir %s) or ask for port %d",
+			c.dir, runningPort, port, c.dir, runningPort)
+	}
+	if err := c.ensureDatabase(runningPort); err != nil {
+		return "", err
+	}
+	if mode == modeDurable {
+		// Its settings were written by the start that started it.
+		for _, name := range durabilitySettings {
+			value, err := c.psql(runningPort, "postgres", "SHOW "+name)
+			if err != nil {
+				return "", err
+			}
+			if value != "on" {
+				return "", fmt.Errorf("the cluster in %s is already running with %s = %s, not durable: stop it first (pgcluster stop -dir %s) and start it with -durable",
+					c.dir, name, value, c.dir)
 			}
 		}
-		_ = c.writeFile(filepath.Join(c.dir, portFile), []byte(strconv.Itoa(runningPort)+"\n"), 0o644)
-		return urlFor(runningPort), nil
 	}
+	_ = c.writeFile(filepath.Join(c.dir, portFile), []byte(strconv.Itoa(runningPort)+"\n"), 0o644)
+	return urlFor(runningPort), nil
+}
 
+// startOn starts the stopped cluster on port (0: the remembered or a free
+// one) and returns its URL.
+func (c *cluster) startOn(port int, mode durability) (string, error) {
 	chosen, auto, err := c.choosePort(port)
 	if err != nil {
 		return "", err

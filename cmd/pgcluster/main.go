@@ -78,88 +78,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, usage)
 		return errors.New("missing subcommand")
 	}
-	name, args := args[0], args[1:]
-	fs := flag.NewFlagSet("pgcluster "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var dir *string
-	checkout := fs.String("checkout", "", "the checkout whose cluster this is (its .data/postgres, or as root a directory outside it named after its path)")
-	var port *int
-	var ephemeral, durable *bool
-	if name != "dir" {
-		dir = fs.String("dir", "", "directory that holds the cluster (created when missing)")
-	}
-	switch name {
-	case "dir":
-	case "start":
-		port = fs.Int("port", 0, "TCP port on 127.0.0.1; 0 reuses the remembered port or picks a free one")
-		ephemeral = fs.Bool("ephemeral", false, "turn durability off (fsync=off): only for throw-away clusters")
-		durable = fs.Bool("durable", false, "fsync, synchronous_commit and full_page_writes on, and as many connections as -ephemeral: for measurements")
-	case "stop", "url":
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown subcommand %q", name)
-	}
-	if err := fs.Parse(args); err != nil {
+	inv, done, err := parseInvocation(args[0], args[1:], stdout, stderr)
+	if err != nil || done {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	where, err := inv.where()
+	if err != nil {
+		return err
 	}
-	where := ""
-	switch {
-	case name == "dir" && *checkout == "":
-		return errors.New("dir: -checkout is required")
-	case name == "dir":
-	case *dir != "" && *checkout != "":
-		return fmt.Errorf("%s: %w", name, errBothPlaces)
-	case *dir == "" && *checkout == "":
-		return fmt.Errorf("%s: -dir or -checkout is required", name)
-	default:
-		where = *dir
-	}
-	if *checkout != "" {
-		derived, err := clusterDirFor(*checkout, os.Geteuid() == 0)
-		if err != nil {
-			return err
-		}
-		if name == "dir" {
-			fmt.Fprintln(stdout, derived)
-			return nil
-		}
-		where = derived
+	if inv.name == "dir" {
+		fmt.Fprintln(stdout, where)
+		return nil
 	}
 	c, err := newCluster(where, stderr)
 	if err != nil {
 		return err
 	}
-	switch name {
+	switch inv.name {
 	case "start":
-		if *port < 0 || *port > 65535 {
-			return fmt.Errorf("start: -port %d is not a TCP port", *port)
-		}
-		if *ephemeral && *durable {
-			return errors.New("start: -ephemeral and -durable contradict each other: choose one")
-		}
-		mode := modeDefault
-		switch {
-		case *ephemeral:
-			mode = modeEphemeral
-		case *durable:
-			mode = modeDurable
-		}
-		url, err := c.start(*port, mode)
-		if err != nil {
-			return err
-		}
-		if *checkout != "" {
-			if err := noteCheckout(c.dir, *checkout); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintln(stdout, url)
+		return inv.start(c, stdout)
 	case "stop":
 		return c.stop()
 	case "url":
@@ -169,5 +106,94 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintln(stdout, url)
 	}
+	return nil
+}
+
+// invocation is a subcommand and its flags.
+type invocation struct {
+	name               string
+	dir, checkout      string
+	port               int  // start only
+	ephemeral, durable bool // start only
+}
+
+// parseInvocation reads the flags of subcommand name; done means it was
+// answered already (help).
+func parseInvocation(name string, args []string, stdout, stderr io.Writer) (inv invocation, done bool, err error) {
+	fs := flag.NewFlagSet("pgcluster "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&inv.checkout, "checkout", "", "the checkout whose cluster this is (its .data/postgres, or as root a directory outside it named after its path)")
+	if name != "dir" {
+		fs.StringVar(&inv.dir, "dir", "", "directory that holds the cluster (created when missing)")
+	}
+	switch name {
+	case "dir":
+	case "start":
+		fs.IntVar(&inv.port, "port", 0, "TCP port on 127.0.0.1; 0 reuses the remembered port or picks a free one")
+		fs.BoolVar(&inv.ephemeral, "ephemeral", false, "turn durability off (fsync=off): only for throw-away clusters")
+		fs.BoolVar(&inv.durable, "durable", false, "fsync, synchronous_commit and full_page_writes on, and as many connections as -ephemeral: for measurements")
+	case "stop", "url":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return inv, true, nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return inv, false, fmt.Errorf("unknown subcommand %q", name)
+	}
+	if err := fs.Parse(args); err != nil {
+		return inv, false, err
+	}
+	if fs.NArg() > 0 {
+		return inv, false, fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	inv.name = name
+	return inv, false, nil
+}
+
+// where is the cluster's directory: -dir, or the one -checkout names.
+func (inv invocation) where() (string, error) {
+	where := ""
+	switch {
+	case inv.name == "dir" && inv.checkout == "":
+		return "", errors.New("dir: -checkout is required")
+	case inv.name == "dir":
+	case inv.dir != "" && inv.checkout != "":
+		return "", fmt.Errorf("%s: %w", inv.name, errBothPlaces)
+	case inv.dir == "" && inv.checkout == "":
+		return "", fmt.Errorf("%s: -dir or -checkout is required", inv.name)
+	default:
+		where = inv.dir
+	}
+	if inv.checkout != "" {
+		return clusterDirFor(inv.checkout, os.Geteuid() == 0)
+	}
+	return where, nil
+}
+
+// start starts c in the durability the flags ask for and prints its URL.
+func (inv invocation) start(c *cluster, stdout io.Writer) error {
+	if inv.port < 0 || inv.port > 65535 {
+		return fmt.Errorf("start: -port %d is not a TCP port", inv.port)
+	}
+	if inv.ephemeral && inv.durable {
+		return errors.New("start: -ephemeral and -durable contradict each other: choose one")
+	}
+	mode := modeDefault
+	switch {
+	case inv.ephemeral:
+		mode = modeEphemeral
+	case inv.durable:
+		mode = modeDurable
+	}
+	url, err := c.start(inv.port, mode)
+	if err != nil {
+		return err
+	}
+	if inv.checkout != "" {
+		if err := noteCheckout(c.dir, inv.checkout); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, url)
 	return nil
 }

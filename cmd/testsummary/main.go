@@ -41,21 +41,36 @@ type outcome struct {
 // summarize reads the events from r, writes the summary to w and reports
 // whether everything passed.
 func summarize(r io.Reader, w io.Writer) bool {
-	var order []string
-	tests := map[string]*outcome{}
-	get := func(e event) *outcome {
-		key := e.Package + " " + e.Test
-		o, ok := tests[key]
-		if !ok {
-			o = &outcome{name: e.Test}
-			if e.Test == "" {
-				o.name = e.Package
-			}
-			tests[key] = o
-			order = append(order, key)
+	t := &tally{tests: map[string]*outcome{}}
+	t.read(r, w)
+	return t.report(w)
+}
+
+// tally is the outcome of each test and package, by "package test" key
+// ("package " for a package, "build importpath" for a build).
+type tally struct {
+	order []string // the keys, in the order first seen
+	tests map[string]*outcome
+}
+
+// get returns e's outcome, made when e is its first event.
+func (t *tally) get(e event) *outcome {
+	key := e.Package + " " + e.Test
+	o, ok := t.tests[key]
+	if !ok {
+		o = &outcome{name: e.Test}
+		if e.Test == "" {
+			o.name = e.Package
 		}
-		return o
+		t.tests[key] = o
+		t.order = append(t.order, key)
 	}
+	return o
+}
+
+// read takes the events from r; a line that is not one is written to w
+// as it comes.
+func (t *tally) read(r io.Reader, w io.Writer) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -69,18 +84,24 @@ func summarize(r io.Reader, w io.Writer) bool {
 		}
 		switch e.Action {
 		case "output", "build-output":
-			o := get(e)
+			o := t.get(e)
 			o.output = append(o.output, e.Output)
 			if _, after, ok := strings.Cut(e.Output, "checked: "); ok && e.Test != "" {
 				o.checked = append(o.checked, strings.TrimSpace(after))
 			}
 		case "pass", "fail", "skip", "build-fail":
-			o := get(e)
+			o := t.get(e)
 			o.action, o.elapsed = strings.TrimPrefix(e.Action, "build-"), e.Elapsed
 		}
 	}
+}
+
+// report writes each test's outcome and the counts, and reports whether
+// everything passed.
+func (t *tally) report(w io.Writer) bool {
+	tests := t.tests
 	passed, failed, skipped := 0, 0, 0
-	for _, key := range order {
+	for _, key := range t.order {
 		o := tests[key]
 		isPackage := strings.HasSuffix(key, " ")
 		switch {
