@@ -6,13 +6,16 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,14 +37,54 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// freeAddr returns a loopback address for a process to listen on, free
+// when it is returned. The port is taken below the kernel's range of
+// ephemeral ports: a port of that range, free now, may be given to a
+// connection's local end (every connection a test opens takes one) or to
+// another listener on port 0 before the process listens, which then fails
+// to start (exit 1, address already in use). Below the range only those
+// that ask for a port by its number can take it, and freeAddr gives each
+// port once per test binary.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	lo, hi := belowEphemeralPorts()
+	for range hi - lo {
+		port := lo + int(nextPort.Add(1))%(hi-lo)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken: the next one
+		}
+		addr := ln.Addr().String()
+		if err := ln.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free port in [%d, %d)", lo, hi)
+	return ""
+}
+
+// nextPort counts the ports freeAddr has handed out, from a random start,
+// so that test binaries running at once start apart.
+var nextPort = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(rand.Int64N(1 << 20))
+	return &n
+}()
+
+// belowEphemeralPorts is the range of ports freeAddr picks from: from 10000
+// to the start of the ephemeral range (Linux's ip_local_port_range; 32768
+// when it cannot be read, the smallest start of the usual defaults).
+func belowEphemeralPorts() (lo, hi int) {
+	lo, hi = 10000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > lo+1000 {
+				hi = n
+			}
+		}
+	}
+	return lo, hi
 }
 
 type process struct {
@@ -94,7 +137,11 @@ func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args .
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-p.done
+		err := <-p.done
+		if t.Failed() {
+			// Whatever failed, what the process said is in the output.
+			t.Logf("service on %s (%v), the end of its stderr:\n%s", addr, err, tail(p.stderr.String(), 16<<10))
+		}
 	})
 	banner := make(chan string, 1)
 	go func() {
@@ -121,6 +168,18 @@ func startServiceEnv(t testing.TB, databaseURL string, extraEnv []string, args .
 		t.Fatalf("service did not start within 60s\n%s", p.stderr)
 	}
 	return p
+}
+
+// tail is the last n bytes of s, from a line's start.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return "…\n" + s
 }
 
 type lockedWriter struct {
