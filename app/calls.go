@@ -405,7 +405,11 @@ func (s *Calls) attempt(ctx context.Context, a attemptPlan) (DeliveryOutcome, er
 	if err != nil {
 		return out, err
 	}
-	err = s.delivery.Tx(recordCtx, func(ctx context.Context, r deliveryRepos) error {
+	// Its commit need not wait for the disk (ports.WithAsyncCommit): should
+	// the database lose it in a crash, the call is as a process that died
+	// on the wire left it, queued with its job, and is delivered again
+	// under the same webhook-id (rule 10 of docs/rules.md).
+	err = s.delivery.Tx(ports.WithAsyncCommit(recordCtx), func(ctx context.Context, r deliveryRepos) error {
 		return recordAttempt(ctx, r, a, sent, next)
 	})
 	if err == nil {

@@ -110,7 +110,64 @@ func (s *Store) ListEventsAfter(ctx context.Context, envID, after string, limit 
 		}
 		page.Events = append(page.Events, e)
 	}
+	if len(page.Events) > 0 {
+		if err := s.awaitFlushed(ctx); err != nil {
+			return ports.EventPage{}, fmt.Errorf("postgres: listing the events of environment %q: %w", envID, err)
+		}
+	}
 	return page, nil
+}
+
+// flushPollMin and flushPollMax bound the wait between two looks at how far
+// PostgreSQL has flushed its WAL (awaitFlushed).
+const (
+	flushPollMin = time.Millisecond
+	flushPollMax = 20 * time.Millisecond
+)
+
+// awaitFlushed waits until PostgreSQL has flushed its WAL to disk as far as
+// it had written it when awaitFlushed was called, so that every transaction
+// committed before then is durable. A transaction marked with
+// ports.WithAsyncCommit (a delivery's outcome, with its call.delivered
+// event) is visible before it is durable, and a crash of PostgreSQL may
+// lose it, its transaction id and its events' sequence numbers with it, to
+// be given to other events: a reader that had been handed its event would
+// resume after an id that names another one, and could skip events. So the
+// feed hands out a page only once the transactions it lists are on disk.
+// The wait is short: the next durable commit of the cluster (a click, a
+// callback) flushes them, and the WAL writer does within three
+// wal_writer_delay (200 ms by default) when there is none.
+func (s *Store) awaitFlushed(ctx context.Context) error {
+	// The WAL position past the last record written, in bytes; and whether
+	// the flush has reached it already. When nothing has been written on
+	// the current page yet, the position is past the page's header, which
+	// no flush covers until something more is written: the page's start
+	// is then the position (a record takes more than the longest header,
+	// 40 bytes).
+	var target int64
+	var flushed bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT t, pg_current_wal_flush_lsn() - '0/0'::pg_lsn >= t
+		FROM (SELECT CASE WHEN p % b <= 40 THEN p - p % b ELSE p END::bigint AS t
+		      FROM (SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn AS p,
+		                   current_setting('wal_block_size')::numeric AS b) AS w) AS w`).Scan(&target, &flushed)
+	if err != nil {
+		return fmt.Errorf("reading the WAL position: %w", err)
+	}
+	// Polled: PostgreSQL tells no one when it flushes.
+	for wait := flushPollMin; !flushed; wait = min(2*wait, flushPollMax) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := s.pool.QueryRow(ctx, `SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn >= $1::bigint`, target).Scan(&flushed); err != nil {
+			return fmt.Errorf("waiting for the WAL to be flushed: %w", err)
+		}
+	}
+	return nil
 }
 
 // DeleteEventsBefore deletes up to limit events that occurred before

@@ -30,7 +30,10 @@ import (
 type lazyTx struct {
 	conn  *pgx.Conn
 	begin string // the BEGIN statement, sent with the first statement
-	begun bool
+	// settings are sent right after BEGIN (SET LOCAL statements); a
+	// transaction that sends nothing else sends them neither.
+	settings []string
+	begun    bool
 
 	pending    []deferredWrite
 	savepoints int
@@ -105,6 +108,9 @@ func (t *lazyTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 	begin := !t.begun
 	if begin {
 		b.Queue(t.begin)
+		for _, set := range t.settings {
+			b.Queue(set)
+		}
 	}
 	writes := t.pending
 	for _, w := range writes {
@@ -119,6 +125,14 @@ func (t *lazyTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 			err = fmt.Errorf("postgres: begin: %w", err)
 			t.broken = err
 			return nil, err
+		}
+		for _, set := range t.settings {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				err = fmt.Errorf("postgres: %s: %w", set, err)
+				t.broken = err
+				return nil, err
+			}
 		}
 	}
 	for _, w := range writes {

@@ -89,6 +89,16 @@ func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.R
 	return s.run(ctx, beginReadOnly, true, fn)
 }
 
+// asyncCommit makes a transaction of Store.Tx marked by
+// ports.WithAsyncCommit commit without waiting for its WAL to reach the
+// disk: the commit is visible at once and becomes durable within three
+// wal_writer_delay (or with the next durable commit of the cluster, as WAL
+// is flushed in order); a crash of PostgreSQL before then loses the
+// transaction whole. Readers of the events feed wait for the flush before
+// they hand an event out (ListEventsAfter), so no one hears of an event that
+// a crash could take back.
+const asyncCommit = "SET LOCAL synchronous_commit = off"
+
 // rollbackTimeout bounds the rollback of a failed unit of work, which runs
 // even when ctx has been cancelled.
 const rollbackTimeout = 5 * time.Second
@@ -115,6 +125,12 @@ func (s *Store) run(ctx context.Context, begin string, readOnly bool, fn func(ct
 		defer cancel()
 		_ = tx.Rollback(rctx) // on failure the connection is closed, which ends the transaction too
 	}()
+	if !readOnly && ports.AsyncCommit(ctx) {
+		// Sent with BEGIN, in the first statement's pipeline: no round trip
+		// of its own. LOCAL: the connection's next transaction commits
+		// durably again.
+		tx.settings = []string{asyncCommit}
+	}
 	repos := &repositories{store: s, q: gen.New(tx), tx: tx, box: s.box, enqueuer: s.enqueuer, readOnly: readOnly}
 	notes := &eventNotes{repositories: repos} // the environments whose watchers to tell once committed
 	if err := fn(ctx, notes.ports()); err != nil {
