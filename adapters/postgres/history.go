@@ -10,7 +10,8 @@ import (
 
 // AddInteraction inserts the interaction with its Fingerprint, computed from
 // the interaction as given (HasInteraction finds it by that). An id the
-// environment already has is refused.
+// environment already has is refused, when the transaction's next
+// statement or its commit is sent.
 func (r *repositories) AddInteraction(ctx context.Context, i domain.Interaction) error {
 	in := i.Input()
 	params := gen.AddInteractionParams{
@@ -35,10 +36,12 @@ func (r *repositories) AddInteraction(ctx context.Context, i domain.Interaction)
 		params.TaskResponsibleID = optional(t.ResponsibleID)
 		params.TaskReminder = &reminder // non-NULL: there is a task
 	}
-	if err := r.write(ctx, func(q *gen.Queries) error { return q.AddInteraction(ctx, params) }); err != nil {
-		return writeError(err, in.EnvID, "interaction")
-	}
-	return nil
+	// Queued to go with the next statement or the COMMIT, without a
+	// savepoint (writeHot): a callback's interaction costs no round trip of
+	// its own. Its refusal (an id the environment has, a missing
+	// environment) aborts the transaction, which the callback then fails
+	// with, as it fails with any refused write.
+	return r.writeHot(in.EnvID, "interaction", func(q *gen.Queries) error { return q.AddInteraction(ctx, params) })
 }
 
 func (r *repositories) ListInteractions(ctx context.Context, envID, leadID string) ([]domain.Interaction, error) {
