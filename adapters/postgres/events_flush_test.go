@@ -1,0 +1,59 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"callconnect/adapters/postgres/pgtest"
+	"callconnect/domain"
+	"callconnect/ports"
+)
+
+// TestEventsAreListedOnceOnDisk: an event written by a transaction that
+// commits without waiting for the disk (ports.WithAsyncCommit, as the
+// record of a delivery's outcome does) is listed only once PostgreSQL has
+// flushed its WAL past that commit, so that no reader is handed an event a
+// crash could take back. The test cluster commits every transaction so
+// (synchronous_commit off), and its WAL writer flushes every 200 ms: the
+// page is read at once after the commit, before that flush.
+func TestEventsAreListedOnceOnDisk(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	pool := pgtest.NewPool(t)
+	s := newStore(t, pool, testKey)
+	putCallConnect(t, s, "env-1")
+	for i, id := range []string{"i1", "i2", "i3"} {
+		in, err := domain.NewInteraction(domain.InteractionInput{ID: id, EnvID: "env-1", LeadID: "l1",
+			Type: domain.InteractionTypeCall, Description: "resultado " + id, OccurredAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before uint64
+		if err := pool.QueryRow(ctx, `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Tx(ports.WithAsyncCommit(ctx), func(ctx context.Context, r ports.Repositories) error {
+			return r.AddInteraction(ctx, in)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		page, err := s.ListEventsAfter(ctx, "env-1", "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) != i+1 {
+			t.Fatalf("after %d interactions: %d events listed", i+1, len(page.Events))
+		}
+		// The commit's record lies past what was written before the
+		// transaction began: the flush must have passed that point.
+		var flushed uint64
+		if err := pool.QueryRow(ctx, `SELECT (pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint`).Scan(&flushed); err != nil {
+			t.Fatal(err)
+		}
+		if flushed <= before {
+			t.Errorf("interaction %s: its event was listed with the WAL flushed to %d, not past %d where its transaction began", id, flushed, before)
+		}
+	}
+}
