@@ -146,8 +146,14 @@ func (s *Store) awaitFlushed(ctx context.Context) error {
 	// 40 bytes).
 	var target int64
 	var flushed bool
+	//
+	// Where the service's sessions commit every transaction so
+	// (synchronous_commit off: a cluster kept without durability), a crash
+	// may lose any of them, and the feed does not wait: it could promise no
+	// more, and only the WAL writer would ever flush (every
+	// wal_writer_delay), holding every page back that long.
 	err := s.pool.QueryRow(ctx, `
-		SELECT t, pg_current_wal_flush_lsn() - '0/0'::pg_lsn >= t
+		SELECT t, pg_current_wal_flush_lsn() - '0/0'::pg_lsn >= t OR current_setting('synchronous_commit') = 'off'
 		FROM (SELECT CASE WHEN p % b <= 40 THEN p - p % b ELSE p END::bigint AS t
 		      FROM (SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn AS p,
 		                   current_setting('wal_block_size')::numeric AS b) AS w) AS w`).Scan(&target, &flushed)

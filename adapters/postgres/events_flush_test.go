@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"callconnect/adapters/postgres/pgtest"
 	"callconnect/domain"
 	"callconnect/ports"
@@ -14,14 +16,24 @@ import (
 // commits without waiting for the disk (ports.WithAsyncCommit, as the
 // record of a delivery's outcome does) is listed only once PostgreSQL has
 // flushed its WAL past that commit, so that no reader is handed an event a
-// crash could take back. The test cluster commits every transaction so
-// (synchronous_commit off), and its WAL writer flushes every 200 ms: the
-// page is read at once after the commit, before that flush.
+// crash could take back. The WAL writer flushes such a commit within 200 ms
+// when nothing else does: the page is read at once after the commit,
+// before that flush.
 func TestEventsAreListedOnceOnDisk(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	pool := pgtest.NewPool(t)
+	base := pgtest.NewPool(t)
+	// The test cluster commits every transaction without waiting for the
+	// disk (synchronous_commit off), where the feed has nothing to wait
+	// for; a durable cluster's sessions have it on, as this pool's do.
+	cfg := base.Config()
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
 	s := newStore(t, pool, testKey)
 	putCallConnect(t, s, "env-1")
 	for i, id := range []string{"i1", "i2", "i3"} {
