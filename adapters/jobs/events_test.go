@@ -264,16 +264,13 @@ func (w *eventsWorld) deliveries(t *testing.T, id string) []map[string]any {
 	return items
 }
 
-// until polls cond (a row written, a request received) until it holds.
+// until polls cond (a row written, a request received) until it holds,
+// for at most testTimeout.
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, testTimeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	eventually(t, ctx, what, cond)
 }
 
 // wantSigned checks each request's signature with the Standard Webhooks
