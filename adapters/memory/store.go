@@ -26,7 +26,7 @@ import (
 // inside a Tx of the same store fails at once instead of waiting for itself
 // forever.
 type Store struct {
-	mu      sync.Mutex // held by the running Tx
+	mu      sync.Mutex   // held by the running Tx
 	waiting atomic.Int32 // transactions waiting for mu
 	current atomic.Pointer[state]
 
