@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,7 +107,14 @@ func TestS3Answers500(t *testing.T) {
 			var returned atomic.Bool
 			var readsAfter atomic.Int32
 			source := bytes.NewReader(b)
-			err := s.Put(t.Context(), key, "audio/mpeg", readerFunc(func(p []byte) (int, error) {
+			// The HTTP client's writes of requests: begun (their headers
+			// sent) and ended (their bodies sent, or given up).
+			var begun, ended atomic.Int32
+			ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+				WroteHeaders: func() { begun.Add(1) },
+				WroteRequest: func(httptrace.WroteRequestInfo) { ended.Add(1) },
+			})
+			err := s.Put(ctx, key, "audio/mpeg", readerFunc(func(p []byte) (int, error) {
 				if returned.Load() {
 					readsAfter.Add(1)
 				}
@@ -129,8 +137,19 @@ func TestS3Answers500(t *testing.T) {
 				t.Errorf("left in the bucket: %v", got)
 			}
 			// The server answered before it read the body; the HTTP client
-			// may still want to send it, but not from Put's reader.
-			time.Sleep(50 * time.Millisecond)
+			// may still want to send it, but not from Put's reader. Once
+			// every request it began writing is written or given up, it
+			// has had its chance.
+			deadline := time.After(10 * time.Second)
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for ended.Load() < begun.Load() {
+				select {
+				case <-deadline:
+					t.Fatalf("the HTTP client began %d requests and ended %d writes 10s after Put returned", begun.Load(), ended.Load())
+				case <-tick.C:
+				}
+			}
 			if n := readsAfter.Load(); n > 0 {
 				t.Errorf("the reader was read %d times after Put returned", n)
 			}

@@ -21,6 +21,16 @@ func TestSlowHeadersAreCutAtTheReadHeaderTimeout(t *testing.T) {
 	srv := httpapi.NewServer(ln.Addr().String(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
 	}))
+	// The server tells of each connection it accepts.
+	accepted := make(chan net.Addr, 4)
+	srv.ConnState = func(c net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			select {
+			case accepted <- c.RemoteAddr():
+			default:
+			}
+		}
+	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 
@@ -37,15 +47,20 @@ func TestSlowHeadersAreCutAtTheReadHeaderTimeout(t *testing.T) {
 	// connection (the read fails); the test gives up at four timeouts.
 	stop := make(chan struct{})
 	defer close(stop)
+	trickled := make(chan struct{}, 1) // a value per byte, dropped when nobody takes it
 	go func() {
 		for {
 			select {
 			case <-stop:
 				return
-			case <-time.After(250 * time.Millisecond):
+			case <-time.After(250 * time.Millisecond): // shapes load: the slow client's pace
 			}
 			if _, err := io.WriteString(conn, "X"); err != nil {
 				return
+			}
+			select {
+			case trickled <- struct{}{}:
+			default:
 			}
 		}
 	}()
@@ -55,8 +70,22 @@ func TestSlowHeadersAreCutAtTheReadHeaderTimeout(t *testing.T) {
 		cut <- time.Since(start)
 	}()
 
-	// Meanwhile a client that sends its request at once is served.
-	time.Sleep(time.Second)
+	// Once the server has accepted the slow client's connection and a byte
+	// of its header has gone out, a client that sends its request at once
+	// is served meanwhile.
+	select {
+	case addr := <-accepted:
+		if addr.String() != conn.LocalAddr().String() {
+			t.Fatalf("the server accepted a connection from %s, not from the slow client %s", addr, conn.LocalAddr())
+		}
+	case <-time.After(httpapi.ReadHeaderTimeout):
+		t.Fatal("the server did not accept the slow client's connection")
+	}
+	select {
+	case <-trickled:
+	case <-time.After(httpapi.ReadHeaderTimeout):
+		t.Fatal("the slow client could not send a byte of its header")
+	}
 	res, err := http.Get("http://" + ln.Addr().String() + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func TestMonitorRetentionAgesEventsOut(t *testing.T) {
 	if got := pgtest.Strings(t, base, `SELECT call_id FROM events ORDER BY call_id`); len(got) != 1 || got[0] != "kept" {
 		t.Fatalf("events after the retention: of %q, want of [kept]", got)
 	}
-	ok, deleted := okRun(t, reg, "callconnect_monitor_retention_runs_total", "callconnect_events_deleted_total")
+	ok, deleted := okRun(t, ctx, reg, "callconnect_monitor_retention_runs_total", "callconnect_events_deleted_total")
 	if ok != 1 || deleted != 1 {
 		t.Errorf("metrics: %v ok runs and %v events deleted, want 1 and 1", ok, deleted)
 	}

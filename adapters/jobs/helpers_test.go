@@ -332,6 +332,43 @@ func waitForJobs(t testing.TB, ctx context.Context, pool *pgxpool.Pool, callID s
 	}
 }
 
+// eventually polls cond (a row written, a metric counted, a request
+// received) every few milliseconds until it holds, and fails the test,
+// naming what it waited for, when ctx ends first.
+func eventually(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not by the end of the wait (%v)", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// addLead stores another lead of the broker, so that a call can be placed
+// beside the one under test.
+func (w *world) addLead(t testing.TB, id string) {
+	t.Helper()
+	_, err := app.NewConfiguration(w.store).PutLead(context.Background(),
+		domain.LeadInput{EnvID: envID, ID: id, Name: "Lead " + id, Phone: "48999476359", BrokerID: brokerID})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// placeFor presses Ligar on the lead.
+func (w *world) placeFor(t testing.TB, lead string) domain.Call {
+	t.Helper()
+	call, err := w.calls.Place(context.Background(), envID, lead, brokerID, "")
+	if err != nil {
+		t.Fatalf("Place: %v", err)
+	}
+	return call
+}
+
 func statusCodes(call domain.Call) []int {
 	var out []int
 	for _, a := range call.Attempts() {

@@ -196,7 +196,7 @@ func TestModuleRunsMonitorRetention(t *testing.T) {
 	if got := ids(); got[0] != "kept" {
 		t.Fatalf("exchanges after the retention: %q, want [kept]", got)
 	}
-	ok, dropped := okRun(t, reg, "callconnect_monitor_retention_runs_total", "callconnect_monitor_partitions_dropped_total")
+	ok, dropped := okRun(t, ctx, reg, "callconnect_monitor_retention_runs_total", "callconnect_monitor_partitions_dropped_total")
 	if ok != 1 || dropped != 1 {
 		t.Errorf("metrics: %v ok runs and %v partitions dropped, want 1 and 1", ok, dropped)
 	}
@@ -250,18 +250,18 @@ func TestModuleExpiresIdempotencyKeys(t *testing.T) {
 	if got, want := fmt.Sprint(keys()), "[an-hour-old at-the-cutoff now]"; got != want {
 		t.Fatalf("answers after the expiry: %s, want %s", got, want)
 	}
-	ok, deleted := okRun(t, reg, "callconnect_idempotency_expiry_runs_total", "callconnect_idempotency_keys_deleted_total")
+	ok, deleted := okRun(t, ctx, reg, "callconnect_idempotency_expiry_runs_total", "callconnect_idempotency_keys_deleted_total")
 	if ok != 1 || deleted != 5 {
 		t.Errorf("metrics: %v ok runs and %v answers deleted, want 1 and 5", ok, deleted)
 	}
 }
 
-// okRun waits (a little: the metrics follow a run's last statement by a
-// moment) for the counter runs{result="ok"} to reach 1, and returns it with
-// the counter named count.
-func okRun(t *testing.T, reg prometheus.Gatherer, runs, count string) (ok, n float64) {
+// okRun waits (the metrics follow a run's last statement by a moment) for
+// the counter runs{result="ok"} to reach 1, and returns it with the counter
+// named count; it fails the test when ctx ends first.
+func okRun(t *testing.T, ctx context.Context, reg prometheus.Gatherer, runs, count string) (ok, n float64) {
 	t.Helper()
-	for range 100 {
+	eventually(t, ctx, "a run counted as ok in "+runs, func() bool {
 		families, err := reg.Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -276,11 +276,8 @@ func okRun(t *testing.T, reg prometheus.Gatherer, runs, count string) (ok, n flo
 				}
 			}
 		}
-		if ok >= 1 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ok >= 1
+	})
 	return ok, n
 }
 

@@ -89,7 +89,7 @@ func TestModuleMarksNoResult(t *testing.T) {
 		"[completed:completed unknown:delivered waiting:delivered]"; got != want {
 		t.Errorf("the other calls: %s, want %s", got, want)
 	}
-	ok, n := okRun(t, reg, "callconnect_no_result_runs_total", "callconnect_calls_no_result_total")
+	ok, n := okRun(t, ctx, reg, "callconnect_no_result_runs_total", "callconnect_calls_no_result_total")
 	if ok != 1 || n != 5 {
 		t.Errorf("metrics: %v ok runs and %v calls marked, want 1 and 5", ok, n)
 	}

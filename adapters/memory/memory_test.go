@@ -16,7 +16,8 @@ import (
 func TestStore(t *testing.T) {
 	portstest.RunStore(t, func(*testing.T) portstest.Harness {
 		s := memory.NewStore()
-		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges, Retention: s, Expiry: s}
+		return portstest.Harness{Store: s, TakeDeliveries: s.TakeDeliveries, Exchanges: s.Exchanges, Retention: s, Expiry: s,
+			LockWaiters: s.LockWaiters}
 	})
 }
 

@@ -26,7 +26,8 @@ import (
 // inside a Tx of the same store fails at once instead of waiting for itself
 // forever.
 type Store struct {
-	mu      sync.Mutex // held by the running Tx
+	mu      sync.Mutex   // held by the running Tx
+	waiting atomic.Int32 // transactions waiting for mu
 	current atomic.Pointer[state]
 
 	outboxMu sync.Mutex
@@ -122,7 +123,9 @@ func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, r *reposito
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.waiting.Add(1)
 	s.mu.Lock()
+	s.waiting.Add(-1)
 	defer s.mu.Unlock()
 	r := &repositories{state: s.current.Load().clone(), writable: true}
 	defer r.ended.Store(true)
@@ -141,6 +144,10 @@ func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, r *reposito
 	}
 	return nil
 }
+
+// LockWaiters counts the transactions waiting for the one running: a test
+// tells by it that a transaction waits, instead of waiting to see.
+func (s *Store) LockWaiters() int { return int(s.waiting.Load()) }
 
 // Read runs fn on the current state, which no later transaction changes.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r ports.Repositories) error) error {

@@ -361,7 +361,9 @@ func waitPending(t *testing.T, pool *pgxpool.Pool, name string) {
 // the test, naming what it waited for, after a while.
 func waitFor(t *testing.T, pool *pgxpool.Pool, what, query string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.After(60 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		var done bool
 		if err := pool.QueryRow(t.Context(), query, args...).Scan(&done); err != nil {
@@ -370,10 +372,11 @@ func waitFor(t *testing.T, pool *pgxpool.Pool, what, query string, args ...any) 
 		if done {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("waited in vain for %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -41,8 +41,31 @@ func TestStoreContract(t *testing.T) {
 			Expiry:         store,
 			TakeDeliveries: func() []ports.Delivery { return takeDeliveries(t, pool) },
 			Exchanges:      func(envID string) []domain.Exchange { return storedExchanges(t, pool, envID) },
+			LockWaiters:    lockWaiters(t, pool),
 		}
 	})
+}
+
+// lockWaiters returns a count of the statements of pool's database waiting
+// for a lock (a row's, a transaction's, an advisory one), read through a
+// pool of its own: the waiters may hold every connection of pool.
+func lockWaiters(t *testing.T, pool *pgxpool.Pool) func() int {
+	t.Helper()
+	cfg := pool.Config().Copy()
+	cfg.MaxConns, cfg.MinConns = 1, 0
+	own, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Close)
+	return func() int {
+		var n int
+		if err := own.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Error(err)
+		}
+		return n
+	}
 }
 
 func TestNewStoreRejectsBadKeys(t *testing.T) {

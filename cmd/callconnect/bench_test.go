@@ -400,7 +400,7 @@ func paced(n int, rate float64, maxInFlight int, do func(i int) error) (float64,
 	var lastStart time.Time
 	for i := range n {
 		if d := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); d > 0 {
-			time.Sleep(d)
+			time.Sleep(d) // shapes load: the open loop's pace
 		}
 		slots <- struct{}{}
 		lastStart = time.Now()
@@ -656,7 +656,9 @@ func (p *frontendParser) feed(b []byte) int64 {
 // waitSQL polls a query of one integer on pool until it returns want.
 func waitSQL(b *testing.B, pool *pgxpool.Pool, within time.Duration, what, query string, want int64) {
 	b.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.After(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		var got int64
 		if err := pool.QueryRow(context.Background(), query).Scan(&got); err != nil {
@@ -665,10 +667,11 @@ func waitSQL(b *testing.B, pool *pgxpool.Pool, within time.Duration, what, query
 		if got == want {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			b.Fatalf("%s: %d, not %d, after %s", what, got, want, within)
+		case <-tick.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -194,7 +194,9 @@ func (b *browser) click(sel string) {
 	b.t.Helper()
 	eval[bool](b, `window.consoleTestStale = true`)
 	b.do("click "+sel, chromedp.Click(chromedp.CSS(sel)))
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		// Mid-navigation an evaluation may fail (the page it ran in is
 		// gone): that is not an answer, so ask again.
@@ -202,10 +204,11 @@ func (b *browser) click(sel string) {
 		if err == nil && loaded {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			b.t.Fatalf("click %s: no new page within 30s (last error %v)", sel, err)
+		case <-tick.C:
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -232,7 +232,7 @@ func BenchmarkBinaryRoundTrips(b *testing.B) {
 	b.ResetTimer()
 	wire.reset()
 	idleStart := time.Now()
-	time.Sleep(2 * time.Second) // the background's round trips, alone
+	time.Sleep(2 * time.Second) // shapes load: a fixed idle span, whose background round trips are counted
 	idleTrips, _ := wire.reset()
 	idleRate := float64(idleTrips) / time.Since(idleStart).Seconds()
 

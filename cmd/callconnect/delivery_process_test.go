@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,14 +206,19 @@ var deliveryEnv = []string{
 	"CALLCONNECT_ALLOW_HTTP_PARTNER_URLS=true",
 }
 
+// waitFor polls ok (a row written, a request received) until it holds,
+// and fails the test, naming what it waited for, after within.
 func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.After(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
 	for !ok() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("%s: not within %s", what, within)
+		case <-tick.C:
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -303,11 +309,16 @@ func TestAcceptedClicksWaitForADeliveringProcess(t *testing.T) {
 	api := startServiceEnv(t, url, append([]string{"CALLCONNECT_DELIVERY_WORKERS=0"}, deliveryEnv...))
 	configure(t, api, fake.srv.URL+"/calls", 3)
 	ids := []string{api.click(t, "l0"), api.click(t, "l1"), api.click(t, "l2")}
-	time.Sleep(time.Second)
+	// The replica's whole life is its chance to deliver: once it is gone,
+	// its jobs are as it left them, due and never run (not held, as a
+	// direct delivery's are), and the partner has had nothing.
+	api.kill(t)
+	if got := pgtest.Strings(t, pool, `SELECT state::text || ' ' || attempt FROM river_job WHERE kind = 'deliver_call' ORDER BY id`); !slices.Equal(got, []string{"available 0", "available 0", "available 0"}) {
+		t.Fatalf("after the API-only replica, its delivery jobs are %q, want 3 available and never run", got)
+	}
 	if _, n := fake.counts(); n != 0 {
 		t.Fatalf("an API-only replica delivered %d calls", n)
 	}
-	api.kill(t)
 	worker := startServiceEnv(t, url, deliveryEnv)
 	waitFor(t, 20*time.Second, "the waiting calls reach the partner", func() bool { _, n := fake.counts(); return n == 3 })
 	// The partner has the requests; the worker writes each 2xx down just after.

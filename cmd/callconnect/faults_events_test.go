@@ -165,7 +165,7 @@ func TestFaultKilledProcessLosesNoEvent(t *testing.T) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range clicks {
-			// Shapes load: the clicks are spread evenly over the load's span.
+			// shapes load: the clicks are spread evenly over the load's span.
 			time.Sleep(time.Until(start.Add(load * time.Duration(i) / time.Duration(clicks))))
 			wg.Add(1)
 			go func() {
@@ -180,14 +180,14 @@ func TestFaultKilledProcessLosesNoEvent(t *testing.T) {
 		select {
 		case <-done:
 			loading = false
-		case <-time.After(time.Duration(300+rand.IntN(1200)) * time.Millisecond):
+		case <-time.After(time.Duration(300+rand.IntN(1200)) * time.Millisecond): // shapes load: the next kill comes at a random moment of the load
 			mu.Lock()
 			p := victim
 			victim = nil
 			mu.Unlock()
 			p.kill(t)
 			kills++
-			// Shapes load: the victim stays down a random while.
+			// shapes load: the victim stays down a random while.
 			time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
 			p = startServiceEnv(t, url, env)
 			mu.Lock()

@@ -161,7 +161,7 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for i := range clicks {
-			// Shapes load: the clicks are spread evenly over the load's span.
+			// shapes load: the clicks are spread evenly over the load's span.
 			time.Sleep(time.Until(start.Add(load * time.Duration(i) / time.Duration(clicks))))
 			wg.Add(1)
 			go func() {
@@ -183,16 +183,16 @@ func TestFaultKilledProcessLosesNoClick(t *testing.T) {
 		select {
 		case <-done:
 			loading = false
-		case <-time.After(time.Duration(500+rand.IntN(2500)) * time.Millisecond):
+		case <-time.After(time.Duration(500+rand.IntN(2500)) * time.Millisecond): // shapes load: the next kill comes at a random moment of the load
 			mu.Lock()
 			p := victim
 			victim = nil
 			mu.Unlock()
 			p.kill(t)
 			kills++
-			// Shapes load: the victim stays down a random while, so that
-			// clicks sent to it meanwhile are refused.
-			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+			// The victim stays down a random while, so that clicks sent to
+			// it meanwhile are refused.
+			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond) // shapes load: the victim's downtime
 			p = startServiceEnv(t, url, env)
 			mu.Lock()
 			victim = p
@@ -419,9 +419,9 @@ func TestFaultPostgresRestartLosesNoCallback(t *testing.T) {
 				code, err := leadCallback(p, token, desc, "")
 				if err != nil {
 					failed.Add(1)
-					// Shapes load: a partner tries again after a pause, not
-					// in a tight loop against a service that cannot answer.
-					time.Sleep(50 * time.Millisecond)
+					// A partner tries again after a pause, not in a tight
+					// loop against a service that cannot answer.
+					time.Sleep(50 * time.Millisecond) // shapes load: the partner's pause before trying again
 					continue
 				}
 				mu.Lock()
@@ -621,9 +621,9 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
 	fake.answer = func() int {
-		// Shapes load: each request takes a while, so that deliveries are
-		// in flight when the signal comes.
-		time.Sleep(100 * time.Millisecond)
+		// Each request takes a while, so that deliveries are in flight
+		// when the signal comes.
+		time.Sleep(100 * time.Millisecond) // shapes load: a slow partner
 		return http.StatusAccepted
 	}
 	env := append([]string{"CALLCONNECT_PARTNER_RATE_LIMIT=1000000", "CALLCONNECT_SHUTDOWN_DRAIN=300ms"}, deliveryEnv...)

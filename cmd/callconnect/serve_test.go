@@ -295,7 +295,9 @@ func TestSIGTERMDrainsReadinessBeforeTheListenerCloses(t *testing.T) {
 	}
 	var code int
 	var body []byte
-	for time.Since(signalled) < drain {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for drained := time.After(drain); ; {
 		var err error
 		code, body, err = send(faultClient, http.MethodGet, base+"/readyz", "")
 		if err != nil {
@@ -304,7 +306,12 @@ func TestSIGTERMDrainsReadinessBeforeTheListenerCloses(t *testing.T) {
 		if code != http.StatusOK {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-drained:
+		case <-tick.C:
+			continue
+		}
+		break
 	}
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"not_ready"`) || !strings.Contains(string(body), "shutting down") {
 		t.Fatalf("/readyz must answer 503 not_ready while the service drains: %d %s", code, body)

@@ -3,6 +3,7 @@ package portstest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,15 +69,21 @@ func testLatestCallRecordings(t *testing.T, s ports.Store) {
 		for _, id := range c.ids {
 			var lead string
 			read(t, s, func(ctx context.Context, r ports.Repositories) error {
-				if call, err := r.GetCall(ctx, c.env, id); err == nil {
-					lead = call.LeadID()
+				call, err := r.GetCall(ctx, c.env, id)
+				if errors.Is(err, ports.ErrNotFound) {
+					return nil
 				}
-				return nil
+				lead = call.LeadID()
+				return err
 			})
 			if lead == "" {
 				continue
 			}
-			one, _ := latestCallRecording(t, s, c.env, lead, id)
+			// A call without a recording has none: not found.
+			one, err := latestCallRecording(t, s, c.env, lead, id)
+			if err != nil && !errors.Is(err, ports.ErrNotFound) {
+				t.Fatal(err)
+			}
 			if one != got[id] {
 				t.Errorf("%s: LatestCallRecordings says %q for %s, LatestCallRecording %q", c.what, got[id], id, one)
 			}

@@ -109,7 +109,10 @@ func testCallRoundTrip(t *testing.T, s ports.Store) {
 			t.Errorf("GetCall(%s): the payload's bytes changed:\n got %q\nwant %q", want.ID(), got.Payload(), want.Payload())
 		}
 	}
-	got, _ := getCall(t, s, "env-1", "c1")
+	got, err := getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status() != domain.CallQueued || got.Reason() != "" || len(got.Attempts()) != 0 ||
 		!got.Deadline().Equal(clickedAt.Add(2*time.Minute)) {
 		t.Errorf("a placed call: got %s, want queued, no reason or attempt, deadline 2m after the click", callString(got))
@@ -153,7 +156,10 @@ func testCallReplace(t *testing.T, s ports.Store) {
 
 	third := domain.RestoreCall("env-1", "c1", "l2", "2", domain.CallDelivering, "", clickedAt, clickedAt.Add(time.Hour), []byte(`{}`), nil)
 	put(t, s, third)
-	got, _ = getCall(t, s, "env-1", "c1")
+	got, err = getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantCall(t, "GetCall after a PutCall without attempts", got, third)
 }
 
@@ -208,7 +214,10 @@ func testCallOutlivesLead(t *testing.T, s ports.Store) {
 	}
 	wantCall(t, "GetCall", got, c)
 	put(t, s, minimalLead(t, "env-1", "ghost-lead")) // a later PUT of the lead leaves the call be
-	got, _ = getCall(t, s, "env-1", "c1")
+	got, err = getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantCall(t, "GetCall after its lead was put", got, c)
 }
 

@@ -194,13 +194,14 @@ func testLockCallForDelivery(t *testing.T, s ports.Store) {
 
 // testLockCallForDeliveryTakesTurns: a second writer of the call waits for
 // the transaction that locked it for delivery, and reads what it wrote.
-func testLockCallForDeliveryTakesTurns(t *testing.T, s ports.Store) {
+func testLockCallForDeliveryTakesTurns(t *testing.T, h Harness) {
+	s := h.Store
 	placed := placedCall(t, "env-1", "c1")
 	put(t, s, environment(t, "env-1"), placed)
 	delivering := withAttempt(placed, domain.Attempt{At: clickedAt.Add(time.Second), StatusCode: 200})
-	locked := make(chan struct{})
+	locked, secondDone := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
-	var first error
+	var first, err error
 	wg.Go(func() {
 		first = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 			if _, err := r.LockCallForDelivery(ctx, "env-1", "c1"); err != nil {
@@ -208,18 +209,31 @@ func testLockCallForDeliveryTakesTurns(t *testing.T, s ports.Store) {
 				return err
 			}
 			close(locked)
-			time.Sleep(50 * time.Millisecond) // the second writer arrives meanwhile
+			// The second writer arrives meanwhile, and waits.
+			if err := lockWaitedFor(ctx, h, func() bool {
+				select {
+				case <-secondDone:
+					return false
+				default:
+					return true
+				}
+			}); err != nil {
+				return err
+			}
 			return r.PutCall(ctx, delivering)
 		})
 	})
 	<-locked
-	err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-		got, err := r.LockCall(ctx, "env-1", "c1")
-		if err != nil {
-			return err
-		}
-		wantCall(t, "LockCall after another transaction's LockCallForDelivery", got, delivering)
-		return nil
+	wg.Go(func() {
+		defer close(secondDone)
+		err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			got, err := r.LockCall(ctx, "env-1", "c1")
+			if err != nil {
+				return err
+			}
+			wantCall(t, "LockCall after another transaction's LockCallForDelivery", got, delivering)
+			return nil
+		})
 	})
 	wg.Wait()
 	if first != nil || err != nil {

@@ -90,12 +90,13 @@ func testDeliveryPanic(t *testing.T, h Harness) {
 				t.Error("Tx swallowed the panic of fn")
 			}
 		}()
-		_ = h.Store.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		err := h.Store.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 			if err := r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"}); err != nil {
 				return err
 			}
 			panic("portstest: fn panics")
 		})
+		t.Errorf("Tx returned %v instead of letting the panic of fn through", err)
 	}()
 	wantNoDeliveries(t, h, "after a panic in Tx")
 }

@@ -178,7 +178,10 @@ func testSubscriptionRoundTrip(t *testing.T, h EventSubscriptionsHarness) {
 		t.Fatal(err)
 	}
 	putSubscription(t, h.Store, got)
-	again, _ := getSubscription(t, h.Store, "env-1", "crm")
+	again, err := getSubscription(t, h.Store, "env-1", "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if g, w := subscriptionString(again, true), subscriptionString(got, true); g != w {
 		t.Errorf("replaced:\n got %s\nwant %s", g, w)
 	}
@@ -246,7 +249,10 @@ func testSubscriptionStartsAtFeedEnd(t *testing.T, h EventSubscriptionsHarness) 
 func testSubscriptionCursorForward(t *testing.T, h EventSubscriptionsHarness) {
 	put(t, h.Store, environment(t, "env-1"))
 	putSubscription(t, h.Store, subscription(t, "env-1", "crm"))
-	sub, _ := getSubscription(t, h.Store, "env-1", "crm")
+	sub, err := getSubscription(t, h.Store, "env-1", "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := sub.Cursor()
 	ahead := domain.EventID{Tx: 9_000_000_000, Seq: 5}.String()
 	if ahead <= start {
@@ -256,7 +262,10 @@ func testSubscriptionCursorForward(t *testing.T, h EventSubscriptionsHarness) {
 	moved.Advance(ahead)
 	putSubscription(t, h.Store, moved)
 	putSubscription(t, h.Store, sub) // as read before the move: the cursor stays
-	got, _ := getSubscription(t, h.Store, "env-1", "crm")
+	got, err := getSubscription(t, h.Store, "env-1", "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Cursor() != ahead {
 		t.Errorf("cursor = %s after a write with the older %s, want %s kept", got.Cursor(), start, ahead)
 	}
@@ -281,7 +290,10 @@ func testSubscriptionTenantIsolation(t *testing.T, h EventSubscriptionsHarness) 
 		t.Fatal(err)
 	}
 	putSubscription(t, h.Store, b)
-	gotA, _ := getSubscription(t, h.Store, "env-1", "crm")
+	gotA, err := getSubscription(t, h.Store, "env-1", "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if gotA.URL() != a.URL() {
 		t.Errorf("env-1's subscription became %s when env-2 stored one of the same id", gotA.URL())
 	}

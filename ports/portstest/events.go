@@ -316,7 +316,10 @@ func testEventsPages(t *testing.T, h EventsHarness) {
 	}
 	// An id between two events (one another environment's event might
 	// have) resumes after it.
-	id, _ := domain.ParseEventID("after", all[2].ID)
+	id, err := domain.ParseEventID("after", all[2].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	id.Seq++
 	page, err = h.Events.ListEventsAfter(t.Context(), "env-1", id.String(), 2)
 	if err != nil || len(page.Events) != 2 || page.Events[0].ID <= id.String() || page.Events[0].ID != firstAfter(all, id.String()) {

@@ -452,7 +452,8 @@ func testReferencedAudio(t *testing.T, s ports.Store) {
 
 // testLockRecordingContent: the content lock is taken in a transaction, is
 // refused in a read, and makes a second holder wait for the first to end.
-func testLockRecordingContent(t *testing.T, s ports.Store) {
+func testLockRecordingContent(t *testing.T, h Harness) {
+	s := h.Store
 	ctx := t.Context()
 	if err := s.Read(ctx, func(ctx context.Context, r ports.Repositories) error { return r.LockRecordingContent(ctx, audioA) }); err == nil {
 		t.Error("LockRecordingContent inside Read must be refused")
@@ -473,14 +474,16 @@ func testLockRecordingContent(t *testing.T, s ports.Store) {
 	<-held
 	second := make(chan time.Time, 1)
 	secondDone := make(chan error, 1)
+	secondEnded := make(chan struct{})
 	go func() {
+		defer close(secondEnded)
 		secondDone <- s.Tx(ctx, func(ctx context.Context, r ports.Repositories) error {
 			err := r.LockRecordingContent(ctx, audioA)
 			second <- time.Now()
 			return err
 		})
 	}()
-	time.Sleep(150 * time.Millisecond)
+	awaitLockWaiter(t, h, "the second holder of the same content lock", secondEnded)
 	released := time.Now()
 	close(release)
 	if err := <-firstDone; err != nil {

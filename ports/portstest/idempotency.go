@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,15 +61,18 @@ func testIdempotencyRoundTrip(t *testing.T, s ports.Store) {
 	wantAnswer(t, s, "GetIdempotentAnswer(k-1)", binary)
 	wantAnswer(t, s, "GetIdempotentAnswer(k-2), empty body", empty)
 	wantAnswer(t, s, "GetIdempotentAnswer of the same key in another scope", sameKey)
-	if got, _ := getAnswer(t, s, empty.Scope, empty.Key); len(got.Body) != 0 {
-		t.Errorf("empty body came back as %q", got.Body)
+	if got, err := getAnswer(t, s, empty.Scope, empty.Key); err != nil || len(got.Body) != 0 {
+		t.Errorf("empty body came back as %q (%v)", got.Body, err)
 	}
 	for _, c := range []struct{ scope, key string }{{"env-a/lead_tarefas", "k-3"}, {"env-c/lead_tarefas", "k-1"}, {"env-a/lead_tarefas", "K-1"}} {
 		_, err := getAnswer(t, s, c.scope, c.key)
 		wantNotFound(t, fmt.Sprintf("GetIdempotentAnswer(%s, %s)", c.scope, c.key), err)
 	}
 	// The caller's slice does not alias the stored body.
-	got, _ := getAnswer(t, s, binary.Scope, binary.Key)
+	got, err := getAnswer(t, s, binary.Scope, binary.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got.Body) > 0 {
 		got.Body[0] = 'X'
 	}
@@ -140,20 +144,25 @@ func testIdempotencyRollback(t *testing.T, s ports.Store) {
 
 // testIdempotencyConcurrentFirstUse: requests with one key racing to store
 // their answer: exactly one succeeds, the others get ErrIdempotencyConflict.
-func testIdempotencyConcurrentFirstUse(t *testing.T, s ports.Store) {
+func testIdempotencyConcurrentFirstUse(t *testing.T, h Harness) {
+	s := h.Store
 	const racers = 8
+	var left atomic.Int32 // the racers not done yet
+	left.Store(racers)
 	errs := make([]error, racers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for n := range racers {
 		wg.Go(func() {
+			defer left.Add(-1)
 			<-start
 			errs[n] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 				if err := r.PutIdempotentAnswer(ctx, answer("env-a/lead", "k", 200+n, fmt.Sprint(n), answeredAt)); err != nil {
 					return err
 				}
-				time.Sleep(20 * time.Millisecond) // hold the key while the others arrive
-				return nil
+				// Hold the key until another racer waits for it, while one
+				// not done yet may still come.
+				return lockWaitedFor(ctx, h, func() bool { return left.Load() > 1 })
 			})
 		})
 	}

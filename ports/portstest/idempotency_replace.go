@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,23 +118,28 @@ func testIdempotencyDelete(t *testing.T, s ports.Store) {
 
 // testIdempotencyConcurrentReplace: requests racing to take over one stale
 // reservation: exactly one does, the others get ErrIdempotencyConflict.
-func testIdempotencyConcurrentReplace(t *testing.T, s ports.Store) {
+func testIdempotencyConcurrentReplace(t *testing.T, h Harness) {
+	s := h.Store
 	stale := reservation("env-a/v1/placeCall", "k", "hash-1", answeredAt)
 	put(t, s, stale)
 	const racers = 8
+	var left atomic.Int32 // the racers not done yet
+	left.Store(racers)
 	errs := make([]error, racers)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for n := range racers {
 		wg.Go(func() {
+			defer left.Add(-1)
 			<-start
 			mine := reservation(stale.Scope, stale.Key, fmt.Sprintf("hash-%d", n), answeredAt.Add(time.Duration(n+1)*time.Second))
 			errs[n] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 				if err := r.ReplaceIdempotentAnswer(ctx, stale, mine); err != nil {
 					return err
 				}
-				time.Sleep(20 * time.Millisecond) // hold the row while the others arrive
-				return nil
+				// Hold the row until another racer waits for it, while one
+				// not done yet may still come.
+				return lockWaitedFor(ctx, h, func() bool { return left.Load() > 1 })
 			})
 		})
 	}

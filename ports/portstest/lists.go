@@ -120,25 +120,36 @@ func testListCallsPages(t *testing.T, s ports.Store) {
 // everything.
 func testListsNeedALimit(t *testing.T, s ports.Store) {
 	put(t, s, environment(t, "env-1"), listedCall("env-1", "c1", "l1", "u1", domain.CallDelivered, clickedAt))
-	// Each refused listing is checked inside; the Read may itself report
-	// the last refusal (a failed statement ends a database transaction),
-	// but it must run.
-	ran := false
-	_ = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-		ran = true
-		if _, err := r.ListCalls(ctx, "env-1", ports.CallFilter{}); err == nil {
-			t.Error("ListCalls without a limit succeeded")
+	// Each listing runs in a Read of its own that returns its error: the
+	// listing must fail, and the Read must report it.
+	for _, tc := range []struct {
+		what string
+		list func(ctx context.Context, r ports.Repositories) error
+	}{
+		{"ListCalls without a limit", func(ctx context.Context, r ports.Repositories) error {
+			_, err := r.ListCalls(ctx, "env-1", ports.CallFilter{})
+			return err
+		}},
+		{"ListEnvironments with limit 0", func(ctx context.Context, r ports.Repositories) error {
+			_, err := r.ListEnvironments(ctx, "", 0)
+			return err
+		}},
+		{"ListIntegrationManagers with limit -1", func(ctx context.Context, r ports.Repositories) error {
+			_, err := r.ListIntegrationManagers(ctx, "env-1", -1)
+			return err
+		}},
+	} {
+		ran := false
+		err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			ran = true
+			return tc.list(ctx, r)
+		})
+		if !ran {
+			t.Fatalf("%s: Read did not run its function (%v)", tc.what, err)
 		}
-		if _, err := r.ListEnvironments(ctx, "", 0); err == nil {
-			t.Error("ListEnvironments with limit 0 succeeded")
+		if err == nil {
+			t.Errorf("%s succeeded", tc.what)
 		}
-		if _, err := r.ListIntegrationManagers(ctx, "env-1", -1); err == nil {
-			t.Error("ListIntegrationManagers with limit -1 succeeded")
-		}
-		return nil
-	})
-	if !ran {
-		t.Fatal("Read did not run its function")
 	}
 }
 

@@ -61,11 +61,17 @@ func testCallDeliveredAt(t *testing.T, s ports.Store) {
 	if want := attempt.At.Add(attempt.Duration); !got.DeliveredAt().Equal(want) {
 		t.Errorf("DeliveredAt: got %s, want the end of the delivering attempt %s", instant(got.DeliveredAt()), instant(want))
 	}
-	got, _ = getCall(t, s, "env-1", "c2")
+	got, err = getCall(t, s, "env-1", "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !got.DeliveredAt().IsZero() {
 		t.Errorf("a call delivered at an unknown time came back delivered at %s", instant(got.DeliveredAt()))
 	}
-	got, _ = getCall(t, s, "env-1", "c3")
+	got, err = getCall(t, s, "env-1", "c3")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantCall(t, "a call delivered at a time finer than a microsecond", got, acceptedCall("env-1", "c3", domain.CallNoResult, acceptedAt))
 
 	// A late result settles the call; when it was delivered stays known.
@@ -74,7 +80,10 @@ func testCallDeliveredAt(t *testing.T, s ports.Store) {
 		t.Fatal(err)
 	}
 	put(t, s, settled)
-	got, _ = getCall(t, s, "env-1", "c1")
+	got, err = getCall(t, s, "env-1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantCall(t, "the call after its result", got, settled)
 }
 
@@ -166,7 +175,10 @@ func testLockCallsAwaitingResult(t *testing.T, s ports.Store) {
 		t.Fatal(err)
 	}
 	wantIDs(t, "awaiting once the first batch was marked", lockAwaiting(t, s, cutoff, 100), "env-1/c")
-	got, _ := getCall(t, s, "env-2", "b")
+	got, err := getCall(t, s, "env-2", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantCall(t, "a marked call", got, acceptedCall("env-2", "b", domain.CallNoResult, cutoff.Add(-150*time.Minute)))
 
 	err = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
@@ -194,7 +206,8 @@ func testLockCallsAwaitingResultInRead(t *testing.T, s ports.Store) {
 // no_result. The held call is not among them (skipped while held, or
 // settled by the time it is read), so the result is not overwritten; the
 // other call is marked.
-func testAwaitingResultSettledMeanwhile(t *testing.T, s ports.Store) {
+func testAwaitingResultSettledMeanwhile(t *testing.T, h Harness) {
+	s := h.Store
 	put(t, s, environment(t, "env-1"),
 		acceptedCall("env-1", "held", domain.CallDelivered, acceptedAt.Add(-time.Hour)),
 		acceptedCall("env-1", "free", domain.CallDelivered, acceptedAt.Add(-time.Minute)))
@@ -212,10 +225,16 @@ func testAwaitingResultSettledMeanwhile(t *testing.T, s ports.Store) {
 				return err
 			}
 			// A store that skips held calls lets the marking commit now; one
-			// that makes it wait lets it run after this result.
-			select {
-			case <-marked:
-			case <-time.After(300 * time.Millisecond):
+			// that makes it wait lets it run after this result, once it waits.
+			if err := lockWaitedFor(ctx, h, func() bool {
+				select {
+				case <-marked:
+					return false
+				default:
+					return true
+				}
+			}); err != nil {
+				return err
 			}
 			if err := domain.RecordCallResult(&c, domain.OutcomeNotCompleted, domain.CallReasonNoAnswer); err != nil {
 				return err
@@ -250,11 +269,17 @@ func testAwaitingResultSettledMeanwhile(t *testing.T, s ports.Store) {
 		}
 	}
 	wantIDs(t, "the calls taken while one was held", taken, "free")
-	got, _ := getCall(t, s, "env-1", "held")
+	got, err := getCall(t, s, "env-1", "held")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status() != domain.CallNotCompleted || got.Reason() != domain.CallReasonNoAnswer {
 		t.Errorf("the held call: %s %q, want not_completed no_answer (its result)", got.Status(), got.Reason())
 	}
-	got, _ = getCall(t, s, "env-1", "free")
+	got, err = getCall(t, s, "env-1", "free")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got.Status() != domain.CallNoResult {
 		t.Errorf("the free call: %s, want no_result", got.Status())
 	}

@@ -81,7 +81,10 @@ func testPartnerTokenRoundTrip(t *testing.T, s ports.Store) {
 		wantTokens(t, "GetPartnerToken("+want.ID()+")", []domain.PartnerToken{got}, want)
 	}
 	// The stored hash still authenticates the plaintext shown once.
-	got, _ := getPartnerToken(t, s, "tok-a")
+	got, err := getPartnerToken(t, s, "tok-a")
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, secret, ok := domain.ParsePartnerTokenString(plain)
 	if !ok || !got.Matches("parceiro.telefonia@example.com", secret) || got.Matches(got.Email(), secret+"x") {
 		t.Errorf("the stored token does not authenticate its plaintext (and only it)")

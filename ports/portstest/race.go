@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,7 +70,10 @@ func testRacingActivations(t *testing.T, s ports.Store, lock bool) {
 					if err := mine.Activate(others); err != nil {
 						return err
 					}
-					time.Sleep(5 * time.Millisecond) // keep both transactions open at once
+					// shapes load: keeps both transactions open at once where the
+					// store runs them at once, so that without the lock both read
+					// before either writes; the outcome is checked whoever wins.
+					time.Sleep(5 * time.Millisecond)
 					return r.PutIntegration(ctx, mine)
 				})
 			})
@@ -110,7 +114,8 @@ func testRacingActivations(t *testing.T, s ports.Store, lock bool) {
 
 // testLockCallTakesTurns: while one transaction holds a call (LockCall), a
 // second one's LockCall of it waits, and then reads what the first wrote.
-func testLockCallTakesTurns(t *testing.T, s ports.Store) {
+func testLockCallTakesTurns(t *testing.T, h Harness) {
+	s := h.Store
 	put(t, s, environment(t, "env-1"), placedCall(t, "env-1", "c1"))
 	first := domain.Attempt{At: clickedAt.Add(time.Second), StatusCode: 503, Error: "first", Duration: time.Millisecond}
 	second := domain.Attempt{At: clickedAt.Add(2 * time.Second), StatusCode: 200, Duration: 2 * time.Millisecond}
@@ -142,10 +147,11 @@ func testLockCallTakesTurns(t *testing.T, s ports.Store) {
 			return r.PutCall(ctx, withAttempt(c, second))
 		})
 	})
+	awaitLockWaiter(t, h, "the second LockCall of the call", secondLocked)
 	select {
 	case <-secondLocked:
 		t.Error("a second LockCall of the call returned while the first transaction held it")
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	close(release)
 	wg.Wait()
@@ -166,8 +172,11 @@ func testLockCallTakesTurns(t *testing.T, s ports.Store) {
 
 // testLockCallLosesNoUpdate: writers that each lock the call, add one attempt
 // and put it back lose none of them, however they interleave.
-func testLockCallLosesNoUpdate(t *testing.T, s ports.Store) {
+func testLockCallLosesNoUpdate(t *testing.T, h Harness) {
+	s := h.Store
 	const writers = 8
+	var left atomic.Int32 // the writers not done yet
+	left.Store(writers)
 	put(t, s, environment(t, "env-1"), placedCall(t, "env-1", "c1"))
 	errs := make([]error, writers)
 	start := make(chan struct{})
@@ -175,12 +184,17 @@ func testLockCallLosesNoUpdate(t *testing.T, s ports.Store) {
 	for n := range writers {
 		wg.Go(func() {
 			<-start
+			defer left.Add(-1)
 			errs[n] = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 				c, err := r.LockCall(ctx, "env-1", "c1")
 				if err != nil {
 					return err
 				}
-				time.Sleep(2 * time.Millisecond) // let the others queue up behind the lock
+				// While a writer not done yet may still arrive, the lock is
+				// held until one waits behind it.
+				if err := lockWaitedFor(ctx, h, func() bool { return left.Load() > 1 }); err != nil {
+					return err
+				}
 				return r.PutCall(ctx, withAttempt(c, domain.Attempt{At: clickedAt, StatusCode: 500 + n, Error: fmt.Sprint("writer ", n)}))
 			})
 		})

@@ -28,6 +28,54 @@ type Harness struct {
 	Retention ports.ExchangeRetention
 	// Expiry deletes the store's expired Idempotency-Key answers.
 	Expiry ports.IdempotencyExpiry
+	// LockWaiters counts the store's transactions waiting for a lock that
+	// another holds (a row's, or the whole store's), so that the suite
+	// can tell that a transaction waits rather than wait and see.
+	LockWaiters func() int
+}
+
+// lockWaitedFor is awaitLockWaiter for a transaction's own goroutine: it
+// returns once another transaction waits for a lock, or when others tells
+// that none may come any more, and fails after a minute.
+func lockWaitedFor(ctx context.Context, h Harness, others func() bool) error {
+	if h.LockWaiters == nil {
+		return errors.New("the harness has no LockWaiters: the suite cannot tell that a transaction waits")
+	}
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for others() && h.LockWaiters() < 1 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return errors.New("no other transaction waited for the lock within a minute")
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// awaitLockWaiter waits until at least one of the store's transactions
+// waits for a lock, and fails the test, naming what it waited for, if
+// none does within a minute or gaveUp (when not nil) is closed first.
+func awaitLockWaiter(t *testing.T, h Harness, what string, gaveUp <-chan struct{}) {
+	t.Helper()
+	if h.LockWaiters == nil {
+		t.Fatal("the harness has no LockWaiters: the suite cannot tell that a transaction waits")
+	}
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for h.LockWaiters() < 1 {
+		select {
+		case <-gaveUp:
+			t.Fatalf("%s: it ended without waiting", what)
+		case <-deadline:
+			t.Fatalf("%s: no transaction waited for a lock within a minute", what)
+		case <-tick.C:
+		}
+	}
 }
 
 // RunStore runs the contract suite of ports.Store and of each port its
@@ -133,7 +181,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Call/ListAsTheyRead", onStore(testListCallsAsTheyRead)},
 		{"Call/AwaitingResult", onStore(testLockCallsAwaitingResult)},
 		{"Call/AwaitingResultInRead", onStore(testLockCallsAwaitingResultInRead)},
-		{"Concurrency/AwaitingResultSettledMeanwhile", onStore(testAwaitingResultSettledMeanwhile)},
+		{"Concurrency/AwaitingResultSettledMeanwhile", testAwaitingResultSettledMeanwhile},
 		{"List/NeedsALimit", onStore(testListsNeedALimit)},
 		{"Environment/List", onStore(testListEnvironments)},
 		{"User/ListIntegrationManagers", onStore(testListIntegrationManagers)},
@@ -161,9 +209,9 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Tx/LockCall", onStore(testLockCall)},
 		{"CallContexts/Click", onStore(testClickContext)},
 		{"CallContexts/Delivery", onStore(testLockCallForDelivery)},
-		{"CallContexts/DeliveryLockTakesTurns", onStore(testLockCallForDeliveryTakesTurns)},
+		{"CallContexts/DeliveryLockTakesTurns", testLockCallForDeliveryTakesTurns},
 		{"Read/ReadOnly", testReadOnly},
-		{"Read/Snapshot", onStore(testReadSnapshot)},
+		{"Read/Snapshot", testReadSnapshot},
 		{"Read/LocksOnlyRead", onStore(testReadLocks)},
 		{"Lead/FindByPhone", onStore(testFindLeadsByPhone)},
 		{"Lead/FindByEmail", onStore(testFindLeadsByEmail)},
@@ -180,19 +228,19 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Recording/RoundTrip", onStore(testRecordingRoundTrip)},
 		{"Recording/WithSHA256", onStore(testRecordingsWithSHA256)},
 		{"Recording/Referenced", onStore(testReferencedAudio)},
-		{"Recording/LockContent", onStore(testLockRecordingContent)},
+		{"Recording/LockContent", testLockRecordingContent},
 		{"Idempotency/RoundTrip", onStore(testIdempotencyRoundTrip)},
 		{"Idempotency/Conflict", onStore(testIdempotencyConflict)},
 		{"Idempotency/Rollback", onStore(testIdempotencyRollback)},
 		{"Idempotency/Expiry", testIdempotencyExpiry},
-		{"Concurrency/IdempotencyFirstUse", onStore(testIdempotencyConcurrentFirstUse)},
+		{"Concurrency/IdempotencyFirstUse", testIdempotencyConcurrentFirstUse},
 		{"Idempotency/Replace", onStore(testIdempotencyReplace)},
 		{"Idempotency/Delete", onStore(testIdempotencyDelete)},
-		{"Concurrency/IdempotencyReplace", onStore(testIdempotencyConcurrentReplace)},
+		{"Concurrency/IdempotencyReplace", testIdempotencyConcurrentReplace},
 		{"Concurrency/ActivateUnderLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, true) })},
 		{"Concurrency/ActivateWithoutLock", onStore(func(t *testing.T, s ports.Store) { testRacingActivations(t, s, false) })},
-		{"Concurrency/LockCallTakesTurns", onStore(testLockCallTakesTurns)},
-		{"Concurrency/LockCallLosesNoUpdate", onStore(testLockCallLosesNoUpdate)},
+		{"Concurrency/LockCallTakesTurns", testLockCallTakesTurns},
+		{"Concurrency/LockCallLosesNoUpdate", testLockCallLosesNoUpdate},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newHarness(t)) })
 	}
@@ -281,10 +329,12 @@ func testUserRoundTrip(t *testing.T, s ports.Store) {
 		wantUser(t, "GetUser("+want.ID()+")", got, want)
 	}
 	// The phone is stored normalised, and an extension keeps its leading zeros.
-	if got, _ := getUser(t, s, "env-1", "1"); got.Phone().String() != "5548999476359" {
-		t.Errorf("phone: got %q, want the normalised 5548999476359", got.Phone())
+	if got, err := getUser(t, s, "env-1", "1"); err != nil || got.Phone().String() != "5548999476359" {
+		t.Errorf("phone: got %q (%v), want the normalised 5548999476359", got.Phone(), err)
 	}
-	if got, _ := getUser(t, s, "env-1", "au.9"); got.Extension().String() != "0099" || got.AgencyID() != "ag-7" {
+	if got, err := getUser(t, s, "env-1", "au.9"); err != nil {
+		t.Errorf("GetUser(au.9): %v", err)
+	} else if got.Extension().String() != "0099" || got.AgencyID() != "ag-7" {
 		t.Errorf("agency user: got extension %q agency %q, want 0099 and ag-7", got.Extension(), got.AgencyID())
 	}
 }
@@ -443,15 +493,24 @@ func testLeadRoundTrip(t *testing.T, s ports.Store) {
 		}
 		wantLead(t, "GetLead("+want.ID()+")", got, want)
 	}
-	got, _ := getLead(t, s, "env-1", "l-full")
+	got, err := getLead(t, s, "env-1", "l-full")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if in := got.Input(); in.Phone != "5548999476359" || in.RegisteredAt == nil || !in.RegisteredAt.Equal(registeredAt) {
 		t.Errorf("full lead: phone %q registered_at %s, want 5548999476359 and %s", in.Phone, timeString(in.RegisteredAt), registeredAt.UTC().Format(time.RFC3339Nano))
 	}
-	got, _ = getLead(t, s, "env-1", "l-min")
+	got, err = getLead(t, s, "env-1", "l-min")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if in := got.Input(); in.Score != nil || in.RegisteredAt != nil || in.Stage != nil || len(in.Developments) != 0 {
 		t.Errorf("minimal lead: want no score, registration time, stage or developments, got %s", leadString(got))
 	}
-	got, _ = getLead(t, s, "env-1", "l-zero")
+	got, err = getLead(t, s, "env-1", "l-zero")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if in := got.Input(); in.Score == nil || in.Stage == nil || in.RegisteredAt == nil {
 		t.Errorf("a score of 0, a stage without a name or the Unix epoch came back as missing: %s", leadString(got))
 	}
@@ -472,7 +531,10 @@ func testLeadReplace(t *testing.T, s ports.Store) {
 	in.Developments = []domain.Ref{{ID: "d100", Name: "Cem"}, {ID: "d30", Name: "Trinta"}}
 	third := newLead(t, in)
 	put(t, s, third)
-	got, _ = getLead(t, s, "env-1", "l1")
+	got, err = getLead(t, s, "env-1", "l1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantLead(t, "GetLead after a PUT with other developments", got, third)
 }
 
@@ -783,7 +845,7 @@ func testTxPanic(t *testing.T, s ports.Store) {
 				t.Error("Tx swallowed the panic of fn")
 			}
 		}()
-		_ = s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
 			for _, v := range []any{users(t, "env-1")[0], fullLead(t, "env-1", "l1"), environment(t, "env-2")} {
 				if err := putValue(ctx, r, v); err != nil {
 					return err
@@ -791,6 +853,7 @@ func testTxPanic(t *testing.T, s ports.Store) {
 			}
 			panic("portstest: fn panics")
 		})
+		t.Errorf("Tx returned %v instead of letting the panic of fn through", err)
 	}()
 	wantUntouched(t, s, "after a panic in Tx", env)
 
@@ -848,26 +911,42 @@ func testReadOnly(t *testing.T, h Harness) {
 	s := h.Store
 	put(t, s, environment(t, "env-1"))
 	call := restoredCall("env-1", "c1")
-	var errs []error
-	// Read may report the refused writes itself; what matters is that it
-	// ran the function and that each write failed.
-	_ = s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
-		errs = append(errs,
-			r.PutEnvironment(ctx, environment(t, "env-2")),
-			r.PutUser(ctx, users(t, "env-1")[0]),
-			r.PutLead(ctx, minimalLead(t, "env-1", "l1")),
-			r.PutIntegration(ctx, callConnect(t, "env-1")),
-			r.PutCall(ctx, call),
-			r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"}),
-			r.ReplaceCall(ctx, call, domain.CallQueued, 0),
-			r.ReleaseDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1", NotBefore: clickedAt}, time.Time{}),
-			r.RecordExchange(ctx, outboundExchange("env-1", "x1", "c1")))
-		return nil
-	})
-	if len(errs) == 0 {
-		t.Fatal("Read did not run its function")
+	// Each write runs in a Read of its own that returns its error: the
+	// write must fail, and the Read must report it.
+	writes := []func(ctx context.Context, r ports.Repositories) error{
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.PutEnvironment(ctx, environment(t, "env-2"))
+		},
+		func(ctx context.Context, r ports.Repositories) error { return r.PutUser(ctx, users(t, "env-1")[0]) },
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.PutLead(ctx, minimalLead(t, "env-1", "l1"))
+		},
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.PutIntegration(ctx, callConnect(t, "env-1"))
+		},
+		func(ctx context.Context, r ports.Repositories) error { return r.PutCall(ctx, call) },
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.EnqueueDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1"})
+		},
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.ReplaceCall(ctx, call, domain.CallQueued, 0)
+		},
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.ReleaseDelivery(ctx, ports.Delivery{EnvID: "env-1", CallID: "c1", NotBefore: clickedAt}, time.Time{})
+		},
+		func(ctx context.Context, r ports.Repositories) error {
+			return r.RecordExchange(ctx, outboundExchange("env-1", "x1", "c1"))
+		},
 	}
-	for n, err := range errs {
+	for n, write := range writes {
+		ran := false
+		err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+			ran = true
+			return write(ctx, r)
+		})
+		if !ran {
+			t.Fatalf("write %d: Read did not run its function (%v)", n, err)
+		}
 		if err == nil {
 			t.Errorf("write %d inside Read succeeded", n)
 		}
@@ -882,7 +961,8 @@ func testReadOnly(t *testing.T, h Harness) {
 // testReadSnapshot commits a change while a Read is open: the Read must keep
 // seeing the state it started with. A store whose writers wait for readers
 // passes trivially.
-func testReadSnapshot(t *testing.T, s ports.Store) {
+func testReadSnapshot(t *testing.T, h Harness) {
+	s := h.Store
 	before := environment(t, "env-1")
 	after := newEnvironment(t, domain.EnvironmentInput{ID: "env-1", Name: "After", PublicBaseURL: "https://after.example.com"})
 	put(t, s, before)
@@ -897,27 +977,41 @@ func testReadSnapshot(t *testing.T, s ports.Store) {
 		go func() {
 			done <- s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error { return r.PutEnvironment(ctx, after) })
 		}()
-		select {
-		case err := <-done:
-			committed = true
-			if err != nil {
-				return fmt.Errorf("concurrent Tx: %w", err)
+		// The Tx commits, or waits for a lock the Read holds.
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(time.Minute)
+		for {
+			select {
+			case err := <-done:
+				committed = true
+				if err != nil {
+					return fmt.Errorf("concurrent Tx: %w", err)
+				}
+				got, err = r.GetEnvironment(ctx, "env-1")
+				if err != nil {
+					return err
+				}
+				wantEnvironment(t, "Read must keep one snapshot (PostgreSQL: a REPEATABLE READ, READ ONLY transaction); after a concurrent Tx committed", got, before)
+				return nil
+			case <-tick.C:
+				if h.LockWaiters != nil && h.LockWaiters() > 0 {
+					t.Log("the Tx waits for the Read to end")
+					return nil
+				}
+			case <-deadline:
+				return errors.New("the concurrent Tx neither committed nor waited for a lock within a minute")
 			}
-			got, err = r.GetEnvironment(ctx, "env-1")
-			if err != nil {
-				return err
-			}
-			wantEnvironment(t, "Read must keep one snapshot (PostgreSQL: a REPEATABLE READ, READ ONLY transaction); after a concurrent Tx committed", got, before)
-		case <-time.After(2 * time.Second):
-			t.Log("the Tx waits for the Read to end")
 		}
-		return nil
 	})
 	if !committed {
 		if err := <-done; err != nil {
 			t.Fatalf("concurrent Tx: %v", err)
 		}
 	}
-	got, _ := getEnvironment(t, s, "env-1")
+	got, err := getEnvironment(t, s, "env-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantEnvironment(t, "after the Read", got, after)
 }
