@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -118,9 +119,11 @@ type decision struct {
 	owners []domain.User // the stored ones among the lead's owners
 	cc     *domain.Integration
 	button domain.CallButton
-	// openCallID is the user's latest call to the lead still queued or
-	// delivering; "" when none.
-	openCallID string
+	// openCallID is the user's call to the lead still queued or
+	// delivering with the latest dispatch deadline, openCallDeadline; ""
+	// when none.
+	openCallID       string
+	openCallDeadline time.Time
 }
 
 // decide loads what the call button of leadID for userID depends on, in one
@@ -137,7 +140,7 @@ func decide(ctx context.Context, r clickContexts, envID, leadID, userID string) 
 		return decision{}, notFound(ports.ErrNotFound, domain.CodeLeadNotFound, "lead_id", fmt.Sprintf("lead %q", leadID))
 	}
 	return decision{env: c.Env, lead: *c.Lead, user: *c.User, owners: c.Owners, cc: c.CallConnect,
-		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect), openCallID: c.OpenCallID}, nil
+		button: domain.DecideCallButton(c.Env, *c.Lead, *c.User, c.CallConnect), openCallID: c.OpenCallID, openCallDeadline: c.OpenCallDeadline}, nil
 }
 
 // DecideMany returns one decision per asked lead, in the order asked, in

@@ -58,9 +58,22 @@ func NewCalls(store ports.Store, clock ports.Clock, random ports.Random, client 
 	}
 }
 
+// inProgress refuses a click by a user on a lead while that user's
+// previous call to it is still on its way to the partner (queued or
+// delivering, its dispatch deadline not yet passed): a double click, or a
+// retry without an Idempotency-Key.
+func (s *Calls) inProgress(d decision) error {
+	if d.openCallID == "" || !s.clock.Now().Before(d.openCallDeadline) {
+		return nil
+	}
+	return &domain.Error{Kind: domain.KindConflict, Code: CodeCallInProgress, Field: "lead_id", Ref: d.openCallID,
+		Message: fmt.Sprintf("call %s of this user to this lead is still being delivered; a second one is not placed", d.openCallID)}
+}
+
 // placeRepos is what placing (and redelivering) a call reads and writes.
 type placeRepos interface {
 	clickContexts
+	LockClicks(ctx context.Context, envID, userID, leadID string) error
 	GetEnvironment(ctx context.Context, id string) (domain.Environment, error)
 	LockCall(ctx context.Context, envID, id string) (domain.Call, error)
 	PutCall(ctx context.Context, c domain.Call) error
@@ -117,6 +130,9 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		}
 	}()
 	err := s.place.Tx(ctx, func(ctx context.Context, r placeRepos) error {
+		if err := r.LockClicks(ctx, envID, userID, leadID); err != nil {
+			return err
+		}
 		d, err := decide(ctx, r, envID, leadID, userID)
 		if err != nil {
 			return err
@@ -124,11 +140,8 @@ func (s *Calls) Place(ctx context.Context, envID, leadID, userID, traceParent st
 		if err := d.button.Err(); err != nil {
 			return err
 		}
-		if d.openCallID != "" {
-			// A double click, or a retry without an Idempotency-Key: the
-			// first call is still on its way to the partner.
-			return &domain.Error{Kind: domain.KindConflict, Code: CodeCallInProgress, Field: "lead_id", Ref: d.openCallID,
-				Message: fmt.Sprintf("call %s of this user to this lead is still being delivered; a second one is not placed", d.openCallID)}
+		if err := s.inProgress(d); err != nil {
+			return err
 		}
 		call, err = s.newCall(d)
 		if err != nil {

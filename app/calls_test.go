@@ -402,3 +402,23 @@ func TestSecondClickWhileTheFirstIsUnderWay(t *testing.T) {
 		t.Fatalf("a click after the first call was delivered: %v", err)
 	}
 }
+
+// A call still queued at its dispatch deadline (no worker took it in time)
+// no longer holds the user's next click on the lead.
+func TestClickAfterTheFirstCallsDeadline(t *testing.T) {
+	f := newCallsFixture(t, app.CallsConfig{DispatchDeadline: time.Minute})
+	ctx := context.Background()
+	first, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(59 * time.Second)
+	if _, err := f.calls.Place(ctx, "acme", "l1", "b1", ""); err == nil {
+		t.Fatal("a click before the first call's deadline placed a call")
+	}
+	f.clock.Advance(time.Second)
+	second, err := f.calls.Place(ctx, "acme", "l1", "b1", "")
+	if err != nil || second.ID() == first.ID() {
+		t.Fatalf("a click at the first call's deadline: %v, %v", second.ID(), err)
+	}
+}

@@ -166,6 +166,10 @@ type CallContexts interface {
 	// the lead and its owners alone; a leadID of "" reads no lead: the
 	// user's context of a batch of decisions.
 	GetClickContext(ctx context.Context, envID, userID, leadID string) (ClickContext, error)
+	// LockClicks makes the clicks of userID on leadID wait for each other
+	// until the unit of work ends, so that a GetClickContext after it sees
+	// the call an earlier click placed. Inside Store.Tx only.
+	LockClicks(ctx context.Context, envID, userID, leadID string) error
 	// LockCallForDelivery locks the call as LockCall does (and inside
 	// Store.Read only reads it) and reads with it its environment and the
 	// environment's Call Connect integration. ErrNotFound when the
@@ -186,9 +190,11 @@ type ClickContext struct {
 	// CallConnect is the environment's Call Connect integration; nil when
 	// it has none.
 	CallConnect *domain.Integration
-	// OpenCallID is the clicking user's latest call to the lead still
-	// queued or delivering; "" when there is none (or no such user or lead).
-	OpenCallID string
+	// OpenCallID is the clicking user's call to the lead still queued or
+	// delivering with the latest dispatch deadline, OpenCallDeadline; ""
+	// (and the zero time) when there is none (or no such user or lead).
+	OpenCallID       string
+	OpenCallDeadline time.Time
 }
 
 // DeliveryContext is what a delivery attempt reads: the locked call, its

@@ -76,6 +76,12 @@ FOR UPDATE OF c;
 -- environment, its integration of sqlc.arg(provider), the lead, and the
 -- users among the clicking user and the lead's owners, one row each (one
 -- row with NULL user columns when there is none). No row: no environment.
+-- LockClicks makes the clicks of one user on one lead wait for each other
+-- until the transaction ends: the next click's GetClickContext, a statement
+-- after it, then sees the call the first one placed.
+-- name: LockClicks :exec
+SELECT pg_advisory_xact_lock(hashtextextended('callconnect.click/' || sqlc.arg(env_id)::text || '/' || sqlc.arg(user_id)::text || '/' || sqlc.arg(lead_id)::text, 0));
+
 -- name: GetClickContext :many
 SELECT sqlc.embed(e),
        i.provider        AS integration_provider,
@@ -89,15 +95,17 @@ SELECT sqlc.embed(e),
        l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
        u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
        u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations,
-       -- The clicking user's latest call to the lead still under way
-       -- (queued or delivering): a second click then places no call.
-       COALESCE((SELECT c.id FROM calls c
-                 WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = sqlc.arg(user_id)
-                   AND c.status IN ('queued', 'delivering')
-                 ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1), '')::text AS open_call_id
+       COALESCE(oc.id, '')::text AS open_call_id, COALESCE(oc.deadline, 'epoch')::timestamptz AS open_call_deadline
 FROM environments e
 LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = sqlc.arg(provider)
 LEFT JOIN leads l ON l.env_id = e.id AND l.id = sqlc.arg(lead_id)
+-- The clicking user's call to the lead still under way (queued or
+-- delivering) with the latest dispatch deadline: while that deadline has
+-- not passed, a second click places no call.
+LEFT JOIN LATERAL (SELECT c.id, c.deadline FROM calls c
+                   WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = sqlc.arg(user_id)
+                     AND c.status IN ('queued', 'delivering')
+                   ORDER BY c.deadline DESC, c.id DESC LIMIT 1) oc ON true
 LEFT JOIN users u ON u.env_id = e.id AND u.id IN (sqlc.arg(user_id), l.manager_id, l.broker_id, l.agency_id)
 WHERE e.id = sqlc.arg(env_id);
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,9 +52,10 @@ func takeCommittedDeliveries(t *testing.T, pool *pgxpool.Pool) []ports.Delivery 
 	return out
 }
 
-// TestCallsOnPostgres places, reads, delivers and redelivers calls over a
-// real HTTP connection with the PostgreSQL store behind the API.
-func TestCallsOnPostgres(t *testing.T) {
+// callsServedOnPostgres serves the calls' API over HTTP on the PostgreSQL store,
+// its deliveries committed to test_deliveries, with env seeded.
+func callsServedOnPostgres(t *testing.T) (*client, *pgxpool.Pool, *app.Calls, *fakePartner) {
+	t.Helper()
 	store, pool, _ := pgStore(t, 0, postgres.WithEnqueuer(tableEnqueuer{}))
 	if _, err := pool.Exec(context.Background(),
 		`CREATE TABLE test_deliveries (id bigserial PRIMARY KEY, env_id text NOT NULL, call_id text NOT NULL, trace_parent text NOT NULL)`); err != nil {
@@ -70,6 +72,60 @@ func TestCallsOnPostgres(t *testing.T) {
 	}
 	c := overHTTP(t, httpapi.New(httpapi.Config{AdminToken: adminToken}, svc, httpapi.Ops{}))
 	seedCalls(t, c, env)
+	return c, pool, calls, partner
+}
+
+// Clicks by one user on one lead that arrive together (a double click, a
+// retry racing the first try) place one call: every other one is 409
+// call_in_progress naming it, and one delivery is committed.
+func TestConcurrentClicksPlaceOneCall(t *testing.T) {
+	c, pool, _, _ := callsServedOnPostgres(t)
+	const clicks = 8
+	answers := make([]*response, clicks)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			<-start
+			answers[i] = c.post(env+"/leads/1/calls", map[string]any{"user_id": "corretor"})
+		})
+	}
+	close(start)
+	wg.Wait()
+	var placed []string
+	var named []string
+	for _, r := range answers {
+		switch r.Status {
+		case http.StatusAccepted:
+			placed = append(placed, accepted(t, r)["id"].(string))
+		case http.StatusConflict:
+			wantProblem(t, r, http.StatusConflict, "call_in_progress", "path.lead_id")
+			var p struct {
+				CallID string `json:"call_id"`
+			}
+			r.decode(t, &p)
+			named = append(named, p.CallID)
+		default:
+			t.Fatalf("a click answered %s", r)
+		}
+	}
+	if len(placed) != 1 {
+		t.Fatalf("%d concurrent clicks placed %d calls %v, want 1", clicks, len(placed), placed)
+	}
+	for _, id := range named {
+		if id != placed[0] {
+			t.Errorf("call_in_progress named %q, want the placed call %q", id, placed[0])
+		}
+	}
+	if ds := takeCommittedDeliveries(t, pool); len(ds) != 1 || ds[0].CallID != placed[0] {
+		t.Fatalf("committed deliveries %+v, want the one call's", ds)
+	}
+}
+
+// TestCallsOnPostgres places, reads, delivers and redelivers calls over a
+// real HTTP connection with the PostgreSQL store behind the API.
+func TestCallsOnPostgres(t *testing.T) {
+	c, pool, calls, partner := callsServedOnPostgres(t)
 	const other = "/v1/environments/other"
 	seedCalls(t, c, other)
 	deliver := func(want int) {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"time"
 
 	"callconnect/domain"
 	"callconnect/ports"
@@ -20,7 +21,7 @@ func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadI
 	}
 	if l, ok := r.state.leads[key{envID, leadID}]; ok {
 		out.Lead = &l
-		out.OpenCallID = r.openCall(envID, userID, leadID)
+		out.OpenCallID, out.OpenCallDeadline = r.openCall(envID, userID, leadID)
 		if out.Owners, err = r.GetUsers(ctx, envID, l.OwnerIDs()); err != nil {
 			return ports.ClickContext{}, err
 		}
@@ -62,22 +63,28 @@ func (r *repositories) callConnect(_ context.Context, envID string) (*domain.Int
 	return &i, nil
 }
 
-// openCall is the user's latest call to the lead still queued or
-// delivering, as GetClickContext's OpenCallID; "" when none.
-func (r *repositories) openCall(envID, userID, leadID string) string {
+// openCall is the user's call to the lead still queued or delivering with
+// the latest dispatch deadline, and that deadline, as GetClickContext's
+// OpenCallID; "" when none.
+func (r *repositories) openCall(envID, userID, leadID string) (string, time.Time) {
 	var latest *domain.Call
 	for _, c := range r.state.calls {
 		if c.EnvID() != envID || c.UserID() != userID || c.LeadID() != leadID ||
 			c.Status() != domain.CallQueued && c.Status() != domain.CallDelivering {
 			continue
 		}
-		if latest == nil || c.ClickedAt().After(latest.ClickedAt()) || c.ClickedAt().Equal(latest.ClickedAt()) && c.ID() > latest.ID() {
+		if latest == nil || c.Deadline().After(latest.Deadline()) || c.Deadline().Equal(latest.Deadline()) && c.ID() > latest.ID() {
 			c := c
 			latest = &c
 		}
 	}
 	if latest == nil {
-		return ""
+		return "", time.Time{}
 	}
-	return latest.ID()
+	return latest.ID(), latest.Deadline()
+}
+
+// LockClicks has nothing to do: the store runs one unit of work at a time.
+func (r *repositories) LockClicks(context.Context, string, string, string) error {
+	return r.check(true)
 }

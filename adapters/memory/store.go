@@ -123,9 +123,11 @@ func (s *Store) tx(ctx context.Context, fn func(ctx context.Context, r *reposito
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.waiting.Add(1)
-	s.mu.Lock()
-	s.waiting.Add(-1)
+	if !s.mu.TryLock() { // counted as waiting only while another holds the lock
+		s.waiting.Add(1)
+		s.mu.Lock()
+		s.waiting.Add(-1)
+	}
 	defer s.mu.Unlock()
 	r := &repositories{state: s.current.Load().clone(), writable: true}
 	defer r.ended.Store(true)

@@ -25,6 +25,9 @@ func (r *repositories) GetClickContext(ctx context.Context, envID, userID, leadI
 	}
 	first := rows[0]
 	out := ports.ClickContext{OpenCallID: first.OpenCallID}
+	if out.OpenCallID != "" {
+		out.OpenCallDeadline = first.OpenCallDeadline
+	}
 	if out.Env, err = environmentFromRow(first.Environment); err != nil {
 		return ports.ClickContext{}, err
 	}
@@ -139,4 +142,13 @@ func (r *repositories) integrationFromColumns(envID string, c integrationColumns
 	}
 	i := domain.RestoreIntegration(envID, *c.provider, c.active != nil && *c.active, deref(c.partnerURL), domain.DialMode(deref(c.dialMode)), opened)
 	return &i, nil
+}
+
+// LockClicks takes a transaction-scoped advisory lock on the user and lead,
+// queued to go with the transaction's next statement (the click context's
+// read), which then takes its snapshot once the lock is held.
+func (r *repositories) LockClicks(ctx context.Context, envID, userID, leadID string) error {
+	return r.writeHot(envID, "click", func(q *gen.Queries) error {
+		return q.LockClicks(ctx, gen.LockClicksParams{EnvID: envID, UserID: userID, LeadID: leadID})
+	})
 }

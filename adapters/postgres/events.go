@@ -140,10 +140,10 @@ const (
 func (s *Store) awaitFlushed(ctx context.Context) error {
 	// The WAL position past the last record written, in bytes; and whether
 	// the flush has reached it already. When nothing has been written on
-	// the current page yet, the position is past the page's header, which
-	// no flush covers until something more is written: the page's start
-	// is then the position (a record takes more than the longest header,
-	// 40 bytes).
+	// the current page yet, the position is just past the page's header
+	// (40 bytes on a segment's first page, 24 on the others), which no
+	// flush covers until something more is written: the page's start is
+	// then the position. Any other offset has record bytes on the page.
 	var target int64
 	var flushed bool
 	//
@@ -154,9 +154,10 @@ func (s *Store) awaitFlushed(ctx context.Context) error {
 	// wal_writer_delay), holding every page back that long.
 	err := s.pool.QueryRow(ctx, `
 		SELECT t, pg_current_wal_flush_lsn() - '0/0'::pg_lsn >= t OR current_setting('synchronous_commit') = 'off'
-		FROM (SELECT CASE WHEN p % b <= 40 THEN p - p % b ELSE p END::bigint AS t
+		FROM (SELECT CASE WHEN p % b = CASE WHEN p % seg < b THEN 40 ELSE 24 END THEN p - p % b ELSE p END::bigint AS t
 		      FROM (SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn AS p,
-		                   current_setting('wal_block_size')::numeric AS b) AS w) AS w`).Scan(&target, &flushed)
+		                   current_setting('wal_block_size')::numeric AS b,
+		                   pg_size_bytes(current_setting('wal_segment_size'))::numeric AS seg) AS w) AS w`).Scan(&target, &flushed)
 	if err != nil {
 		return fmt.Errorf("reading the WAL position: %w", err)
 	}

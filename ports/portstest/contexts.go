@@ -240,3 +240,52 @@ func testLockCallForDeliveryTakesTurns(t *testing.T, h Harness) {
 		t.Fatalf("transactions: %v, %v", first, err)
 	}
 }
+
+// testClickOpenCall: the click context names the clicking user's call to
+// the lead still queued or delivering with the latest dispatch deadline,
+// and LockClicks is taken inside Tx and refused inside Read.
+func testClickOpenCall(t *testing.T, s ports.Store) {
+	put(t, s, environment(t, "env-a"), environment(t, "env-b"), fullLead(t, "env-a", "l1"), fullLead(t, "env-b", "l1"))
+	all := users(t, "env-a")
+	put(t, s, all[0], all[1], all[2], all[3])
+	call := func(env, id, user string, status domain.CallStatus, deadline time.Duration) domain.Call {
+		return domain.RestoreCall(env, id, "l1", user, status, "", clickedAt, clickedAt.Add(deadline), payload(id), nil)
+	}
+	u1, u2 := all[0].ID(), all[1].ID()
+	put(t, s, call("env-a", "c-queued", u1, domain.CallQueued, 2*time.Minute),
+		call("env-a", "c-delivering", u1, domain.CallDelivering, 5*time.Minute),
+		call("env-a", "c-delivered", u1, domain.CallDelivered, 9*time.Minute),
+		call("env-a", "c-other-user", u2, domain.CallQueued, 10*time.Minute),
+		call("env-b", "c-other-env", u1, domain.CallQueued, 20*time.Minute))
+	for _, tc := range []struct {
+		what, env, user string
+		id              string
+		deadline        time.Duration
+	}{
+		{"the user with a queued and a delivering call", "env-a", u1, "c-delivering", 5 * time.Minute},
+		{"another user of the lead", "env-a", u2, "c-other-user", 10 * time.Minute},
+		{"a user without a call", "env-a", all[2].ID(), "", 0},
+	} {
+		got, err := getClickContext(t, s, tc.env, tc.user, "l1")
+		if err != nil {
+			t.Fatalf("GetClickContext of %s: %v", tc.what, err)
+		}
+		want := time.Time{}
+		if tc.id != "" {
+			want = clickedAt.Add(tc.deadline)
+		}
+		if got.OpenCallID != tc.id || !got.OpenCallDeadline.Equal(want) {
+			t.Errorf("GetClickContext of %s: open call %q due %v, want %q due %v", tc.what, got.OpenCallID, got.OpenCallDeadline, tc.id, want)
+		}
+	}
+	if err := s.Tx(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		return r.LockClicks(ctx, "env-a", u1, "l1")
+	}); err != nil {
+		t.Errorf("LockClicks in Tx: %v", err)
+	}
+	if err := s.Read(t.Context(), func(ctx context.Context, r ports.Repositories) error {
+		return r.LockClicks(ctx, "env-a", u1, "l1")
+	}); err == nil {
+		t.Error("LockClicks in Read succeeded; it writes, and Read is read-only")
+	}
+}

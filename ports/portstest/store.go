@@ -208,6 +208,7 @@ func RunStore(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Tx/LockEnvironment", onStore(testLockEnvironment)},
 		{"Tx/LockCall", onStore(testLockCall)},
 		{"CallContexts/Click", onStore(testClickContext)},
+		{"CallContexts/ClickOpenCall", onStore(testClickOpenCall)},
 		{"CallContexts/Delivery", onStore(testLockCallForDelivery)},
 		{"CallContexts/DeliveryLockTakesTurns", testLockCallForDeliveryTakesTurns},
 		{"Read/ReadOnly", testReadOnly},

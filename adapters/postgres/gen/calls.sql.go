@@ -55,23 +55,22 @@ SELECT e.id, e.name, e.public_base_url, e.time_zone, e.call_connect_enabled, e.c
        l.manager_id AS lead_manager_id, l.broker_id AS lead_broker_id, l.agency_id AS lead_agency_id,
        u.id AS user_id, u.name AS user_name, u.role AS user_role, u.phone AS user_phone, u.extension AS user_extension,
        u.agency_id AS user_agency_id, u.can_manage_integrations AS user_can_manage_integrations,
-       -- The clicking user's latest call to the lead still under way
-       -- (queued or delivering): a second click then places no call.
-       COALESCE((SELECT c.id FROM calls c
-                 WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = $1
-                   AND c.status IN ('queued', 'delivering')
-                 ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1), '')::text AS open_call_id
+       COALESCE(oc.id, '')::text AS open_call_id, COALESCE(oc.deadline, 'epoch')::timestamptz AS open_call_deadline
 FROM environments e
-LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = $2
-LEFT JOIN leads l ON l.env_id = e.id AND l.id = $3
-LEFT JOIN users u ON u.env_id = e.id AND u.id IN ($1, l.manager_id, l.broker_id, l.agency_id)
+LEFT JOIN telephony_integrations i ON i.env_id = e.id AND i.provider = $1
+LEFT JOIN leads l ON l.env_id = e.id AND l.id = $2
+LEFT JOIN LATERAL (SELECT c.id, c.deadline FROM calls c
+                   WHERE c.env_id = e.id AND c.lead_id = l.id AND c.user_id = $3
+                     AND c.status IN ('queued', 'delivering')
+                   ORDER BY c.deadline DESC, c.id DESC LIMIT 1) oc ON true
+LEFT JOIN users u ON u.env_id = e.id AND u.id IN ($3, l.manager_id, l.broker_id, l.agency_id)
 WHERE e.id = $4
 `
 
 type GetClickContextParams struct {
-	UserID   string
 	Provider string
 	LeadID   string
+	UserID   string
 	EnvID    string
 }
 
@@ -104,17 +103,17 @@ type GetClickContextRow struct {
 	UserAgencyID              *string
 	UserCanManageIntegrations *bool
 	OpenCallID                string
+	OpenCallDeadline          time.Time
 }
 
-// GetClickContext reads in one round trip what pressing Ligar needs: the
-// environment, its integration of sqlc.arg(provider), the lead, and the
-// users among the clicking user and the lead's owners, one row each (one
-// row with NULL user columns when there is none). No row: no environment.
+// The clicking user's call to the lead still under way (queued or
+// delivering) with the latest dispatch deadline: while that deadline has
+// not passed, a second click places no call.
 func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams) ([]GetClickContextRow, error) {
 	rows, err := q.db.Query(ctx, getClickContext,
-		arg.UserID,
 		arg.Provider,
 		arg.LeadID,
+		arg.UserID,
 		arg.EnvID,
 	)
 	if err != nil {
@@ -160,6 +159,7 @@ func (q *Queries) GetClickContext(ctx context.Context, arg GetClickContextParams
 			&i.UserAgencyID,
 			&i.UserCanManageIntegrations,
 			&i.OpenCallID,
+			&i.OpenCallDeadline,
 		); err != nil {
 			return nil, err
 		}
@@ -361,6 +361,28 @@ func (q *Queries) LockCallsAwaitingResult(ctx context.Context, arg LockCallsAwai
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockClicks = `-- name: LockClicks :exec
+SELECT pg_advisory_xact_lock(hashtextextended('callconnect.click/' || $1::text || '/' || $2::text || '/' || $3::text, 0))
+`
+
+type LockClicksParams struct {
+	EnvID  string
+	UserID string
+	LeadID string
+}
+
+// GetClickContext reads in one round trip what pressing Ligar needs: the
+// environment, its integration of sqlc.arg(provider), the lead, and the
+// users among the clicking user and the lead's owners, one row each (one
+// row with NULL user columns when there is none). No row: no environment.
+// LockClicks makes the clicks of one user on one lead wait for each other
+// until the transaction ends: the next click's GetClickContext, a statement
+// after it, then sees the call the first one placed.
+func (q *Queries) LockClicks(ctx context.Context, arg LockClicksParams) error {
+	_, err := q.db.Exec(ctx, lockClicks, arg.EnvID, arg.UserID, arg.LeadID)
+	return err
 }
 
 const putCall = `-- name: PutCall :exec
