@@ -113,6 +113,10 @@ func TestPartnerSimAgainstTheService(t *testing.T) {
 		t.Fatalf("recording: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
 	checkPlayableWAV(t, wav)
+	// The call is completed by the lead callback with the recording; the
+	// task callback follows it, and the simulator logs "reported" once
+	// both are answered.
+	logs.waitFor(t, "reported", `"outcome":"realizada"`, `"error":""`)
 	lead := must("GET", "/v1/environments/acme/leads/l0", "")
 	var tasks []string
 	for _, item := range lead["history"].([]any) {
@@ -123,7 +127,6 @@ func TestPartnerSimAgainstTheService(t *testing.T) {
 	if !slices.Contains(tasks, "Ligação realizada") {
 		t.Fatalf("the lead's history has tasks %q, want Ligação realizada", tasks)
 	}
-	logs.waitFor(t, "reported", `"outcome":"realizada"`, `"error":""`)
 	stop()
 
 	// Callbacks the service's public URL would not bring back to it: the
