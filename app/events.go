@@ -68,11 +68,17 @@ type EventPage struct {
 	NextAfter string
 }
 
+// ListHeldWait bounds how long List waits for events held back
+// (ports.EventPage.Held) before it answers without them.
+const ListHeldWait = time.Second
+
 // List returns up to limit events of the environment after the event id
 // after ("" from the oldest kept), oldest first. A limit of 0 means
 // DefaultEventPage; it may not exceed MaxEventPage. Events that have
-// committed but are held back a moment (ports.EventPage.Held) are left for
-// the next page.
+// committed but are held back (ports.EventPage.Held: a transaction that may
+// still add events before them is running) are waited for, up to
+// ListHeldWait, so that a page read right after a change lists it; held
+// longer, they are left for the next page.
 func (s *Events) List(ctx context.Context, envID, after string, limit int) (EventPage, error) {
 	if limit == 0 {
 		limit = DefaultEventPage
@@ -80,7 +86,7 @@ func (s *Events) List(ctx context.Context, envID, after string, limit int) (Even
 	if err := s.check(ctx, envID, after, limit); err != nil {
 		return EventPage{}, err
 	}
-	page, err := s.feed.ListEventsAfter(ctx, envID, after, limit)
+	page, err := s.listWaitingForHeld(ctx, envID, after, limit)
 	if err != nil {
 		return EventPage{}, err
 	}
@@ -89,6 +95,29 @@ func (s *Events) List(ctx context.Context, envID, after string, limit int) (Even
 		out.NextAfter = page.Events[n-1].ID
 	}
 	return out, nil
+}
+
+// listWaitingForHeld reads the page after after, again while events are
+// held back and the page is not full, for up to ListHeldWait.
+func (s *Events) listWaitingForHeld(ctx context.Context, envID, after string, limit int) (ports.EventPage, error) {
+	deadline := time.Now().Add(ListHeldWait)
+	for retry := 5 * time.Millisecond; ; retry = min(2*retry, heldRetryMax) {
+		page, err := s.feed.ListEventsAfter(ctx, envID, after, limit)
+		if err != nil || !page.Held || len(page.Events) == limit {
+			return page, err
+		}
+		wait := min(retry, time.Until(deadline))
+		if wait <= 0 {
+			return page, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ports.EventPage{}, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // check refuses, before anything is read, an environment that does not

@@ -58,6 +58,60 @@ func TestEventsListAPlacedAndDeliveredCall(t *testing.T) {
 	}
 }
 
+// holdingFeed is the memory feed holding its events back, as the
+// PostgreSQL feed does while an older transaction that may still add
+// events runs: the first holds reads list nothing and say Held.
+type holdingFeed struct {
+	ports.Events
+	mu    sync.Mutex
+	holds int
+	reads int
+}
+
+func (f *holdingFeed) ListEventsAfter(ctx context.Context, envID, after string, limit int) (ports.EventPage, error) {
+	f.mu.Lock()
+	f.reads++
+	held := f.reads <= f.holds
+	f.mu.Unlock()
+	if held {
+		return ports.EventPage{Held: true}, nil
+	}
+	return f.Events.ListEventsAfter(ctx, envID, after, limit)
+}
+
+// A page read while the call's events are held back a moment waits for
+// them; held longer than app.ListHeldWait, it answers without them, and
+// the next page has them.
+func TestEventsListWaitsForEventsHeldBack(t *testing.T) {
+	f := newCallsFixture(t, app.CallsConfig{DispatchDeadline: 2 * time.Minute, RetryMinBackoff: time.Second})
+	ctx := context.Background()
+	if _, err := f.calls.Place(ctx, "acme", "l1", "b1", ""); err != nil {
+		t.Fatal(err)
+	}
+	feed := &holdingFeed{Events: f.mem, holds: 3}
+	page, err := app.NewEvents(f.store, feed, app.EventsConfig{}).List(ctx, "acme", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(eventTypes(page.Events)); got != "[call.queued]" || feed.reads != 4 {
+		t.Fatalf("held for 3 reads: events %s after %d reads, want [call.queued] after 4", got, feed.reads)
+	}
+
+	feed = &holdingFeed{Events: f.mem, holds: 1 << 30}
+	started := time.Now()
+	page, err = app.NewEvents(f.store, feed, app.EventsConfig{}).List(ctx, "acme", "", 0)
+	if err != nil || len(page.Events) != 0 || page.NextAfter != "" {
+		t.Fatalf("held for good: %+v %v, want an empty page", page, err)
+	}
+	if waited := time.Since(started); waited < app.ListHeldWait {
+		t.Fatalf("answered after %s, before the %s a hold is waited for", waited, app.ListHeldWait)
+	}
+	feed.holds = 0
+	if next, err := app.NewEvents(f.store, feed, app.EventsConfig{}).List(ctx, "acme", page.NextAfter, 0); err != nil || len(next.Events) != 1 {
+		t.Fatalf("the next page once the hold ends: %+v %v", next, err)
+	}
+}
+
 func TestEventsRefuseBadRequests(t *testing.T) {
 	f := newFixture(t)
 	events := app.NewEvents(f.store, f.store.(*memory.Store), app.EventsConfig{})
