@@ -15,6 +15,7 @@ import (
 // partner posts the result with the recording, and the lead's history and
 // the recording show it.
 func TestCallResultWithRecordingThroughTheBinary(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	fake := newPartner(t)
 	p := startServiceEnv(t, pool.Config().ConnString(), deliveryEnv)

@@ -180,6 +180,7 @@ func TestBuildInfoShort(t *testing.T) {
 
 // The binary built from this checkout says which commit it is.
 func TestVersionPrintsTheRevision(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed: the go command stamps no VCS information without it")
 	}

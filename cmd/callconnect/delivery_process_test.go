@@ -226,6 +226,7 @@ func waitFor(t testing.TB, within time.Duration, what string, ok func() bool) {
 // accepted call is still delivered, by the next process, with the same
 // webhook-id.
 func TestKilledMidAttemptIsDeliveredAfterRestart(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	fake := newPartner(t)
@@ -255,6 +256,7 @@ func TestKilledMidAttemptIsDeliveredAfterRestart(t *testing.T) {
 // Two service processes on one database: every call reaches the partner
 // once, whichever process accepted the click.
 func TestTwoProcessesDeliverEachCallOnce(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	fake := newPartner(t)

@@ -441,6 +441,7 @@ func TestCallButtonStatesInABrowser(t *testing.T) {
 // Running the demo again puts the same data back and reuses partner-sim's
 // secrets: nothing of the first run is lost, no token piles up.
 func TestDemoRunsAgainOnItsData(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	state := filepath.Join(t.TempDir(), "demo.json")
 	first := startDemo(t, pool.Config().ConnString(), state)

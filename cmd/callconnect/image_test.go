@@ -139,6 +139,7 @@ func readImage(t *testing.T, archive, dir string) (imageConfig, map[string]image
 // the binary's healthcheck as its health check; the binary found in it says
 // its version and lists its configuration.
 func TestMakeImage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("building the image compiles the service and takes a minute")
 	}

@@ -56,6 +56,7 @@ func startSim(t *testing.T, args ...string) (logs *logSink, stop func()) {
 // (with every call não realizada, and the callbacks sent to --callback-base)
 // a click that reaches not_completed with its reason.
 func TestPartnerSimAgainstTheService(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	svc := startServiceEnv(t, pool.Config().ConnString(), deliveryEnv)
 	simAddr := freeAddr(t)

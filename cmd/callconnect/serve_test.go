@@ -280,6 +280,7 @@ func TestServeMigratesServesAndDrainsOnSIGTERM(t *testing.T) {
 // their requests served; the listener closes only after the drain period,
 // and the process exits 0.
 func TestSIGTERMDrainsReadinessBeforeTheListenerCloses(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	const drain = 3 * time.Second
 	p := startServiceEnv(t, pool.Config().ConnString(), []string{"CALLCONNECT_SHUTDOWN_DRAIN=" + drain.String()})
@@ -337,6 +338,7 @@ func TestSIGTERMDrainsReadinessBeforeTheListenerCloses(t *testing.T) {
 }
 
 func TestTwoReplicasMigrateTheSameDatabaseAtOnce(t *testing.T) {
+	t.Parallel()
 	pool := pgtest.NewEmptyPool(t)
 	url := pool.Config().ConnString()
 	var wg sync.WaitGroup
