@@ -19,8 +19,9 @@ const (
 // still followed when nothing else happened (FollowConfig.Heartbeat).
 const DefaultHeartbeat = 15 * time.Second
 
-// Waits of a follower for events held back (ports.EventPage.Held): from the
-// first to the last, doubling, for as long as they are held.
+// Waits of a follower, and of List, for events held back
+// (ports.EventPage.Held): from the first to the last, doubling, for as long
+// as they are held (List: up to ListHeldWait).
 const (
 	heldRetryMin = 25 * time.Millisecond
 	heldRetryMax = time.Second
@@ -101,7 +102,7 @@ func (s *Events) List(ctx context.Context, envID, after string, limit int) (Even
 // held back and the page is not full, for up to ListHeldWait.
 func (s *Events) listWaitingForHeld(ctx context.Context, envID, after string, limit int) (ports.EventPage, error) {
 	deadline := time.Now().Add(ListHeldWait)
-	for retry := 5 * time.Millisecond; ; retry = min(2*retry, heldRetryMax) {
+	for retry := heldRetryMin; ; retry = min(2*retry, heldRetryMax) {
 		page, err := s.feed.ListEventsAfter(ctx, envID, after, limit)
 		if err != nil || !page.Held || len(page.Events) == limit {
 			return page, err
