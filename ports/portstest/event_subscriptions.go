@@ -205,7 +205,7 @@ func testSubscriptionRoundTrip(t *testing.T, h EventSubscriptionsHarness) {
 func commitEvent(t *testing.T, h EventSubscriptionsHarness, envID, callID string) string {
 	t.Helper()
 	put(t, h.Store, placedCall(t, envID, callID))
-	for _, e := range readEvents(t, h.Events, envID, "", 1000).Events {
+	for _, e := range ReadEvents(t, h.Events, envID, "", 1000).Events {
 		if e.CallID == callID {
 			return e.ID
 		}
@@ -225,11 +225,11 @@ func testSubscriptionStartsAtFeedEnd(t *testing.T, h EventSubscriptionsHarness) 
 	if sub.Cursor() < before {
 		t.Errorf("cursor %s is before the event %s committed before the subscription", sub.Cursor(), before)
 	}
-	if page := readEvents(t, h.Events, "env-1", sub.Cursor(), 100); len(page.Events) != 0 {
+	if page := ReadEvents(t, h.Events, "env-1", sub.Cursor(), 100); len(page.Events) != 0 {
 		t.Errorf("after the new subscription's cursor: %d events of before it, want none", len(page.Events))
 	}
 	after := commitEvent(t, h, "env-1", "c2")
-	if page := readEvents(t, h.Events, "env-1", sub.Cursor(), 100); len(page.Events) != 1 || page.Events[0].ID != after {
+	if page := ReadEvents(t, h.Events, "env-1", sub.Cursor(), 100); len(page.Events) != 1 || page.Events[0].ID != after {
 		t.Errorf("after the cursor: %+v, want the event %s committed after the subscription", page.Events, after)
 	}
 }

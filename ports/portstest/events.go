@@ -120,7 +120,7 @@ func allEvents(t *testing.T, h EventsHarness, envID string, limit int) []domain.
 	var out []domain.Event
 	after := ""
 	for {
-		page := readEvents(t, h.Events, envID, after, limit)
+		page := ReadEvents(t, h.Events, envID, after, limit)
 		out = append(out, page.Events...)
 		if len(page.Events) < limit {
 			return out
@@ -129,12 +129,12 @@ func allEvents(t *testing.T, h EventsHarness, envID string, limit int) []domain.
 	}
 }
 
-// readEvents reads the page of the environment's feed after the event id
+// ReadEvents reads the page of the environment's feed after the event id
 // after, again while the feed holds events back (ports.EventPage.Held: a
 // transaction that may still add events before them is running, here or
 // as far as the adapter can tell), up to eventWait: the page a reader gets
 // once every event committed before the call can be listed.
-func readEvents(t *testing.T, feed ports.Events, envID, after string, limit int) ports.EventPage {
+func ReadEvents(t *testing.T, feed ports.Events, envID, after string, limit int) ports.EventPage {
 	t.Helper()
 	deadline := time.Now().Add(eventWait)
 	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
@@ -319,11 +319,11 @@ func testEventsPages(t *testing.T, h EventsHarness) {
 		}
 	}
 	// After an event: the events after it; after the last: none.
-	page := readEvents(t, h.Events, "env-1", all[4].ID, 100)
+	page := ReadEvents(t, h.Events, "env-1", all[4].ID, 100)
 	if !slices.Equal(eventIDs(page.Events), eventIDs(all[5:])) {
 		t.Errorf("after the fifth: %v, want %v", eventIDs(page.Events), eventIDs(all[5:]))
 	}
-	page = readEvents(t, h.Events, "env-1", all[6].ID, 100)
+	page = ReadEvents(t, h.Events, "env-1", all[6].ID, 100)
 	if len(page.Events) != 0 {
 		t.Errorf("after the last: %v, want none", eventIDs(page.Events))
 	}
@@ -334,7 +334,7 @@ func testEventsPages(t *testing.T, h EventsHarness) {
 		t.Fatal(err)
 	}
 	id.Seq++
-	page = readEvents(t, h.Events, "env-1", id.String(), 2)
+	page = ReadEvents(t, h.Events, "env-1", id.String(), 2)
 	if len(page.Events) != 2 || page.Events[0].ID <= id.String() || page.Events[0].ID != firstAfter(all, id.String()) {
 		t.Errorf("after %s: %v", id, eventIDs(page.Events))
 	}
