@@ -448,6 +448,7 @@ func writeSettings(w io.Writer) {
 			fmt.Fprintf(w, "      or %s_FILE: a file holding it (not both)\n", s.name)
 		}
 	}
+	fmt.Fprintf(w, "  GOGC (default %d when serving)\n      the Go garbage collector's target; a value given is Go's own (100, off, ...)\n", defaultGCPercent)
 	fmt.Fprintln(w, "  OTEL_* (no default: no export)\n      the standard OpenTelemetry variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME, ...)")
 }
 

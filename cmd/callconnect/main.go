@@ -134,6 +134,7 @@ func runService(cmd string, f commandFlags, cfg Config, getenv func(string) stri
 			fmt.Fprintf(stderr, "callconnect: configuration is incomplete:\n%v\n", err)
 			return 2
 		}
+		tuneGC(getenv)
 		if cmd == "demo" {
 			return runDemo(cfg, f.demo, getenv, stdout, stderr)
 		}

@@ -1,0 +1,29 @@
+package main
+
+import "runtime/debug"
+
+// defaultGCPercent is the garbage collector's target (GOGC) of a serving
+// process when the environment sets none. Go's own default, 100, collects
+// each time the heap doubles; the service's live heap is small (a few tens
+// of MiB) and its garbage comes from requests, so a heap allowed to grow to
+// five times the live one costs little memory and spends about a tenth less
+// CPU per delivered call (bench/REPORT.md's service-cpu-ms/call).
+const defaultGCPercent = 400
+
+// gcPercent is the GOGC a serving process runs with: the environment's when
+// it sets GOGC (the Go runtime reads it at start-up), otherwise
+// defaultGCPercent; set says whether the process must set it itself.
+func gcPercent(getenv func(string) string) (percent int, set bool) {
+	if getenv("GOGC") != "" {
+		return 0, false
+	}
+	return defaultGCPercent, true
+}
+
+// tuneGC sets the garbage collector's target of a serving process
+// (gcPercent).
+func tuneGC(getenv func(string) string) {
+	if percent, set := gcPercent(getenv); set {
+		debug.SetGCPercent(percent)
+	}
+}
