@@ -4,9 +4,10 @@ import "runtime/debug"
 
 // defaultGCPercent is the garbage collector's target (GOGC) of a serving
 // process when the environment sets none. Go's own default, 100, collects
-// each time the heap doubles; the service's live heap is small (a few tens
-// of MiB) and its garbage comes from requests, so a heap allowed to grow to
-// five times the live one costs little memory and spends less of the
+// each time the heap doubles; the service's live heap is small and its
+// garbage comes from requests, so a heap allowed to grow to five times the
+// live one costs some memory (about 20 MiB more resident in make bench,
+// idle and under load; docs/operations.md) and spends less of the
 // service's CPU on collection: BenchmarkBinaryDelivery, three runs of each
 // interleaved, gave a median of 1.28 ms of the service's CPU per delivered
 // call at 100 and 1.16 ms at 400.

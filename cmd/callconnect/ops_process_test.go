@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,7 +19,8 @@ import (
 // healthcheck command.
 func TestOperatingTheService(t *testing.T) {
 	metricsAddr := freeAddr(t)
-	p := startServiceEnv(t, pgtest.NewEmptyPool(t).Config().ConnString(), []string{"CALLCONNECT_METRICS_ADDR=" + metricsAddr})
+	// GOGC empty counts as unset: the process collects at defaultGCPercent.
+	p := startServiceEnv(t, pgtest.NewEmptyPool(t).Config().ConnString(), []string{"CALLCONNECT_METRICS_ADDR=" + metricsAddr, "GOGC="})
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	if code, _ := p.get(t, "/healthz", "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"); code != http.StatusOK {
@@ -49,6 +51,7 @@ func TestOperatingTheService(t *testing.T) {
 		"callconnect_db_pool_max_conns ", "callconnect_db_pool_acquires_total ", "callconnect_db_pool_acquire_duration_seconds_total ",
 		"callconnect_db_pool_empty_acquires_total ",
 		`http_server_requests_total{method="GET",route="/healthz",status="200"} 1`,
+		fmt.Sprintf("go_gc_gogc_percent %d", defaultGCPercent),
 	} {
 		if !strings.Contains(metrics.String(), "\n"+series) {
 			t.Errorf("/metrics has no %s", series)
